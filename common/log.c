@@ -1,0 +1,103 @@
+/*
+ * log.c: stderr or syslog. Verbosity 0 logs warnings and info, 1 (-v) adds
+ * debug. Messages are formatted once and handed to one sink, so a line is
+ * never interleaved with another.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "log.h"
+
+static const char *log_ident = "omniklog";
+static bool log_stderr = true;
+static int log_verbosity;
+
+void
+log_init(const char *ident, bool to_stderr, int verbosity)
+{
+	log_ident = ident;
+	log_stderr = to_stderr;
+	log_verbosity = verbosity;
+	if (!to_stderr)
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void
+log_set_verbosity(int verbosity)
+{
+	log_verbosity = verbosity;
+}
+
+bool
+log_enabled(enum log_level lvl)
+{
+	return lvl != LOG_LVL_DEBUG || log_verbosity > 0;
+}
+
+static void
+vlog(enum log_level lvl, int errnum, const char *fmt, va_list ap)
+{
+	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	static const char *const tag[] = { "error: ", "warning: ", "", "debug: " };
+	char msg[1024];
+	int n;
+
+	if (!log_enabled(lvl))
+		return;
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (n < 0)
+		return;
+	if (errnum != 0 && (size_t)n < sizeof(msg))
+		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s",
+		    strerror(errnum));
+	if (log_stderr)
+		fprintf(stderr, "%s: %s%s\n", log_ident, tag[lvl], msg);
+	else
+		syslog(prio[lvl], "%s%s", tag[lvl], msg);
+}
+
+#define LOG_FN(name, lvl, with_errno)				\
+void								\
+name(const char *fmt, ...)					\
+{								\
+	int saved = errno;					\
+	va_list ap;						\
+								\
+	va_start(ap, fmt);					\
+	vlog(lvl, with_errno ? saved : 0, fmt, ap);		\
+	va_end(ap);						\
+	errno = saved;						\
+}
+
+LOG_FN(log_warn, LOG_LVL_WARN, 1)
+LOG_FN(log_warnx, LOG_LVL_WARN, 0)
+LOG_FN(log_info, LOG_LVL_INFO, 0)
+LOG_FN(log_debug, LOG_LVL_DEBUG, 0)
+
+void
+fatal(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_LVL_ERR, saved, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_LVL_ERR, 0, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

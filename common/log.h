@@ -1,0 +1,28 @@
+/*
+ * log.h: one logging interface for the programs: stderr in the foreground,
+ * syslog when daemonised. Library code (proto/, the formatters) never logs;
+ * it returns errors and the program decides.
+ *
+ * log_warn and fatal append strerror(errno); the ...x variants do not.
+ */
+#ifndef LOG_H
+#define LOG_H
+
+#include <stdbool.h>
+
+enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+
+void log_init(const char *ident, bool to_stderr, int verbosity);
+void log_set_verbosity(int verbosity);
+bool log_enabled(enum log_level lvl);
+
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fatal(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+
+#endif /* LOG_H */

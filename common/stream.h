@@ -1,0 +1,44 @@
+/*
+ * stream.h: where every way in meets the decoder. "Here are the next bytes
+ * of stream S, in order": the relay calls it from its sockets, the sniffer
+ * from its TCP reassembly, --stream from a file. Nothing past this point
+ * knows how the bytes arrived.
+ */
+#ifndef STREAM_H
+#define STREAM_H
+
+#include <stdint.h>
+#include <sys/time.h>
+
+#include "framer.h"
+#include "outputs.h"
+
+enum stream_dir {
+	STREAM_TO_CLOUD,	/* kit -> portal: readings, fed to the outputs */
+	STREAM_FROM_CLOUD,	/* portal -> kit: framed and logged at debug */
+};
+
+struct stream_stats {
+	uint64_t frames;
+	uint64_t readings;
+	uint64_t texts;
+	uint64_t rejects;	/* bad checksums, truncated, undecodable */
+};
+
+struct stream {
+	struct framer fr;
+	struct outputs *out;
+	enum stream_dir dir;
+	char source[64];
+	struct stream_stats st;
+};
+
+void stream_init(struct stream *s, struct outputs *out, enum stream_dir dir,
+    const char *source);
+/* The next bytes of the stream, received at `when`. */
+void stream_feed(struct stream *s, const uint8_t *data, size_t len,
+    const struct timeval *when);
+/* End of the stream: whatever is buffered is reported, nothing kept. */
+void stream_end(struct stream *s, const struct timeval *when);
+
+#endif /* STREAM_H */

@@ -1,0 +1,46 @@
+/*
+ * csv.h: the seed script's CSV, kept column for column so that existing
+ * spreadsheets keep working, with omniklog's own columns appended after.
+ *
+ * Crash safety: each line goes out in one write() on an O_APPEND file; a
+ * short write (disk full, file size limit) is cut back off; and a file that
+ * ends in a partial line (power cut mid-write) is trimmed back to its last
+ * whole line when opened. Readers therefore only ever see whole lines.
+ */
+#ifndef CSV_H
+#define CSV_H
+
+#include <stddef.h>
+#include <sys/time.h>
+
+#include "omnik.h"
+#include "sink.h"
+
+extern const char csv_header[];		/* ends in "\n" */
+
+#define CSV_LINE_MAX 1024
+
+/*
+ * Format one line (ending in "\n") for a reading taken at `when`, in local
+ * time. Returns its length, or 0 if it does not fit in n bytes.
+ */
+size_t csv_format(char *buf, size_t n, const struct omnik_reading *r,
+    const struct timeval *when);
+
+struct csv;
+
+/* path "-" is standard output. NULL on failure, with a message in err. */
+struct csv *csv_open(const char *path, char *err, size_t errlen);
+int csv_write(struct csv *c, const struct omnik_reading *r,
+    const struct timeval *when, const char **err);
+/* Close and open the path again: a file moved away is created anew. */
+int csv_reopen(struct csv *c, const char **err);
+void csv_close(struct csv *c);
+/* Bytes cut from a partial last line when the file was last opened. */
+size_t csv_repaired(const struct csv *c);
+
+/* The CSV file as a sink for the dispatcher. */
+int csv_sink_open(const char *path, struct sink *out, char *err,
+    size_t errlen);
+
+#endif /* CSV_H */

@@ -1,0 +1,29 @@
+/*
+ * outputs.h: the dispatcher between the decoder and the sinks. A sink that
+ * fails is logged and counted; the others and the capture go on.
+ */
+#ifndef OUTPUTS_H
+#define OUTPUTS_H
+
+#include <stdint.h>
+
+#include "sink.h"
+
+#define OUTPUTS_MAX 8
+
+struct outputs {
+	struct sink sinks[OUTPUTS_MAX];
+	uint64_t errors[OUTPUTS_MAX];
+	int n;
+};
+
+void outputs_init(struct outputs *o);
+/* Takes ownership of the sink's ctx: outputs_close closes it. */
+int outputs_add(struct outputs *o, const struct sink *s);
+void outputs_reading(struct outputs *o, const struct record *rec);
+void outputs_reject(struct outputs *o, const struct reject *rej);
+void outputs_reopen(struct outputs *o);
+void outputs_close(struct outputs *o);
+uint64_t outputs_errors(const struct outputs *o);
+
+#endif /* OUTPUTS_H */

@@ -1,0 +1,20 @@
+/*
+ * text.h: one human-readable line per reading, for a terminal.
+ */
+#ifndef TEXT_H
+#define TEXT_H
+
+#include <stdio.h>
+#include <sys/time.h>
+
+#include "omnik.h"
+#include "sink.h"
+
+/* Returns the length written, like snprintf (truncated to fit n). */
+size_t text_format(char *buf, size_t n, const struct omnik_reading *r,
+    const struct timeval *when);
+
+/* A sink that prints text_format lines to fp (not closed by the sink). */
+void text_sink(FILE *fp, struct sink *out);
+
+#endif /* TEXT_H */

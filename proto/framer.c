@@ -1,0 +1,292 @@
+/*
+ * framer.c: resynchronising frame splitter for the Omnik byte stream.
+ *
+ * Two paths. The fast one scans the caller's chunk directly and returns
+ * frames that lie wholly inside it. When a frame candidate runs past the end
+ * of a chunk, its bytes (at most OMNIK_FRAME_MAX - 1) move to the internal
+ * buffer and the slow path tops the buffer up from later chunks, byte for
+ * byte no more than the candidate needs. The buffer always holds the bytes
+ * just before the current input pointer, so stream offsets stay exact.
+ *
+ * A candidate (0x68 at its start) is accepted when its end byte is 0x16 and
+ * its checksum matches. On any failure only the 0x68 is dropped and the scan
+ * goes on from the next byte. A checksum failure is also reported, once:
+ * candidates starting inside an already reported frame are skipped silently.
+ */
+#include <string.h>
+
+#include "framer.h"
+
+void
+framer_init(struct framer *f)
+{
+	memset(f, 0, sizeof(*f));
+}
+
+size_t
+framer_buffered(const struct framer *f)
+{
+	return f->buflen - f->consume + f->inlen;
+}
+
+void
+framer_input(struct framer *f, const uint8_t *data, size_t len)
+{
+	f->in = data;
+	f->inlen = len;
+	f->st.bytes_in += len;
+}
+
+void
+framer_finish(struct framer *f)
+{
+	f->eof = true;
+}
+
+const char *
+framer_strstatus(enum framer_status st)
+{
+	switch (st) {
+	case FRAMER_NEED_MORE:
+		return "need more";
+	case FRAMER_FRAME:
+		return "frame";
+	case FRAMER_BAD_CHECKSUM:
+		return "bad checksum";
+	case FRAMER_TRUNCATED:
+		return "truncated frame";
+	}
+	return "?";
+}
+
+static void
+count_skipped(struct framer *f, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == 0xFF)
+			f->st.filler++;
+		else
+			f->st.skipped++;
+	}
+}
+
+/* Drop n bytes from the front of the buffer. */
+static void
+buf_drop(struct framer *f, size_t n)
+{
+	f->buflen -= n;
+	memmove(f->buf, f->buf + n, f->buflen);
+}
+
+static inline size_t
+frame_size(const uint8_t *p)
+{
+	return (size_t)p[1] + OMNIK_OVERHEAD;
+}
+
+enum check { CHECK_OK, CHECK_GARBAGE, CHECK_BAD_SUM };
+
+static inline enum check
+check_candidate(const uint8_t *p, size_t n)
+{
+	if (p[n - 1] != OMNIK_END)
+		return CHECK_GARBAGE;
+	if (omnik_checksum(p, n) != p[n - 2])
+		return CHECK_BAD_SUM;
+	return CHECK_OK;
+}
+
+/*
+ * A checksum failure at stream offset pos: report it unless it starts inside
+ * a frame already reported. Returns true if it is to be reported.
+ */
+static bool
+report_bad(struct framer *f, uint64_t pos, size_t n)
+{
+	if (pos < f->quiet_until)
+		return false;
+	f->quiet_until = pos + n;
+	return true;
+}
+
+/* Slow path: the buffer holds the start of a candidate. */
+static enum framer_status
+next_buffered(struct framer *f, struct framer_frame *out, bool *again)
+{
+	uint8_t *s;
+	size_t need, take;
+	uint64_t pos;
+
+	*again = true;
+	/* Line the buffer up on a 0x68. */
+	s = memchr(f->buf, OMNIK_START, f->buflen);
+	if (s == NULL) {
+		count_skipped(f, f->buf, f->buflen);
+		f->buflen = 0;
+		return FRAMER_NEED_MORE;
+	}
+	if (s != f->buf) {
+		count_skipped(f, f->buf, (size_t)(s - f->buf));
+		buf_drop(f, (size_t)(s - f->buf));
+	}
+
+	/* Top up to the length byte, then to the whole candidate. */
+	need = f->buflen >= 2 ? frame_size(f->buf) : 2;
+	for (;;) {
+		if (f->buflen < need) {
+			take = need - f->buflen;
+			if (take > f->inlen)
+				take = f->inlen;
+			memcpy(f->buf + f->buflen, f->in, take);
+			f->buflen += take;
+			f->in += take;
+			f->inlen -= take;
+			f->inpos += take;
+		}
+		if (f->buflen < need)
+			break;
+		if (need == 2) {
+			need = frame_size(f->buf);
+			continue;
+		}
+		break;
+	}
+
+	pos = f->inpos - f->buflen;
+	if (f->buflen < need) {
+		/* Input used up inside the candidate. */
+		if (!f->eof) {
+			*again = false;
+			return FRAMER_NEED_MORE;
+		}
+		if (report_bad(f, pos, f->buflen)) {
+			f->st.truncated++;
+			f->st.skipped++;
+			f->consume = 1;
+			out->data = f->buf;
+			out->len = f->buflen;
+			out->offset = pos;
+			*again = false;
+			return FRAMER_TRUNCATED;
+		}
+		f->st.skipped++;
+		buf_drop(f, 1);
+		return FRAMER_NEED_MORE;
+	}
+
+	switch (check_candidate(f->buf, need)) {
+	case CHECK_OK:
+		f->st.frames++;
+		f->st.frame_bytes += need;
+		f->consume = need;
+		out->data = f->buf;
+		out->len = need;
+		out->offset = pos;
+		*again = false;
+		return FRAMER_FRAME;
+	case CHECK_BAD_SUM:
+		f->st.skipped++;
+		if (report_bad(f, pos, need)) {
+			f->st.bad_checksums++;
+			f->consume = 1;
+			out->data = f->buf;
+			out->len = need;
+			out->offset = pos;
+			*again = false;
+			return FRAMER_BAD_CHECKSUM;
+		}
+		buf_drop(f, 1);
+		return FRAMER_NEED_MORE;
+	case CHECK_GARBAGE:
+	default:
+		f->st.skipped++;
+		buf_drop(f, 1);
+		return FRAMER_NEED_MORE;
+	}
+}
+
+enum framer_status
+framer_next(struct framer *f, struct framer_frame *out)
+{
+	const uint8_t *p;
+	size_t n, avail;
+	enum framer_status st;
+	bool again;
+
+	if (f->consume > 0) {
+		buf_drop(f, f->consume);
+		f->consume = 0;
+	}
+
+	/* Slow path until the buffer is empty or starved. */
+	while (f->buflen > 0) {
+		st = next_buffered(f, out, &again);
+		if (!again)
+			return st;
+	}
+
+	/* Fast path: frames wholly inside the caller's chunk. */
+	while (f->inlen > 0) {
+		p = memchr(f->in, OMNIK_START, f->inlen);
+		if (p == NULL) {
+			count_skipped(f, f->in, f->inlen);
+			f->inpos += f->inlen;
+			f->in += f->inlen;
+			f->inlen = 0;
+			break;
+		}
+		if (p != f->in) {
+			n = (size_t)(p - f->in);
+			count_skipped(f, f->in, n);
+			f->in = p;
+			f->inlen -= n;
+			f->inpos += n;
+		}
+		avail = f->inlen;
+		if (avail < 2 || avail < frame_size(p)) {
+			/* Runs past the chunk: keep it (< OMNIK_FRAME_MAX). */
+			memcpy(f->buf, p, avail);
+			f->buflen = avail;
+			f->in += avail;
+			f->inlen = 0;
+			f->inpos += avail;
+			if (!f->eof)
+				return FRAMER_NEED_MORE;
+			return framer_next(f, out);
+		}
+		n = frame_size(p);
+		switch (check_candidate(p, n)) {
+		case CHECK_OK:
+			f->st.frames++;
+			f->st.frame_bytes += n;
+			out->data = p;
+			out->len = n;
+			out->offset = f->inpos;
+			f->in += n;
+			f->inlen -= n;
+			f->inpos += n;
+			return FRAMER_FRAME;
+		case CHECK_BAD_SUM:
+			if (report_bad(f, f->inpos, n)) {
+				f->st.bad_checksums++;
+				f->st.skipped++;
+				out->data = p;
+				out->len = n;
+				out->offset = f->inpos;
+				f->in++;
+				f->inlen--;
+				f->inpos++;
+				return FRAMER_BAD_CHECKSUM;
+			}
+			/* FALLTHROUGH */
+		case CHECK_GARBAGE:
+		default:
+			f->st.skipped++;
+			f->in++;
+			f->inlen--;
+			f->inpos++;
+			break;
+		}
+	}
+	return FRAMER_NEED_MORE;
+}

@@ -1,0 +1,158 @@
+/*
+ * omnik.h: the Omnik WiFi-kit protocol (V4, 0x68 ... 0x16).
+ *
+ *   off  size
+ *   0    1   0x68 start
+ *   1    1   L: payload length (bytes 12 .. 11+L)
+ *   2    1   C1: 0x40 request, 0x41 Omnik kit, 0x51 external logger
+ *   3    1   C2: 0x30/0xB1 request, 0xB0 inverter data, 0xF0 text,
+ *                0xB1 logger info (with a payload longer than 2)
+ *   4    4   kit serial, little-endian
+ *   8    4   kit serial again
+ *   12   L   payload (numbers inside are big-endian)
+ *   12+L 1   checksum: sum of bytes 1 .. 11+L, mod 256
+ *   13+L 1   0x16 end
+ *
+ * This module promises pure code: no I/O, no allocation, no global state.
+ * Every function works on caller-owned memory and is safe on any input.
+ */
+#ifndef OMNIK_H
+#define OMNIK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define OMNIK_START 0x68
+#define OMNIK_END 0x16
+#define OMNIK_HEADER_LEN 12		/* start .. second serial */
+#define OMNIK_OVERHEAD 14		/* header + checksum + end */
+#define OMNIK_FRAME_MIN OMNIK_OVERHEAD	/* L = 0 */
+#define OMNIK_FRAME_MAX (255 + OMNIK_OVERHEAD)
+
+/* A value that the frame does not carry (0xFFFF, offline temperature). */
+#define OMNIK_ABSENT INT64_MIN
+
+/*
+ * The measured fields, in the column order of the seed script's CSV.
+ * Values are kept as scaled integers (fixed point): value / 10^decimals.
+ */
+enum omnik_field {
+	OMNIK_TEMP,
+	OMNIK_VPV1, OMNIK_VPV2, OMNIK_VPV3,
+	OMNIK_IPV1, OMNIK_IPV2, OMNIK_IPV3,
+	OMNIK_IAC1, OMNIK_IAC2, OMNIK_IAC3,
+	OMNIK_VAC1, OMNIK_VAC2, OMNIK_VAC3,
+	OMNIK_FAC1, OMNIK_PAC1,
+	OMNIK_FAC2, OMNIK_PAC2,
+	OMNIK_FAC3, OMNIK_PAC3,
+	OMNIK_ETODAY, OMNIK_ETOTAL, OMNIK_HTOTAL,
+	OMNIK_RUNMODE,
+	OMNIK_NFIELDS
+};
+
+struct omnik_field_info {
+	const char *name;	/* seed CSV column name, e.g. "VPV1" */
+	const char *unit;	/* "V", "A", "Hz", "W", "kWh", "h", "°C", "" */
+	uint8_t offset;		/* from the frame start */
+	uint8_t size;		/* 2 or 4 bytes, big-endian */
+	uint8_t decimals;	/* value = raw / 10^decimals */
+};
+
+extern const struct omnik_field_info omnik_fields[OMNIK_NFIELDS];
+
+#define OMNIK_SERIAL_LEN 16
+#define OMNIK_FW_LEN 20
+#define OMNIK_FAULT_OFFSET 81
+#define OMNIK_FAULT_LEN 16
+
+/* One inverter data frame (C2 = 0xB0), decoded. */
+struct omnik_reading {
+	uint32_t kit_sn;
+	uint8_t ctrl1;			/* 0x41 or 0x51 */
+	uint8_t frame_len;		/* L, the payload length */
+	char inverter_sn[OMNIK_SERIAL_LEN + 1];	/* printable ASCII, trimmed */
+	int64_t value[OMNIK_NFIELDS];	/* scaled, or OMNIK_ABSENT */
+	bool has_fault;
+	uint8_t fault[OMNIK_FAULT_LEN];	/* raw bytes 81..96 */
+	bool has_fw;
+	char fw_main[OMNIK_FW_LEN + 1];	/* printable ASCII, trimmed */
+	char fw_slave[OMNIK_FW_LEN + 1];
+};
+
+enum omnik_kind {
+	OMNIK_MSG_DATA,		/* inverter data: msg.reading */
+	OMNIK_MSG_TEXT,		/* "DATA SEND IS OK", "NO INVERTER DATA": msg.text */
+	OMNIK_MSG_LOGGER_INFO,	/* 51 B1: logger firmware string in msg.text */
+	OMNIK_MSG_REQUEST,	/* poll request 40 30 or 41 B1 */
+};
+
+struct omnik_msg {
+	enum omnik_kind kind;
+	uint32_t kit_sn;
+	uint8_t ctrl1, ctrl2;
+	uint16_t frame_size;	/* whole frame, L + 14 */
+	char text[256];		/* printable ASCII, CR LF and NUL padding removed */
+	struct omnik_reading reading;
+};
+
+/* Why a frame did not decode. */
+enum omnik_err {
+	OMNIK_OK = 0,
+	OMNIK_ERR_SHORT,	/* fewer than 14 bytes */
+	OMNIK_ERR_START,	/* first byte is not 0x68 */
+	OMNIK_ERR_LENGTH,	/* size is not L + 14 */
+	OMNIK_ERR_END,		/* last byte is not 0x16 */
+	OMNIK_ERR_CHECKSUM,	/* checksum mismatch */
+	OMNIK_ERR_TYPE,		/* unknown control code */
+	OMNIK_ERR_TRUNCATED,	/* data frame too short for the common fields */
+	OMNIK_ERR_SPACE,	/* encoder: output buffer too small */
+	OMNIK_ERR_RANGE,	/* encoder: a value does not fit its field */
+};
+
+const char *omnik_strerror(enum omnik_err err);
+
+/* Sum of bytes 1 .. len-3 of a frame of len bytes, mod 256. */
+uint8_t omnik_checksum(const uint8_t *frame, size_t len);
+
+/*
+ * Decode one whole frame (start byte to end byte). Checks length, end byte
+ * and checksum first: a frame that fails any check never becomes a reading.
+ */
+enum omnik_err omnik_decode(const uint8_t *frame, size_t len,
+    struct omnik_msg *out);
+
+/* Data frames shorter than this cannot hold the common fields. */
+#define OMNIK_DATA_MIN_SIZE 83
+
+/*
+ * Encoders, for tests, the kit simulator and benchmarks. Each writes a whole
+ * frame into out (cap bytes) and stores its size in *outlen.
+ *
+ * omnik_encode_data: payload_len is L (0x55, 0x7D, 0x81, 0xA9, or any value
+ * >= OMNIK_DATA_MIN_SIZE - 14). Absent values are written as all-ones
+ * (0xFFFF / 0xFFFFFFFF); present values must fit their field.
+ */
+enum omnik_err omnik_encode_data(const struct omnik_reading *r,
+    uint8_t payload_len, uint8_t *out, size_t cap, size_t *outlen);
+enum omnik_err omnik_encode_text(uint32_t kit_sn, uint8_t ctrl1,
+    const char *text, uint8_t *out, size_t cap, size_t *outlen);
+/* The 16-byte poll request (40 30) for a kit serial. */
+enum omnik_err omnik_encode_request(uint32_t kit_sn, uint8_t *out,
+    size_t cap, size_t *outlen);
+
+/*
+ * Format a scaled value the way the seed's Python wrote floats: the shortest
+ * decimal with at least one digit after the point ("0.0", "7.4", "50.06"),
+ * and plain integers for fields without decimals. Absent values give "".
+ * Returns the length written (buf always NUL-terminated if n > 0).
+ */
+size_t omnik_format_value(enum omnik_field f, int64_t v, char *buf, size_t n);
+
+/* Where the firmware strings start for a payload length L, 0 if none. */
+size_t omnik_fw_offset(uint8_t payload_len);
+
+/* A reading with every value absent and empty strings. */
+void omnik_reading_clear(struct omnik_reading *r);
+
+#endif /* OMNIK_H */

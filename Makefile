@@ -36,25 +36,25 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(INCLUDES) $(WARN) $(CFLAGS) \
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
 # The pipeline, folder by folder (see DESIGN.md): ways in (relay/, sniff/)
-# -> protocol core (proto/) -> dispatcher and outputs (output/).
-PROTO_SRC  := proto/framer.c proto/decode.c proto/encode.c
-OUTPUT_SRC := output/outputs.c output/csv.c output/text.c
-COMMON_SRC := common/log.c common/stream.c
-SNIFF_SRC  := sniff/omnik-sniff.c
+# -> protocol core (proto/) -> dispatcher and outputs (output/), with
+# common/ holding what the programs share (log, config, the stream entry).
+# Each folder's module.mk appends to these lists.
+PROTO_SRC  :=
+OUTPUT_SRC :=
+COMMON_SRC :=
+LIB_LIBS   :=
+PROGRAMS   :=
+UNIT_TESTS :=
+BENCHES    :=
+
+include proto/module.mk output/module.mk common/module.mk
+include $(filter-out proto/module.mk output/module.mk common/module.mk, \
+          $(sort $(wildcard */module.mk)))
 
 PROTO_OBJ  := $(PROTO_SRC:%.c=$(B)/%.o)
 OUTPUT_OBJ := $(OUTPUT_SRC:%.c=$(B)/%.o)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
 LIB_OBJ    := $(PROTO_OBJ) $(OUTPUT_OBJ) $(COMMON_OBJ)
-
-PROGRAMS   := $(B)/omnik-sniff
-
-# Unit tests link only the objects they need.
-TEST_LIBS  := $(shell pkg-config --libs cmocka jansson 2>/dev/null || echo -lcmocka -ljansson)
-UNIT_TESTS := $(B)/tests/test_framer $(B)/tests/test_decode \
-              $(B)/tests/test_csv
-TEST_HELPERS := $(B)/tests/vectors.o
-FUZZ_REPLAY := $(B)/tests/fuzz_proto_replay
 
 .PHONY: all check test-programs run bench fuzz install uninstall clean deps
 
@@ -63,28 +63,6 @@ all: $(PROGRAMS)
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
-
-$(B)/omnik-sniff: $(B)/sniff/omnik-sniff.o $(LIB_OBJ)
-	$(CC) -o $@ $^ $(ALL_LDFLAGS)
-
-$(B)/tests/test_framer: $(B)/tests/test_framer.o $(TEST_HELPERS) $(PROTO_OBJ)
-	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
-
-$(B)/tests/test_decode: $(B)/tests/test_decode.o $(TEST_HELPERS) $(PROTO_OBJ)
-	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
-
-$(B)/tests/test_csv: $(B)/tests/test_csv.o $(TEST_HELPERS) $(PROTO_OBJ) \
-                     $(B)/output/csv.o $(B)/output/text.o $(B)/common/log.o
-	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
-
-# The fuzz target, linked with a main() that replays a corpus: gcc can
-# build it, and check runs it under the sanitizers.
-$(FUZZ_REPLAY): $(B)/tests/fuzz/fuzz_proto.o $(B)/tests/fuzz/replay.o \
-                $(PROTO_OBJ)
-	$(CC) -o $@ $^ $(ALL_LDFLAGS)
-
-$(B)/tests/bench_proto: $(B)/tests/bench_proto.o $(PROTO_OBJ)
-	$(CC) -o $@ $^ $(ALL_LDFLAGS)
 
 test-programs: $(PROGRAMS) $(UNIT_TESTS) $(FUZZ_REPLAY)
 
@@ -99,8 +77,8 @@ run: deps all
 	@echo "omnik-sniff decoding the shared test vectors (tests/data/vectors.tsv):"
 	@tests/vectors-to-stream tests/data/vectors.tsv | $(B)/omnik-sniff --stream -
 
-bench: all $(B)/tests/bench_proto
-	$(B)/tests/bench_proto
+bench: all $(BENCHES)
+	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 
 # libFuzzer needs clang; the corpus under tests/fuzz/corpus is only read,
 # new inputs go to build/fuzz/corpus.
@@ -119,7 +97,7 @@ install: all
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/omnik-sniff
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(PROGRAMS)))
 
 clean:
 	rm -rf build

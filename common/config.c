@@ -1,0 +1,348 @@
+/*
+ * config.c: table-driven INI settings, parsed with libinih.
+ *
+ * inih does not tell its handler the line number, so the file is fed to it
+ * through ini_parse_stream() with our own line reader, which counts lines:
+ * inih calls the handler for a line before it reads the next one.
+ */
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+
+enum ctype { CT_STR, CT_LIST, CT_INT, CT_BOOL };
+
+struct ckey {
+	const char *section;
+	const char *name;
+	enum ctype type;
+	size_t offset;
+	size_t size;		/* CT_STR, CT_LIST: buffer size */
+	long min, max;		/* CT_INT */
+	const char *def;	/* default, as it would be written in the file */
+	const char *help;
+};
+
+#define S(sec, name, field, def, help) \
+	{ sec, name, CT_STR, offsetof(struct config, field), \
+	  sizeof(((struct config *)0)->field), 0, 0, def, help }
+#define L(sec, name, field, def, help) \
+	{ sec, name, CT_LIST, offsetof(struct config, field), \
+	  sizeof(((struct config *)0)->field), 0, 0, def, help }
+#define I(sec, name, field, lo, hi, def, help) \
+	{ sec, name, CT_INT, offsetof(struct config, field), 0, lo, hi, def, help }
+#define B(sec, name, field, def, help) \
+	{ sec, name, CT_BOOL, offsetof(struct config, field), 0, 0, 0, def, help }
+
+static const struct ckey keys[] = {
+	S("omniklog", "user", user, "omniklog",
+	    "unprivileged user to run as after opening sockets"),
+	S("omniklog", "pidfile", pidfile, "/run/omniklog/%s.pid",
+	    "pid file when daemonised (%s: program name)"),
+	S("omniklog", "csv", csv, "",
+	    "append readings to this CSV file (seed format); empty: off"),
+	S("omniklog", "db", db, "/var/lib/omniklog/omniklog.db",
+	    "the SQLite journal every reading is committed to first"),
+	I("omniklog", "verbose", verbose, 0, 2, "0",
+	    "1 also logs every frame (debug)"),
+
+	L("relay", "listen", listen, "10004",
+	    "[ADDR:]PORT to accept redirected connections on; repeatable"),
+	S("relay", "upstream", upstream, "original",
+	    "original (SO_ORIGINAL_DST), HOST:PORT, or none"),
+	L("relay", "allow_upstream", allow_upstream, "",
+	    "networks the relay may forward to (CIDR); empty: any"),
+	L("relay", "allow_clients", allow_clients, "",
+	    "networks kits may connect from (CIDR); empty: any"),
+	I("relay", "connect_timeout", connect_timeout, 1, 600, "10",
+	    "seconds to wait for the upstream to accept"),
+	I("relay", "idle_timeout", idle_timeout, 1, 86400, "120",
+	    "seconds a connection may stay silent"),
+	I("relay", "max_connections", max_connections, 0, 1000000, "0",
+	    "concurrent connections; 0: derived from the open-files limit"),
+	I("relay", "max_buffer", max_buffer, 4096, 16777216, "65536",
+	    "bytes buffered per direction before reading pauses"),
+
+	S("sniff", "interface", interface, "",
+	    "capture on this interface (a bridge or mirror port)"),
+	L("sniff", "ports", ports, "10004",
+	    "TCP ports the kits push to; repeatable"),
+	S("sniff", "filter", filter, "",
+	    "BPF filter replacing the one built from ports"),
+	B("sniff", "promisc", promisc, "yes",
+	    "put the interface in promiscuous mode"),
+	I("sniff", "snaplen", snaplen, 64, 262144, "65535",
+	    "bytes captured per packet"),
+	I("sniff", "buffer_size", buffer_size, 65536, 1073741824, "4194304",
+	    "kernel capture buffer in bytes"),
+	I("sniff", "nfqueue", nfqueue, -1, 65535, "-1",
+	    "NFQUEUE number to see packets inline; -1: off"),
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const struct ckey *
+find_key(const char *section, const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, section) == 0 &&
+		    strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static bool
+known_section(const char *section)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, section) == 0)
+			return true;
+	return false;
+}
+
+static int
+parse_bool(const char *v, bool *out)
+{
+	static const char *const yes[] = { "1", "yes", "true", "on" };
+	static const char *const no[] = { "0", "no", "false", "off" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(v, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int
+set_key(struct config *c, const struct ckey *k, const char *value, bool append,
+    char *err, size_t errlen)
+{
+	char *p = (char *)c + k->offset;
+	char *end;
+	long n;
+	size_t cur;
+
+	switch (k->type) {
+	case CT_LIST:
+		cur = append ? strlen(p) : 0;
+		if (cur + 1 + strlen(value) + 1 > k->size) {
+			snprintf(err, errlen, "[%s] %s: list too long (max %zu "
+			    "bytes)", k->section, k->name, k->size - 1);
+			return -1;
+		}
+		if (cur > 0 && value[0] != '\0')
+			p[cur++] = ' ';
+		strcpy(p + cur, value);
+		return 0;
+	case CT_STR:
+		if (strlen(value) >= k->size) {
+			snprintf(err, errlen, "[%s] %s: value too long (max %zu "
+			    "bytes)", k->section, k->name, k->size - 1);
+			return -1;
+		}
+		strcpy(p, value);
+		return 0;
+	case CT_INT:
+		errno = 0;
+		n = strtol(value, &end, 10);
+		if (errno != 0 || end == value || *end != '\0' ||
+		    n < k->min || n > k->max) {
+			snprintf(err, errlen, "[%s] %s: '%s' is not a whole "
+			    "number from %ld to %ld", k->section, k->name,
+			    value, k->min, k->max);
+			return -1;
+		}
+		*(int *)(void *)p = (int)n;
+		return 0;
+	case CT_BOOL:
+		if (parse_bool(value, (bool *)(void *)p) != 0) {
+			snprintf(err, errlen, "[%s] %s: '%s' is not yes or no",
+			    k->section, k->name, value);
+			return -1;
+		}
+		return 0;
+	}
+	return -1;
+}
+
+void
+config_defaults(struct config *c)
+{
+	char err[256];
+
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < NKEYS; i++)
+		(void)set_key(c, &keys[i], keys[i].def, false, err,
+		    sizeof(err));
+}
+
+int
+config_set(struct config *c, const char *section, const char *key,
+    const char *value, char *err, size_t errlen)
+{
+	const struct ckey *k = find_key(section, key);
+
+	if (k == NULL) {
+		snprintf(err, errlen, "unknown key '%s' in section [%s]", key,
+		    section);
+		return -1;
+	}
+	return set_key(c, k, value, false, err, errlen);
+}
+
+struct load {
+	struct config *c;
+	FILE *fp;
+	const char *path;
+	int line;
+	int nerr;
+	char *err;
+	size_t errlen, errused;
+	/* Lists: the first occurrence in the file replaces the default. */
+	bool seen[NKEYS];
+};
+
+static void __attribute__((format(printf, 2, 3)))
+add_error(struct load *ld, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	ld->nerr++;
+	if (ld->errused + 1 >= ld->errlen)
+		return;
+	n = snprintf(ld->err + ld->errused, ld->errlen - ld->errused,
+	    "%s%s:%d: ", ld->errused ? "\n" : "", ld->path, ld->line);
+	if (n > 0)
+		ld->errused += (size_t)n;
+	if (ld->errused + 1 >= ld->errlen) {
+		ld->errused = ld->errlen - 1;
+		return;
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(ld->err + ld->errused, ld->errlen - ld->errused, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		ld->errused += (size_t)n;
+	if (ld->errused >= ld->errlen)
+		ld->errused = ld->errlen - 1;
+}
+
+static char *
+read_line(char *str, int num, void *stream)
+{
+	struct load *ld = stream;
+	char *r = fgets(str, num, ld->fp);
+
+	if (r != NULL)
+		ld->line++;
+	return r;
+}
+
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct load *ld = user;
+	const struct ckey *k;
+	char msg[300];
+	size_t idx;
+
+	if (section[0] == '\0') {
+		add_error(ld, "'%s' is outside any section (start with "
+		    "[omniklog])", name);
+		return 1;
+	}
+	if (!known_section(section)) {
+		add_error(ld, "unknown section [%s]", section);
+		return 1;
+	}
+	k = find_key(section, name);
+	if (k == NULL) {
+		add_error(ld, "unknown key '%s' in section [%s]", name,
+		    section);
+		return 1;
+	}
+	idx = (size_t)(k - keys);
+	if (set_key(ld->c, k, value, ld->seen[idx], msg, sizeof(msg)) != 0)
+		add_error(ld, "%s", msg);
+	ld->seen[idx] = true;
+	/* Always go on: report every problem in one run. */
+	return 1;
+}
+
+int
+config_load(struct config *c, const char *path, char *err, size_t errlen)
+{
+	struct load ld;
+	int r;
+
+	memset(&ld, 0, sizeof(ld));
+	ld.c = c;
+	ld.path = path;
+	ld.err = err;
+	ld.errlen = errlen;
+	if (errlen > 0)
+		err[0] = '\0';
+	ld.fp = fopen(path, "r");
+	if (ld.fp == NULL) {
+		snprintf(err, errlen, "cannot read %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	r = ini_parse_stream(read_line, &ld, handler, &ld);
+	fclose(ld.fp);
+	if (r > 0) {
+		/* inih's own syntax error (our handler never fails). */
+		ld.line = r;
+		add_error(&ld, "syntax error (expected [section] or "
+		    "key = value; lines are limited to 200 bytes)");
+	} else if (r < 0) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	return ld.nerr == 0 ? 0 : -1;
+}
+
+void
+config_dump(const struct config *c, FILE *fp)
+{
+	const char *section = "";
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct ckey *k = &keys[i];
+		const char *p = (const char *)c + k->offset;
+
+		if (strcmp(section, k->section) != 0) {
+			fprintf(fp, "%s[%s]\n", i ? "\n" : "", k->section);
+			section = k->section;
+		}
+		fprintf(fp, "; %s\n", k->help);
+		switch (k->type) {
+		case CT_STR:
+		case CT_LIST:
+			fprintf(fp, "%s = %s\n", k->name, p);
+			break;
+		case CT_INT:
+			fprintf(fp, "%s = %d\n", k->name,
+			    *(const int *)(const void *)p);
+			break;
+		case CT_BOOL:
+			fprintf(fp, "%s = %s\n", k->name,
+			    *(const bool *)(const void *)p ? "yes" : "no");
+			break;
+		}
+	}
+}

@@ -1,0 +1,65 @@
+/*
+ * config.h: the one INI file both programs read (default
+ * /etc/omniklog/omniklog.conf), and the settings it holds. Command-line
+ * flags override the file through config_set(), so a flag and a key are
+ * checked by the same code.
+ *
+ * Every key is described once in the table in config.c: name, type, range,
+ * default and a line of help. Unknown sections and keys are errors with
+ * their line number; `-n` loads, reports and exits.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define CONFIG_DEFAULT_PATH SYSCONFDIR "/omniklog/omniklog.conf"
+
+#define CONFIG_STR 256
+
+struct config {
+	/* [omniklog]: shared by every program */
+	char user[64];		/* drop privileges to this user */
+	char pidfile[CONFIG_STR];
+	char csv[CONFIG_STR];	/* "" = no CSV */
+	char db[CONFIG_STR];	/* the SQLite journal */
+	int verbose;
+
+	/* [relay] */
+	char listen[CONFIG_STR];	/* "[ADDR:]PORT" list */
+	char upstream[CONFIG_STR];	/* original | HOST:PORT | none */
+	char allow_upstream[CONFIG_STR * 4];	/* networks; "" = any */
+	char allow_clients[CONFIG_STR * 4];	/* networks; "" = any */
+	int connect_timeout;	/* seconds */
+	int idle_timeout;	/* seconds */
+	int max_connections;	/* 0 = derived from RLIMIT_NOFILE */
+	int max_buffer;		/* bytes buffered per direction */
+
+	/* [sniff] */
+	char interface[64];
+	char ports[CONFIG_STR];	/* TCP ports, space separated */
+	char filter[CONFIG_STR];	/* BPF expression; "" = from ports */
+	bool promisc;
+	int snaplen;
+	int buffer_size;	/* kernel capture buffer, bytes */
+	int nfqueue;		/* -1 = off */
+};
+
+void config_defaults(struct config *c);
+/*
+ * Read path into c (on top of what c holds). Returns 0, or -1 with every
+ * problem found as "path:line: message" lines in err.
+ */
+int config_load(struct config *c, const char *path, char *err, size_t errlen);
+/* Set one key, as the file would. Returns 0 or -1 with a message in err. */
+int config_set(struct config *c, const char *section, const char *key,
+    const char *value, char *err, size_t errlen);
+/* Write the effective configuration, as an INI file. */
+void config_dump(const struct config *c, FILE *fp);
+
+#endif /* CONFIG_H */

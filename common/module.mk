@@ -1,0 +1,3 @@
+# common/: logging, configuration, the stream entry point.
+COMMON_SRC += common/log.c common/config.c common/stream.c
+LIB_LIBS   += -linih

@@ -1,0 +1,2 @@
+# output/: the dispatcher and the sinks.
+OUTPUT_SRC += output/outputs.c output/csv.c output/text.c

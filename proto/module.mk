@@ -1,0 +1,2 @@
+# proto/: the Omnik protocol core. Pure code, no libraries.
+PROTO_SRC += proto/framer.c proto/decode.c proto/encode.c

@@ -1,0 +1,5 @@
+# sniff/: omnik-sniff, the passive and inline captures.
+PROGRAMS += $(B)/omnik-sniff
+
+$(B)/omnik-sniff: $(B)/sniff/omnik-sniff.o $(LIB_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(LIB_LIBS)

@@ -1,0 +1,30 @@
+# tests/: cmocka unit tests (each links only what it needs), the fuzz
+# target's corpus replayer, and the protocol benchmark.
+TEST_LIBS  := $(shell pkg-config --libs cmocka jansson 2>/dev/null || echo -lcmocka -ljansson)
+TEST_HELPERS := $(B)/tests/vectors.o
+UNIT_TESTS += $(B)/tests/test_framer $(B)/tests/test_decode \\
+              $(B)/tests/test_csv $(B)/tests/test_config
+FUZZ_REPLAY := $(B)/tests/fuzz_proto_replay
+BENCHES    += $(B)/tests/bench_proto
+
+$(B)/tests/test_framer: $(B)/tests/test_framer.o $(TEST_HELPERS) $(PROTO_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
+
+$(B)/tests/test_decode: $(B)/tests/test_decode.o $(TEST_HELPERS) $(PROTO_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
+
+$(B)/tests/test_csv: $(B)/tests/test_csv.o $(TEST_HELPERS) $(PROTO_OBJ) \\
+                     $(B)/output/csv.o $(B)/output/text.o $(B)/common/log.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
+
+$(B)/tests/test_config: $(B)/tests/test_config.o $(B)/common/config.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -linih
+
+# The fuzz target, linked with a main() that replays a corpus: gcc can
+# build it, and check runs it under the sanitizers.
+$(FUZZ_REPLAY): $(B)/tests/fuzz/fuzz_proto.o $(B)/tests/fuzz/replay.o \\
+                $(PROTO_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS)
+
+$(B)/tests/bench_proto: $(B)/tests/bench_proto.o $(PROTO_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS)

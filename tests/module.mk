@@ -2,10 +2,10 @@
 # target's corpus replayer, and the protocol benchmark.
 TEST_LIBS  := $(shell pkg-config --libs cmocka jansson 2>/dev/null || echo -lcmocka -ljansson)
 TEST_HELPERS := $(B)/tests/vectors.o
-UNIT_TESTS += $(B)/tests/test_framer $(B)/tests/test_decode \\
-              $(B)/tests/test_csv $(B)/tests/test_config
-FUZZ_REPLAY := $(B)/tests/fuzz_proto_replay
-BENCHES    += $(B)/tests/bench_proto
+# Every tests/test_*.c is a unit test program; its link rule says what it needs.
+UNIT_TESTS += $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
+FUZZ_REPLAY := $(if $(wildcard tests/fuzz/fuzz_proto.c),$(B)/tests/fuzz_proto_replay)
+BENCHES    += $(if $(wildcard tests/bench_proto.c),$(B)/tests/bench_proto)
 
 $(B)/tests/test_framer: $(B)/tests/test_framer.o $(TEST_HELPERS) $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
@@ -13,7 +13,7 @@ $(B)/tests/test_framer: $(B)/tests/test_framer.o $(TEST_HELPERS) $(PROTO_OBJ)
 $(B)/tests/test_decode: $(B)/tests/test_decode.o $(TEST_HELPERS) $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
 
-$(B)/tests/test_csv: $(B)/tests/test_csv.o $(TEST_HELPERS) $(PROTO_OBJ) \\
+$(B)/tests/test_csv: $(B)/tests/test_csv.o $(TEST_HELPERS) $(PROTO_OBJ) \
                      $(B)/output/csv.o $(B)/output/text.o $(B)/common/log.o
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
 
@@ -22,7 +22,7 @@ $(B)/tests/test_config: $(B)/tests/test_config.o $(B)/common/config.o
 
 # The fuzz target, linked with a main() that replays a corpus: gcc can
 # build it, and check runs it under the sanitizers.
-$(FUZZ_REPLAY): $(B)/tests/fuzz/fuzz_proto.o $(B)/tests/fuzz/replay.o \\
+$(FUZZ_REPLAY): $(B)/tests/fuzz/fuzz_proto.o $(B)/tests/fuzz/replay.o \
                 $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS)
 

@@ -47,14 +47,17 @@ PROGRAMS   :=
 UNIT_TESTS :=
 BENCHES    :=
 
+# The shared code first: its object lists must be complete before the
+# programs' rules (prerequisites are expanded when a rule is read).
 include proto/module.mk output/module.mk common/module.mk
-include $(filter-out proto/module.mk output/module.mk common/module.mk, \
-          $(sort $(wildcard */module.mk)))
 
 PROTO_OBJ  := $(PROTO_SRC:%.c=$(B)/%.o)
 OUTPUT_OBJ := $(OUTPUT_SRC:%.c=$(B)/%.o)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
 LIB_OBJ    := $(PROTO_OBJ) $(OUTPUT_OBJ) $(COMMON_OBJ)
+
+include $(filter-out proto/module.mk output/module.mk common/module.mk, \
+          $(sort $(wildcard */module.mk)))
 
 .PHONY: all check test-programs run bench fuzz install uninstall clean deps
 

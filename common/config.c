@@ -69,6 +69,8 @@ static const struct ckey keys[] = {
 	    "concurrent connections; 0: derived from the open-files limit"),
 	I("relay", "max_buffer", max_buffer, 4096, 16777216, "65536",
 	    "bytes buffered per direction before reading pauses"),
+	I("relay", "drain_timeout", drain_timeout, 0, 600, "5",
+	    "seconds open connections get to finish on SIGTERM"),
 
 	S("sniff", "interface", interface, "",
 	    "capture on this interface (a bridge or mirror port)"),

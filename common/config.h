@@ -39,6 +39,7 @@ struct config {
 	int idle_timeout;	/* seconds */
 	int max_connections;	/* 0 = derived from RLIMIT_NOFILE */
 	int max_buffer;		/* bytes buffered per direction */
+	int drain_timeout;	/* seconds to finish sessions on SIGTERM */
 
 	/* [sniff] */
 	char interface[64];

@@ -1,0 +1,36 @@
+/*
+ * addr.h: socket addresses as the relay needs them: parse "[ADDR:]PORT"
+ * and "HOST:PORT", print "addr:port", compare, and tell whether an address
+ * belongs to this host.
+ */
+#ifndef ADDR_H
+#define ADDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#define ADDR_STRLEN 64	/* "[ipv6]:port" */
+
+struct addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+/*
+ * "PORT", "ADDR:PORT", "[V6ADDR]:PORT". With no address and passive set,
+ * yields both 0.0.0.0 and :: (up to max results); names are resolved.
+ * Returns the number of addresses, or -1 with a message in err.
+ */
+int addr_parse(const char *spec, bool passive, struct addr *out, int max,
+    char *err, size_t errlen);
+/* "198.51.100.2:40000" or "[2001:db8::1]:10004". */
+const char *addr_format(const struct sockaddr *sa, char *buf, size_t n);
+/* Same family, address and port (an IPv4-mapped IPv6 equals its IPv4). */
+bool addr_equal(const struct sockaddr *a, const struct sockaddr *b);
+/* An address of one of this host's interfaces, loopback or unspecified. */
+bool addr_is_local(const struct sockaddr *sa);
+/* Forget the cached interface addresses (SIGHUP, or they changed). */
+void addr_local_flush(void);
+
+#endif /* ADDR_H */

@@ -1,0 +1,950 @@
+/*
+ * relay.c: accept, connect, copy, decode alongside, tear down.
+ *
+ * A session's life:
+ *
+ *   accept ─> client allowed? ─> room? ─> own connection looped back?
+ *          ─> where to (original / fixed / none) ─> is it this host or
+ *             outside allow_upstream? ─ yes ─> local
+ *                                      └ no ──> connect (timeout)
+ *
+ *   Each direction ends on its own: the kit's FIN becomes our FIN to the
+ *   upstream once its output is written, and the other way round. The
+ *   session ends when both directions have (relay_session_finished), or on
+ *   an idle timeout, and always through relay_session_close.
+ *
+ *   An upstream that fails (refused, connect timeout, reset, stalled for
+ *   idle_timeout with bytes pending) is dropped with a log line and the
+ *   session carries on as a local server: nothing read from the kit is
+ *   lost, since it was decoded when read.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "log.h"
+#include "origdst.h"
+#include "relay.h"
+#include "stream.h"
+
+#define EVICT_MIN_IDLE 2	/* seconds idle before a session may be evicted */
+#define BACKOFF_SEC 1		/* accept pause after EMFILE/ENFILE */
+
+enum up_state {
+	UP_LOCAL,	/* none configured, not allowed, or failed */
+	UP_CONNECTING,
+	UP_OPEN,
+};
+
+struct relay_session {
+	TAILQ_ENTRY(relay_session) entry;
+	struct relay *r;
+	uint64_t id;
+	struct bufferevent *kit, *up;
+	enum up_state up_state;
+	bool kit_rd_eof;	/* the kit sent FIN, or its side failed */
+	bool kit_gone;		/* nothing more can be written to the kit */
+	bool kit_wr_shut;
+	bool kit_paused;	/* kit reading stopped: upstream output full */
+	bool up_rd_eof;
+	bool up_wr_shut;
+	bool up_paused;		/* upstream reading stopped: kit output full */
+	bool stream_ended;
+	uint16_t up_lport;	/* our upstream socket's port, network order */
+	time_t last_active;
+	uint64_t bytes_up, bytes_down;
+	struct addr peer;
+	struct addr target;
+	struct stream to_cloud;
+	struct stream *from_cloud;	/* only once the upstream speaks */
+};
+
+static void session_close(struct relay_session *, const char *);
+static void listeners_enable(struct relay *, bool);
+
+/* Log the first and then every 1000th of a repeated condition. */
+static bool
+log_sample(uint64_t count)
+{
+	return count % 1000 == 1;
+}
+
+static const char *
+fmt(const struct addr *a, char *buf)
+{
+	return addr_format((const struct sockaddr *)&a->ss, buf, ADDR_STRLEN);
+}
+
+static void
+now_tv(struct timeval *tv)
+{
+	gettimeofday(tv, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Settings */
+
+int
+relay_settings_from_config(struct relay_settings *set, const struct config *c,
+    char *err, size_t errlen)
+{
+	char msg[256];
+	struct rlimit rl;
+
+	memset(set, 0, sizeof(*set));
+	if (strcmp(c->upstream, "original") == 0)
+		set->mode = RELAY_UP_ORIGINAL;
+	else if (strcmp(c->upstream, "none") == 0)
+		set->mode = RELAY_UP_NONE;
+	else {
+		set->mode = RELAY_UP_FIXED;
+		if (addr_parse(c->upstream, false, &set->fixed, 1, msg,
+		    sizeof(msg)) < 0) {
+			snprintf(err, errlen, "upstream: %s (expected "
+			    "original, none or HOST:PORT)", msg);
+			return -1;
+		}
+	}
+	if (acl_parse(&set->clients, c->allow_clients, msg, sizeof(msg)) != 0) {
+		snprintf(err, errlen, "allow_clients: %s", msg);
+		return -1;
+	}
+	if (acl_parse(&set->upstreams, c->allow_upstream, msg,
+	    sizeof(msg)) != 0) {
+		snprintf(err, errlen, "allow_upstream: %s", msg);
+		return -1;
+	}
+	set->connect_timeout = c->connect_timeout;
+	set->idle_timeout = c->idle_timeout;
+	set->max_buffer = (size_t)c->max_buffer;
+	set->max_connections = c->max_connections;
+	if (set->max_connections == 0) {
+		/* Two descriptors a session, some kept for logs and outputs. */
+		if (getrlimit(RLIMIT_NOFILE, &rl) != 0 ||
+		    rl.rlim_cur == RLIM_INFINITY)
+			rl.rlim_cur = 1024;
+		set->max_connections = rl.rlim_cur > 96 ?
+		    (int)((rl.rlim_cur - 64) / 2) : 16;
+	}
+	return 0;
+}
+
+void
+relay_init(struct relay *r, struct event_base *base, struct outputs *out)
+{
+	memset(r, 0, sizeof(*r));
+	r->base = base;
+	r->out = out;
+	TAILQ_INIT(&r->sessions);
+}
+
+void
+relay_apply(struct relay *r, const struct relay_settings *set)
+{
+	r->set = *set;
+	/* A lower limit takes effect as sessions end; a higher one now. */
+	if (r->paused_full && r->nsessions < r->set.max_connections) {
+		r->paused_full = false;
+		listeners_enable(r, true);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Session teardown and the end of each direction */
+
+static void
+session_touch(struct relay_session *s)
+{
+	s->last_active = time(NULL);
+	TAILQ_REMOVE(&s->r->sessions, s, entry);
+	TAILQ_INSERT_TAIL(&s->r->sessions, s, entry);
+}
+
+static void
+session_end_streams(struct relay_session *s)
+{
+	struct timeval now;
+
+	if (s->stream_ended)
+		return;
+	s->stream_ended = true;
+	now_tv(&now);
+	stream_end(&s->to_cloud, &now);
+	if (s->from_cloud != NULL)
+		stream_end(s->from_cloud, &now);
+}
+
+/* The one way a session ends. */
+static void
+session_close(struct relay_session *s, const char *why)
+{
+	struct relay *r = s->r;
+	char a[ADDR_STRLEN], b[ADDR_STRLEN];
+
+	session_end_streams(s);
+	r->st.frames += s->to_cloud.st.frames;
+	r->st.readings += s->to_cloud.st.readings;
+	r->st.texts += s->to_cloud.st.texts;
+	r->st.rejects += s->to_cloud.st.rejects;
+	if (s->from_cloud != NULL)
+		r->st.cloud_frames += s->from_cloud->st.frames;
+	r->st.bytes_to_cloud += s->bytes_up;
+	r->st.bytes_from_cloud += s->bytes_down;
+	if (log_enabled(LOG_LVL_DEBUG))
+		log_debug("#%llu %s -> %s: %llu bytes up, %llu down, "
+		    "%llu readings: %s", (unsigned long long)s->id,
+		    fmt(&s->peer, a),
+		    s->target.len ? fmt(&s->target, b) : "local",
+		    (unsigned long long)s->bytes_up,
+		    (unsigned long long)s->bytes_down,
+		    (unsigned long long)s->to_cloud.st.readings, why);
+
+	if (s->kit != NULL)
+		bufferevent_free(s->kit);
+	if (s->up != NULL)
+		bufferevent_free(s->up);
+	free(s->from_cloud);
+	TAILQ_REMOVE(&r->sessions, s, entry);
+	r->nsessions--;
+	free(s);
+
+	if (r->paused_full && !r->draining &&
+	    r->nsessions < r->set.max_connections) {
+		r->paused_full = false;
+		listeners_enable(r, true);
+	}
+	if (r->draining && r->nsessions == 0 && r->drained != NULL)
+		r->drained(r);
+}
+
+/*
+ * Both directions over? Kit side: it sent its FIN (or failed) and what we
+ * owe it is written. Upstream side: gone, or our FIN sent and its FIN seen
+ * (or the kit is gone, so nobody would read the rest).
+ */
+static void
+session_check_done(struct relay_session *s)
+{
+	bool kit_done = s->kit_gone ||
+	    (s->kit_rd_eof &&
+	     evbuffer_get_length(bufferevent_get_output(s->kit)) == 0);
+	bool up_done = s->up_state == UP_LOCAL ||
+	    (s->up_wr_shut && (s->up_rd_eof || s->kit_gone));
+
+	if (kit_done && up_done)
+		session_close(s, s->up_state == UP_LOCAL ? "served locally" :
+		    "both sides closed");
+}
+
+static void
+shut_write(struct bufferevent *bev)
+{
+	bufferevent_disable(bev, EV_WRITE);
+	(void)shutdown(bufferevent_getfd(bev), SHUT_WR);
+}
+
+/* Forward the kit's FIN once its bytes are all written upstream. */
+static void
+up_maybe_shut(struct relay_session *s)
+{
+	if (s->up_state != UP_OPEN || s->up_wr_shut || !s->kit_rd_eof ||
+	    evbuffer_get_length(bufferevent_get_output(s->up)) > 0)
+		return;
+	shut_write(s->up);
+	s->up_wr_shut = true;
+}
+
+/* Forward the upstream's FIN once its bytes are all written to the kit. */
+static void
+kit_maybe_shut(struct relay_session *s)
+{
+	if (s->kit_gone || s->kit_wr_shut || !s->up_rd_eof ||
+	    evbuffer_get_length(bufferevent_get_output(s->kit)) > 0)
+		return;
+	shut_write(s->kit);
+	s->kit_wr_shut = true;
+}
+
+/* Drop the upstream; the session goes on as a local server. */
+static void
+upstream_fail(struct relay_session *s, const char *why, int err)
+{
+	struct relay *r = s->r;
+	char a[ADDR_STRLEN], b[ADDR_STRLEN];
+
+	r->st.upstream_failed++;
+	log_warnx("#%llu %s -> %s: upstream %s%s%s; serving the kit locally",
+	    (unsigned long long)s->id, fmt(&s->peer, a), fmt(&s->target, b),
+	    why, err ? ": " : "", err ? strerror(err) : "");
+	bufferevent_free(s->up);
+	s->up = NULL;
+	s->up_state = UP_LOCAL;
+	if (s->kit_paused && !s->kit_rd_eof) {
+		s->kit_paused = false;
+		bufferevent_enable(s->kit, EV_READ);
+	}
+	/* The kit may still be sending: read it to its end, then close. */
+	session_check_done(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Kit side */
+
+static void
+feed_stream(struct stream *st, struct evbuffer *in, size_t n)
+{
+	struct evbuffer_iovec v[8];
+	struct evbuffer_ptr pos;
+	struct timeval now;
+	int nv;
+
+	now_tv(&now);
+	evbuffer_ptr_set(in, &pos, 0, EVBUFFER_PTR_SET);
+	while (n > 0) {
+		nv = evbuffer_peek(in, (ev_ssize_t)n, &pos, v, 8);
+		if (nv <= 0)
+			break;
+		if (nv > 8)
+			nv = 8;
+		for (int i = 0; i < nv && n > 0; i++) {
+			size_t len = v[i].iov_len < n ? v[i].iov_len : n;
+
+			stream_feed(st, v[i].iov_base, len, &now);
+			n -= len;
+			if (evbuffer_ptr_set(in, &pos, len,
+			    EVBUFFER_PTR_ADD) != 0)
+				n = 0;
+		}
+	}
+}
+
+static void
+kit_read(struct bufferevent *bev, void *arg)
+{
+	struct relay_session *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t n = evbuffer_get_length(in);
+	struct evbuffer *out;
+
+	if (n == 0)
+		return;
+	s->bytes_up += n;
+	session_touch(s);
+	/* Decode first: whatever happens to the upstream, the reading is in. */
+	feed_stream(&s->to_cloud, in, n);
+	if (s->up_state == UP_LOCAL || s->up_wr_shut) {
+		evbuffer_drain(in, n);
+		return;
+	}
+	out = bufferevent_get_output(s->up);
+	evbuffer_add_buffer(out, in);
+	if (evbuffer_get_length(out) >= s->r->set.max_buffer) {
+		s->kit_paused = true;
+		bufferevent_disable(bev, EV_READ);
+	}
+}
+
+/* The kit's output is written out. */
+static void
+kit_written(struct bufferevent *bev, void *arg)
+{
+	struct relay_session *s = arg;
+
+	(void)bev;
+	if (s->up_paused && s->up != NULL) {
+		s->up_paused = false;
+		bufferevent_enable(s->up, EV_READ);
+	}
+	kit_maybe_shut(s);
+	session_check_done(s);
+}
+
+static void
+kit_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct relay_session *s = arg;
+	struct timeval linger;
+
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (what & BEV_EVENT_READING) {
+			s->r->st.idle_timeouts++;
+			session_close(s, "idle timeout");
+			return;
+		}
+		/* The kit does not read what the portal sent it. */
+		session_close(s, "kit stopped reading");
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		s->kit_gone = true;
+		s->kit_rd_eof = true;
+		bufferevent_disable(bev, EV_READ | EV_WRITE);
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		s->kit_rd_eof = true;
+		session_end_streams(s);
+		/* From now on the upstream has idle_timeout to finish. */
+		if (s->up != NULL) {
+			linger.tv_sec = s->r->set.idle_timeout;
+			linger.tv_usec = 0;
+			bufferevent_set_timeouts(s->up, &linger, &linger);
+			if (s->up_state == UP_OPEN)
+				bufferevent_enable(s->up, EV_READ);
+		}
+		up_maybe_shut(s);
+	}
+	if (s->kit_gone && s->up_paused && s->up != NULL) {
+		s->up_paused = false;
+		bufferevent_enable(s->up, EV_READ);
+	}
+	session_check_done(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Upstream side */
+
+static void
+up_read(struct bufferevent *bev, void *arg)
+{
+	struct relay_session *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t n = evbuffer_get_length(in);
+	struct evbuffer *out;
+	char a[ADDR_STRLEN + 8];
+
+	if (n == 0)
+		return;
+	s->bytes_down += n;
+	session_touch(s);
+	if (s->from_cloud == NULL) {
+		s->from_cloud = malloc(sizeof(*s->from_cloud));
+		if (s->from_cloud != NULL)
+			stream_init(s->from_cloud, NULL, STREAM_FROM_CLOUD,
+			    fmt(&s->peer, a));
+	}
+	if (s->from_cloud != NULL)
+		feed_stream(s->from_cloud, in, n);
+	if (s->kit_gone || s->kit_wr_shut) {
+		evbuffer_drain(in, n);
+		return;
+	}
+	out = bufferevent_get_output(s->kit);
+	evbuffer_add_buffer(out, in);
+	if (evbuffer_get_length(out) >= s->r->set.max_buffer) {
+		s->up_paused = true;
+		bufferevent_disable(bev, EV_READ);
+	}
+}
+
+static void
+up_written(struct bufferevent *bev, void *arg)
+{
+	struct relay_session *s = arg;
+
+	(void)bev;
+	if (s->kit_paused && !s->kit_rd_eof) {
+		s->kit_paused = false;
+		bufferevent_enable(s->kit, EV_READ);
+	}
+	up_maybe_shut(s);
+	session_check_done(s);
+}
+
+static void
+up_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct relay_session *s = arg;
+	struct relay *r = s->r;
+	struct sockaddr_storage me;
+	socklen_t ml = sizeof(me);
+	struct timeval idle = { r->set.idle_timeout, 0 };
+
+	if (what & BEV_EVENT_CONNECTED) {
+		s->up_state = UP_OPEN;
+		r->st.forwarded++;
+		if (getsockname(bufferevent_getfd(bev),
+		    (struct sockaddr *)&me, &ml) == 0)
+			s->up_lport = me.ss_family == AF_INET ?
+			    ((struct sockaddr_in *)&me)->sin_port :
+			    ((struct sockaddr_in6 *)&me)->sin6_port;
+		/*
+		 * A silent portal is normal while the kit talks: no read
+		 * timeout until the kit has finished; a write that makes no
+		 * progress for idle_timeout is a stalled upstream.
+		 */
+		bufferevent_set_timeouts(bev, s->kit_rd_eof ? &idle : NULL,
+		    &idle);
+		up_maybe_shut(s);
+		session_check_done(s);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (s->up_state == UP_CONNECTING)
+			upstream_fail(s, "connect timed out", 0);
+		else if (what & BEV_EVENT_WRITING)
+			upstream_fail(s, "stalled (nothing written for "
+			    "idle_timeout)", 0);
+		else
+			session_close(s, "upstream silent after the kit "
+			    "finished");
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		int e = EVUTIL_SOCKET_ERROR();
+
+		if (s->up_state == UP_CONNECTING)
+			upstream_fail(s, "connect failed", e);
+		else if (s->kit_rd_eof && evbuffer_get_length(
+		    bufferevent_get_output(bev)) == 0) {
+			/* Everything was delivered; the reset came after. */
+			bufferevent_free(s->up);
+			s->up = NULL;
+			s->up_state = UP_LOCAL;
+			session_check_done(s);
+		} else
+			upstream_fail(s, "failed", e);
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		s->up_rd_eof = true;
+		bufferevent_disable(bev, EV_READ);
+		kit_maybe_shut(s);
+		session_check_done(s);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Accept */
+
+static bool
+session_is_own_upstream(struct relay *r, const struct sockaddr *peer)
+{
+	struct relay_session *s;
+	uint16_t port;
+
+	if (!addr_is_local(peer))
+		return false;
+	port = peer->sa_family == AF_INET ?
+	    ((const struct sockaddr_in *)(const void *)peer)->sin_port :
+	    ((const struct sockaddr_in6 *)(const void *)peer)->sin6_port;
+	TAILQ_FOREACH(s, &r->sessions, entry)
+		if (s->up != NULL && s->up_lport == port)
+			return true;
+	return false;
+}
+
+/*
+ * Where this session should go, or false to serve it locally. Logs why a
+ * redirected connection is not forwarded.
+ */
+static bool
+session_target(struct relay_session *s, int fd)
+{
+	struct relay *r = s->r;
+	struct sockaddr_storage self;
+	socklen_t sl = sizeof(self);
+	char a[ADDR_STRLEN], b[ADDR_STRLEN];
+
+	switch (r->set.mode) {
+	case RELAY_UP_NONE:
+		return false;
+	case RELAY_UP_FIXED:
+		s->target = r->set.fixed;
+		break;
+	case RELAY_UP_ORIGINAL:
+		s->target.len = sizeof(s->target.ss);
+		if (origdst_get(fd, &s->target.ss, &s->target.len) != 0) {
+			s->target.len = 0;
+			log_debug("#%llu %s: no original destination: "
+			    "served locally", (unsigned long long)s->id,
+			    fmt(&s->peer, a));
+			return false;
+		}
+		if (getsockname(fd, (struct sockaddr *)&self, &sl) == 0 &&
+		    addr_equal((struct sockaddr *)&self,
+		    (struct sockaddr *)&s->target.ss)) {
+			log_debug("#%llu %s: direct connection: served "
+			    "locally", (unsigned long long)s->id,
+			    fmt(&s->peer, a));
+			s->target.len = 0;
+			return false;
+		}
+		break;
+	}
+	if (addr_is_local((struct sockaddr *)&s->target.ss)) {
+		log_info("#%llu %s: destination %s is this host: served "
+		    "locally, not forwarded", (unsigned long long)s->id,
+		    fmt(&s->peer, a), fmt(&s->target, b));
+		s->target.len = 0;
+		return false;
+	}
+	if (!acl_allows(&r->set.upstreams, (struct sockaddr *)&s->target.ss)) {
+		log_warnx("#%llu %s: destination %s is not in allow_upstream: "
+		    "served locally, not forwarded", (unsigned long long)s->id,
+		    fmt(&s->peer, a), fmt(&s->target, b));
+		s->target.len = 0;
+		return false;
+	}
+	return true;
+}
+
+static void
+session_connect(struct relay_session *s)
+{
+	struct relay *r = s->r;
+	struct timeval ct = { r->set.connect_timeout, 0 };
+
+	s->up = bufferevent_socket_new(r->base, -1,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (s->up == NULL) {
+		log_warnx("#%llu: out of memory for the upstream",
+		    (unsigned long long)s->id);
+		return;
+	}
+	bufferevent_setcb(s->up, up_read, up_written, up_event, s);
+	/* While connecting, the write timeout is the connect timeout. */
+	bufferevent_set_timeouts(s->up, NULL, &ct);
+	bufferevent_setwatermark(s->up, EV_READ, 0, r->set.max_buffer);
+	s->up_state = UP_CONNECTING;
+	if (bufferevent_socket_connect(s->up,
+	    (struct sockaddr *)&s->target.ss, (int)s->target.len) != 0) {
+		/* up_event has not run: fail it here. */
+		upstream_fail(s, "connect failed", errno);
+		return;
+	}
+	bufferevent_enable(s->up, EV_READ);
+}
+
+static bool
+make_room(struct relay *r)
+{
+	struct relay_session *old;
+
+	if (r->nsessions < r->set.max_connections)
+		return true;
+	old = TAILQ_FIRST(&r->sessions);
+	if (old != NULL && time(NULL) - old->last_active >= EVICT_MIN_IDLE) {
+		r->st.evicted++;
+		if (log_sample(r->st.evicted))
+			log_warnx("max_connections (%d) reached: closing the "
+			    "connection idle longest (%llu so far)",
+			    r->set.max_connections,
+			    (unsigned long long)r->st.evicted);
+		session_close(old, "evicted: max_connections reached");
+		return true;
+	}
+	return false;
+}
+
+static void
+accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct relay *r = arg;
+	struct relay_session *s = NULL;
+	struct timeval idle;
+	char a[ADDR_STRLEN + 8];
+
+	(void)lis;
+	r->st.accepted++;
+	if (!acl_allows(&r->set.clients, sa)) {
+		r->st.refused_client++;
+		log_warnx("refused %s: not in allow_clients",
+		    addr_format(sa, a, sizeof(a)));
+		goto fail;
+	}
+	if (session_is_own_upstream(r, sa)) {
+		r->st.refused_loop++;
+		if (log_sample(r->st.refused_loop))
+			log_warnx("refused %s: our own upstream connection "
+			    "came back (the OUTPUT redirect rule must exclude "
+			    "the relay's user)", addr_format(sa, a, sizeof(a)));
+		goto fail;
+	}
+	if (!make_room(r)) {
+		r->st.refused_full++;
+		if (log_sample(r->st.refused_full))
+			log_warnx("refused %s: max_connections (%d) reached, "
+			    "none idle (%llu refused so far)",
+			    addr_format(sa, a, sizeof(a)),
+			    r->set.max_connections,
+			    (unsigned long long)r->st.refused_full);
+		goto fail;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		log_warnx("out of memory for a session");
+		goto fail;
+	}
+	s->r = r;
+	s->id = ++r->next_id;
+	s->last_active = time(NULL);
+	if ((size_t)salen > sizeof(s->peer.ss))
+		salen = sizeof(s->peer.ss);
+	memcpy(&s->peer.ss, sa, (size_t)salen);
+	s->peer.len = (socklen_t)salen;
+	stream_init(&s->to_cloud, r->out, STREAM_TO_CLOUD,
+	    addr_format(sa, a, sizeof(a)));
+	s->kit = bufferevent_socket_new(r->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (s->kit == NULL) {
+		log_warnx("out of memory for a session");
+		goto fail;
+	}
+	fd = -1;	/* the bufferevent owns it */
+	TAILQ_INSERT_TAIL(&r->sessions, s, entry);
+	r->nsessions++;
+	bufferevent_setcb(s->kit, kit_read, kit_written, kit_event, s);
+	idle.tv_sec = r->set.idle_timeout;
+	idle.tv_usec = 0;
+	bufferevent_set_timeouts(s->kit, &idle, &idle);
+	bufferevent_setwatermark(s->kit, EV_READ, 0, r->set.max_buffer);
+	bufferevent_enable(s->kit, EV_READ);
+
+	if (session_target(s, bufferevent_getfd(s->kit)))
+		session_connect(s);
+	else
+		r->st.served_local++;
+	if (r->nsessions >= r->set.max_connections && !r->paused_full &&
+	    TAILQ_FIRST(&r->sessions) != NULL &&
+	    time(NULL) - TAILQ_FIRST(&r->sessions)->last_active <
+	    EVICT_MIN_IDLE) {
+		/* Nothing to evict yet: let the backlog wait instead. */
+		struct timeval tv = { EVICT_MIN_IDLE, 0 };
+
+		r->paused_full = true;
+		listeners_enable(r, false);
+		evtimer_add(r->backoff, &tv);
+	}
+	return;
+fail:
+	if (s != NULL && s->kit == NULL)
+		free(s);
+	if (fd >= 0)
+		evutil_closesocket(fd);
+}
+
+static void
+listeners_enable(struct relay *r, bool on)
+{
+	for (int i = 0; i < r->nlis; i++) {
+		if (on)
+			evconnlistener_enable(r->lis[i]);
+		else
+			evconnlistener_disable(r->lis[i]);
+	}
+}
+
+/*
+ * End of an accept pause: after EMFILE/ENFILE, or while full with no
+ * session idle long enough to evict (by now one may be).
+ */
+static void
+backoff_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay *r = arg;
+
+	(void)fd;
+	(void)what;
+	r->paused_full = false;
+	if (!r->draining)
+		listeners_enable(r, true);
+}
+
+static void
+accept_error(struct evconnlistener *lis, void *arg)
+{
+	struct relay *r = arg;
+	int e = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = { BACKOFF_SEC, 0 };
+
+	(void)lis;
+	r->st.accept_errors++;
+	if (log_sample(r->st.accept_errors))
+		log_warnx("accept: %s: pausing for %d s (%llu errors so far)",
+		    strerror(e), BACKOFF_SEC,
+		    (unsigned long long)r->st.accept_errors);
+	/* Out of descriptors or memory: retrying at once would spin. */
+	listeners_enable(r, false);
+	evtimer_add(r->backoff, &tv);
+}
+
+int
+relay_listen(struct relay *r, const char *list, char *err, size_t errlen)
+{
+	struct addr addrs[4];
+	char spec[CONFIG_STR], msg[256], a[ADDR_STRLEN];
+	const char *p = list;
+	size_t len;
+	int n, one = 1;
+
+	if (r->backoff == NULL &&
+	    (r->backoff = evtimer_new(r->base, backoff_done, r)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (;;) {
+		p += strspn(p, " \t,");
+		if (*p == '\0')
+			break;
+		len = strcspn(p, " \t,");
+		if (len >= sizeof(spec)) {
+			snprintf(err, errlen, "listen: entry too long");
+			return -1;
+		}
+		memcpy(spec, p, len);
+		spec[len] = '\0';
+		p += len;
+		n = addr_parse(spec, true, addrs, 4, msg, sizeof(msg));
+		if (n < 0) {
+			snprintf(err, errlen, "listen: %s", msg);
+			return -1;
+		}
+		for (int i = 0; i < n; i++) {
+			struct sockaddr *sa = (struct sockaddr *)&addrs[i].ss;
+			evutil_socket_t fd;
+
+			if (r->nlis >= RELAY_LISTEN_MAX) {
+				snprintf(err, errlen, "listen: more than %d "
+				    "addresses", RELAY_LISTEN_MAX);
+				return -1;
+			}
+			fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
+			    SOCK_CLOEXEC, 0);
+			if (fd < 0 && sa->sa_family == AF_INET6 && n > 1) {
+				log_warn("IPv6 unavailable, not listening on %s",
+				    addr_format(sa, a, sizeof(a)));
+				continue;
+			}
+			if (fd < 0) {
+				snprintf(err, errlen, "socket: %s",
+				    strerror(errno));
+				return -1;
+			}
+			(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+			    sizeof(one));
+			/* One socket per family: :: must not take 0.0.0.0. */
+			if (sa->sa_family == AF_INET6)
+				(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
+				    &one, sizeof(one));
+			if (bind(fd, sa, addrs[i].len) != 0) {
+				snprintf(err, errlen, "bind %s: %s",
+				    addr_format(sa, a, sizeof(a)),
+				    strerror(errno));
+				close(fd);
+				return -1;
+			}
+			r->lis[r->nlis] = evconnlistener_new(r->base,
+			    accept_cb, r, LEV_OPT_CLOSE_ON_FREE, 1024, fd);
+			if (r->lis[r->nlis] == NULL) {
+				snprintf(err, errlen, "listen %s: %s",
+				    addr_format(sa, a, sizeof(a)),
+				    strerror(errno));
+				close(fd);
+				return -1;
+			}
+			evconnlistener_set_error_cb(r->lis[r->nlis],
+			    accept_error);
+			log_info("listening on %s",
+			    addr_format(sa, a, sizeof(a)));
+			r->nlis++;
+		}
+	}
+	if (r->nlis == 0) {
+		snprintf(err, errlen, "listen: no address to listen on");
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Draining, statistics, freeing */
+
+void
+relay_drain(struct relay *r, void (*drained)(struct relay *))
+{
+	r->draining = true;
+	r->drained = drained;
+	for (int i = 0; i < r->nlis; i++)
+		evconnlistener_free(r->lis[i]);
+	r->nlis = 0;
+	if (r->nsessions == 0 && drained != NULL)
+		drained(r);
+}
+
+void
+relay_close_all(struct relay *r, const char *why)
+{
+	void (*drained)(struct relay *) = r->drained;
+
+	/* Closing the last one must not call back into the caller. */
+	r->drained = NULL;
+	while (!TAILQ_EMPTY(&r->sessions))
+		session_close(TAILQ_FIRST(&r->sessions), why);
+	r->drained = drained;
+}
+
+void
+relay_stats(const struct relay *r, struct relay_stats *out)
+{
+	const struct relay_session *s;
+
+	*out = r->st;
+	TAILQ_FOREACH(s, &r->sessions, entry) {
+		out->bytes_to_cloud += s->bytes_up;
+		out->bytes_from_cloud += s->bytes_down;
+		out->frames += s->to_cloud.st.frames;
+		out->readings += s->to_cloud.st.readings;
+		out->texts += s->to_cloud.st.texts;
+		out->rejects += s->to_cloud.st.rejects;
+		if (s->from_cloud != NULL)
+			out->cloud_frames += s->from_cloud->st.frames;
+	}
+}
+
+void
+relay_log_stats(const struct relay *r, const char *when)
+{
+	struct relay_stats st;
+
+	relay_stats(r, &st);
+	log_info("stats (%s): %d open, %llu accepted, %llu forwarded, "
+	    "%llu served locally, %llu upstream failures, refused: %llu "
+	    "client, %llu full, %llu loop; %llu evicted, %llu idle timeouts, "
+	    "%llu accept errors", when, r->nsessions,
+	    (unsigned long long)st.accepted, (unsigned long long)st.forwarded,
+	    (unsigned long long)st.served_local,
+	    (unsigned long long)st.upstream_failed,
+	    (unsigned long long)st.refused_client,
+	    (unsigned long long)st.refused_full,
+	    (unsigned long long)st.refused_loop,
+	    (unsigned long long)st.evicted,
+	    (unsigned long long)st.idle_timeouts,
+	    (unsigned long long)st.accept_errors);
+	log_info("stats (%s): %llu bytes from kits, %llu bytes from "
+	    "upstreams; %llu frames, %llu readings, %llu texts, %llu rejected; "
+	    "%llu frames from upstreams", when,
+	    (unsigned long long)st.bytes_to_cloud,
+	    (unsigned long long)st.bytes_from_cloud,
+	    (unsigned long long)st.frames, (unsigned long long)st.readings,
+	    (unsigned long long)st.texts, (unsigned long long)st.rejects,
+	    (unsigned long long)st.cloud_frames);
+}
+
+void
+relay_free(struct relay *r)
+{
+	relay_close_all(r, "shutting down");
+	for (int i = 0; i < r->nlis; i++)
+		evconnlistener_free(r->lis[i]);
+	r->nlis = 0;
+	if (r->backoff != NULL)
+		event_free(r->backoff);
+	r->backoff = NULL;
+}

@@ -1,0 +1,127 @@
+/*
+ * relay.h: the transparent relay's engine: listeners, sessions, limits.
+ *
+ *        kit                     relay                        portal
+ *   ┌──────────┐  accepted   ┌─────────────┐   connect()    ┌──────────┐
+ *   │ 198.51.  │────────────>│ kit bev     │   up bev       │ original │
+ *   │ 100.2    │  (REDIRECT) │   │  read ──┼──> output ────>│ dst or   │
+ *   │          │<────────────┼── output <──┼──── read  <────│ HOST:PORT│
+ *   └──────────┘             │   │          │     │          └──────────┘
+ *                            │ stream_feed  │  stream_feed (debug)
+ *                            │ TO_CLOUD     │  FROM_CLOUD
+ *                            └─────────────┘
+ *
+ * Promises:
+ * - Bytes go both ways unchanged and in order. Reading one side stops while
+ *   the other side's output holds max_buffer bytes (backpressure); an end
+ *   of stream on one side becomes a half-close (shutdown SHUT_WR) of the
+ *   other once everything before it is written.
+ * - Every byte the kit sends is decoded as it is read, before it is
+ *   forwarded: nothing the upstream does (refuse, stay silent, reset, read
+ *   slowly) can lose a reading. When the upstream fails the session goes on
+ *   as a local server: the kit is read to its end, then closed.
+ * - Never an open proxy: clients outside allow_clients are refused; a
+ *   destination outside allow_upstream, a connection with no original
+ *   destination, or one whose original destination is this host, is served
+ *   locally and never forwarded. A connection that is our own upstream
+ *   connection redirected back (a missing OUTPUT exclusion) is refused.
+ * - Bounded: max_connections sessions (the one idle longest is evicted for
+ *   a newcomer), max_buffer bytes per direction, idle and connect timeouts,
+ *   accept paused for a second on EMFILE/ENFILE.
+ * - One teardown function per session (relay_session_close).
+ */
+#ifndef RELAY_H
+#define RELAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "acl.h"
+#include "addr.h"
+#include "config.h"
+#include "outputs.h"
+
+#define RELAY_LISTEN_MAX 8
+
+enum relay_upstream_mode {
+	RELAY_UP_ORIGINAL,	/* SO_ORIGINAL_DST */
+	RELAY_UP_FIXED,		/* HOST:PORT */
+	RELAY_UP_NONE,		/* local server only */
+};
+
+/* What a reload may change, taken from struct config. */
+struct relay_settings {
+	enum relay_upstream_mode mode;
+	struct addr fixed;
+	struct acl clients;
+	struct acl upstreams;
+	int connect_timeout;	/* seconds */
+	int idle_timeout;	/* seconds */
+	int max_connections;
+	size_t max_buffer;
+};
+
+struct relay_stats {
+	uint64_t accepted;
+	uint64_t refused_client;	/* outside allow_clients */
+	uint64_t refused_full;		/* max_connections, nothing to evict */
+	uint64_t refused_loop;		/* our own upstream connection */
+	uint64_t evicted;
+	uint64_t served_local;		/* never forwarded */
+	uint64_t forwarded;		/* upstream connected */
+	uint64_t upstream_failed;	/* refused, timed out, reset, stalled */
+	uint64_t idle_timeouts;
+	uint64_t accept_errors;
+	uint64_t bytes_to_cloud;	/* read from kits */
+	uint64_t bytes_from_cloud;	/* read from upstreams */
+	uint64_t frames, readings, texts, rejects;	/* kit -> cloud */
+	uint64_t cloud_frames;		/* cloud -> kit */
+};
+
+struct relay_session;
+TAILQ_HEAD(relay_sessions, relay_session);
+
+struct relay {
+	struct event_base *base;
+	struct outputs *out;
+	struct relay_settings set;
+	struct evconnlistener *lis[RELAY_LISTEN_MAX];
+	int nlis;
+	/* Least recently active first: the head is evicted when full. */
+	struct relay_sessions sessions;
+	int nsessions;
+	uint64_t next_id;
+	struct event *backoff;	/* accept paused after EMFILE/ENFILE */
+	bool paused_full;	/* listeners off: at max_connections */
+	bool draining;
+	void (*drained)(struct relay *);	/* last session gone */
+	struct relay_stats st;
+};
+
+void relay_init(struct relay *r, struct event_base *base,
+    struct outputs *out);
+/* From a config (first time and on reload). 0, or -1 with err. */
+int relay_settings_from_config(struct relay_settings *set,
+    const struct config *c, char *err, size_t errlen);
+void relay_apply(struct relay *r, const struct relay_settings *set);
+/* Bind every "[ADDR:]PORT" of the list. 0, or -1 with err. */
+int relay_listen(struct relay *r, const char *list, char *err,
+    size_t errlen);
+/*
+ * Stop accepting; when the last session has ended call drained (at once
+ * if there is none).
+ */
+void relay_drain(struct relay *r, void (*drained)(struct relay *));
+/* End every session now (their streams are ended: nothing is lost). */
+void relay_close_all(struct relay *r, const char *why);
+/* Totals so far, open sessions included. */
+void relay_stats(const struct relay *r, struct relay_stats *out);
+void relay_log_stats(const struct relay *r, const char *when);
+/* Close listeners and sessions, free what relay_init and listen made. */
+void relay_free(struct relay *r);
+
+#endif /* RELAY_H */

@@ -9,6 +9,9 @@
 #
 # Switches: CC=clang, WERROR=1 (CI), SANITIZE=1 (what check uses).
 
+# The module.mk files below define rules before `all`: keep it the default.
+.DEFAULT_GOAL := all
+
 CC       ?= cc
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin

@@ -148,6 +148,15 @@ addr_equal(const struct sockaddr *a, const struct sockaddr *b)
 	    px == py && memcmp(x, y, 16) == 0;
 }
 
+unsigned
+addr_port(const struct sockaddr *sa)
+{
+	uint8_t x[16];
+	uint16_t port;
+
+	return normal_form(sa, x, &port) ? ntohs(port) : 0;
+}
+
 static struct {
 	uint8_t addr[LOCAL_MAX][16];
 	int n;

@@ -28,6 +28,8 @@ int addr_parse(const char *spec, bool passive, struct addr *out, int max,
 const char *addr_format(const struct sockaddr *sa, char *buf, size_t n);
 /* Same family, address and port (an IPv4-mapped IPv6 equals its IPv4). */
 bool addr_equal(const struct sockaddr *a, const struct sockaddr *b);
+/* The port, in host order. */
+unsigned addr_port(const struct sockaddr *sa);
 /* An address of one of this host's interfaces, loopback or unspecified. */
 bool addr_is_local(const struct sockaddr *sa);
 /* Forget the cached interface addresses (SIGHUP, or they changed). */

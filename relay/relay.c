@@ -578,7 +578,16 @@ session_target(struct relay_session *s, int fd)
 		}
 		break;
 	}
-	if (addr_is_local((struct sockaddr *)&s->target.ss)) {
+	/*
+	 * An original destination on this host was not redirected from
+	 * elsewhere: never forward it. A fixed upstream on this host is the
+	 * operator's choice (a local portal), unless it is ourselves.
+	 */
+	if (addr_is_local((struct sockaddr *)&s->target.ss) &&
+	    (r->set.mode == RELAY_UP_ORIGINAL || (getsockname(fd,
+	    (struct sockaddr *)&self, &sl) == 0 &&
+	    addr_port((struct sockaddr *)&self) ==
+	    addr_port((struct sockaddr *)&s->target.ss)))) {
 		log_info("#%llu %s: destination %s is this host: served "
 		    "locally, not forwarded", (unsigned long long)s->id,
 		    fmt(&s->peer, a), fmt(&s->target, b));

@@ -28,3 +28,9 @@ $(FUZZ_REPLAY): $(B)/tests/fuzz/fuzz_proto.o $(B)/tests/fuzz/replay.o \
 
 $(B)/tests/bench_proto: $(B)/tests/bench_proto.o $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS)
+
+# The relay's end-to-end helpers: a kit simulator and a stand-in portal.
+RELAY_TEST_PROGS := $(B)/tests/kitsim $(B)/tests/portal
+all test-programs: $(RELAY_TEST_PROGS)
+$(RELAY_TEST_PROGS): $(B)/tests/%: $(B)/tests/%.o $(PROTO_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(shell pkg-config --libs libevent 2>/dev/null || echo -levent)

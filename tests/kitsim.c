@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -514,6 +515,10 @@ main(int argc, char **argv)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (o->save != NULL && mkdir(o->save, 0755) != 0 && errno != EEXIST) {
+		perror(o->save);
+		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	sim.lat = calloc((size_t)o->count, sizeof(double));

@@ -48,6 +48,7 @@ struct relay_session {
 	struct relay *r;
 	uint64_t id;
 	struct bufferevent *kit, *up;
+	struct event *stall;	/* kit paused too long: upstream too slow */
 	enum up_state up_state;
 	bool kit_rd_eof;	/* the kit sent FIN, or its side failed */
 	bool kit_gone;		/* nothing more can be written to the kit */
@@ -68,6 +69,7 @@ struct relay_session {
 
 static void session_close(struct relay_session *, const char *);
 static void listeners_enable(struct relay *, bool);
+static void kit_resume(struct relay_session *);
 
 /* Log the first and then every 1000th of a repeated condition. */
 static bool
@@ -210,6 +212,8 @@ session_close(struct relay_session *s, const char *why)
 		bufferevent_free(s->kit);
 	if (s->up != NULL)
 		bufferevent_free(s->up);
+	if (s->stall != NULL)
+		event_free(s->stall);
 	free(s->from_cloud);
 	TAILQ_REMOVE(&r->sessions, s, entry);
 	r->nsessions--;
@@ -286,16 +290,55 @@ upstream_fail(struct relay_session *s, const char *why, int err)
 	bufferevent_free(s->up);
 	s->up = NULL;
 	s->up_state = UP_LOCAL;
-	if (s->kit_paused && !s->kit_rd_eof) {
-		s->kit_paused = false;
-		bufferevent_enable(s->kit, EV_READ);
-	}
+	kit_resume(s);
 	/* The kit may still be sending: read it to its end, then close. */
 	session_check_done(s);
 }
 
 /* ------------------------------------------------------------------ */
 /* Kit side */
+
+static void
+stall_expired(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay_session *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->up != NULL && s->kit_paused)
+		upstream_fail(s, "too slow (output full for connect_timeout)",
+		    0);
+}
+
+/*
+ * Backpressure: stop reading the kit while the upstream's output is full.
+ * An upstream that keeps it full for connect_timeout (one reading a byte
+ * a second) is given up, so the kit is still read to its end.
+ */
+static void
+kit_pause(struct relay_session *s)
+{
+	struct timeval tv = { s->r->set.connect_timeout, 0 };
+
+	s->kit_paused = true;
+	bufferevent_disable(s->kit, EV_READ);
+	if (s->stall == NULL)
+		s->stall = evtimer_new(s->r->base, stall_expired, s);
+	if (s->stall != NULL)
+		evtimer_add(s->stall, &tv);
+}
+
+static void
+kit_resume(struct relay_session *s)
+{
+	if (!s->kit_paused)
+		return;
+	s->kit_paused = false;
+	if (s->stall != NULL)
+		evtimer_del(s->stall);
+	if (!s->kit_rd_eof)
+		bufferevent_enable(s->kit, EV_READ);
+}
 
 static void
 feed_stream(struct stream *st, struct evbuffer *in, size_t n)
@@ -345,10 +388,8 @@ kit_read(struct bufferevent *bev, void *arg)
 	}
 	out = bufferevent_get_output(s->up);
 	evbuffer_add_buffer(out, in);
-	if (evbuffer_get_length(out) >= s->r->set.max_buffer) {
-		s->kit_paused = true;
-		bufferevent_disable(bev, EV_READ);
-	}
+	if (evbuffer_get_length(out) >= s->r->set.max_buffer)
+		kit_pause(s);
 }
 
 /* The kit's output is written out. */
@@ -391,12 +432,12 @@ kit_event(struct bufferevent *bev, short what, void *arg)
 		s->kit_rd_eof = true;
 		session_end_streams(s);
 		/* From now on the upstream has idle_timeout to finish. */
-		if (s->up != NULL) {
+		if (s->up_state == UP_OPEN) {
+			/* (While connecting, the connect timeout stays.) */
 			linger.tv_sec = s->r->set.idle_timeout;
 			linger.tv_usec = 0;
 			bufferevent_set_timeouts(s->up, &linger, &linger);
-			if (s->up_state == UP_OPEN)
-				bufferevent_enable(s->up, EV_READ);
+			bufferevent_enable(s->up, EV_READ);
 		}
 		up_maybe_shut(s);
 	}
@@ -449,10 +490,7 @@ up_written(struct bufferevent *bev, void *arg)
 	struct relay_session *s = arg;
 
 	(void)bev;
-	if (s->kit_paused && !s->kit_rd_eof) {
-		s->kit_paused = false;
-		bufferevent_enable(s->kit, EV_READ);
-	}
+	kit_resume(s);
 	up_maybe_shut(s);
 	session_check_done(s);
 }

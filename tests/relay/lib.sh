@@ -142,7 +142,7 @@ start_portal() {
 	    >"$dir.log" 2>&1 &
 	PORTAL_PID=$!
 	_pids+=("$PORTAL_PID")
-	wait_for "grep -q listening $dir.log" 5
+	wait_for "grep -qs listening $dir.log" 5
 }
 
 stop_portal() {
@@ -157,7 +157,7 @@ start_relay() {
 	ip netns exec "$NS_R" "$RELAY" -f -u nobody "$@" >>"$log" 2>&1 &
 	RELAY_PID=$!
 	_pids+=("$RELAY_PID")
-	wait_for "grep -q 'started:' $log" 10
+	wait_for "grep -qs 'started:' $log" 10
 }
 
 # stop_relay [SIGNAL]: signal it (TERM) and wait; sets RELAY_RC.

@@ -62,4 +62,3 @@ check "SIGTERM: the relay exits 0" [ "$RELAY_RC" -eq 0 ]
 check "exit statistics count 1010 forwarded connections" \
 	grep -q "1010 forwarded" "$T/relay.log"
 finish
-finish

@@ -68,7 +68,7 @@ struct sim {
 	struct opts o;
 	struct event_base *base;
 	struct event *pace;
-	long started, done, ok, failed, active, idle_open;
+	long started, done, ok, failed, active, idle_open, idle_total;
 	double *lat;		/* seconds, one per completed session */
 	struct timespec t0;
 	uint8_t raw[PUSH_MAX];
@@ -299,8 +299,9 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		if (s->sim->o.idle > 0) {
 			s->sim->idle_open++;
-			if (s->sim->idle_open == s->sim->o.idle) {
-				printf("idle %ld\n", s->sim->idle_open);
+			/* Once all have connected, even if some ended since. */
+			if (++s->sim->idle_total == s->sim->o.idle) {
+				printf("idle %ld\n", s->sim->idle_total);
 				fflush(stdout);
 			}
 			return;

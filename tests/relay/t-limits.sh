@@ -1,0 +1,60 @@
+#!/bin/bash
+# Limits: 2,000 idle connections do not keep a new kit out, with room to
+# spare and at max_connections (the connection idle longest makes room);
+# the idle timeout ends silent connections.
+. "$(dirname "$0")/lib.sh"
+
+netns_up
+redirect_up
+data_dir "$T/data"
+CSV="$T/data/relay.csv"
+start_portal "$T/portal" --quiet
+start_relay "$T/relay.log" --csv "$CSV" ||
+	{ not_ok "relay starts"; cat "$T/relay.log"; finish; exit; }
+
+idle() {	# idle N: N silent redirected connections, in the background
+	ip netns exec "$NS_KIT" "$KITSIM" --idle "$1" "$PORTAL_IP:$PORT" \
+	    >"$T/idle.out" 2>&1 &
+	IDLE_PID=$!
+	_pids+=("$IDLE_PID")
+	wait_for "grep -q 'idle $1' $T/idle.out" 20
+}
+sessions() { in_router ss -Htn state established "( sport = :$PORT )" | wc -l; }
+
+check "2000 idle connections open" idle 2000
+check "... and the relay holds them all" wait_for '[ "$(sessions)" -ge 2000 ]' 10
+t0=$(date +%s%N)
+check "a new kit is served meanwhile" in_kit "$KITSIM" -i 2 "$PORTAL_IP:$PORT"
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "... in under a second (${ms} ms)" [ "$ms" -lt 1000 ]
+check "... its 2 readings are in the CSV" [ "$(csv_count "$CSV")" -eq 2 ]
+kill "$IDLE_PID"; wait "$IDLE_PID" 2>/dev/null
+stop_relay TERM
+check "the relay exits 0 with 2000 connections open at SIGTERM" [ "$RELAY_RC" -eq 0 ]
+
+# At the limit: max_connections 300, 1200 idle ones (the rest wait in
+# the listen backlog, where the new kit's connection queues behind them).
+printf '[relay]\nmax_connections = 300\nidle_timeout = 30\n' >"$T/limit.conf"
+start_relay "$T/relay2.log" -c "$T/limit.conf" --csv "$CSV" ||
+	{ not_ok "relay starts"; cat "$T/relay2.log"; finish; exit; }
+check "1200 idle connections against max_connections 300" idle 1200
+kill -USR1 "$RELAY_PID"
+wait_for "grep -q 'stats (SIGUSR1)' $T/relay2.log" 5
+open=$(sed -n 's/.*stats (SIGUSR1): \([0-9]*\) open.*/\1/p' "$T/relay2.log" | head -n 1)
+check "the relay holds no more than 300 (${open:-?} open)" [ "${open:-999}" -le 300 ]
+check "a new kit is still served (the idle ones make room)" \
+	in_kit "$KITSIM" -i 2 -t 20 "$PORTAL_IP:$PORT"
+check "... its readings are in the CSV" [ "$(csv_count "$CSV")" -eq 4 ]
+check "... and the eviction is logged" grep -q "max_connections (300) reached" "$T/relay2.log"
+kill "$IDLE_PID"; wait "$IDLE_PID" 2>/dev/null
+stop_relay TERM
+
+# Idle timeout.
+printf '[relay]\nidle_timeout = 1\n' >"$T/idle.conf"
+start_relay "$T/relay3.log" -c "$T/idle.conf" ||
+	{ not_ok "relay starts"; finish; exit; }
+check "50 idle connections open" idle 50
+check "the idle timeout (1 s) closes them all" wait_for '[ "$(sessions)" -eq 0 ]' 5
+stop_relay TERM
+check "the relay counted 50 idle timeouts" grep -q "50 idle timeouts" "$T/relay3.log"
+finish

@@ -500,18 +500,11 @@ up_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct relay_session *s = arg;
 	struct relay *r = s->r;
-	struct sockaddr_storage me;
-	socklen_t ml = sizeof(me);
 	struct timeval idle = { r->set.idle_timeout, 0 };
 
 	if (what & BEV_EVENT_CONNECTED) {
 		s->up_state = UP_OPEN;
 		r->st.forwarded++;
-		if (getsockname(bufferevent_getfd(bev),
-		    (struct sockaddr *)&me, &ml) == 0)
-			s->up_lport = me.ss_family == AF_INET ?
-			    ((struct sockaddr_in *)&me)->sin_port :
-			    ((struct sockaddr_in6 *)&me)->sin6_port;
 		/*
 		 * A silent portal is normal while the kit talks: no read
 		 * timeout until the kit has finished; a write that makes no
@@ -647,6 +640,8 @@ session_connect(struct relay_session *s)
 {
 	struct relay *r = s->r;
 	struct timeval ct = { r->set.connect_timeout, 0 };
+	struct sockaddr_storage me;
+	socklen_t ml = sizeof(me);
 
 	s->up = bufferevent_socket_new(r->base, -1,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
@@ -666,6 +661,14 @@ session_connect(struct relay_session *s)
 		upstream_fail(s, "connect failed", errno);
 		return;
 	}
+	/*
+	 * The local port is bound by connect() itself: note it now, since
+	 * our own connection, if a rule loops it back, may be accepted
+	 * before we learn that it connected.
+	 */
+	if (getsockname(bufferevent_getfd(s->up), (struct sockaddr *)&me,
+	    &ml) == 0)
+		s->up_lport = htons((uint16_t)addr_port((struct sockaddr *)&me));
 	bufferevent_enable(s->up, EV_READ);
 }
 

@@ -1,0 +1,68 @@
+#!/bin/bash
+# scripts/omniklog-rules, for iptables and for nftables, installed in the
+# router namespace: they redirect the kit's pushes (PREROUTING) and the
+# router's own (OUTPUT) to the relay, and not the relay's own upstream
+# connection (owner match on its user). With the wrong user excluded the
+# relay's connection loops back and the relay refuses it. remove takes
+# every rule away again.
+. "$(dirname "$0")/lib.sh"
+
+RULES="$TOP/scripts/omniklog-rules"
+netns_up
+data_dir "$T/data"
+CSV="$T/data/relay.csv"
+start_portal "$T/portal" --quiet
+start_relay "$T/relay.log" --csv "$CSV" ||
+	{ not_ok "relay starts"; cat "$T/relay.log"; finish; exit; }
+rules() { in_router env BACKEND= "$RULES" -p "$PORTAL_IP" "$@"; }
+nportal() { ls "$T/portal" | wc -l; }
+accepted() {	# connections the relay accepted so far (SIGUSR1)
+	local before
+	before=$(grep -c 'stats (SIGUSR1): .* open' "$T/relay.log")
+	kill -USR1 "$RELAY_PID"
+	wait_for "[ \$(grep -c 'stats (SIGUSR1): .* open' $T/relay.log) -gt $before ]" 5
+	grep 'stats (SIGUSR1): .* open' "$T/relay.log" | tail -n 1 |
+	    sed 's/.* open, \([0-9]*\) accepted.*/\1/'
+}
+
+for backend in iptables nftables; do
+	check "$backend: install" rules -b $backend -u nobody install
+	check "$backend: install again (idempotent)" rules -b $backend -u nobody install
+	n0=$(nportal); c0=$(csv_count "$CSV")
+	check "$backend: a kit behind the router pushes" \
+		in_kit "$KITSIM" -s 1 --save "$T/k-$backend" "$PORTAL_IP:$PORT"
+	check "$backend: the kit's push went through the relay (reading logged)" \
+		[ "$(csv_count "$CSV")" -eq $((c0 + 1)) ]
+	check "$backend: and on to the portal, bytes unchanged" \
+		cmp -s "$T/k-$backend/push-0.bin" "$T/portal/conn-$n0.bin"
+	check "$backend: the router itself pushes (OUTPUT)" \
+		in_router "$KITSIM" -s 2 --save "$T/r-$backend" "$PORTAL_IP:$PORT"
+	check "$backend: its push went through the relay too" \
+		[ "$(csv_count "$CSV")" -eq $((c0 + 2)) ]
+	check "$backend: and the relay's own connection reached the portal" \
+		cmp -s "$T/r-$backend/push-0.bin" "$T/portal/conn-$((n0 + 1)).bin"
+	check "$backend: no loop was refused" eval '! grep -q "came back" "$T/relay.log"'
+	check "$backend: status shows the rules" eval 'rules -b $backend status | grep -q 10004'
+	check "$backend: remove" rules -b $backend remove
+	a0=$(accepted); c0=$(csv_count "$CSV")
+	check "$backend: after remove a push goes straight to the portal" \
+		in_kit "$KITSIM" "$PORTAL_IP:$PORT"
+	check "$backend: ... not through the relay" \
+		eval '[ "$(accepted)" -eq "$a0" ] && [ "$(csv_count "$CSV")" -eq "$c0" ]'
+	check "$backend: status fails once removed" eval '! rules -b $backend status >/dev/null'
+done
+
+# Control: exclude another user, and the relay's connection loops back.
+check "iptables: install excluding the wrong user (daemon)" rules -b iptables -u daemon install
+n0=$(nportal)
+in_router "$KITSIM" -s 3 -t 5 "$PORTAL_IP:$PORT" >/dev/null 2>&1
+check "the looped connection is recognised and refused" \
+	wait_for "grep -q 'our own upstream connection came back' $T/relay.log" 5
+check "... so nothing reaches the portal and nothing loops on" \
+	[ "$(nportal)" -eq "$n0" ]
+check "... and the kit's reading is still logged" grep -q " kit 3: " "$T/relay.log"
+rules -b iptables remove
+check "rules for an unknown user are refused" eval '! rules -b iptables -u no-such-user-omk install 2>/dev/null'
+stop_relay TERM
+check "the relay exits 0" [ "$RELAY_RC" -eq 0 ]
+finish

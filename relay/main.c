@@ -70,6 +70,9 @@ usage(FILE *fp)
 "  -f, --foreground    stay in the foreground and log to stderr; without\n"
 "                      it the relay detaches, writes [omniklog] pidfile\n"
 "                      and logs to syslog (facility daemon)\n"
+"      --pidfile FILE  where to write the pid when detached\n"
+"                      [omniklog] pidfile (default /run/omniklog/\n"
+"                      omnik-relay.pid)\n"
 "  -n, --check         check the configuration, print it with -v, and exit\n"
 "  -v, --verbose       more logging: every frame, both directions, and\n"
 "                      every connection (repeatable) [omniklog] verbose\n"
@@ -106,6 +109,7 @@ static const struct option longopts[] = {
 	{ "csv", required_argument, NULL, 'C' },
 	{ "user", required_argument, NULL, 'u' },
 	{ "foreground", no_argument, NULL, 'f' },
+	{ "pidfile", required_argument, NULL, 'P' },
 	{ "check", no_argument, NULL, 'n' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -363,6 +367,9 @@ main(int argc, char **argv)
 			break;
 		case 'f':
 			foreground = true;
+			break;
+		case 'P':
+			add_override("omniklog", "pidfile", optarg);
 			break;
 		case 'n':
 			check = true;

@@ -154,7 +154,8 @@ stop_portal() {
 # nobody, in the foreground; returns once it listens.
 start_relay() {
 	local log=$1; shift
-	ip netns exec "$NS_R" "$RELAY" -f -u nobody "$@" >>"$log" 2>&1 &
+	ASAN_OPTIONS="${ASAN_OPTIONS%:detect_leaks=0}:detect_leaks=1" \
+	    ip netns exec "$NS_R" "$RELAY" -f -u nobody "$@" >>"$log" 2>&1 &
 	RELAY_PID=$!
 	_pids+=("$RELAY_PID")
 	wait_for "grep -qs 'started:' $log" 10

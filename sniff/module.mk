@@ -1,4 +1,5 @@
 # sniff/: omnik-sniff, the passive and inline captures.
+INCLUDES += -Isniff
 PROGRAMS += $(B)/omnik-sniff
 
 $(B)/omnik-sniff: $(B)/sniff/omnik-sniff.o $(LIB_OBJ)

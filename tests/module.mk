@@ -28,3 +28,6 @@ $(FUZZ_REPLAY): $(B)/tests/fuzz/fuzz_proto.o $(B)/tests/fuzz/replay.o \
 
 $(B)/tests/bench_proto: $(B)/tests/bench_proto.o $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS)
+
+$(B)/tests/test_tcpreasm: $(B)/tests/test_tcpreasm.o $(B)/sniff/tcpreasm.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)

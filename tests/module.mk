@@ -31,3 +31,9 @@ $(B)/tests/bench_proto: $(B)/tests/bench_proto.o $(PROTO_OBJ)
 
 $(B)/tests/test_tcpreasm: $(B)/tests/test_tcpreasm.o $(B)/sniff/tcpreasm.o
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
+
+# mkpcap: the pcap fixtures of tests/sniff/ and the sniffer benchmark.
+TEST_TOOLS += $(B)/tests/mkpcap
+$(B)/tests/mkpcap: $(B)/tests/mkpcap.o $(PROTO_OBJ) $(B)/output/csv.o \
+                   $(B)/common/log.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS)

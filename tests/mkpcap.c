@@ -162,8 +162,8 @@ make_synthetic(int i, struct push *p)
 	r.has_fw = true;
 	snprintf(r.fw_main, sizeof(r.fw_main), "NL1-V1.0-0077-4");
 	snprintf(r.fw_slave, sizeof(r.fw_slave), "V2.0-0024");
-	snprintf(r.inverter_sn, sizeof(r.inverter_sn), "NLDN%06d%06d", inv,
-	    i % 1000000);
+	snprintf(r.inverter_sn, sizeof(r.inverter_sn), "NLDN%06u%06u",
+	    (unsigned)inv % 1000000u, (unsigned)i % 1000000u);
 	if (omnik_encode_data(&r, 0x7D, p->data + p->len,
 	    sizeof(p->data) - p->len, &n1) != OMNIK_OK)
 		die("cannot encode a reading");
@@ -462,7 +462,8 @@ emit_tcp(struct flow *f, const struct pkt *p, const struct timeval *tv)
 	l4[13] = p->flags;
 	l4[14] = 0xfa;
 	l4[15] = 0xf0;
-	memcpy(l4 + 20, p->data, p->len);
+	if (p->len > 0)
+		memcpy(l4 + 20, p->data, p->len);
 	emit_ip(tv, f->v6, p->from_kit ? f->kit : f->portal,
 	    p->from_kit ? f->portal : f->kit, 6, l4, 20 + p->len);
 }

@@ -1,0 +1,39 @@
+#!/bin/bash
+# kit ── br0 ── portal in network namespaces, omnik-sniff -i br0 on the
+# bridge: no routing change, every push decoded, the portal gets it all.
+. "$(dirname "$0")/netns.sh"
+need_root
+make_pushes
+
+ns_add kit; ns_add br; ns_add portal
+link kit eth0 br kitport
+link portal eth0 br portalport
+in_ns br ip link add br0 type bridge
+in_ns br ip link set kitport master br0
+in_ns br ip link set portalport master br0
+in_ns br ip link set br0 up
+in_ns kit ip addr add 203.0.113.10/24 dev eth0
+in_ns portal ip addr add 203.0.113.69/24 dev eth0
+
+: >"$tmp/recv.bin"
+check "portal listens on 10004" portal_listen portal "$tmp/recv.bin"
+check "omnik-sniff captures on br0" \
+	sniff_start br "$tmp/sniff.log" -i br0 --csv "$tmp/live.csv"
+check "every push reaches the portal's port" push_all kit 203.0.113.69
+rows=$(wc -l <"$tmp/want.rows")
+wait_lines "$tmp/live.csv" $((rows + 1))
+sleep 0.3
+check "the portal got every byte the kit sent" cmp -s "$tmp/all.bin" "$tmp/recv.bin"
+tail -n +2 "$tmp/live.csv" | cut -d, -f2- >"$tmp/got.rows"
+check "every reading decoded once, in order ($rows)" cmp -s "$tmp/want.rows" "$tmp/got.rows"
+today=$(date +%Y-%m-%d)
+check "readings carry the capture time" \
+	test "$(tail -n +2 "$tmp/live.csv" | cut -c1-10 | sort -u)" = "$today"
+
+kill -USR1 "$SNIFF_PID"
+for _ in $(seq 30); do grep -q 'statistics:.*kernel:' "$tmp/sniff.log" && break; sleep 0.1; done
+check "SIGUSR1 logs statistics with kernel drops" grep -q 'statistics:.*readings.*kernel: [0-9]* received, [0-9]* dropped' "$tmp/sniff.log"
+check "SIGTERM: clean exit" sniff_stop
+check "exit statistics: $rows readings, no gaps" \
+	grep -q "statistics:.* 0 gaps .* $rows readings" "$tmp/sniff.log"
+echo "1..$n"

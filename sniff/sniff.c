@@ -31,24 +31,87 @@ stream_open(struct sniff *s, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 	    STREAM_FROM_CLOUD, name);
 }
 
+/*
+ * Between segments a direction keeps no stream, only the bytes of a frame
+ * begun and not finished ("parked", at most one frame), and where in the
+ * stream they start. Each segment runs through one scratch stream:
+ * parked bytes first, then the new ones. 100,000 open flows therefore
+ * cost the reassembler's entries plus their unfinished frames, not
+ * 100,000 framers.
+ */
+struct park {
+	uint64_t offset;	/* stream offset of data[0] */
+	uint64_t quiet_until;	/* the framer's: no report twice */
+	uint16_t len;
+	uint8_t data[];
+};
+
+/* Load the scratch stream with a direction's parked bytes, if any. */
+static struct stream *
+unpark(struct sniff *s, struct tcpreasm_flow *f, enum tcpreasm_dir d,
+    const struct timeval *when)
+{
+	struct stream *st = &s->scratch;
+	struct park *pk = f->user[d];
+
+	stream_open(s, f, d, st);
+	if (pk != NULL) {
+		/* Offsets in messages stay those of the whole stream. */
+		st->fr.inpos = pk->offset;
+		st->fr.quiet_until = pk->quiet_until;
+		stream_feed(st, pk->data, pk->len, when);
+		free(pk);
+		f->user[d] = NULL;
+	}
+	return st;
+}
+
+/* Keep what the framer holds back; the scratch stream is then free. */
+static void
+park(struct sniff *s, struct tcpreasm_flow *f, enum tcpreasm_dir d,
+    struct stream *st)
+{
+	size_t n = framer_buffered(&st->fr);
+	struct park *pk;
+
+	stream_account(s, st);
+	if (n == 0)
+		return;
+	if (st->fr.inlen != 0 || n > OMNIK_FRAME_MAX ||
+	    (pk = malloc(sizeof(*pk) + n)) == NULL) {
+		s->st.no_memory++;
+		return;
+	}
+	pk->offset = st->fr.inpos - n;
+	pk->quiet_until = st->fr.quiet_until;
+	pk->len = (uint16_t)n;
+	memcpy(pk->data, st->fr.buf + st->fr.consume, n);
+	f->user[d] = pk;
+}
+
 static void
 on_data(void *arg, struct tcpreasm_flow *f, enum tcpreasm_dir d,
     const uint8_t *buf, size_t len, const struct timeval *when)
 {
 	struct sniff *s = arg;
-	struct stream *st = f->user[d];
+	struct stream *st = unpark(s, f, d, when);
 
-	if (st == NULL) {
-		st = malloc(sizeof(*st));
-		if (st == NULL) {
-			s->st.no_memory++;
-			return;
-		}
-		stream_open(s, f, d, st);
-		f->user[d] = st;
-		s->st.streams++;
-	}
 	stream_feed(st, buf, len, when);
+	park(s, f, d, st);
+}
+
+/* The end of a stream: what is parked is reported as truncated. */
+static void
+end_stream(struct sniff *s, struct tcpreasm_flow *f, enum tcpreasm_dir d,
+    const struct timeval *when)
+{
+	struct stream *st;
+
+	if (f->user[d] == NULL)
+		return;
+	st = unpark(s, f, d, when);
+	stream_end(st, when);
+	stream_account(s, st);
 }
 
 static void
@@ -56,35 +119,26 @@ on_gap(void *arg, struct tcpreasm_flow *f, enum tcpreasm_dir d,
     uint32_t missing, const struct timeval *when)
 {
 	struct sniff *s = arg;
-	struct stream *st = f->user[d];
 
-	if (st == NULL)
-		return;
-	log_debug("%s: %u bytes never captured; resynchronising",
-	    st->source, missing);
-	/* A frame cannot span the hole: end the stream and start afresh. */
-	stream_end(st, when);
-	stream_account(s, st);
-	stream_open(s, f, d, st);
+	if (f->user[d] != NULL) {
+		char name[64];
+
+		tcpreasm_side_name(f, d == TCPREASM_TO_SERVER ? 0 : 1, name,
+		    sizeof(name));
+		log_debug("%s: %u bytes never captured; resynchronising",
+		    name, missing);
+	}
+	/* A frame cannot span the hole: what came before it ends here. */
+	end_stream(s, f, d, when);
 }
 
 static void
 on_close(void *arg, struct tcpreasm_flow *f, enum tcpreasm_end why,
     const struct timeval *when)
 {
-	struct sniff *s = arg;
-
 	(void)why;
-	for (int d = 0; d < 2; d++) {
-		struct stream *st = f->user[d];
-
-		if (st == NULL)
-			continue;
-		stream_end(st, when);
-		stream_account(s, st);
-		free(st);
-		f->user[d] = NULL;
-	}
+	for (int d = 0; d < 2; d++)
+		end_stream(arg, f, (enum tcpreasm_dir)d, when);
 }
 
 static const struct tcpreasm_ops sniff_ops = { on_data, on_gap, on_close };
@@ -143,18 +197,7 @@ sniff_log_stats(const struct sniff *s, const char *extra)
 	uint64_t frames = s->st.frames, readings = s->st.readings;
 	uint64_t rejects = s->st.rejects, skipped = s->st.skipped;
 
-	/* Add what the open streams have counted so far. */
-	for (const struct tcpreasm_flow *f = s->r.oldest; f; f = f->newer)
-		for (int d = 0; d < 2; d++) {
-			const struct stream *st = f->user[d];
 
-			if (st == NULL)
-				continue;
-			frames += st->st.frames;
-			readings += st->st.readings;
-			rejects += st->st.rejects;
-			skipped += st->fr.st.skipped;
-		}
 	log_info("statistics: %llu packets (%llu not TCP, %llu fragments, "
 	    "%llu malformed, %llu cut by snaplen), %llu flows (%u open, "
 	    "%llu idle, %llu evicted), %llu bytes in order, %llu duplicate, "

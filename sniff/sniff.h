@@ -7,8 +7,9 @@
  *                                  └ close ─> stream_end
  *
  * The kit -> portal direction of a flow is STREAM_TO_CLOUD, the other
- * STREAM_FROM_CLOUD. Streams are allocated when a direction first carries
- * data, so flows that only handshake cost the reassembler's few bytes.
+ * STREAM_FROM_CLOUD. Between segments a direction keeps only the bytes
+ * of an unfinished frame (see sniff.c), so open flows cost the
+ * reassembler's ~180 bytes plus what they have half sent.
  */
 #ifndef SNIFF_H
 #define SNIFF_H
@@ -18,6 +19,7 @@
 
 #include "outputs.h"
 #include "packet.h"
+#include "stream.h"
 #include "tcpreasm.h"
 
 struct sniff_stats {
@@ -30,7 +32,6 @@ struct sniff_stats {
 	uint64_t readings;
 	uint64_t rejects;
 	uint64_t skipped;	/* stream bytes outside frames, not filler */
-	uint64_t streams;
 	uint64_t no_memory;
 };
 
@@ -38,6 +39,7 @@ struct sniff {
 	struct tcpreasm r;
 	struct outputs *out;
 	struct sniff_stats st;
+	struct stream scratch;	/* the one framer all flows take turns on */
 };
 
 int sniff_init(struct sniff *s, const struct tcpreasm_config *cfg,

@@ -792,8 +792,8 @@ main(int argc, char **argv)
 		struct flow *fl = calloc((size_t)O.open_flows, sizeof(*fl));
 		int nf = O.open_flows;
 
-		if (fl == NULL || O.seg != SEG_FRAME)
-			die("--open-flows needs memory and --seg frame");
+		if (fl == NULL)
+			die("out of memory");
 		for (int i = 0; i < nf; i++) {
 			build_flow(&fl[i], i, &pushes[i % npush], O.t0, 0);
 			while (fl[i].cur < 4)

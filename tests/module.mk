@@ -37,3 +37,6 @@ TEST_TOOLS += $(B)/tests/mkpcap
 $(B)/tests/mkpcap: $(B)/tests/mkpcap.o $(PROTO_OBJ) $(B)/output/csv.o \
                    $(B)/common/log.o
 	$(CC) -o $@ $^ $(ALL_LDFLAGS)
+
+$(B)/tests/test_packet: $(B)/tests/test_packet.o $(B)/sniff/packet.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)

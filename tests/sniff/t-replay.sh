@@ -137,6 +137,21 @@ echo "not a capture" >"$f.txt"
 "$SNIFF" -r "$f.1.pcap" --port 70000 >/dev/null 2>&1; rc=$?
 [ $rc -eq 1 ] && ok "a bad port is refused" || notok "a bad port is refused (got $rc)"
 
+# The [sniff] section of the config file, and flags over it.
+printf '[sniff]\nports = 8899\nmax_flows = 1000\n' >"$f.conf"
+out=$("$SNIFF" -c "$f.conf" -r "$f.1.pcap" --csv - 2>/dev/null)
+[ "$out" = "$HEADER" ] && ok "[sniff] ports from the config file select the traffic" ||
+	notok "[sniff] ports from the config file select the traffic"
+"$SNIFF" -c "$f.conf" --port 10004 -r "$f.1.pcap" --csv - 2>/dev/null >"$f.g3"
+cmp -s "$f.w1" "$f.g3" && ok "--port overrides the config file" ||
+	notok "--port overrides the config file"
+"$SNIFF" -c "$f.conf" -n -v 2>/dev/null | grep -q '^max_flows = 1000$' &&
+	ok "-n -v shows the [sniff] keys as loaded" || notok "-n -v shows the [sniff] keys as loaded"
+printf '[sniff]\nflow_timeout = 1\nbogus = 2\n' >"$f.bad"
+"$SNIFF" -c "$f.bad" -n 2>"$f.e3" >/dev/null; rc=$?
+[ $rc -eq 1 ] && grep -q "$f.bad:2:.*flow_timeout" "$f.e3" && grep -q "$f.bad:3:.*bogus" "$f.e3" &&
+	ok "config errors name file and line" || notok "config errors name file and line: $(cat "$f.e3")"
+
 # --stream still reads a raw byte stream as before.
 "$top/tests/vectors-to-stream" "$VEC" | "$SNIFF" --stream - --csv - 2>/dev/null |
 	tail -n +2 | cut -d, -f2- >"$f.s"

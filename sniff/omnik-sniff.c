@@ -113,7 +113,7 @@ usage(FILE *fp)
 "ends first), flow_timeout (seconds a silent flow is kept), max_held\n"
 "(bytes of out-of-order segments held). `omnik-sniff -n -v` prints all.\n"
 "\n"
-"Signals (-i, --nfqueue):\n"
+"Signals (USR1 also with -r):\n"
 "  TERM, INT  end every flow (its readings are written), log statistics\n"
 "             and exit\n"
 "  HUP        reopen the outputs (after logrotate moved them)\n"
@@ -344,6 +344,25 @@ run_stream(const char *path, struct outputs *out)
 /* ------------------------------------------------------------------ */
 /* -r: replay */
 
+static volatile sig_atomic_t usr1_seen;
+
+static void
+on_usr1_replay(int sig)
+{
+	(void)sig;
+	usr1_seen = 1;
+}
+
+static void
+replay_between(void *arg)
+{
+	(void)arg;
+	if (usr1_seen) {
+		usr1_seen = 0;
+		sniff_log_stats(&M.sn, NULL);
+	}
+}
+
 static int
 run_replay(void)
 {
@@ -357,9 +376,10 @@ run_replay(void)
 		log_warnx("%s", err);
 		return -1;
 	}
+	signal(SIGUSR1, on_usr1_replay);
 	for (int i = 0; i < M.nfiles; i++) {
 		if (pcapsrc_replay(&M.sn, M.files[i], M.cfg.filter,
-		    M.cfg.ports, err, sizeof(err)) != 0) {
+		    M.cfg.ports, replay_between, NULL, err, sizeof(err)) != 0) {
 			log_warnx("%s", err);
 			rcode = -1;
 		}

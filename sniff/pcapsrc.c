@@ -107,7 +107,8 @@ set_filter(pcap_t *p, const char *filter, const char *ports, char *err,
 
 int
 pcapsrc_replay(struct sniff *s, const char *path, const char *filter,
-    const char *ports, char *err, size_t errlen)
+    const char *ports, void (*between)(void *), void *arg, char *err,
+    size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE];
 	struct pcapsrc ps;
@@ -131,7 +132,9 @@ pcapsrc_replay(struct sniff *s, const char *path, const char *filter,
 		pcap_close(ps.p);
 		return -1;
 	}
-	r = pcap_loop(ps.p, -1, on_packet, (u_char *)&ps);
+	while ((r = pcap_dispatch(ps.p, 4096, on_packet, (u_char *)&ps)) > 0)
+		if (between)
+			between(arg);
 	if (r == PCAP_ERROR) {
 		snprintf(err, errlen, "%s: %s", path, pcap_geterr(ps.p));
 		pcap_close(ps.p);

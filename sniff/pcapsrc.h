@@ -25,11 +25,13 @@ int pcapsrc_filter_for_ports(const char *ports, bool vlan, char *buf,
 
 /*
  * Replay one pcap or pcapng file ("-": standard input) into s. filter ""
- * builds one from ports. Returns 0, or -1 with a message in err (packets
- * read before a read error are kept).
+ * builds one from ports. between(arg), if not NULL, runs every few
+ * thousand packets (for signals). Returns 0, or -1 with a message in err
+ * (packets read before a read error are kept).
  */
 int pcapsrc_replay(struct sniff *s, const char *path, const char *filter,
-    const char *ports, char *err, size_t errlen);
+    const char *ports, void (*between)(void *), void *arg, char *err,
+    size_t errlen);
 
 struct pcapsrc_live_config {
 	const char *interface;

@@ -212,6 +212,22 @@ drain(struct tcpreasm *r, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 		h->done = true;
 }
 
+/* Bytes up to target will never be seen: report them and go on after. */
+static void
+jump_to(struct tcpreasm *r, struct tcpreasm_flow *f, enum tcpreasm_dir d,
+    uint32_t target, const struct timeval *when)
+{
+	struct tcpreasm_half *h = &f->half[d];
+	uint32_t missing = target - h->next;
+
+	r->st.gaps++;
+	r->st.gap_bytes += missing;
+	h->next = target;
+	if (r->ops.gap)
+		r->ops.gap(r->arg, f, d, missing, when);
+	drain(r, f, d, when);
+}
+
 /*
  * Give up on the hole in front of the first held segment (or before the
  * FIN): report it and go on with what follows. Returns false if there is
@@ -222,25 +238,21 @@ skip_hole(struct tcpreasm *r, struct tcpreasm_flow *f, enum tcpreasm_dir d,
     const struct timeval *when)
 {
 	struct tcpreasm_half *h = &f->half[d];
-	uint32_t target, missing;
 
 	if (h->held != NULL)
-		target = h->held->seq;
+		jump_to(r, f, d, h->held->seq, when);
 	else if (h->fin && !h->done && SEQ_GT(h->fin_seq, h->next))
-		target = h->fin_seq;
+		jump_to(r, f, d, h->fin_seq, when);
 	else
 		return false;
-	missing = target - h->next;
-	r->st.gaps++;
-	r->st.gap_bytes += missing;
-	h->next = target;
-	if (r->ops.gap)
-		r->ops.gap(r->arg, f, d, missing, when);
-	drain(r, f, d, when);
 	return true;
 }
 
-/* The peer acknowledged bytes we never saw: they will not come again. */
+/*
+ * The peer acknowledged bytes we never saw: they will not be sent again.
+ * Skip up to what it acknowledged (or the next held byte, if sooner);
+ * bytes past its ACK may still come.
+ */
 static void
 skip_acked(struct tcpreasm *r, struct tcpreasm_flow *f, enum tcpreasm_dir d,
     const struct timeval *when)
@@ -248,10 +260,15 @@ skip_acked(struct tcpreasm *r, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 	struct tcpreasm_half *h = &f->half[d];
 
 	while (h->known && h->acked && !h->done &&
-	    SEQ_GT(h->peer_ack, h->next) &&
-	    (h->held != NULL || h->fin))
-		if (!skip_hole(r, f, d, when))
+	    SEQ_GT(h->peer_ack, h->next) && (h->held != NULL || h->fin)) {
+		uint32_t target = h->held ? h->held->seq : h->fin_seq;
+
+		if (SEQ_LT(h->peer_ack, target))
+			target = h->peer_ack;
+		if (target == h->next)
 			break;
+		jump_to(r, f, d, target, when);
+	}
 }
 
 static void
@@ -397,14 +414,8 @@ add_data(struct tcpreasm *r, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 		}
 		if (cost > r->cfg.max_held_half || cost > r->cfg.max_held) {
 			/* Too big to ever hold: what is before it is lost. */
-			if (!skip_hole(r, f, d, when)) {
-				r->st.gaps++;
-				r->st.gap_bytes += (uint32_t)off;
-				h->next = seq;
-				if (r->ops.gap)
-					r->ops.gap(r->arg, f, d, (uint32_t)off,
-					    when);
-			}
+			if (!skip_hole(r, f, d, when))
+				jump_to(r, f, d, seq, when);
 			continue;
 		}
 		if (h->held_bytes + cost > r->cfg.max_held_half ||
@@ -509,7 +520,8 @@ tcpreasm_segment(struct tcpreasm *r, const struct tcpreasm_seg *s,
 		h->fin_seq = seq + (uint32_t)s->len;
 		drain(r, f, d, &now);
 	}
-	skip_acked(r, f, (enum tcpreasm_dir)(1 - d), &now);
+	skip_acked(r, f, TCPREASM_TO_SERVER, &now);
+	skip_acked(r, f, TCPREASM_TO_CLIENT, &now);
 	if (f->half[0].done && f->half[1].done)
 		flow_close(r, f, TCPREASM_END_FIN, &now);
 }

@@ -17,8 +17,11 @@ in_ns portal ip addr add 203.0.113.69/24 dev eth0
 
 : >"$tmp/recv.bin"
 check "portal listens on 10004" portal_listen portal "$tmp/recv.bin"
+chmod 755 "$tmp"; mkdir -m 777 "$tmp/out"
 check "omnik-sniff captures on br0" \
-	sniff_start br "$tmp/sniff.log" -i br0 --csv "$tmp/live.csv"
+	sniff_start br "$tmp/sniff.log" -i br0 -u nobody --csv "$tmp/out/live.csv"
+check "it runs as nobody once the capture is open" \
+	test "$(ps -o user= -p "$SNIFF_PID" | tr -d ' ')" = nobody
 ANY_LOG="$tmp/any.log"
 ip netns exec "$P-br" "$SNIFF" -f -u '' -i any --csv "$tmp/any.csv" 2>"$ANY_LOG" &
 ANY_PID=$!; PIDS="$PIDS $ANY_PID"
@@ -41,14 +44,14 @@ for _ in $(seq 50); do grep -q started "$ANY_LOG" && break; sleep 0.1; done
 sleep 0.5
 check "every push reaches the portal's port" push_all kit 203.0.113.69
 rows=$(wc -l <"$tmp/want.rows")
-wait_lines "$tmp/live.csv" $((rows + 1))
+wait_lines "$tmp/out/live.csv" $((rows + 1))
 sleep 0.3
 check "the portal got every byte the kit sent" cmp -s "$tmp/all.bin" "$tmp/recv.bin"
-tail -n +2 "$tmp/live.csv" | cut -d, -f2- >"$tmp/got.rows"
+tail -n +2 "$tmp/out/live.csv" | cut -d, -f2- >"$tmp/got.rows"
 check "every reading decoded once, in order ($rows)" cmp -s "$tmp/want.rows" "$tmp/got.rows"
 today=$(date +%Y-%m-%d)
 check "readings carry the capture time" \
-	test "$(tail -n +2 "$tmp/live.csv" | cut -c1-10 | sort -u)" = "$today"
+	test "$(tail -n +2 "$tmp/out/live.csv" | cut -c1-10 | sort -u)" = "$today"
 
 kill -USR1 "$SNIFF_PID"
 for _ in $(seq 30); do grep -q 'statistics:.*kernel:' "$tmp/sniff.log" && break; sleep 0.1; done

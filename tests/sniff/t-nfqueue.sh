@@ -20,6 +20,7 @@ in_ns router sysctl -qw net.ipv4.ip_forward=1
 in_ns portal ip addr add 203.0.113.69/24 dev eth0
 in_ns portal ip route add default via 203.0.113.1
 rows=$(wc -l <"$tmp/want.rows")
+chmod 755 "$tmp"; mkdir -m 777 "$tmp/out"
 
 : >"$tmp/recv.bin"
 check "portal listens on 10004" portal_listen portal "$tmp/recv.bin"
@@ -32,13 +33,16 @@ run_backend() {	# iptables | nft
 		bash -c "ip netns exec $P-router '$RULES' show --$be | grep -q 'bypass'"
 	: >"$tmp/recv.bin"
 	check "$be: omnik-sniff bound to the queue" \
-		sniff_start router "$base.log" --nfqueue "$q" --csv "$base.csv"
+		sniff_start router "$base.log" --nfqueue "$q" -u nobody --csv "$tmp/out/$be.csv"
+	check "$be: runs as nobody with CAP_NET_ADMIN alone" \
+		bash -c "test \"\$(ps -o user= -p $SNIFF_PID | tr -d ' ')\" = nobody &&
+		    grep -q '^CapEff:[[:space:]]*0*1000\$' /proc/$SNIFF_PID/status"
 	check "$be: every push reaches the portal through the queue" \
 		push_all kit 203.0.113.69
-	wait_lines "$base.csv" $((rows + 1))
+	wait_lines "$tmp/out/$be.csv" $((rows + 1))
 	sleep 0.3
 	check "$be: the portal got every byte" cmp -s "$tmp/all.bin" "$tmp/recv.bin"
-	tail -n +2 "$base.csv" | cut -d, -f2- >"$base.rows"
+	tail -n +2 "$tmp/out/$be.csv" | cut -d, -f2- >"$base.rows"
 	check "$be: every reading decoded once, in order ($rows)" \
 		cmp -s "$tmp/want.rows" "$base.rows"
 	kill -USR1 "$SNIFF_PID"

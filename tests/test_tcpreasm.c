@@ -480,6 +480,83 @@ test_held_cap_global(void **state)
 	assert_int_equal(rc.len[0], 300 * strlen("a[gap 1]c"));
 }
 
+/*
+ * Random segments over a few flows (random flags, sequence numbers near
+ * and far, lost and repeated segments, time jumps) with small caps: the
+ * caps hold after every segment and everything is freed at the end.
+ */
+static void
+test_random_bounded(void **state)
+{
+	static char junk[3000];
+	struct tcpreasm r;
+	struct tcpreasm_config cfg;
+	struct rec rc;
+	struct timeval tv = { 5000, 0 };
+	uint32_t x = 99991;
+	uint32_t next[8];
+
+	(void)state;
+	memset(junk, 'j', sizeof(junk));
+	memset(&rc, 0, sizeof(rc));
+	tcpreasm_config_defaults(&cfg);
+	cfg.max_flows = 5;
+	cfg.max_held = 20000;
+	cfg.max_held_half = 6000;
+	cfg.idle_timeout = 30;
+	assert_int_equal(tcpreasm_init(&r, &cfg, &ops, &rc), 0);
+	for (int i = 0; i < 8; i++)
+		next[i] = rnd(&x);
+	for (int i = 0; i < 200000; i++) {
+		struct tcpreasm_seg s;
+		int fl = (int)(rnd(&x) % 8);
+		bool c = rnd(&x) % 4 != 0;
+		uint32_t len = rnd(&x) % 3 ? rnd(&x) % 1500 : 0;
+		uint32_t seq = next[fl];
+		uint8_t flags = TCPREASM_TH_ACK;
+
+		switch (rnd(&x) % 10) {
+		case 0: seq += rnd(&x) % 20000; break;	/* ahead */
+		case 1: seq -= rnd(&x) % 20000; break;	/* behind */
+		case 2: seq = rnd(&x); break;		/* anywhere */
+		default: next[fl] += len; break;	/* in order */
+		}
+		switch (rnd(&x) % 50) {
+		case 0: flags = TCPREASM_TH_SYN; break;
+		case 1: flags |= TCPREASM_TH_SYN; break;
+		case 2: flags |= TCPREASM_TH_FIN; break;
+		case 3: flags = TCPREASM_TH_RST; break;
+		}
+		make_seg(&s, i % 3 ? AF_INET : AF_INET6, c, seq, rnd(&x),
+		    flags, junk, len);
+		s.sport = (uint16_t)(40000 + fl);
+		if (!c)
+			s.dport = (uint16_t)(40000 + fl);
+		tv.tv_usec += (suseconds_t)(rnd(&x) % 100000);
+		if (tv.tv_usec >= 1000000) {
+			tv.tv_sec++;
+			tv.tv_usec -= 1000000;
+		}
+		if (rnd(&x) % 5000 == 0)
+			tv.tv_sec += 60;		/* everything idles out */
+		tcpreasm_segment(&r, &s, &tv);
+		assert_true(r.held <= cfg.max_held);
+		assert_true(r.nflows <= cfg.max_flows);
+		for (const struct tcpreasm_flow *f = r.oldest; f; f = f->newer)
+			for (int d = 0; d < 2; d++)
+				assert_true(f->half[d].held_bytes <=
+				    cfg.max_held_half);
+		/* The recorder's buffers would fill: keep them short. */
+		rc.len[0] = rc.len[1] = 0;
+		rc.ends[0] = '\0';
+	}
+	assert_true(r.st.gaps > 0 && r.st.evicted > 0 && r.st.idle > 0 &&
+	    r.st.held_pressure > 0);
+	tcpreasm_free(&r, &tv);
+	assert_int_equal(r.held, 0);
+	assert_int_equal(r.nflows, 0);
+}
+
 static void
 test_side_name(void **state)
 {
@@ -511,6 +588,7 @@ main(void)
 		cmocka_unit_test(test_flow_cap_evicts_oldest),
 		cmocka_unit_test(test_held_cap_per_direction),
 		cmocka_unit_test(test_held_cap_global),
+		cmocka_unit_test(test_random_bounded),
 		cmocka_unit_test(test_side_name),
 	};
 

@@ -171,6 +171,7 @@ static struct {
 	const char *stream_path;
 	int verbose_flags;
 	bool foreground;
+	bool cli_iface, cli_nfqueue;	/* inputs given as flags */
 
 	struct config cfg;
 	struct outputs out;
@@ -592,9 +593,11 @@ main(int argc, char **argv)
 			break;
 		case 'i':
 			override("sniff", "interface", optarg);
+			M.cli_iface = true;
 			break;
 		case OPT_NFQUEUE:
 			override("sniff", "nfqueue", optarg);
+			M.cli_nfqueue = true;
 			break;
 		case OPT_STREAM:
 			M.stream_path = optarg;
@@ -653,6 +656,18 @@ main(int argc, char **argv)
 		usage_error("unexpected argument", argv[optind]);
 	if (M.ports[0] != '\0')
 		override("sniff", "ports", M.ports);
+	/*
+	 * An input given as a flag replaces the inputs of the config file:
+	 * `-r FILE` works with the service's config, whose [sniff] names an
+	 * interface or a queue.
+	 */
+	if (M.nfiles > 0 || M.stream_path != NULL || M.cli_iface ||
+	    M.cli_nfqueue) {
+		if (!M.cli_iface)
+			override("sniff", "interface", "");
+		if (!M.cli_nfqueue)
+			override("sniff", "nfqueue", "-1");
+	}
 
 	if (config_build(&M.cfg, err, sizeof(err)) != 0) {
 		log_warnx("%s", err);
@@ -679,6 +694,12 @@ main(int argc, char **argv)
 	if (kinds == 0)
 		usage_error("no input given: use -r FILE, -i IFACE, "
 		    "--nfqueue N or --stream FILE", NULL);
+	if (kinds > 1 && !(M.nfiles || M.stream_path || M.cli_iface ||
+	    M.cli_nfqueue)) {
+		log_warnx("the config file sets both [sniff] interface and "
+		    "nfqueue: choose one");
+		return 1;
+	}
 	if (kinds > 1)
 		usage_error("give one kind of input (-r, -i, --nfqueue or "
 		    "--stream)", NULL);

@@ -147,6 +147,13 @@ cmp -s "$f.w1" "$f.g3" && ok "--port overrides the config file" ||
 	notok "--port overrides the config file"
 "$SNIFF" -c "$f.conf" -n -v 2>/dev/null | grep -q '^max_flows = 1000$' &&
 	ok "-n -v shows the [sniff] keys as loaded" || notok "-n -v shows the [sniff] keys as loaded"
+printf '[sniff]\ninterface = br-none\nnfqueue = 3\n' >"$f.svc"
+"$SNIFF" -c "$f.svc" -r "$f.1.pcap" --csv - 2>/dev/null >"$f.g4"
+cmp -s "$f.w1" "$f.g4" && ok "-r replaces the inputs the service's config names" ||
+	notok "-r replaces the inputs the service's config names"
+"$SNIFF" -c "$f.svc" -f >/dev/null 2>"$f.e4"; rc=$?
+[ $rc -eq 1 ] && grep -q 'choose one' "$f.e4" && ok "a config with two inputs is refused" ||
+	notok "a config with two inputs is refused (got $rc)"
 printf '[sniff]\nflow_timeout = 1\nbogus = 2\n' >"$f.bad"
 "$SNIFF" -c "$f.bad" -n 2>"$f.e3" >/dev/null; rc=$?
 [ $rc -eq 1 ] && grep -q "$f.bad:2:.*flow_timeout" "$f.e3" && grep -q "$f.bad:3:.*bogus" "$f.e3" &&

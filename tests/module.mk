@@ -1,6 +1,6 @@
 # tests/: cmocka unit tests (each links only what it needs), the fuzz
 # target's corpus replayer, and the protocol benchmark.
-TEST_LIBS  := $(shell pkg-config --libs cmocka jansson 2>/dev/null || echo -lcmocka -ljansson)
+TEST_LIBS  := $(shell pkg-config --libs cmocka jansson 2>/dev/null || echo -lcmocka -ljansson) -lm
 TEST_HELPERS := $(B)/tests/vectors.o
 # Every tests/test_*.c is a unit test program; its link rule says what it needs.
 UNIT_TESTS += $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
@@ -29,8 +29,23 @@ $(FUZZ_REPLAY): $(B)/tests/fuzz/fuzz_proto.o $(B)/tests/fuzz/replay.o \
 $(B)/tests/bench_proto: $(B)/tests/bench_proto.o $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS)
 
-# The relay's end-to-end helpers: a kit simulator and a stand-in portal.
+$(B)/tests/test_tcpreasm: $(B)/tests/test_tcpreasm.o $(B)/sniff/tcpreasm.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
+
+# mkpcap: the pcap fixtures of tests/sniff/ and the sniffer benchmark.
+TEST_TOOLS += $(B)/tests/mkpcap
+$(B)/tests/mkpcap: $(B)/tests/mkpcap.o $(PROTO_OBJ) $(B)/output/csv.o \
+                   $(B)/common/log.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS)
+
+$(B)/tests/test_packet: $(B)/tests/test_packet.o $(B)/sniff/packet.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
+
+# The relay's end-to-end helpers: a kit simulator and a stand-in portal,
+# used by tests/relay/ and by the relay benchmark (which runs on build/).
 RELAY_TEST_PROGS := $(B)/tests/kitsim $(B)/tests/portal
-all test-programs: $(RELAY_TEST_PROGS)
+TEST_TOOLS += $(RELAY_TEST_PROGS)
+BENCHES += tests/bench-relay.sh
+bench: $(RELAY_TEST_PROGS)
 $(RELAY_TEST_PROGS): $(B)/tests/%: $(B)/tests/%.o $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(shell pkg-config --libs libevent 2>/dev/null || echo -levent)

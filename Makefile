@@ -80,9 +80,13 @@ check: deps
 	$(MAKE) SANITIZE=1 test-programs
 	tests/run-tests build/check
 
+# The relay on its built-in defaults (no config file): port 10004, IPv4 and
+# IPv6, forwarding to each connection's original destination, readings to
+# data/omniklog.csv and stderr. Ctrl-C stops it.
 run: deps all
-	@echo "omnik-sniff decoding the shared test vectors (tests/data/vectors.tsv):"
-	@tests/vectors-to-stream tests/data/vectors.tsv | $(B)/omnik-sniff --stream -
+	@mkdir -p data
+	@echo "omnik-relay: port 10004, upstream original, CSV data/omniklog.csv (Ctrl-C stops)"
+	$(B)/omnik-relay -f -c /dev/null --csv data/omniklog.csv
 
 bench: all $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done

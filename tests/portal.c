@@ -181,6 +181,11 @@ main(int argc, char **argv)
 	}
 	memcpy(host, argv[i], (size_t)(colon - argv[i]));
 	host[colon - argv[i]] = '\0';
+	if (host[0] == '[' && colon > argv[i] + 1 && colon[-1] == ']') {
+		/* [IPv6]:PORT */
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE;

@@ -1,4 +1,5 @@
 # relay/: omnik-relay, the transparent relay (libevent).
+INCLUDES += -Irelay
 PROGRAMS += $(B)/omnik-relay
 RELAY_SRC := relay/main.c relay/relay.c relay/origdst.c relay/addr.c \
              relay/acl.c
@@ -49,3 +50,7 @@ uninstall-relay:
 	    $(DESTDIR)$(SYSUSERSDIR)/omniklog.conf \
 	    $(DESTDIR)$(DOCDIR)/examples/omniklog.conf \
 	    $(DESTDIR)$(DOCDIR)/examples/rsyslog-omniklog.conf
+
+$(B)/tests/test_relay_acl: $(B)/tests/test_relay_acl.o $(B)/relay/acl.o \
+                           $(B)/relay/addr.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)

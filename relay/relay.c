@@ -554,20 +554,36 @@ up_event(struct bufferevent *bev, short what, void *arg)
 /* ------------------------------------------------------------------ */
 /* Accept */
 
+/*
+ * Is this connection one of our own upstream connections, redirected back
+ * to us? It comes from this host, from the port one of our upstream
+ * sockets has, and was going where that session's upstream goes. Only
+ * connections from this host are looked at, so kits cost nothing here.
+ */
 static bool
-session_is_own_upstream(struct relay *r, const struct sockaddr *peer)
+session_is_own_upstream(struct relay *r, const struct sockaddr *peer, int fd)
 {
 	struct relay_session *s;
+	struct addr orig;
+	bool have_orig = false;
 	uint16_t port;
 
 	if (!addr_is_local(peer))
 		return false;
-	port = peer->sa_family == AF_INET ?
-	    ((const struct sockaddr_in *)(const void *)peer)->sin_port :
-	    ((const struct sockaddr_in6 *)(const void *)peer)->sin6_port;
-	TAILQ_FOREACH(s, &r->sessions, entry)
-		if (s->up != NULL && s->up_lport == port)
+	port = htons((uint16_t)addr_port(peer));
+	TAILQ_FOREACH(s, &r->sessions, entry) {
+		if (s->up == NULL || s->up_lport != port)
+			continue;
+		if (!have_orig) {
+			orig.len = sizeof(orig.ss);
+			if (origdst_get(fd, &orig.ss, &orig.len) != 0)
+				return false;
+			have_orig = true;
+		}
+		if (addr_equal((struct sockaddr *)&orig.ss,
+		    (struct sockaddr *)&s->target.ss))
 			return true;
+	}
 	return false;
 }
 
@@ -710,7 +726,7 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
 		    addr_format(sa, a, sizeof(a)));
 		goto fail;
 	}
-	if (session_is_own_upstream(r, sa)) {
+	if (session_is_own_upstream(r, sa, fd)) {
 		r->st.refused_loop++;
 		if (log_sample(r->st.refused_loop))
 			log_warnx("refused %s: our own upstream connection "

@@ -1,0 +1,202 @@
+/*
+ * test_relay_acl.c: the relay's allow-lists and address helpers: CIDR
+ * parsing and matching (IPv4, IPv6, IPv4-mapped), "[ADDR:]PORT" parsing,
+ * formatting and comparison, and what counts as this host.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <cmocka.h>
+
+#include "acl.h"
+#include "addr.h"
+
+static struct sockaddr_storage
+sa(const char *ip, unsigned port)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, ip, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+	} else {
+		assert_int_equal(inet_pton(AF_INET6, ip, &s6->sin6_addr), 1);
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+	}
+	return ss;
+}
+
+static bool
+allows(const struct acl *a, const char *ip)
+{
+	struct sockaddr_storage ss = sa(ip, 1);
+
+	return acl_allows(a, (struct sockaddr *)&ss);
+}
+
+static void
+test_acl_empty_allows_all(void **state)
+{
+	struct acl a;
+	char err[128];
+
+	(void)state;
+	assert_int_equal(acl_parse(&a, "  ", err, sizeof(err)), 0);
+	assert_true(acl_empty(&a));
+	assert_true(allows(&a, "203.0.113.69"));
+	assert_true(allows(&a, "2001:db8::1"));
+}
+
+static void
+test_acl_match(void **state)
+{
+	struct acl a;
+	char err[128];
+
+	(void)state;
+	assert_int_equal(acl_parse(&a, "198.51.100.0/24, 192.0.2.7 "
+	    "2001:db8:1::/48,10.0.0.0/9", err, sizeof(err)), 0);
+	assert_int_equal(a.n, 4);
+	assert_true(allows(&a, "198.51.100.0"));
+	assert_true(allows(&a, "198.51.100.255"));
+	assert_false(allows(&a, "198.51.101.0"));
+	assert_true(allows(&a, "192.0.2.7"));
+	assert_false(allows(&a, "192.0.2.8"));
+	assert_true(allows(&a, "10.127.255.255"));	/* /9: bit 9 is 0 */
+	assert_false(allows(&a, "10.128.0.0"));
+	assert_true(allows(&a, "2001:db8:1:ffff::1"));
+	assert_false(allows(&a, "2001:db8:2::1"));
+	/* An IPv4 client on a dual-stack socket matches the IPv4 networks. */
+	assert_true(allows(&a, "::ffff:198.51.100.2"));
+	assert_false(allows(&a, "::ffff:203.0.113.69"));
+}
+
+static void
+test_acl_zero_bits_and_host(void **state)
+{
+	struct acl a;
+	char err[128];
+
+	(void)state;
+	assert_int_equal(acl_parse(&a, "0.0.0.0/0", err, sizeof(err)), 0);
+	assert_true(allows(&a, "203.0.113.69"));
+	assert_false(allows(&a, "2001:db8::1"));	/* other family */
+	assert_int_equal(acl_parse(&a, "2001:db8::1/128", err, sizeof(err)), 0);
+	assert_true(allows(&a, "2001:db8::1"));
+	assert_false(allows(&a, "2001:db8::2"));
+}
+
+static void
+test_acl_errors(void **state)
+{
+	static const char *const bad[] = {
+		"198.51.100.0/33", "2001:db8::/129", "198.51.100.0/", "nope",
+		"198.51.100.0/24x", "198.51.100.0/-1", "1.2.3.4.5",
+	};
+	struct acl a;
+	char err[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(acl_parse(&a, bad[i], err, sizeof(err)), -1);
+		assert_non_null(strstr(err, bad[i]));
+	}
+}
+
+static void
+test_acl_too_many(void **state)
+{
+	struct acl a;
+	char list[ACL_MAX * 16 + 32], err[128];
+	size_t n = 0;
+
+	(void)state;
+	for (int i = 0; i <= ACL_MAX; i++)
+		n += (size_t)snprintf(list + n, sizeof(list) - n, "10.0.%d.0/24 ",
+		    i);
+	assert_int_equal(acl_parse(&a, list, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "more than"));
+}
+
+static void
+test_addr_parse(void **state)
+{
+	struct addr a[4];
+	char err[128], buf[ADDR_STRLEN];
+	int n;
+
+	(void)state;
+	n = addr_parse("10004", true, a, 4, err, sizeof(err));
+	assert_true(n >= 1);	/* 0.0.0.0 and, with IPv6, :: */
+	for (int i = 0; i < n; i++)
+		assert_int_equal(addr_port((struct sockaddr *)&a[i].ss), 10004);
+	assert_int_equal(addr_parse("127.0.0.1:8", true, a, 4, err,
+	    sizeof(err)), 1);
+	assert_string_equal(addr_format((struct sockaddr *)&a[0].ss, buf,
+	    sizeof(buf)), "127.0.0.1:8");
+	assert_int_equal(addr_parse("[2001:db8::5]:10004", false, a, 4, err,
+	    sizeof(err)), 1);
+	assert_string_equal(addr_format((struct sockaddr *)&a[0].ss, buf,
+	    sizeof(buf)), "[2001:db8::5]:10004");
+	/* A fixed upstream needs a host; a bare IPv6 needs brackets. */
+	assert_int_equal(addr_parse("10004", false, a, 4, err, sizeof(err)), -1);
+	assert_int_equal(addr_parse("2001:db8::5:10004", false, a, 4, err,
+	    sizeof(err)), -1);
+	assert_int_equal(addr_parse("1.2.3.4:0", false, a, 4, err,
+	    sizeof(err)), -1);
+	assert_int_equal(addr_parse("1.2.3.4:65536", false, a, 4, err,
+	    sizeof(err)), -1);
+	assert_int_equal(addr_parse("1.2.3.4:1x", false, a, 4, err,
+	    sizeof(err)), -1);
+	assert_int_equal(addr_parse("[::1:10004", false, a, 4, err,
+	    sizeof(err)), -1);
+}
+
+static void
+test_addr_equal_and_local(void **state)
+{
+	struct sockaddr_storage a = sa("198.51.100.2", 10004);
+	struct sockaddr_storage m = sa("::ffff:198.51.100.2", 10004);
+	struct sockaddr_storage p = sa("198.51.100.2", 10005);
+	struct sockaddr_storage l4 = sa("127.0.0.5", 1);
+	struct sockaddr_storage l6 = sa("::1", 1);
+	struct sockaddr_storage any = sa("0.0.0.0", 1);
+	struct sockaddr_storage far = sa("203.0.113.69", 1);
+	char buf[ADDR_STRLEN];
+
+	(void)state;
+	assert_true(addr_equal((struct sockaddr *)&a, (struct sockaddr *)&m));
+	assert_false(addr_equal((struct sockaddr *)&a, (struct sockaddr *)&p));
+	assert_string_equal(addr_format((struct sockaddr *)&m, buf,
+	    sizeof(buf)), "198.51.100.2:10004");
+	assert_true(addr_is_local((struct sockaddr *)&l4));
+	assert_true(addr_is_local((struct sockaddr *)&l6));
+	assert_true(addr_is_local((struct sockaddr *)&any));
+	/* The test hosts never carry the stand-in portal's address. */
+	assert_false(addr_is_local((struct sockaddr *)&far));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_acl_empty_allows_all),
+		cmocka_unit_test(test_acl_match),
+		cmocka_unit_test(test_acl_zero_bits_and_host),
+		cmocka_unit_test(test_acl_errors),
+		cmocka_unit_test(test_acl_too_many),
+		cmocka_unit_test(test_addr_parse),
+		cmocka_unit_test(test_addr_equal_and_local),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

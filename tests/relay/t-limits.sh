@@ -49,6 +49,26 @@ check "... and the eviction is logged" grep -q "max_connections (300) reached" "
 kill "$IDLE_PID"; wait "$IDLE_PID" 2>/dev/null
 stop_relay TERM
 
+# Out of descriptors (EMFILE): accept pauses and resumes, no spinning.
+printf '[relay]\nmax_connections = 1000\n' >"$T/emfile.conf"
+( ulimit -n 40; exec ip netns exec "$NS_R" "$RELAY" -f -u nobody \
+	-c "$T/emfile.conf" --csv "$CSV" ) >>"$T/relay4.log" 2>&1 &
+RELAY_PID=$!
+_pids+=("$RELAY_PID")
+wait_for "grep -qs 'started:' $T/relay4.log" 10
+check "open-files limit 40: 60 idle connections open" idle 60
+check "the relay pauses accepting on EMFILE and says so" \
+	wait_for "grep -q 'accept: Too many open files: pausing' $T/relay4.log" 5
+cpu0=$(awk '{ print $14 + $15 }' "/proc/$RELAY_PID/stat")
+sleep 1
+cpu1=$(awk '{ print $14 + $15 }' "/proc/$RELAY_PID/stat")
+check "... without spinning (CPU ticks in 1 s: $((cpu1 - cpu0)))" [ $((cpu1 - cpu0)) -le 20 ]
+kill "$IDLE_PID"; wait "$IDLE_PID" 2>/dev/null
+check "once descriptors are free again a kit is served" \
+	in_kit "$KITSIM" -i 2 -t 10 "$PORTAL_IP:$PORT"
+check "... its readings are in the CSV" [ "$(csv_count "$CSV")" -eq 6 ]
+stop_relay TERM
+
 # Idle timeout.
 printf '[relay]\nidle_timeout = 1\n' >"$T/idle.conf"
 start_relay "$T/relay3.log" -c "$T/idle.conf" ||

@@ -44,6 +44,8 @@ check "the portal's answer is framed and logged (debug)" \
 
 check "CSV rows equal the decoded vectors" \
 	diff <(csv_rows "$T/data/relay.csv") <(decoded_rows "$T"/vec/*.bin)
+check "CSV values equal the values vectors.tsv expects" \
+	perl "$TOP/tests/relay/csv-vs-vectors.pl" "$TOP/tests/data/vectors.tsv" "$T/data/relay.csv"
 
 # 1,000 pushes, 20 at a time, two inverters each.
 stop_portal

@@ -59,8 +59,20 @@ check "CSV holds the 2000 readings, equal to the decoded bytes" \
 	diff <(csv_rows "$T/data/relay.csv") \
 	    <(decoded_rows "$T"/vec/*.bin "$T"/kit1000/push-*.bin)
 
+# Segmented: 50 pushes of 3 inverters written 7 bytes at a time.
+check "50 pushes written 7 bytes at a time complete" \
+	in_kit "$KITSIM" -c 50 -j 10 -i 3 -s 777 --split 7 --delay 1 \
+	    --save "$T/kitsplit" "$PORTAL_IP:$PORT"
+wait_for "[ \$(ls $T/portal2 | wc -l) -ge 1050 ]" 10
+check "the portal got exactly their bytes" \
+	diff <(hashes "$T"/kit1000/push-*.bin "$T"/kitsplit/push-*.bin) \
+	    <(hashes "$T"/portal2/conn-*.bin)
+check "their 150 readings are in the CSV, as decoded" \
+	diff <(csv_rows "$T/data/relay.csv" | grep ',777,') \
+	    <(decoded_rows "$T"/kitsplit/push-*.bin)
+
 stop_relay TERM
 check "SIGTERM: the relay exits 0" [ "$RELAY_RC" -eq 0 ]
-check "exit statistics count 1010 forwarded connections" \
-	grep -q "1010 forwarded" "$T/relay.log"
+check "exit statistics count 1060 forwarded connections" \
+	grep -q "1060 forwarded" "$T/relay.log"
 finish

@@ -57,8 +57,7 @@ unpark(struct sniff *s, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 	stream_open(s, f, d, st);
 	if (pk != NULL) {
 		/* Offsets in messages stay those of the whole stream. */
-		st->fr.inpos = pk->offset;
-		st->fr.quiet_until = pk->quiet_until;
+		framer_resume(&st->fr, pk->offset, pk->quiet_until);
 		stream_feed(st, pk->data, pk->len, when);
 		free(pk);
 		f->user[d] = NULL;
@@ -71,21 +70,24 @@ static void
 park(struct sniff *s, struct tcpreasm_flow *f, enum tcpreasm_dir d,
     struct stream *st)
 {
-	size_t n = framer_buffered(&st->fr);
+	struct framer_suspended sus;
 	struct park *pk;
 
 	stream_account(s, st);
-	if (n == 0)
-		return;
-	if (st->fr.inlen != 0 || n > OMNIK_FRAME_MAX ||
-	    (pk = malloc(sizeof(*pk) + n)) == NULL) {
+	if (framer_suspend(&st->fr, &sus) != 0 || sus.len > OMNIK_FRAME_MAX) {
 		s->st.no_memory++;
 		return;
 	}
-	pk->offset = st->fr.inpos - n;
-	pk->quiet_until = st->fr.quiet_until;
-	pk->len = (uint16_t)n;
-	memcpy(pk->data, st->fr.buf + st->fr.consume, n);
+	if (sus.len == 0)
+		return;
+	if ((pk = malloc(sizeof(*pk) + sus.len)) == NULL) {
+		s->st.no_memory++;
+		return;
+	}
+	pk->offset = sus.offset;
+	pk->quiet_until = sus.quiet_until;
+	pk->len = (uint16_t)sus.len;
+	memcpy(pk->data, sus.data, sus.len);
 	f->user[d] = pk;
 }
 

@@ -265,12 +265,18 @@ up_maybe_shut(struct relay_session *s)
 	s->up_wr_shut = true;
 }
 
-/* Forward the upstream's FIN once its bytes are all written to the kit. */
+/*
+ * Forward the upstream's FIN once its bytes are all written to the kit.
+ * If the kit has finished too, the session is about to close, and the
+ * close sends the FIN: no shutdown call needed.
+ */
 static void
 kit_maybe_shut(struct relay_session *s)
 {
 	if (s->kit_gone || s->kit_wr_shut || !s->up_rd_eof ||
 	    evbuffer_get_length(bufferevent_get_output(s->kit)) > 0)
+		return;
+	if (s->kit_rd_eof && s->up_wr_shut)
 		return;
 	shut_write(s->kit);
 	s->kit_wr_shut = true;
@@ -587,6 +593,15 @@ session_is_own_upstream(struct relay *r, const struct sockaddr *peer, int fd)
 	return false;
 }
 
+static bool
+relay_listens_on(const struct relay *r, unsigned port)
+{
+	for (int i = 0; i < r->nlis; i++)
+		if (r->lport[i] == port)
+			return true;
+	return false;
+}
+
 /*
  * Where this session should go, or false to serve it locally. Logs why a
  * redirected connection is not forwarded.
@@ -631,10 +646,8 @@ session_target(struct relay_session *s, int fd)
 	 * operator's choice (a local portal), unless it is ourselves.
 	 */
 	if (addr_is_local((struct sockaddr *)&s->target.ss) &&
-	    (r->set.mode == RELAY_UP_ORIGINAL || (getsockname(fd,
-	    (struct sockaddr *)&self, &sl) == 0 &&
-	    addr_port((struct sockaddr *)&self) ==
-	    addr_port((struct sockaddr *)&s->target.ss)))) {
+	    (r->set.mode == RELAY_UP_ORIGINAL ||
+	    relay_listens_on(r, addr_port((struct sockaddr *)&s->target.ss)))) {
 		log_info("#%llu %s: destination %s is this host: served "
 		    "locally, not forwarded", (unsigned long long)s->id,
 		    fmt(&s->peer, a), fmt(&s->target, b));
@@ -917,6 +930,7 @@ relay_listen(struct relay *r, const char *list, char *err, size_t errlen)
 			}
 			evconnlistener_set_error_cb(r->lis[r->nlis],
 			    accept_error);
+			r->lport[r->nlis] = addr_port(sa);
 			log_info("listening on %s",
 			    addr_format(sa, a, sizeof(a)));
 			r->nlis++;

@@ -90,6 +90,7 @@ struct relay {
 	struct outputs *out;
 	struct relay_settings set;
 	struct evconnlistener *lis[RELAY_LISTEN_MAX];
+	unsigned lport[RELAY_LISTEN_MAX];	/* their ports, host order */
 	int nlis;
 	/* Least recently active first: the head is evicted when full. */
 	struct relay_sessions sessions;

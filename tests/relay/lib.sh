@@ -134,11 +134,18 @@ redirect_up() {
 # through a shell function, so that $! is the program itself and a signal
 # sent to it reaches it.
 
-# start_portal DIR [portal options]: portal in its namespace, saving to DIR.
+# start_portal DIR [portal options]: portal in its namespace, saving to
+# DIR; DIR "-" saves nothing (floods).
 start_portal() {
-	local dir=$1; shift
-	mkdir -p "$dir"
-	ip netns exec "$NS_P" "$PORTAL" --save "$dir" "$@" "$PORTAL_IP:$PORT" \
+	local dir=$1 save; shift
+	if [ "$dir" = - ]; then
+		dir="$T/portal-nosave"
+		save=()
+	else
+		mkdir -p "$dir"
+		save=(--save "$dir")
+	fi
+	ip netns exec "$NS_P" "$PORTAL" "${save[@]}" "$@" "$PORTAL_IP:$PORT" \
 	    >"$dir.log" 2>&1 &
 	PORTAL_PID=$!
 	_pids+=("$PORTAL_PID")

@@ -8,8 +8,9 @@ netns_up
 redirect_up
 data_dir "$T/data"
 CSV="$T/data/relay.csv"
-start_portal "$T/portal" --quiet
-start_relay "$T/relay.log" --csv "$CSV" ||
+start_portal - --quiet
+printf '[relay]\ndrain_timeout = 1\n' >"$T/drain.conf"
+start_relay "$T/relay.log" -c "$T/drain.conf" --csv "$CSV" ||
 	{ not_ok "relay starts"; cat "$T/relay.log"; finish; exit; }
 
 idle() {	# idle N: N silent redirected connections, in the background
@@ -28,9 +29,37 @@ check "a new kit is served meanwhile" in_kit "$KITSIM" -i 2 "$PORTAL_IP:$PORT"
 ms=$((($(date +%s%N) - t0) / 1000000))
 check "... in under a second (${ms} ms)" [ "$ms" -lt 1000 ]
 check "... its 2 readings are in the CSV" [ "$(csv_count "$CSV")" -eq 2 ]
-kill "$IDLE_PID"; wait "$IDLE_PID" 2>/dev/null
+t0=$SECONDS
 stop_relay TERM
-check "the relay exits 0 with 2000 connections open at SIGTERM" [ "$RELAY_RC" -eq 0 ]
+check "SIGTERM with 2000 connections open: exit 0 after drain_timeout (1 s) ($((SECONDS - t0)) s)" \
+	[ "$RELAY_RC" -eq 0 -a $((SECONDS - t0)) -le 3 ]
+kill "$IDLE_PID"; wait "$IDLE_PID" 2>/dev/null
+
+# Hostile clients: two kits flood garbage as fast as they can; the others
+# are still served at once.
+start_relay "$T/relay-flood.log" --csv "$CSV" ||
+	{ not_ok "relay starts"; finish; exit; }
+for i in 1 2; do
+	ip netns exec "$NS_KIT" timeout 8 nc -N "$PORTAL_IP" "$PORT" </dev/zero \
+		>/dev/null 2>&1 &
+	_pids+=("$!")
+	floods+=("$!")
+done
+sleep 1
+t0=$(date +%s%N)
+check "while two clients flood, 20 kits push" \
+	in_kit "$KITSIM" -c 20 -j 5 -i 2 -t 5 "$PORTAL_IP:$PORT"
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "... all within 3 s (${ms} ms)" [ "$ms" -lt 3000 ]
+check "... their 40 readings are in the CSV" [ "$(csv_count "$CSV")" -eq 42 ]
+kill "${floods[@]}" 2>/dev/null
+wait "${floods[@]}" 2>/dev/null
+kill -USR1 "$RELAY_PID"
+wait_for "grep -q 'stats (SIGUSR1)' $T/relay-flood.log" 5
+flood=$(sed -n 's/.*: \([0-9]*\) bytes from kits.*/\1/p' "$T/relay-flood.log" | tail -n 1)
+check "the floods did flow meanwhile ($((flood / 1048576)) MiB forwarded)" \
+	[ "${flood:-0}" -gt 10000000 ]
+stop_relay TERM
 
 # At the limit: max_connections 300, 1200 idle ones (the rest wait in
 # the listen backlog, where the new kit's connection queues behind them).
@@ -44,7 +73,7 @@ open=$(sed -n 's/.*stats (SIGUSR1): \([0-9]*\) open.*/\1/p' "$T/relay2.log" | he
 check "the relay holds no more than 300 (${open:-?} open)" [ "${open:-999}" -le 300 ]
 check "a new kit is still served (the idle ones make room)" \
 	in_kit "$KITSIM" -i 2 -t 20 "$PORTAL_IP:$PORT"
-check "... its readings are in the CSV" [ "$(csv_count "$CSV")" -eq 4 ]
+check "... its readings are in the CSV" [ "$(csv_count "$CSV")" -eq 44 ]
 check "... and the eviction is logged" grep -q "max_connections (300) reached" "$T/relay2.log"
 kill "$IDLE_PID"; wait "$IDLE_PID" 2>/dev/null
 stop_relay TERM
@@ -66,7 +95,7 @@ check "... without spinning (CPU ticks in 1 s: $((cpu1 - cpu0)))" [ $((cpu1 - cp
 kill "$IDLE_PID"; wait "$IDLE_PID" 2>/dev/null
 check "once descriptors are free again a kit is served" \
 	in_kit "$KITSIM" -i 2 -t 10 "$PORTAL_IP:$PORT"
-check "... its readings are in the CSV" [ "$(csv_count "$CSV")" -eq 6 ]
+check "... its readings are in the CSV" [ "$(csv_count "$CSV")" -eq 46 ]
 stop_relay TERM
 
 # Idle timeout.

@@ -55,6 +55,28 @@ check "nothing lost: $((old - before)) + $new = 400" [ $((old - before + new)) -
 check "no reading twice" \
 	[ "$(csv_rows "$CSV.1" "$CSV" | grep ',700000001,' | uniq -d | wc -l)" -eq 0 ]
 
+# An output that fails disturbs nothing else: the CSV cannot be reopened
+# (its directory is read-only), forwarding and the log go on.
+chmod 555 "$T/data"
+mv "$CSV" "$CSV.2"
+kill -HUP "$RELAY_PID"
+wait_for "grep -q 'output csv: reopen failed' $T/relay2.log" 5
+check "a CSV that cannot be reopened is reported" grep -q "output csv: reopen failed" "$T/relay2.log"
+check "20 pushes meanwhile complete" \
+	in_kit "$KITSIM" -s 700000002 -c 20 -j 5 --save "$T/kfail" "$PORTAL_IP:$PORT"
+wait_for "[ \$(grep -c ' kit 700000002: ' $T/relay2.log) -ge 20 ]" 5
+check "... their 20 readings are in the log" \
+	[ "$(grep -c ' kit 700000002: ' "$T/relay2.log")" -eq 20 ]
+check "... and the portal got each of them, unchanged" \
+	eval '[ -z "$(comm -23 <(hashes "$T"/kfail/push-*.bin) <(hashes "$T"/portal/conn-*.bin))" ]'
+check "... the failure is logged once, not per reading" \
+	[ "$(grep -c 'output csv: write failed' "$T/relay2.log")" -le 1 ]
+chmod 755 "$T/data"
+kill -HUP "$RELAY_PID"
+wait_for "[ -f $CSV ]" 5
+check "once writable again, SIGHUP resumes the CSV" \
+	eval 'in_kit "$KITSIM" -s 700000003 "$PORTAL_IP:$PORT" && [ "$(csv_count "$CSV")" -eq 1 ]'
+
 # SIGTERM with a push in progress (1.5 s) and an idle connection.
 before=$(csv_count "$CSV")
 ip netns exec "$NS_KIT" "$KITSIM" --idle 1 "$PORTAL_IP:$PORT" >/dev/null 2>&1 &

@@ -17,7 +17,8 @@
  *       input, when its values fit (and only then does encoding succeed).
  *   (e) omnik_format_value never writes past its buffer, always
  *       terminates it, and its untruncated output parses back to the value.
- * The raw input also goes to omnik_decode directly.
+ * The raw input also goes to omnik_decode directly, and omnik_checksum is
+ * compared with a plain loop over the input's prefixes.
  *
  * Built two ways: with clang -fsanitize=fuzzer (make fuzz), and with any
  * compiler linked to tests/fuzz/replay.c (make check replays the corpus).
@@ -78,6 +79,17 @@ events_add(struct events *e, enum framer_status st, uint64_t offset,
 	e->trunc += st == FRAMER_TRUNCATED;
 	if (st == FRAMER_FRAME)
 		e->frame_bytes += len;
+}
+
+/* The checksum as PROTOCOL.md defines it, to check omnik_checksum. */
+static uint8_t
+ref_checksum(const uint8_t *p, size_t len)
+{
+	unsigned sum = 0;
+
+	for (size_t i = 1; i + 2 < len; i++)
+		sum += p[i];
+	return (uint8_t)sum;
 }
 
 static const uint64_t max_fields[OMNIK_NFIELDS] = {
@@ -585,6 +597,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct omnik_msg m;
 	enum omnik_err err;
 	size_t off, k, n;
+
+	/* The checksum over every prefix of the input (most are short). */
+	for (n = 0; n <= size && n <= 2 * OMNIK_FRAME_MAX; n++)
+		CHECK(omnik_checksum(data, n) == ref_checksum(data, n));
+	if (size > 2 * OMNIK_FRAME_MAX)
+		CHECK(omnik_checksum(data, size) == ref_checksum(data, size));
 
 	/* The raw input as one frame. */
 	err = omnik_decode(data, size, &m);

@@ -39,7 +39,7 @@ log_enabled(enum log_level lvl)
 	return lvl != LOG_LVL_DEBUG || log_verbosity > 0;
 }
 
-static void
+static void __attribute__((format(printf, 3, 0)))
 vlog(enum log_level lvl, int errnum, const char *fmt, va_list ap)
 {
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };

@@ -1,3 +1,3 @@
 # common/: logging, configuration, the stream entry point.
-COMMON_SRC += common/log.c common/config.c common/stream.c
+COMMON_SRC += common/log.c common/config.c common/stream.c common/daemon.c
 LIB_LIBS   += -linih

@@ -1,6 +1,6 @@
 # tests/: cmocka unit tests (each links only what it needs), the fuzz
 # target's corpus replayer, and the protocol benchmark.
-TEST_LIBS  := $(shell pkg-config --libs cmocka jansson 2>/dev/null || echo -lcmocka -ljansson)
+TEST_LIBS  := $(shell pkg-config --libs cmocka jansson 2>/dev/null || echo -lcmocka -ljansson) -lm
 TEST_HELPERS := $(B)/tests/vectors.o
 # Every tests/test_*.c is a unit test program; its link rule says what it needs.
 UNIT_TESTS += $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))

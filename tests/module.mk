@@ -28,3 +28,15 @@ $(FUZZ_REPLAY): $(B)/tests/fuzz/fuzz_proto.o $(B)/tests/fuzz/replay.o \
 
 $(B)/tests/bench_proto: $(B)/tests/bench_proto.o $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS)
+
+$(B)/tests/test_tcpreasm: $(B)/tests/test_tcpreasm.o $(B)/sniff/tcpreasm.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
+
+# mkpcap: the pcap fixtures of tests/sniff/ and the sniffer benchmark.
+TEST_TOOLS += $(B)/tests/mkpcap
+$(B)/tests/mkpcap: $(B)/tests/mkpcap.o $(PROTO_OBJ) $(B)/output/csv.o \
+                   $(B)/common/log.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS)
+
+$(B)/tests/test_packet: $(B)/tests/test_packet.o $(B)/sniff/packet.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)

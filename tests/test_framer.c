@@ -337,6 +337,67 @@ test_chunking_equivalence(void **state)
 	free(r);
 }
 
+/*
+ * Suspending after every chunk and resuming in a fresh framer from only the
+ * held bytes gives the same frames, at the same stream offsets.
+ */
+static void
+test_suspend_resume(void **state)
+{
+	static uint8_t buf[60000];
+	size_t len = 0, off = 0, n = 0;
+	uint64_t seed = 3;
+	struct run *whole = malloc(sizeof(*whole));
+	uint8_t held[OMNIK_FRAME_MAX];
+	struct framer_suspended sus = { 0 };
+	uint64_t hoff = 0, hquiet = 0;
+	size_t hlen = 0;
+
+	(void)state;
+	while (len + OMNIK_FRAME_MAX + 70 < sizeof(buf)) {
+		len += data_frame(buf + len, (uint32_t)len, 0x7D);
+		len += ack_frame(buf + len, 1);
+		buf[len - 5] ^= (uint8_t)(test_rand(&seed) % 3 == 0);
+		memset(buf + len, 0xFF, 7);
+		len += 7;
+	}
+	feed(buf, len, 0, 0, whole);
+	while (off < len) {
+		struct framer fr;
+		struct framer_frame f;
+		enum framer_status st;
+		size_t c = 1 + test_rand(&seed) % 300;
+
+		if (c > len - off)
+			c = len - off;
+		framer_init(&fr);
+		framer_resume(&fr, hoff, hquiet);
+		framer_input(&fr, held, hlen);
+		while ((st = framer_next(&fr, &f)) != FRAMER_NEED_MORE)
+			fail_msg("a frame out of held bytes alone");
+		framer_input(&fr, buf + off, c);
+		off += c;
+		if (off == len)
+			framer_finish(&fr);
+		while ((st = framer_next(&fr, &f)) != FRAMER_NEED_MORE) {
+			assert_true(n < whole->n);
+			assert_int_equal(st, whole->ev[n].st);
+			assert_int_equal(f.offset, whole->ev[n].offset);
+			assert_int_equal(f.len, whole->ev[n].len);
+			n++;
+		}
+		assert_int_equal(framer_suspend(&fr, &sus), 0);
+		assert_true(sus.len < OMNIK_FRAME_MAX);
+		memcpy(held, sus.data, sus.len);
+		hlen = sus.len;
+		hoff = sus.offset;
+		hquiet = sus.quiet_until;
+	}
+	assert_int_equal(n, whole->n);
+	assert_int_equal(hlen, 0);
+	free(whole);
+}
+
 int
 main(void)
 {
@@ -349,6 +410,7 @@ main(void)
 		cmocka_unit_test(test_bad_checksum_then_good),
 		cmocka_unit_test(test_bounded_buffer),
 		cmocka_unit_test(test_chunking_equivalence),
+		cmocka_unit_test(test_suspend_resume),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,8 @@
 #
 # Switches: CC=clang, WERROR=1 (CI), SANITIZE=1 (what check uses).
 
+.DEFAULT_GOAL := all
+
 CC       ?= cc
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
@@ -60,7 +62,10 @@ LIB_OBJ    := $(PROTO_OBJ) $(OUTPUT_OBJ) $(COMMON_OBJ)
 include $(filter-out proto/module.mk output/module.mk common/module.mk, \
           $(sort $(wildcard */module.mk)))
 
-.PHONY: all check test-programs run bench fuzz install uninstall clean deps
+# Everything that compiles: CI holds all of it to -Werror with gcc and clang.
+world: all test-programs $(BENCHES)
+
+.PHONY: world all check test-programs run bench fuzz install uninstall clean deps
 
 all: $(PROGRAMS)
 

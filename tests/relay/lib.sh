@@ -194,10 +194,11 @@ data_dir() {
 
 # Sorted sha256 of every file matching a glob, one per line.
 hashes() {
-	local f
+	local f files=()
 	for f in "$@"; do
-		[ -f "$f" ] && sha256sum <"$f" | cut -c1-64
-	done | sort
+		[ -f "$f" ] && files+=("$f")
+	done
+	[ "${#files[@]}" -gt 0 ] && sha256sum "${files[@]}" | cut -c1-64 | sort
 }
 
 # CSV rows without the header and the time column, sorted: what the

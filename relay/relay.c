@@ -93,6 +93,39 @@ now_tv(struct timeval *tv)
 /* ------------------------------------------------------------------ */
 /* Settings */
 
+/* Every "[ADDR:]PORT" of a listen list parses (for -n and reloads). */
+static int
+relay_check_listen(const char *list, char *err, size_t errlen)
+{
+	struct addr a[4];
+	char spec[CONFIG_STR];
+	const char *p = list;
+	size_t len;
+	int n = 0;
+
+	for (;;) {
+		p += strspn(p, " \t,");
+		if (*p == '\0')
+			break;
+		len = strcspn(p, " \t,");
+		if (len >= sizeof(spec)) {
+			snprintf(err, errlen, "entry too long");
+			return -1;
+		}
+		memcpy(spec, p, len);
+		spec[len] = '\0';
+		p += len;
+		if (addr_parse(spec, true, a, 4, err, errlen) < 0)
+			return -1;
+		n++;
+	}
+	if (n == 0) {
+		snprintf(err, errlen, "no address to listen on");
+		return -1;
+	}
+	return 0;
+}
+
 int
 relay_settings_from_config(struct relay_settings *set, const struct config *c,
     char *err, size_t errlen)
@@ -113,6 +146,10 @@ relay_settings_from_config(struct relay_settings *set, const struct config *c,
 			    "original, none or HOST:PORT)", msg);
 			return -1;
 		}
+	}
+	if (relay_check_listen(c->listen, msg, sizeof(msg)) != 0) {
+		snprintf(err, errlen, "listen: %s", msg);
+		return -1;
 	}
 	if (acl_parse(&set->clients, c->allow_clients, msg, sizeof(msg)) != 0) {
 		snprintf(err, errlen, "allow_clients: %s", msg);

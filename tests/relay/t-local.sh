@@ -34,6 +34,11 @@ check "... naming line 3 (unknown key)" grep -q "bad.conf:3: unknown key 'bogus'
 check "... and line 4 (out of range)" grep -q "bad.conf:4: .*idle_timeout" "$T/bad.out"
 check "--help documents every option" eval '"$RELAY" --help | grep -q -- "--upstream" &&
 	"$RELAY" --help | grep -q -- "-l, --listen" && "$RELAY" --help | grep -q "HUP  "'
+check "-n rejects a bad listen address given as a flag" \
+	eval '! "$RELAY" -n -c "$T/relay.conf" -l 99999 2>&1 | grep -q OK &&
+	"$RELAY" -n -c "$T/relay.conf" -l 99999 2>&1 | grep -q "listen: .99999. is not"'
+check "-n rejects an upstream that is not original, none or HOST:PORT" \
+	eval '"$RELAY" -n -c "$T/relay.conf" --upstream nowhere 2>&1 | grep -q "upstream: .nowhere. is not HOST:PORT"'
 "$RELAY" --bogus >/dev/null 2>&1
 check "an unknown option is a usage error (exit 2)" [ $? -eq 2 ]
 

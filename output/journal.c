@@ -283,11 +283,13 @@ format_time(const struct timeval *tv, char *buf, size_t n)
 	struct tm tm;
 	time_t t = tv->tv_sec;
 
+	size_t len;
+
 	if (gmtime_r(&t, &tm) == NULL)
 		memset(&tm, 0, sizeof(tm));
-	snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (long)tv->tv_usec);
+	len = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + len, n - len, ".%06uZ",
+	    (unsigned)tv->tv_usec % 1000000u);
 }
 
 static int64_t

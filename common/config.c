@@ -36,14 +36,15 @@ struct ckey {
 
 #define S(sec, name, field, def, help) \
 	{ sec, name, CT_STR, offsetof(struct config, field), \
-	  sizeof(((struct config *)0)->field), 0, 0, def, help }
+	  sizeof(((struct config *)0)->field), 0, 0, def, help, NULL }
 #define L(sec, name, field, def, help) \
 	{ sec, name, CT_LIST, offsetof(struct config, field), \
-	  sizeof(((struct config *)0)->field), 0, 0, def, help }
+	  sizeof(((struct config *)0)->field), 0, 0, def, help, NULL }
 #define I(sec, name, field, lo, hi, def, help) \
-	{ sec, name, CT_INT, offsetof(struct config, field), 0, lo, hi, def, help }
+	{ sec, name, CT_INT, offsetof(struct config, field), 0, lo, hi, def, help, \
+	  NULL }
 #define B(sec, name, field, def, help) \
-	{ sec, name, CT_BOOL, offsetof(struct config, field), 0, 0, 0, def, help }
+	{ sec, name, CT_BOOL, offsetof(struct config, field), 0, 0, 0, def, help, NULL }
 /* A string with a check (a choice, a list of pairs...). */
 #define SC(sec, name, field, def, check, help) \
 	{ sec, name, CT_STR, offsetof(struct config, field), \

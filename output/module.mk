@@ -1,10 +1,9 @@
 # output/: the dispatcher, the sinks, the journal and the remote outputs
 # (each a cursor over the journal, driven by the program's event loop).
-OUTPUT_SRC += output/outputs.c output/csv.c output/text.c output/journal.c
-LIB_LIBS   += -lsqlite3 -lm
+OUTPUT_SRC += output/outputs.c output/csv.c output/text.c output/journal.c \
+              output/delivery.c output/setup.c output/pgsql.c output/mqtt.c
+LIB_LIBS   += -lsqlite3 -lpq -lmosquitto -levent -lm
 
-# Unit tests of this folder (tests/test_*.c are found by tests/module.mk;
-# their link rules live here, next to what they test).
-$(B)/tests/test_journal: $(B)/tests/test_journal.o $(B)/output/journal.o \
-                         $(PROTO_SRC:%.c=$(B)/%.o)
-	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -lsqlite3 -lm
+# libpq's header lives in its own directory on Debian.
+PQ_CFLAGS  := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
+$(B)/output/pgsql.o: ALL_CFLAGS += $(PQ_CFLAGS)

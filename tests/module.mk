@@ -28,3 +28,14 @@ $(FUZZ_REPLAY): $(B)/tests/fuzz/fuzz_proto.o $(B)/tests/fuzz/replay.o \
 
 $(B)/tests/bench_proto: $(B)/tests/bench_proto.o $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS)
+
+# The journal and the remote outputs (output/).
+$(B)/tests/test_journal: $(B)/tests/test_journal.o $(B)/output/journal.o \
+                         $(PROTO_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -lsqlite3 -lm
+
+# omk-feed: a capture stand-in for the output tests (tests/outputs/),
+# linked with everything a program links. Built with the unit tests.
+UNIT_TESTS += $(B)/tests/omk-feed
+$(B)/tests/omk-feed: $(B)/tests/outputs/feed.o $(LIB_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(LIB_LIBS)

@@ -5,6 +5,7 @@
  * replay and NFQUEUE come next and end in the same stream_feed() call.
  */
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -13,9 +14,11 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "csv.h"
 #include "log.h"
 #include "outputs.h"
+#include "setup.h"
 #include "stream.h"
 #include "text.h"
 #include "version.h"
@@ -24,7 +27,7 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-"Usage: omnik-sniff [-v] [--csv PATH] --stream FILE\n"
+"Usage: omnik-sniff [-v] [-c CONF] [--db PATH] [--csv PATH] --stream FILE\n"
 "\n"
 "Decode the readings an Omnik WiFi kit pushes to its portal (TCP port\n"
 "10004) from a raw byte stream, such as one saved with\n"
@@ -38,6 +41,11 @@ usage(FILE *fp)
 "Output (with none given, one readable line per reading on stdout):\n"
 "  --csv PATH     append readings to PATH in the seed script's CSV format\n"
 "                 (header written once per new file); '-' is stdout\n"
+"  --db PATH      commit every reading to the SQLite journal PATH first\n"
+"  -c CONF        read outputs from CONF ([omniklog] db and csv,\n"
+"                 [postgresql], [mqtt], [pvoutput]); after the input ends,\n"
+"                 remote outputs get up to --flush SECONDS (default 10)\n"
+"                 to deliver; what they miss stays in the journal\n"
 "\n"
 "Other:\n"
 "  -v, --verbose  also log every frame, including text frames (debug)\n"
@@ -50,11 +58,13 @@ usage(FILE *fp)
 "or read, 2 for a usage error.\n");
 }
 
-enum { OPT_STREAM = 256, OPT_CSV };
+enum { OPT_STREAM = 256, OPT_CSV, OPT_DB, OPT_FLUSH };
 
 static const struct option longopts[] = {
 	{ "stream", required_argument, NULL, OPT_STREAM },
 	{ "csv", required_argument, NULL, OPT_CSV },
+	{ "db", required_argument, NULL, OPT_DB },
+	{ "flush", required_argument, NULL, OPT_FLUSH },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -104,18 +114,67 @@ run_stream(const char *path, struct outputs *out)
 	return n < 0 ? -1 : 0;
 }
 
+/* After the input: give remote outputs a bounded time to catch up. */
+struct flush {
+	struct outputs *out;
+	struct event_base *base;
+};
+
+static void
+on_flush_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct flush *fl = arg;
+
+	(void)fd;
+	(void)what;
+	if (outputs_backlog(fl->out) == 0)
+		event_base_loopbreak(fl->base);
+}
+
+static void
+flush_remote(struct outputs *out, struct event_base *base, int seconds)
+{
+	struct flush fl = { out, base };
+	struct timeval tick = { 0, 100000 }, limit = { seconds, 0 };
+	struct event *ev = event_new(base, -1, EV_PERSIST, on_flush_tick, &fl);
+
+	if (ev == NULL)
+		return;
+	event_add(ev, &tick);
+	event_base_loopexit(base, &limit);
+	event_base_dispatch(base);
+	event_free(ev);
+	if (outputs_backlog(out) > 0)
+		log_warnx("%lld readings not yet delivered; they stay in the "
+		    "journal for the next run",
+		    (long long)outputs_backlog(out));
+}
+
 int
 main(int argc, char **argv)
 {
-	const char *stream_path = NULL, *csv_path = NULL;
+	const char *stream_path = NULL, *csv_path = NULL, *db_path = NULL;
+	const char *conf_path = NULL;
+	struct event_base *base = NULL;
+	struct config cfg;
+	int flush_s = 10;
 	struct outputs out;
 	struct sink sk;
 	char err[512];
 	int ch, verbose = 0, rc;
 
 	log_init("omnik-sniff", true, 0);
-	while ((ch = getopt_long(argc, argv, "vhV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:vhV", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'c':
+			conf_path = optarg;
+			break;
+		case OPT_DB:
+			db_path = optarg;
+			break;
+		case OPT_FLUSH:
+			flush_s = atoi(optarg);
+			break;
 		case OPT_STREAM:
 			stream_path = optarg;
 			break;
@@ -148,6 +207,33 @@ main(int argc, char **argv)
 	}
 	log_set_verbosity(verbose);
 
+	if (conf_path != NULL || db_path != NULL) {
+		/* The journal first, then CSV, then remote outputs. */
+		config_defaults(&cfg);
+		cfg.db[0] = '\0';
+		if ((conf_path && config_load(&cfg, conf_path, err,
+		    sizeof(err)) != 0) ||
+		    (db_path && config_set(&cfg, "omniklog", "db", db_path,
+		    err, sizeof(err)) != 0) ||
+		    (csv_path && config_set(&cfg, "omniklog", "csv", csv_path,
+		    err, sizeof(err)) != 0) ||
+		    (base = event_base_new()) == NULL ||
+		    outputs_setup(&out, &cfg, base, err, sizeof(err)) != 0) {
+			log_warnx("%s", base ? err : "cannot set up");
+			if (base)
+				event_base_free(base);
+			return 1;
+		}
+		if (cfg.csv[0] == '\0') {
+			text_sink(stdout, &sk);
+			outputs_add(&out, &sk);
+		}
+		rc = run_stream(stream_path, &out);
+		flush_remote(&out, base, flush_s);
+		outputs_teardown(&out);
+		event_base_free(base);
+		return rc == 0 ? 0 : 1;
+	}
 	outputs_init(&out);
 	if (csv_path != NULL) {
 		if (csv_sink_open(csv_path, &sk, err, sizeof(err)) != 0) {

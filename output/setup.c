@@ -15,9 +15,10 @@
 #include "log.h"
 #include "mqtt.h"
 #include "pgsql.h"
+#include "pvoutput.h"
 #include "setup.h"
 
-#define REMOTE_MAX 2
+#define REMOTE_MAX (2 + PVOUTPUT_SYSTEMS_MAX)
 #define PRUNE_INTERVAL_S 3600
 
 struct outputs_remote {
@@ -74,7 +75,7 @@ make_parent(const char *path, char *err, size_t errlen)
 static bool
 any_remote(const struct config *cfg)
 {
-	return cfg->pg_conninfo[0] || cfg->mqtt_host[0];
+	return cfg->pg_conninfo[0] || cfg->mqtt_host[0] || cfg->pv_api_key[0];
 }
 
 static int
@@ -82,6 +83,7 @@ start_remote(struct outputs_remote *r, const struct config *cfg,
     struct event_base *base, char *err, size_t errlen)
 {
 	struct delivery *d;
+	int n;
 
 	if (cfg->pg_conninfo[0]) {
 		struct pgsql_opts po = { .conninfo = cfg->pg_conninfo,
@@ -95,6 +97,12 @@ start_remote(struct outputs_remote *r, const struct config *cfg,
 		if ((d = mqtt_start(r->j, base, cfg, err, errlen)) == NULL)
 			return -1;
 		r->d[r->nd++] = d;
+	}
+	if (cfg->pv_api_key[0]) {
+		if (pvoutput_start(r->j, base, cfg, r->d + r->nd,
+		    REMOTE_MAX - r->nd, &n, err, errlen) != 0)
+			return -1;
+		r->nd += n;
 	}
 	return 0;
 }

@@ -39,3 +39,11 @@ $(B)/tests/test_journal: $(B)/tests/test_journal.o $(B)/output/journal.o \
 UNIT_TESTS += $(B)/tests/omk-feed
 $(B)/tests/omk-feed: $(B)/tests/outputs/feed.o $(LIB_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(LIB_LIBS)
+
+# A local PVOutput stand-in (plain HTTP) for tests/outputs/t-pvoutput.sh.
+UNIT_TESTS += $(B)/tests/pvoutput-server
+$(B)/tests/pvoutput-server: $(B)/tests/outputs/pvoutput-server.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) -levent
+
+$(B)/tests/test_pvoutput: $(B)/tests/test_pvoutput.o $(LIB_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) $(LIB_LIBS)

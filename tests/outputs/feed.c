@@ -10,6 +10,7 @@
  *
  *   omk-feed -c CONF [--count N] [--start EPOCH] [--step S] [--interval MS]
  *            [--inverters K] [--bad I] [--flush S] [--first I]
+ *            [--night-from I]
  *
  * Reading i (from --first, default 0) is stamped start + i * step, and
  * its values follow from i (ETOTAL = 10000 kWh + i / 10, PAC1 = 100 + i W
@@ -39,7 +40,7 @@ struct feed {
 	struct event_base *base;
 	struct outputs out;
 	struct stream streams[KITS_MAX];
-	int count, inverters, bad, fed, first;
+	int count, inverters, bad, fed, first, night;
 	time_t start;
 	int step;
 	struct event *feeder, *check;
@@ -51,7 +52,7 @@ struct feed {
 };
 
 static void
-make_frame(int i, int k, int bad, uint8_t *frame, size_t *len)
+make_frame(int i, int k, int bad, int night, uint8_t *frame, size_t *len)
 {
 	struct omnik_reading r;
 
@@ -75,6 +76,10 @@ make_frame(int i, int k, int bad, uint8_t *frame, size_t *len)
 	r.value[OMNIK_RUNMODE] = 1;
 	if (i == bad)		/* out of any sane range for a home inverter */
 		r.value[OMNIK_PAC1] = 65000;
+	if (night >= 0 && i >= night) {	/* sun down: no power, no energy */
+		r.value[OMNIK_PAC1] = 0;
+		r.value[OMNIK_ETODAY] = (night * 10) % 6000;
+	}
 	r.has_fw = true;
 	snprintf(r.fw_main, sizeof(r.fw_main), "V5.07Build230");
 	snprintf(r.fw_slave, sizeof(r.fw_slave), "V4.13Build253");
@@ -92,7 +97,7 @@ feed_one(struct feed *f)
 	struct timeval when = { f->start + (time_t)i * f->step, 0 };
 
 	for (int k = 0; k < f->inverters; k++) {
-		make_frame(i, k, f->bad, frame, &len);
+		make_frame(i, k, f->bad, f->night, frame, &len);
 		stream_feed(&f->streams[k], frame, len, &when);
 	}
 	f->fed++;
@@ -162,9 +167,10 @@ main(int argc, char **argv)
 		{ "bad", required_argument, NULL, 'b' },
 		{ "flush", required_argument, NULL, 'f' },
 		{ "first", required_argument, NULL, 'F' },
+		{ "night-from", required_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct feed f = { .count = 10, .inverters = 1, .bad = -1,
+	struct feed f = { .count = 10, .inverters = 1, .bad = -1, .night = -1,
 	    .step = 300, .flush_s = 10 };
 	struct config cfg;
 	struct event *sig;
@@ -188,6 +194,7 @@ main(int argc, char **argv)
 		case 'b': f.bad = atoi(optarg); break;
 		case 'f': f.flush_s = atof(optarg); break;
 		case 'F': f.first = atoi(optarg); break;
+		case 'N': f.night = atoi(optarg); break;
 		default: return 2;
 		}
 	}

@@ -40,12 +40,15 @@ is() {	# is GOT WANT "what"
 }
 done_testing() { echo "1..$ntest"; [ "$nfail" -eq 0 ]; }
 
-# A TCP port nothing listens on, from a range other helpers rarely use.
+# A TCP port no socket uses, below the ephemeral range (where outgoing
+# connections of other tests would collide with a listener).
 free_port() {
-	local p
+	local p lo
+	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
+	[ "$lo" -gt 12000 ] || lo=32768
 	for _ in $(seq 50); do
-		p=$((30000 + RANDOM % 20000))
-		if ! ss -Htln "sport = :$p" | grep -q .; then
+		p=$((10000 + RANDOM % (lo - 10000)))
+		if ! ss -Htan "sport = :$p" | grep -q .; then
 			echo "$p"
 			return 0
 		fi

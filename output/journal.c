@@ -241,7 +241,8 @@ journal_open(const char *path, const struct journal_opts *o, char *err,
 	if (exec(j, "PRAGMA journal_mode = WAL", "setting WAL mode") != 0 ||
 	    exec(j, o->sync_full ? "PRAGMA synchronous = FULL" :
 	    "PRAGMA synchronous = NORMAL", "setting synchronous") != 0 ||
-	    exec(j, "PRAGMA foreign_keys = ON", "pragma") != 0 ||
+	    /* Big enough for a fleet's batch without spilling. */
+	    exec(j, "PRAGMA cache_size = -8192", "pragma") != 0 ||
 	    migrate(j) != 0 || prepare_all(j) != 0)
 		goto fail;
 	if (journal_prune(j, time(NULL), &deleted, NULL) != 0)
@@ -348,8 +349,7 @@ journal_add(struct journal *j, const struct record *rec, const char **err)
 			    pow10i(omnik_fields[i].decimals));
 	}
 	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	sqlite3_reset(st);	/* every parameter is bound again next time */
 	if (rc != SQLITE_DONE)
 		return fail(j, "storing a reading", err);
 	if (j->notify && !j->in_batch)

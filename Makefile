@@ -45,6 +45,7 @@ COMMON_SRC :=
 LIB_LIBS   :=
 PROGRAMS   :=
 UNIT_TESTS :=
+TEST_TOOLS :=
 BENCHES    :=
 
 # The shared code first: its object lists must be complete before the
@@ -67,7 +68,7 @@ $(B)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-test-programs: $(PROGRAMS) $(UNIT_TESTS) $(FUZZ_REPLAY)
+test-programs: $(PROGRAMS) $(UNIT_TESTS) $(TEST_TOOLS) $(FUZZ_REPLAY)
 
 deps:
 	@scripts/install-deps --if-missing

@@ -174,6 +174,12 @@ static const struct ckey keys[] = {
 	    "kernel capture buffer in bytes"),
 	I("sniff", "nfqueue", nfqueue, -1, 65535, "-1",
 	    "NFQUEUE number to see packets inline; -1: off"),
+	I("sniff", "max_flows", max_flows, 16, 10000000, "100000",
+	    "TCP flows followed at once; past it the least recent ends"),
+	I("sniff", "flow_timeout", flow_timeout, 5, 86400, "300",
+	    "seconds a silent flow is kept (packet time on replay)"),
+	I("sniff", "max_held", max_held, 65536, 1073741824, "8388608",
+	    "bytes of out-of-order segments held, all flows together"),
 
 	I("journal", "retention", retention, 0, 36500, "0",
 	    "days readings and rejects are kept (never before every output "

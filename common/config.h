@@ -48,6 +48,9 @@ struct config {
 	int snaplen;
 	int buffer_size;	/* kernel capture buffer, bytes */
 	int nfqueue;		/* -1 = off */
+	int max_flows;		/* TCP flows tracked at once */
+	int flow_timeout;	/* seconds a silent flow is kept */
+	int max_held;		/* out-of-order bytes held, all flows */
 
 	/* [journal] */
 	int retention;		/* days; 0 = keep everything */

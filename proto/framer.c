@@ -29,6 +29,25 @@ framer_buffered(const struct framer *f)
 	return f->buflen - f->consume + f->inlen;
 }
 
+int
+framer_suspend(const struct framer *f, struct framer_suspended *out)
+{
+	if (f->inlen != 0)
+		return -1;
+	out->data = f->buf + f->consume;
+	out->len = f->buflen - f->consume;
+	out->offset = f->inpos - out->len;
+	out->quiet_until = f->quiet_until;
+	return 0;
+}
+
+void
+framer_resume(struct framer *f, uint64_t offset, uint64_t quiet_until)
+{
+	f->inpos = offset;
+	f->quiet_until = quiet_until;
+}
+
 void
 framer_input(struct framer *f, const uint8_t *data, size_t len)
 {

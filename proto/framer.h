@@ -69,6 +69,27 @@ enum framer_status framer_next(struct framer *f, struct framer_frame *out);
 /* End of stream: what is buffered is reported as truncated, then rescanned. */
 void framer_finish(struct framer *f);
 size_t framer_buffered(const struct framer *f);
+
+/*
+ * Between chunks a framer holds at most one unfinished frame. A caller with
+ * very many mostly idle streams (the sniffer's 100,000 flows) can keep just
+ * those bytes and where they stand instead of a whole framer:
+ *	framer_suspend(f, &s);	(at FRAMER_NEED_MORE; s.data points into f)
+ *	... copy s.data, s.len, s.offset, s.quiet_until; drop f ...
+ *	framer_init(g); framer_resume(g, offset, quiet_until);
+ *	framer_input(g, copy, len); ... then the next chunk as usual.
+ * Offsets in later frames stay those of the whole stream.
+ */
+struct framer_suspended {
+	const uint8_t *data;
+	size_t len;
+	uint64_t offset;	/* stream offset of data[0] */
+	uint64_t quiet_until;
+};
+
+/* Returns -1 if input is still pending (not at FRAMER_NEED_MORE). */
+int framer_suspend(const struct framer *f, struct framer_suspended *out);
+void framer_resume(struct framer *f, uint64_t offset, uint64_t quiet_until);
 const char *framer_strstatus(enum framer_status st);
 
 #endif /* FRAMER_H */

@@ -1,13 +1,19 @@
 /*
  * omnik-sniff: see the Omnik kit's pushes without changing any routing.
  *
- * This version decodes a raw byte stream (--stream); live capture, pcap
- * replay and NFQUEUE come next and end in the same stream_feed() call.
+ *   -r FILE...     pcap/pcapng replay ─┐
+ *   -i IFACE       live libpcap       ─┼─> sniff (reassembly) ─> stream_feed
+ *   --nfqueue N    inline, NFQUEUE    ─┘
+ *   --stream FILE  a raw byte stream  ──────────────────────────> stream_feed
+ *
+ * Live and NFQUEUE captures run on a libevent loop (signals, a 1 s tick
+ * for idle flows), so other event-driven parts can share it.
  */
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,60 +22,335 @@
 
 #include "config.h"
 #include "csv.h"
+#include "daemon.h"
 #include "log.h"
+#include "nfqsrc.h"
 #include "outputs.h"
 #include "setup.h"
+#include "pcapsrc.h"
+#include "sniff.h"
 #include "stream.h"
 #include "text.h"
 #include "version.h"
+
+#define PROG "omnik-sniff"
+#define MAX_OVERRIDES 32
+#define MAX_FILES 64
 
 static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-"Usage: omnik-sniff [-v] [-c CONF] [--db PATH] [--csv PATH] --stream FILE\n"
+"Usage: omnik-sniff [-fnpvhV] [-c FILE] [--csv PATH] [-u USER]\n"
+"                   (-r FILE... | -i IFACE | --nfqueue N | --stream FILE)\n"
+"                   [--port P]... [--filter EXPR] [-s SNAPLEN] [-B BYTES]\n"
 "\n"
 "Decode the readings an Omnik WiFi kit pushes to its portal (TCP port\n"
-"10004) from a raw byte stream, such as one saved with\n"
-"    nc -l 10004 > push.bin\n"
+"10004) by watching the traffic, without changing any routing: on a Linux\n"
+"bridge or a switch mirror port (-i), from a saved capture (-r), inline\n"
+"on a router through NFQUEUE (--nfqueue), or from a raw byte stream\n"
+"(--stream). TCP is reassembled per flow and direction: retransmitted\n"
+"and reordered segments are put right, and bytes the capture lost are\n"
+"skipped (counted) with decoding resuming at the next frame.\n"
 "\n"
-"Input:\n"
-"  --stream FILE  read the kit-to-portal bytes of one or more pushes from\n"
-"                 FILE; '-' reads standard input. Readings are stamped\n"
-"                 with the time they are read.\n"
+"Input (exactly one kind):\n"
+"  -r, --read FILE     replay a pcap or pcapng file; '-' is standard\n"
+"                      input; repeatable (files are read in order, as one\n"
+"                      capture). Readings take the packets' timestamps, so\n"
+"                      a replay gives the same output every time. Link\n"
+"                      types: Ethernet (802.1Q tags too), Linux cooked\n"
+"                      (v1, v2), raw IP; IPv4 and IPv6\n"
+"  -i, --interface IFACE\n"
+"                      capture live on IFACE (a bridge such as br0, a\n"
+"                      mirror port, or 'any') [sniff] interface\n"
+"      --nfqueue N     see packets inline on NFQUEUE N; each is given\n"
+"                      back unchanged (ACCEPT) before it is decoded, the\n"
+"                      queue fails open when full, and the rules from\n"
+"                      scripts/omnik-sniff-nfqueue use queue-bypass so\n"
+"                      traffic flows while omnik-sniff is not running\n"
+"                      [sniff] nfqueue\n"
+"      --stream FILE   decode the kit-to-portal bytes of one or more\n"
+"                      pushes saved raw (e.g. nc -l 10004 > push.bin);\n"
+"                      '-' is standard input; stamped with the time read\n"
 "\n"
-"Output (with none given, one readable line per reading on stdout):\n"
-"  --csv PATH     append readings to PATH in the seed script's CSV format\n"
-"                 (header written once per new file); '-' is stdout\n"
-"  --db PATH      commit every reading to the SQLite journal PATH first\n"
-"  -c CONF        read outputs from CONF ([omniklog] db and csv,\n"
-"                 [postgresql], [mqtt], [pvoutput]); after the input ends,\n"
-"                 remote outputs get up to --flush SECONDS (default 10)\n"
-"                 to deliver; what they miss stays in the journal\n"
+"Capture (-r, -i):\n"
+"      --port P        TCP port the kits push to; repeatable (default\n"
+"                      10004) [sniff] ports. Also tells which end of a\n"
+"                      flow is the portal when its SYN was not seen\n"
+"      --filter EXPR   BPF filter instead of the one built from the ports\n"
+"                      (default: tcp port 10004, tagged or not)\n"
+"                      [sniff] filter\n"
+"  -p, --no-promisc    do not put the interface in promiscuous mode\n"
+"                      [sniff] promisc\n"
+"  -s, --snaplen N     bytes captured per packet (default 65535)\n"
+"                      [sniff] snaplen\n"
+"  -B, --buffer-size BYTES\n"
+"                      kernel capture buffer (default 4 MiB)\n"
+"                      [sniff] buffer_size\n"
 "\n"
-"Other:\n"
-"  -v, --verbose  also log every frame, including text frames (debug)\n"
-"  -h, --help     show this help and exit\n"
-"  -V, --version  show the version and exit\n"
+"Output (with none given, one readable line per reading on stdout in\n"
+"the foreground, and a log line per reading when daemonised):\n"
+"      --csv PATH      append readings to PATH in the seed script's CSV\n"
+"                      format; '-' is standard output [omniklog] csv\n"
+"      --db PATH       commit every reading to the SQLite journal PATH\n"
+"                      first, and run the remote outputs of the config\n"
+"                      ([postgresql], [mqtt], [pvoutput]) as cursors over\n"
+"                      it [omniklog] db; with -r and --stream they get up\n"
+"                      to --flush SECONDS (default 10) after the input;\n"
+"                      what they miss waits in the journal\n"
+"\n"
+"Running:\n"
+"  -c, --config FILE   read FILE (default " CONFIG_DEFAULT_PATH ",\n"
+"                      used only if it exists); flags override its keys\n"
+"  -u, --user USER     run as USER once the capture is open (default\n"
+"                      omniklog; '' keeps the current user); with\n"
+"                      --nfqueue only CAP_NET_ADMIN is kept [omniklog] user\n"
+"  -f, --foreground    -i, --nfqueue: stay in the foreground and log to\n"
+"                      stderr; without it omnik-sniff detaches, writes\n"
+"                      [omniklog] pidfile and logs to syslog (facility\n"
+"                      daemon). -r and --stream always run in the\n"
+"                      foreground\n"
+"  -n, --check         check the configuration, print it with -v, and exit\n"
+"  -v, --verbose       more logging: every frame, gaps (repeatable)\n"
+"                      [omniklog] verbose\n"
+"  -h, --help          show this help and exit\n"
+"  -V, --version       show the version and exit\n"
+"\n"
+"More [sniff] keys: max_flows (flows followed at once, the least recent\n"
+"ends first), flow_timeout (seconds a silent flow is kept), max_held\n"
+"(bytes of out-of-order segments held). `omnik-sniff -n -v` prints all.\n"
+"\n"
+"Signals (USR1 also with -r):\n"
+"  TERM, INT  end every flow (its readings are written), log statistics\n"
+"             and exit\n"
+"  HUP        reopen the outputs (after logrotate moved them)\n"
+"  USR1       log statistics: packets, flows, frames, readings, bytes\n"
+"             skipped, gaps, kernel drops\n"
+"Statistics are also logged at exit.\n"
 "\n"
 "Frames with a bad checksum, truncated frames and bytes that are not frames\n"
-"are reported on stderr with the reason; decoding goes on after them.\n"
-"Exit status: 0 on success, 1 if the input or an output cannot be opened\n"
-"or read, 2 for a usage error.\n");
+"are reported with the reason; decoding goes on after them.\n"
+"Exit status: 0 on success, 1 if the input, the capture, the config or an\n"
+"output cannot be opened or read, 2 for a usage error.\n"
+"\n"
+"Examples:\n"
+"  omnik-sniff -r push.pcapng --csv -\n"
+"  omnik-sniff -i br0 --csv /var/lib/omniklog/omniklog.csv\n"
+"  omnik-sniff --nfqueue 10004 -f\n");
 }
 
-enum { OPT_STREAM = 256, OPT_CSV, OPT_DB, OPT_FLUSH };
+enum {
+	OPT_STREAM = 256, OPT_CSV, OPT_DB, OPT_FLUSH, OPT_NFQUEUE, OPT_PORT, OPT_FILTER,
+};
 
 static const struct option longopts[] = {
+	{ "read", required_argument, NULL, 'r' },
+	{ "interface", required_argument, NULL, 'i' },
+	{ "nfqueue", required_argument, NULL, OPT_NFQUEUE },
 	{ "stream", required_argument, NULL, OPT_STREAM },
+	{ "port", required_argument, NULL, OPT_PORT },
+	{ "filter", required_argument, NULL, OPT_FILTER },
+	{ "no-promisc", no_argument, NULL, 'p' },
+	{ "snaplen", required_argument, NULL, 's' },
+	{ "buffer-size", required_argument, NULL, 'B' },
 	{ "csv", required_argument, NULL, OPT_CSV },
 	{ "db", required_argument, NULL, OPT_DB },
 	{ "flush", required_argument, NULL, OPT_FLUSH },
+	{ "config", required_argument, NULL, 'c' },
+	{ "user", required_argument, NULL, 'u' },
+	{ "foreground", no_argument, NULL, 'f' },
+	{ "check", no_argument, NULL, 'n' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
+
+struct override {
+	const char *section, *key, *value;
+};
+
+static struct {
+	const char *config_path;
+	struct override ov[MAX_OVERRIDES];
+	int nov;
+	char ports[CONFIG_STR];
+	const char *files[MAX_FILES];
+	int nfiles;
+	const char *stream_path;
+	int verbose_flags;
+	bool foreground;
+	bool cli_iface, cli_nfqueue;	/* inputs given as flags */
+	bool journal;			/* --db: journal and remote outputs */
+	int flush_s;
+
+	struct config cfg;
+	struct outputs out;
+	struct sniff sn;
+	struct event_base *base;
+	struct pcapsrc *live;
+	struct nfqsrc *nfq;
+} M;
+
+static void
+override(const char *section, const char *key, const char *value)
+{
+	if (M.nov == MAX_OVERRIDES) {
+		fprintf(stderr, PROG ": too many options\n");
+		exit(2);
+	}
+	M.ov[M.nov].section = section;
+	M.ov[M.nov].key = key;
+	M.ov[M.nov].value = value;
+	M.nov++;
+}
+
+/* Defaults, then the file, then the flags. 0, or -1 with err. */
+static int
+config_build(struct config *c, char *err, size_t errlen)
+{
+	const char *path = M.config_path ? M.config_path : CONFIG_DEFAULT_PATH;
+	char msg[256];
+
+	config_defaults(c);
+	if (M.config_path != NULL || access(path, F_OK) == 0) {
+		if (config_load(c, path, err, errlen) != 0)
+			return -1;
+	}
+	for (int i = 0; i < M.nov; i++) {
+		if (config_set(c, M.ov[i].section, M.ov[i].key, M.ov[i].value,
+		    msg, sizeof(msg)) != 0) {
+			snprintf(err, errlen, "option: %s", msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The reassembler's settings from the config. 0, or -1 with err. */
+static int
+reasm_config(const struct config *c, struct tcpreasm_config *rc, char *err,
+    size_t errlen)
+{
+	const char *p = c->ports;
+
+	tcpreasm_config_defaults(rc);
+	rc->max_flows = (uint32_t)c->max_flows;
+	rc->idle_timeout = (uint32_t)c->flow_timeout;
+	rc->max_held = (size_t)c->max_held;
+	rc->nports = 0;
+	while (*p) {
+		char *end;
+		long port;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		port = strtol(p, &end, 10);
+		if (end == p || port < 1 || port > 65535 ||
+		    (*end && *end != ' ' && *end != ',')) {
+			snprintf(err, errlen, "[sniff] ports: '%s' is not a "
+			    "list of TCP ports", c->ports);
+			return -1;
+		}
+		if (rc->nports == TCPREASM_MAX_PORTS) {
+			snprintf(err, errlen, "[sniff] ports: at most %d",
+			    TCPREASM_MAX_PORTS);
+			return -1;
+		}
+		rc->server_ports[rc->nports++] = (uint16_t)port;
+		p = end;
+	}
+	if (rc->nports == 0) {
+		snprintf(err, errlen, "[sniff] ports: no port given");
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Outputs */
+
+static int
+logsink_reading(void *ctx, const struct record *rec, const char **err)
+{
+	char line[512];
+
+	(void)ctx;
+	(void)err;
+	text_format(line, sizeof(line), rec->reading, &rec->when);
+	log_info("%s: %s", rec->source, line);
+	return 0;
+}
+
+static int
+outputs_open(bool daemonised, char *err, size_t errlen)
+{
+	struct sink sk;
+
+	outputs_init(&M.out);
+	if (M.journal) {
+		/* Journal first, then CSV, then the remote outputs. */
+		if (M.base == NULL && (M.base = event_base_new()) == NULL) {
+			snprintf(err, errlen, "cannot start the event loop");
+			return -1;
+		}
+		if (outputs_setup(&M.out, &M.cfg, M.base, err, errlen) != 0)
+			return -1;
+		if (M.cfg.csv[0] != '\0')
+			return 0;
+	} else if (M.cfg.csv[0] != '\0') {
+		if (csv_sink_open(M.cfg.csv, &sk, err, errlen) != 0)
+			return -1;
+		outputs_add(&M.out, &sk);
+		return 0;
+	}
+	if (daemonised) {
+		memset(&sk, 0, sizeof(sk));
+		sk.name = "log";
+		sk.reading = logsink_reading;
+	} else {
+		text_sink(stdout, &sk);
+	}
+	outputs_add(&M.out, &sk);
+	return 0;
+}
+
+/* After -r or --stream: give remote outputs a bounded time to deliver. */
+static void
+on_flush_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (outputs_backlog(&M.out) == 0)
+		event_base_loopbreak(M.base);
+}
+
+static void
+outputs_flush(void)
+{
+	struct timeval tick = { 0, 100000 }, limit = { M.flush_s, 0 };
+	struct event *ev;
+
+	if (M.base == NULL || outputs_backlog(&M.out) == 0)
+		return;
+	if ((ev = event_new(M.base, -1, EV_PERSIST, on_flush_tick, NULL)) ==
+	    NULL)
+		return;
+	event_add(ev, &tick);
+	event_base_loopexit(M.base, &limit);
+	event_base_dispatch(M.base);
+	event_free(ev);
+	if (outputs_backlog(&M.out) > 0)
+		log_warnx("%lld readings not yet delivered; they wait in the "
+		    "journal for the next run",
+		    (long long)outputs_backlog(&M.out));
+}
+
+/* ------------------------------------------------------------------ */
+/* --stream: unchanged from the first version */
 
 static int
 run_stream(const char *path, struct outputs *out)
@@ -114,138 +395,388 @@ run_stream(const char *path, struct outputs *out)
 	return n < 0 ? -1 : 0;
 }
 
-/* After the input: give remote outputs a bounded time to catch up. */
-struct flush {
-	struct outputs *out;
-	struct event_base *base;
-};
+/* ------------------------------------------------------------------ */
+/* -r: replay */
+
+static volatile sig_atomic_t usr1_seen;
 
 static void
-on_flush_tick(evutil_socket_t fd, short what, void *arg)
+on_usr1_replay(int sig)
 {
-	struct flush *fl = arg;
-
-	(void)fd;
-	(void)what;
-	if (outputs_backlog(fl->out) == 0)
-		event_base_loopbreak(fl->base);
+	(void)sig;
+	usr1_seen = 1;
 }
 
 static void
-flush_remote(struct outputs *out, struct event_base *base, int seconds)
+replay_between(void *arg)
 {
-	struct flush fl = { out, base };
-	struct timeval tick = { 0, 100000 }, limit = { seconds, 0 };
-	struct event *ev = event_new(base, -1, EV_PERSIST, on_flush_tick, &fl);
+	(void)arg;
+	if (usr1_seen) {
+		usr1_seen = 0;
+		sniff_log_stats(&M.sn, NULL);
+	}
+}
 
-	if (ev == NULL)
-		return;
-	event_add(ev, &tick);
-	event_base_loopexit(base, &limit);
-	event_base_dispatch(base);
-	event_free(ev);
-	if (outputs_backlog(out) > 0)
-		log_warnx("%lld readings not yet delivered; they stay in the "
-		    "journal for the next run",
-		    (long long)outputs_backlog(out));
+static int
+run_replay(void)
+{
+	struct tcpreasm_config rc;
+	struct timeval end = { 0, 0 };
+	char err[512];
+	int rcode = 0;
+
+	if (reasm_config(&M.cfg, &rc, err, sizeof(err)) != 0 ||
+	    sniff_init(&M.sn, &rc, &M.out) != 0) {
+		log_warnx("%s", err);
+		return -1;
+	}
+	signal(SIGUSR1, on_usr1_replay);
+	for (int i = 0; i < M.nfiles; i++) {
+		if (pcapsrc_replay(&M.sn, M.files[i], M.cfg.filter,
+		    M.cfg.ports, replay_between, NULL, err, sizeof(err)) != 0) {
+			log_warnx("%s", err);
+			rcode = -1;
+		}
+	}
+	/* Flows still open at the end of the capture end at its last time. */
+	if (M.sn.r.newest != NULL) {
+		end.tv_sec = (time_t)(M.sn.r.newest->last_us / 1000000);
+		end.tv_usec = (suseconds_t)(M.sn.r.newest->last_us % 1000000);
+	}
+	sniff_finish(&M.sn, &end);
+	sniff_log_stats(&M.sn, NULL);
+	return rcode;
+}
+
+/* ------------------------------------------------------------------ */
+/* -i, --nfqueue: the event loop */
+
+static void
+source_stats(char *buf, size_t n)
+{
+	buf[0] = '\0';
+	if (M.live)
+		pcapsrc_live_stats(M.live, buf, n);
+	else if (M.nfq)
+		nfqsrc_stats(M.nfq, buf, n);
+}
+
+static void
+on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	log_info("signal %d: stopping", (int)sig);
+	event_base_loopbreak(M.base);
+}
+
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	log_info("SIGHUP: reopening the outputs");
+	outputs_reopen(&M.out);
+}
+
+static void
+on_usr1(evutil_socket_t sig, short what, void *arg)
+{
+	char extra[256];
+
+	(void)sig;
+	(void)what;
+	(void)arg;
+	source_stats(extra, sizeof(extra));
+	sniff_log_stats(&M.sn, extra);
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval now;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	/* The kernel may hold a partly filled block: collect it. */
+	if (M.live)
+		pcapsrc_live_poll(M.live);
+	gettimeofday(&now, NULL);
+	sniff_tick(&M.sn, &now);
+}
+
+static void
+pidfile_path(const char *pattern, char *buf, size_t n)
+{
+	const char *pct = strstr(pattern, "%s");
+
+	if (pct == NULL)
+		snprintf(buf, n, "%s", pattern);
+	else
+		snprintf(buf, n, "%.*s%s%s", (int)(pct - pattern), pattern,
+		    PROG, pct + 2);
+}
+
+static int
+run_live(void)
+{
+	struct tcpreasm_config rc;
+	struct pcapsrc_live_config lc;
+	struct event *sigs[5], *tick;
+	struct timeval one = { 1, 0 }, now;
+	char err[512], pidfile[CONFIG_STR + 32], extra[256];
+	int r;
+
+	if (reasm_config(&M.cfg, &rc, err, sizeof(err)) != 0)
+		fatalx("%s", err);
+	if (sniff_init(&M.sn, &rc, &M.out) != 0)
+		fatalx("out of memory");
+	signal(SIGPIPE, SIG_IGN);
+
+	/* Open what needs privileges first. */
+	if (M.cfg.nfqueue >= 0) {
+		M.nfq = nfqsrc_open(M.cfg.nfqueue, &M.sn, err, sizeof(err));
+		if (M.nfq == NULL)
+			fatalx("%s", err);
+	} else {
+		memset(&lc, 0, sizeof(lc));
+		lc.interface = M.cfg.interface;
+		lc.filter = M.cfg.filter;
+		lc.ports = M.cfg.ports;
+		lc.promisc = M.cfg.promisc;
+		lc.snaplen = M.cfg.snaplen;
+		lc.buffer_size = M.cfg.buffer_size;
+		M.live = pcapsrc_live_open(&lc, &M.sn, err, sizeof(err));
+		if (M.live == NULL)
+			fatalx("%s", err);
+	}
+
+	if (!M.foreground) {
+		pidfile_path(M.cfg.pidfile, pidfile, sizeof(pidfile));
+		if (daemon_detach(pidfile, err, sizeof(err)) != 0)
+			fatalx("%s", err);
+		log_init(PROG, false, M.cfg.verbose + M.verbose_flags);
+	}
+	if (geteuid() != 0) {
+		log_debug("not root: staying the current user");
+	} else {
+		r = daemon_drop_privileges(M.cfg.user, M.nfq != NULL, err,
+		    sizeof(err));
+		if (r < 0)
+			fatalx("%s", err);
+		if (r > 0)
+			log_warnx("user %s does not exist: running as uid %d "
+			    "(create it, or set user)", M.cfg.user,
+			    (int)geteuid());
+	}
+	/* Outputs are opened as the user that will write them. */
+	if (outputs_open(!M.foreground, err, sizeof(err)) != 0)
+		fatalx("%s", err);
+
+	if (M.base == NULL && (M.base = event_base_new()) == NULL)
+		fatalx("cannot start the event loop");
+	if (M.nfq ? nfqsrc_attach(M.nfq, M.base, err, sizeof(err)) :
+	    pcapsrc_live_attach(M.live, M.base, err, sizeof(err)))
+		fatalx("%s", err);
+	sigs[0] = evsignal_new(M.base, SIGTERM, on_stop, NULL);
+	sigs[1] = evsignal_new(M.base, SIGINT, on_stop, NULL);
+	sigs[2] = evsignal_new(M.base, SIGHUP, on_hup, NULL);
+	sigs[3] = evsignal_new(M.base, SIGUSR1, on_usr1, NULL);
+	sigs[4] = event_new(M.base, -1, EV_PERSIST, on_tick, NULL);
+	for (int i = 0; i < 4; i++)
+		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) != 0)
+			fatalx("cannot watch signals");
+	tick = sigs[4];
+	if (tick == NULL || evtimer_add(tick, &one) != 0)
+		fatalx("cannot start the timer");
+
+	if (M.nfq)
+		log_info("started: NFQUEUE %d, ports %s, CSV %s",
+		    M.cfg.nfqueue, M.cfg.ports, M.cfg.csv[0] ? M.cfg.csv : "off");
+	else
+		log_info("started: capturing on %s, ports %s, CSV %s",
+		    M.cfg.interface, M.cfg.ports,
+		    M.cfg.csv[0] ? M.cfg.csv : "off");
+	event_base_dispatch(M.base);
+
+	if (M.live)
+		pcapsrc_live_poll(M.live);
+	source_stats(extra, sizeof(extra));
+	gettimeofday(&now, NULL);
+	sniff_finish(&M.sn, &now);
+	sniff_log_stats(&M.sn, extra);
+	outputs_teardown(&M.out);
+	for (int i = 0; i < 5; i++)
+		event_free(sigs[i]);
+	pcapsrc_live_close(M.live);
+	nfqsrc_close(M.nfq);
+	event_base_free(M.base);
+	if (!M.foreground)
+		daemon_remove_pidfile();
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+
+static void
+usage_error(const char *msg, const char *arg)
+{
+	fprintf(stderr, PROG ": %s%s%s\nTry 'omnik-sniff --help'.\n", msg,
+	    arg ? ": " : "", arg ? arg : "");
+	exit(2);
 }
 
 int
 main(int argc, char **argv)
 {
-	const char *stream_path = NULL, *csv_path = NULL, *db_path = NULL;
-	const char *conf_path = NULL;
-	struct event_base *base = NULL;
-	struct config cfg;
-	int flush_s = 10;
-	struct outputs out;
-	struct sink sk;
-	char err[512];
-	int ch, verbose = 0, rc;
+	char err[2048];
+	int ch, kinds, rc;
+	bool check = false;
 
-	log_init("omnik-sniff", true, 0);
-	while ((ch = getopt_long(argc, argv, "c:vhV", longopts, NULL)) != -1) {
+	log_init(PROG, true, 0);
+	M.flush_s = 10;
+	while ((ch = getopt_long(argc, argv, "r:i:ps:B:c:u:fnvhV", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
-		case 'c':
-			conf_path = optarg;
+		case 'r':
+			if (M.nfiles == MAX_FILES)
+				usage_error("too many files", NULL);
+			M.files[M.nfiles++] = optarg;
 			break;
-		case OPT_DB:
-			db_path = optarg;
+		case 'i':
+			override("sniff", "interface", optarg);
+			M.cli_iface = true;
 			break;
-		case OPT_FLUSH:
-			flush_s = atoi(optarg);
+		case OPT_NFQUEUE:
+			override("sniff", "nfqueue", optarg);
+			M.cli_nfqueue = true;
 			break;
 		case OPT_STREAM:
-			stream_path = optarg;
+			M.stream_path = optarg;
+			break;
+		case OPT_PORT: {
+			size_t l = strlen(M.ports);
+
+			if (l + strlen(optarg) + 2 > sizeof(M.ports))
+				usage_error("too many ports", NULL);
+			snprintf(M.ports + l, sizeof(M.ports) - l, "%s%s",
+			    l ? " " : "", optarg);
+			break;
+		}
+		case OPT_FILTER:
+			override("sniff", "filter", optarg);
+			break;
+		case 'p':
+			override("sniff", "promisc", "no");
+			break;
+		case 's':
+			override("sniff", "snaplen", optarg);
+			break;
+		case 'B':
+			override("sniff", "buffer_size", optarg);
 			break;
 		case OPT_CSV:
-			csv_path = optarg;
+			override("omniklog", "csv", optarg);
+			break;
+		case OPT_DB:
+			override("omniklog", "db", optarg);
+			M.journal = true;
+			break;
+		case OPT_FLUSH:
+			M.flush_s = atoi(optarg);
+			break;
+		case 'c':
+			M.config_path = optarg;
+			break;
+		case 'u':
+			override("omniklog", "user", optarg);
+			break;
+		case 'f':
+			M.foreground = true;
+			break;
+		case 'n':
+			check = true;
 			break;
 		case 'v':
-			verbose++;
+			M.verbose_flags++;
 			break;
 		case 'h':
 			usage(stdout);
 			return 0;
 		case 'V':
-			printf("omnik-sniff %s\n", OMNIKLOG_VERSION);
+			printf(PROG " %s\n", OMNIKLOG_VERSION);
 			return 0;
 		default:
 			fprintf(stderr, "Try 'omnik-sniff --help'.\n");
 			return 2;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "omnik-sniff: unexpected argument '%s'\n"
-		    "Try 'omnik-sniff --help'.\n", argv[optind]);
-		return 2;
+	if (optind < argc)
+		usage_error("unexpected argument", argv[optind]);
+	if (M.ports[0] != '\0')
+		override("sniff", "ports", M.ports);
+	/*
+	 * An input given as a flag replaces the inputs of the config file:
+	 * `-r FILE` works with the service's config, whose [sniff] names an
+	 * interface or a queue.
+	 */
+	if (M.nfiles > 0 || M.stream_path != NULL || M.cli_iface ||
+	    M.cli_nfqueue) {
+		if (!M.cli_iface)
+			override("sniff", "interface", "");
+		if (!M.cli_nfqueue)
+			override("sniff", "nfqueue", "-1");
 	}
-	if (stream_path == NULL) {
-		fprintf(stderr, "omnik-sniff: no input given: use --stream FILE\n"
-		    "Try 'omnik-sniff --help'.\n");
-		return 2;
-	}
-	log_set_verbosity(verbose);
 
-	if (conf_path != NULL || db_path != NULL) {
-		/* The journal first, then CSV, then remote outputs. */
-		config_defaults(&cfg);
-		cfg.db[0] = '\0';
-		if ((conf_path && config_load(&cfg, conf_path, err,
-		    sizeof(err)) != 0) ||
-		    (db_path && config_set(&cfg, "omniklog", "db", db_path,
-		    err, sizeof(err)) != 0) ||
-		    (csv_path && config_set(&cfg, "omniklog", "csv", csv_path,
-		    err, sizeof(err)) != 0) ||
-		    (base = event_base_new()) == NULL ||
-		    outputs_setup(&out, &cfg, base, err, sizeof(err)) != 0) {
-			log_warnx("%s", base ? err : "cannot set up");
-			if (base)
-				event_base_free(base);
-			return 1;
-		}
-		if (cfg.csv[0] == '\0') {
-			text_sink(stdout, &sk);
-			outputs_add(&out, &sk);
-		}
-		rc = run_stream(stream_path, &out);
-		flush_remote(&out, base, flush_s);
-		outputs_teardown(&out);
-		event_base_free(base);
-		return rc == 0 ? 0 : 1;
+	if (config_build(&M.cfg, err, sizeof(err)) != 0) {
+		log_warnx("%s", err);
+		return 1;
 	}
-	outputs_init(&out);
-	if (csv_path != NULL) {
-		if (csv_sink_open(csv_path, &sk, err, sizeof(err)) != 0) {
+	{
+		struct tcpreasm_config tc;
+
+		if (reasm_config(&M.cfg, &tc, err, sizeof(err)) != 0) {
 			log_warnx("%s", err);
 			return 1;
 		}
-	} else {
-		text_sink(stdout, &sk);
 	}
-	outputs_add(&out, &sk);
+	log_set_verbosity(M.cfg.verbose + M.verbose_flags);
+	if (check) {
+		if (M.verbose_flags > 0)
+			config_dump(&M.cfg, stdout);
+		printf(PROG ": configuration OK\n");
+		return 0;
+	}
 
-	rc = run_stream(stream_path, &out);
-	outputs_close(&out);
-	return rc == 0 ? 0 : 1;
+	kinds = (M.nfiles > 0) + (M.stream_path != NULL) +
+	    (M.cfg.nfqueue >= 0) + (M.cfg.interface[0] != '\0');
+	if (kinds == 0)
+		usage_error("no input given: use -r FILE, -i IFACE, "
+		    "--nfqueue N or --stream FILE", NULL);
+	if (kinds > 1 && !(M.nfiles || M.stream_path || M.cli_iface ||
+	    M.cli_nfqueue)) {
+		log_warnx("the config file sets both [sniff] interface and "
+		    "nfqueue: choose one");
+		return 1;
+	}
+	if (kinds > 1)
+		usage_error("give one kind of input (-r, -i, --nfqueue or "
+		    "--stream)", NULL);
+
+	if (M.nfiles > 0 || M.stream_path != NULL) {
+		if (outputs_open(false, err, sizeof(err)) != 0) {
+			log_warnx("%s", err);
+			return 1;
+		}
+		rc = M.stream_path ? run_stream(M.stream_path, &M.out) :
+		    run_replay();
+		outputs_flush();
+		outputs_teardown(&M.out);
+		if (M.base)
+			event_base_free(M.base);
+		return rc == 0 ? 0 : 1;
+	}
+	return run_live();
 }

@@ -1,6 +1,6 @@
 # tests/: cmocka unit tests (each links only what it needs), the fuzz
 # target's corpus replayer, and the protocol benchmark.
-TEST_LIBS  := $(shell pkg-config --libs cmocka jansson 2>/dev/null || echo -lcmocka -ljansson)
+TEST_LIBS  := $(shell pkg-config --libs cmocka jansson 2>/dev/null || echo -lcmocka -ljansson) -lm
 TEST_HELPERS := $(B)/tests/vectors.o
 # Every tests/test_*.c is a unit test program; its link rule says what it needs.
 UNIT_TESTS += $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
@@ -29,19 +29,31 @@ $(FUZZ_REPLAY): $(B)/tests/fuzz/fuzz_proto.o $(B)/tests/fuzz/replay.o \
 $(B)/tests/bench_proto: $(B)/tests/bench_proto.o $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS)
 
+$(B)/tests/test_tcpreasm: $(B)/tests/test_tcpreasm.o $(B)/sniff/tcpreasm.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
+
+# mkpcap: the pcap fixtures of tests/sniff/ and the sniffer benchmark.
+TEST_TOOLS += $(B)/tests/mkpcap
+$(B)/tests/mkpcap: $(B)/tests/mkpcap.o $(PROTO_OBJ) $(B)/output/csv.o \
+                   $(B)/common/log.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS)
+
+$(B)/tests/test_packet: $(B)/tests/test_packet.o $(B)/sniff/packet.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
+
 # The journal and the remote outputs (output/).
 $(B)/tests/test_journal: $(B)/tests/test_journal.o $(B)/output/journal.o \
                          $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -lsqlite3 -lm
 
 # omk-feed: a capture stand-in for the output tests (tests/outputs/),
-# linked with everything a program links. Built with the unit tests.
-UNIT_TESTS += $(B)/tests/omk-feed
+# linked with everything a program links.
+TEST_TOOLS += $(B)/tests/omk-feed
 $(B)/tests/omk-feed: $(B)/tests/outputs/feed.o $(LIB_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(LIB_LIBS)
 
 # A local PVOutput stand-in (plain HTTP) for tests/outputs/t-pvoutput.sh.
-UNIT_TESTS += $(B)/tests/pvoutput-server
+TEST_TOOLS += $(B)/tests/pvoutput-server
 $(B)/tests/pvoutput-server: $(B)/tests/outputs/pvoutput-server.o
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) -levent
 

@@ -1,0 +1,46 @@
+/*
+ * packet.h: find the TCP segment in a captured packet.
+ *
+ *   link header          network            transport
+ *   Ethernet [802.1Q]* ─┐
+ *   Linux cooked v1/v2 ─┼─> IPv4 | IPv6 ───> TCP ──> struct tcpreasm_seg
+ *   raw IP, BSD loopback┘   (ext. headers)
+ *
+ * Pure code: every read is bounds-checked against the captured length;
+ * the IP length, not the capture, says where the payload ends (Ethernet
+ * pads short frames). Fragments are not reassembled (a kit's segments are
+ * small) and are reported as such. TCP checksums are not checked.
+ */
+#ifndef PACKET_H
+#define PACKET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tcpreasm.h"
+
+enum packet_link {
+	PACKET_LINK_ETHER,	/* DLT_EN10MB */
+	PACKET_LINK_SLL,	/* DLT_LINUX_SLL (-i any, libpcap < 1.10) */
+	PACKET_LINK_SLL2,	/* DLT_LINUX_SLL2 (-i any) */
+	PACKET_LINK_RAW,	/* DLT_RAW, DLT_IPV4, DLT_IPV6, NFQUEUE */
+	PACKET_LINK_NULL,	/* DLT_NULL: BSD loopback */
+	PACKET_LINK_UNKNOWN,
+};
+
+enum packet_result {
+	PACKET_TCP,		/* *seg filled in */
+	PACKET_NOT_TCP,		/* another protocol: ignore */
+	PACKET_FRAGMENT,	/* an IP fragment */
+	PACKET_MALFORMED,	/* headers cut short or inconsistent */
+	PACKET_SNAPPED,		/* TCP, but the payload was cut by snaplen:
+				 * *seg holds what was captured */
+};
+
+/* Map a libpcap DLT_ value to a link type. */
+enum packet_link packet_link_from_dlt(int dlt);
+
+enum packet_result packet_parse(enum packet_link link, const uint8_t *p,
+    size_t caplen, struct tcpreasm_seg *seg);
+
+#endif /* PACKET_H */

@@ -1,0 +1,255 @@
+/*
+ * pcapsrc.c: replay and live capture through libpcap (see pcapsrc.h).
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pcapsrc.h"
+
+struct pcapsrc {
+	pcap_t *p;
+	struct sniff *s;
+	enum packet_link link;
+	struct event *ev;
+};
+
+int
+pcapsrc_filter_for_ports(const char *ports, bool vlan, char *buf, size_t n,
+    char *err, size_t errlen)
+{
+	char one[512], list[256];
+	const char *p = ports;
+	size_t used = 0;
+	int count = 0;
+
+	list[0] = '\0';
+	while (*p) {
+		char *end;
+		long port;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		errno = 0;
+		port = strtol(p, &end, 10);
+		if (end == p || errno != 0 || port < 1 || port > 65535 ||
+		    (*end && *end != ' ' && *end != ',')) {
+			snprintf(err, errlen, "'%s' is not a list of TCP ports",
+			    ports);
+			return -1;
+		}
+		int w = snprintf(list + used, sizeof(list) - used, "%s%ld",
+		    count ? " or " : "", port);
+		if (w < 0 || (size_t)w >= sizeof(list) - used) {
+			snprintf(err, errlen, "too many ports in '%s'", ports);
+			return -1;
+		}
+		used += (size_t)w;
+		count++;
+		p = end;
+	}
+	if (count == 0) {
+		snprintf(err, errlen, "no TCP port to capture");
+		return -1;
+	}
+	snprintf(one, sizeof(one), count > 1 ? "tcp port (%s)" : "tcp port %s",
+	    list);
+	/* `vlan` shifts the offsets for the rest: the tagged case last. */
+	if ((size_t)snprintf(buf, n, vlan ? "(%s) or (vlan and %s)" : "%s",
+	    one, one) >= n) {
+		snprintf(err, errlen, "filter too long");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
+{
+	struct pcapsrc *ps = (struct pcapsrc *)user;
+
+	sniff_packet(ps->s, ps->link, bytes, h->caplen, &h->ts);
+}
+
+static int
+set_filter(pcap_t *p, const char *filter, const char *ports, char *err,
+    size_t errlen)
+{
+	struct bpf_program prog;
+	char built[1024];
+
+	if (filter == NULL || filter[0] == '\0') {
+		if (pcapsrc_filter_for_ports(ports,
+		    pcap_datalink(p) == DLT_EN10MB, built, sizeof(built), err,
+		    errlen) != 0)
+			return -1;
+		filter = built;
+	}
+	if (pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+		snprintf(err, errlen, "filter '%s': %s", filter,
+		    pcap_geterr(p));
+		return -1;
+	}
+	if (pcap_setfilter(p, &prog) != 0) {
+		snprintf(err, errlen, "filter '%s': %s", filter,
+		    pcap_geterr(p));
+		pcap_freecode(&prog);
+		return -1;
+	}
+	pcap_freecode(&prog);
+	return 0;
+}
+
+int
+pcapsrc_replay(struct sniff *s, const char *path, const char *filter,
+    const char *ports, void (*between)(void *), void *arg, char *err,
+    size_t errlen)
+{
+	char ebuf[PCAP_ERRBUF_SIZE];
+	struct pcapsrc ps;
+	int r;
+
+	memset(&ps, 0, sizeof(ps));
+	ps.s = s;
+	ps.p = pcap_open_offline(path, ebuf);
+	if (ps.p == NULL) {
+		snprintf(err, errlen, "%s", ebuf);
+		return -1;
+	}
+	ps.link = packet_link_from_dlt(pcap_datalink(ps.p));
+	if (ps.link == PACKET_LINK_UNKNOWN) {
+		snprintf(err, errlen, "%s: link type %s is not supported", path,
+		    pcap_datalink_val_to_name(pcap_datalink(ps.p)));
+		pcap_close(ps.p);
+		return -1;
+	}
+	if (set_filter(ps.p, filter, ports, err, errlen) != 0) {
+		pcap_close(ps.p);
+		return -1;
+	}
+	while ((r = pcap_dispatch(ps.p, 4096, on_packet, (u_char *)&ps)) > 0)
+		if (between)
+			between(arg);
+	if (r == PCAP_ERROR) {
+		snprintf(err, errlen, "%s: %s", path, pcap_geterr(ps.p));
+		pcap_close(ps.p);
+		return -1;
+	}
+	pcap_close(ps.p);
+	return 0;
+}
+
+struct pcapsrc *
+pcapsrc_live_open(const struct pcapsrc_live_config *c, struct sniff *s,
+    char *err, size_t errlen)
+{
+	char ebuf[PCAP_ERRBUF_SIZE];
+	struct pcapsrc *ps;
+	int r;
+
+	ps = calloc(1, sizeof(*ps));
+	if (ps == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	ps->s = s;
+	ps->p = pcap_create(c->interface, ebuf);
+	if (ps->p == NULL) {
+		snprintf(err, errlen, "%s: %s", c->interface, ebuf);
+		free(ps);
+		return NULL;
+	}
+	pcap_set_snaplen(ps->p, c->snaplen);
+	pcap_set_promisc(ps->p, c->promisc);
+	pcap_set_buffer_size(ps->p, c->buffer_size);
+	/* Batches for throughput, but readings no later than 100 ms. */
+	pcap_set_timeout(ps->p, 100);
+	r = pcap_activate(ps->p);
+	if (r < 0) {
+		snprintf(err, errlen, "%s: %s", c->interface,
+		    r == PCAP_ERROR ? pcap_geterr(ps->p) : pcap_statustostr(r));
+		goto fail;
+	}
+	ps->link = packet_link_from_dlt(pcap_datalink(ps->p));
+	if (ps->link == PACKET_LINK_UNKNOWN) {
+		snprintf(err, errlen, "%s: link type %s is not supported",
+		    c->interface,
+		    pcap_datalink_val_to_name(pcap_datalink(ps->p)));
+		goto fail;
+	}
+	if (set_filter(ps->p, c->filter, c->ports, err, errlen) != 0)
+		goto fail;
+	if (pcap_setnonblock(ps->p, 1, ebuf) != 0) {
+		snprintf(err, errlen, "%s: %s", c->interface, ebuf);
+		goto fail;
+	}
+	return ps;
+fail:
+	pcap_close(ps->p);
+	free(ps);
+	return NULL;
+}
+
+void
+pcapsrc_live_poll(struct pcapsrc *ps)
+{
+	/* Bounded: other events (signals, outputs) get their turn. */
+	for (int i = 0; i < 64; i++)
+		if (pcap_dispatch(ps->p, 256, on_packet, (u_char *)ps) <= 0)
+			break;
+}
+
+static void
+on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pcapsrc_live_poll(arg);
+}
+
+int
+pcapsrc_live_attach(struct pcapsrc *ps, struct event_base *base, char *err,
+    size_t errlen)
+{
+	int fd = pcap_get_selectable_fd(ps->p);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "the capture cannot be polled");
+		return -1;
+	}
+	ps->ev = event_new(base, fd, EV_READ | EV_PERSIST, on_readable, ps);
+	if (ps->ev == NULL || event_add(ps->ev, NULL) != 0) {
+		snprintf(err, errlen, "cannot watch the capture");
+		return -1;
+	}
+	return 0;
+}
+
+void
+pcapsrc_live_stats(struct pcapsrc *ps, char *buf, size_t n)
+{
+	struct pcap_stat st;
+
+	if (pcap_stats(ps->p, &st) != 0) {
+		snprintf(buf, n, "kernel statistics unavailable");
+		return;
+	}
+	snprintf(buf, n, "kernel: %u received, %u dropped, %u dropped by "
+	    "the interface", st.ps_recv, st.ps_drop, st.ps_ifdrop);
+}
+
+void
+pcapsrc_live_close(struct pcapsrc *ps)
+{
+	if (ps == NULL)
+		return;
+	if (ps->ev)
+		event_free(ps->ev);
+	pcap_close(ps->p);
+	free(ps);
+}

@@ -1,0 +1,220 @@
+/*
+ * sniff.c: the reassembler's consumer (see sniff.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "sniff.h"
+#include "stream.h"
+
+static void
+stream_account(struct sniff *s, const struct stream *st)
+{
+	s->st.frames += st->st.frames;
+	s->st.readings += st->st.readings;
+	s->st.rejects += st->st.rejects;
+	s->st.skipped += st->fr.st.skipped;
+}
+
+static void
+stream_open(struct sniff *s, struct tcpreasm_flow *f, enum tcpreasm_dir d,
+    struct stream *st)
+{
+	char name[64];
+
+	/* Readings are labelled by the kit's end, replies by the portal's. */
+	tcpreasm_side_name(f, d == TCPREASM_TO_SERVER ? 0 : 1, name,
+	    sizeof(name));
+	stream_init(st, s->out, d == TCPREASM_TO_SERVER ? STREAM_TO_CLOUD :
+	    STREAM_FROM_CLOUD, name);
+}
+
+/*
+ * Between segments a direction keeps no stream, only the bytes of a frame
+ * begun and not finished ("parked", at most one frame), and where in the
+ * stream they start. Each segment runs through one scratch stream:
+ * parked bytes first, then the new ones. 100,000 open flows therefore
+ * cost the reassembler's entries plus their unfinished frames, not
+ * 100,000 framers.
+ */
+struct park {
+	uint64_t offset;	/* stream offset of data[0] */
+	uint64_t quiet_until;	/* the framer's: no report twice */
+	uint16_t len;
+	uint8_t data[];
+};
+
+/* Load the scratch stream with a direction's parked bytes, if any. */
+static struct stream *
+unpark(struct sniff *s, struct tcpreasm_flow *f, enum tcpreasm_dir d,
+    const struct timeval *when)
+{
+	struct stream *st = &s->scratch;
+	struct park *pk = f->user[d];
+
+	stream_open(s, f, d, st);
+	if (pk != NULL) {
+		/* Offsets in messages stay those of the whole stream. */
+		framer_resume(&st->fr, pk->offset, pk->quiet_until);
+		stream_feed(st, pk->data, pk->len, when);
+		free(pk);
+		f->user[d] = NULL;
+	}
+	return st;
+}
+
+/* Keep what the framer holds back; the scratch stream is then free. */
+static void
+park(struct sniff *s, struct tcpreasm_flow *f, enum tcpreasm_dir d,
+    struct stream *st)
+{
+	struct framer_suspended sus;
+	struct park *pk;
+
+	stream_account(s, st);
+	if (framer_suspend(&st->fr, &sus) != 0 || sus.len > OMNIK_FRAME_MAX) {
+		s->st.no_memory++;
+		return;
+	}
+	if (sus.len == 0)
+		return;
+	if ((pk = malloc(sizeof(*pk) + sus.len)) == NULL) {
+		s->st.no_memory++;
+		return;
+	}
+	pk->offset = sus.offset;
+	pk->quiet_until = sus.quiet_until;
+	pk->len = (uint16_t)sus.len;
+	memcpy(pk->data, sus.data, sus.len);
+	f->user[d] = pk;
+}
+
+static void
+on_data(void *arg, struct tcpreasm_flow *f, enum tcpreasm_dir d,
+    const uint8_t *buf, size_t len, const struct timeval *when)
+{
+	struct sniff *s = arg;
+	struct stream *st = unpark(s, f, d, when);
+
+	stream_feed(st, buf, len, when);
+	park(s, f, d, st);
+}
+
+/* The end of a stream: what is parked is reported as truncated. */
+static void
+end_stream(struct sniff *s, struct tcpreasm_flow *f, enum tcpreasm_dir d,
+    const struct timeval *when)
+{
+	struct stream *st;
+
+	if (f->user[d] == NULL)
+		return;
+	st = unpark(s, f, d, when);
+	stream_end(st, when);
+	stream_account(s, st);
+}
+
+static void
+on_gap(void *arg, struct tcpreasm_flow *f, enum tcpreasm_dir d,
+    uint32_t missing, const struct timeval *when)
+{
+	struct sniff *s = arg;
+
+	if (f->user[d] != NULL) {
+		char name[64];
+
+		tcpreasm_side_name(f, d == TCPREASM_TO_SERVER ? 0 : 1, name,
+		    sizeof(name));
+		log_debug("%s: %u bytes never captured; resynchronising",
+		    name, missing);
+	}
+	/* A frame cannot span the hole: what came before it ends here. */
+	end_stream(s, f, d, when);
+}
+
+static void
+on_close(void *arg, struct tcpreasm_flow *f, enum tcpreasm_end why,
+    const struct timeval *when)
+{
+	(void)why;
+	for (int d = 0; d < 2; d++)
+		end_stream(arg, f, (enum tcpreasm_dir)d, when);
+}
+
+static const struct tcpreasm_ops sniff_ops = { on_data, on_gap, on_close };
+
+int
+sniff_init(struct sniff *s, const struct tcpreasm_config *cfg,
+    struct outputs *out)
+{
+	memset(s, 0, sizeof(*s));
+	s->out = out;
+	return tcpreasm_init(&s->r, cfg, &sniff_ops, s);
+}
+
+void
+sniff_packet(struct sniff *s, enum packet_link link, const uint8_t *p,
+    size_t caplen, const struct timeval *when)
+{
+	struct tcpreasm_seg seg;
+
+	s->st.packets++;
+	switch (packet_parse(link, p, caplen, &seg)) {
+	case PACKET_SNAPPED:
+		s->st.snapped++;
+		/* FALLTHROUGH */
+	case PACKET_TCP:
+		tcpreasm_segment(&s->r, &seg, when);
+		break;
+	case PACKET_NOT_TCP:
+		s->st.not_tcp++;
+		break;
+	case PACKET_FRAGMENT:
+		s->st.fragments++;
+		break;
+	case PACKET_MALFORMED:
+		s->st.malformed++;
+		break;
+	}
+}
+
+void
+sniff_tick(struct sniff *s, const struct timeval *now)
+{
+	tcpreasm_expire(&s->r, now);
+}
+
+void
+sniff_finish(struct sniff *s, const struct timeval *now)
+{
+	tcpreasm_free(&s->r, now);
+}
+
+void
+sniff_log_stats(const struct sniff *s, const char *extra)
+{
+	const struct tcpreasm_stats *r = &s->r.st;
+	uint64_t frames = s->st.frames, readings = s->st.readings;
+	uint64_t rejects = s->st.rejects, skipped = s->st.skipped;
+
+
+	log_info("statistics: %llu packets (%llu not TCP, %llu fragments, "
+	    "%llu malformed, %llu cut by snaplen), %llu flows (%u open, "
+	    "%llu idle, %llu evicted), %llu bytes in order, %llu duplicate, "
+	    "%llu gaps (%llu bytes never seen), %llu frames, %llu readings, "
+	    "%llu rejected, %llu bytes skipped%s%s",
+	    (unsigned long long)s->st.packets,
+	    (unsigned long long)s->st.not_tcp,
+	    (unsigned long long)s->st.fragments,
+	    (unsigned long long)s->st.malformed,
+	    (unsigned long long)s->st.snapped,
+	    (unsigned long long)r->flows, s->r.nflows,
+	    (unsigned long long)r->idle, (unsigned long long)r->evicted,
+	    (unsigned long long)r->bytes, (unsigned long long)r->dup_bytes,
+	    (unsigned long long)r->gaps, (unsigned long long)r->gap_bytes,
+	    (unsigned long long)frames, (unsigned long long)readings,
+	    (unsigned long long)rejects, (unsigned long long)skipped,
+	    extra && *extra ? ", " : "", extra ? extra : "");
+}

@@ -1,0 +1,56 @@
+/*
+ * sniff.h: captured packets in, readings out. Shared by the three capture
+ * sources (replay, live, NFQUEUE), which only hand over packets:
+ *
+ *   packet ──> packet_parse ──> tcpreasm ──> stream_feed (per direction)
+ *                                  │ gap ──> stream_end + a fresh framer
+ *                                  └ close ─> stream_end
+ *
+ * The kit -> portal direction of a flow is STREAM_TO_CLOUD, the other
+ * STREAM_FROM_CLOUD. Between segments a direction keeps only the bytes
+ * of an unfinished frame (see sniff.c), so open flows cost the
+ * reassembler's ~180 bytes plus what they have half sent.
+ */
+#ifndef SNIFF_H
+#define SNIFF_H
+
+#include <stdint.h>
+#include <sys/time.h>
+
+#include "outputs.h"
+#include "packet.h"
+#include "stream.h"
+#include "tcpreasm.h"
+
+struct sniff_stats {
+	uint64_t packets;	/* handed to sniff_packet */
+	uint64_t not_tcp;
+	uint64_t fragments;
+	uint64_t malformed;
+	uint64_t snapped;	/* payload cut by the snap length */
+	uint64_t frames;	/* whole frames (both directions) */
+	uint64_t readings;
+	uint64_t rejects;
+	uint64_t skipped;	/* stream bytes outside frames, not filler */
+	uint64_t no_memory;
+};
+
+struct sniff {
+	struct tcpreasm r;
+	struct outputs *out;
+	struct sniff_stats st;
+	struct stream scratch;	/* the one framer all flows take turns on */
+};
+
+int sniff_init(struct sniff *s, const struct tcpreasm_config *cfg,
+    struct outputs *out);
+void sniff_packet(struct sniff *s, enum packet_link link, const uint8_t *p,
+    size_t caplen, const struct timeval *when);
+/* Idle flows end; call now and then when no packets come. */
+void sniff_tick(struct sniff *s, const struct timeval *now);
+/* End every flow (its readings are reported) and free everything. */
+void sniff_finish(struct sniff *s, const struct timeval *now);
+/* Log the counters at info level, with the source's own in `extra`. */
+void sniff_log_stats(const struct sniff *s, const char *extra);
+
+#endif /* SNIFF_H */

@@ -1,0 +1,74 @@
+#!/bin/bash
+# kit ── router ── portal in network namespaces; on the router an NFQUEUE
+# rule (scripts/omnik-sniff-nfqueue, iptables and, where the kernel has
+# nft_queue, nftables) and omnik-sniff --nfqueue: every push decoded, the
+# portal gets everything, and with omnik-sniff stopped traffic still
+# flows (queue-bypass).
+. "$(dirname "$0")/netns.sh"
+need_root
+make_pushes
+RULES="$top/scripts/omnik-sniff-nfqueue"
+
+ns_add kit; ns_add router; ns_add portal
+link kit eth0 router lan
+link portal eth0 router wan
+in_ns kit ip addr add 192.0.2.10/24 dev eth0
+in_ns kit ip route add default via 192.0.2.1
+in_ns router ip addr add 192.0.2.1/24 dev lan
+in_ns router ip addr add 203.0.113.1/24 dev wan
+in_ns router sysctl -qw net.ipv4.ip_forward=1
+in_ns portal ip addr add 203.0.113.69/24 dev eth0
+in_ns portal ip route add default via 203.0.113.1
+rows=$(wc -l <"$tmp/want.rows")
+chmod 755 "$tmp"; mkdir -m 777 "$tmp/out"
+
+: >"$tmp/recv.bin"
+check "portal listens on 10004" portal_listen portal "$tmp/recv.bin"
+
+run_backend() {	# iptables | nft
+	local be=$1 q=$2 base=$tmp/$1
+	check "$be: rules added (queue $q, bypass)" \
+		in_ns router "$RULES" add --$be --queue "$q"
+	check "$be: the rules are there" \
+		bash -c "ip netns exec $P-router '$RULES' show --$be | grep -q 'bypass'"
+	: >"$tmp/recv.bin"
+	check "$be: omnik-sniff bound to the queue" \
+		sniff_start router "$base.log" --nfqueue "$q" -u nobody --csv "$tmp/out/$be.csv"
+	check "$be: runs as nobody with CAP_NET_ADMIN alone" \
+		bash -c "test \"\$(ps -o user= -p $SNIFF_PID | tr -d ' ')\" = nobody &&
+		    grep -q '^CapEff:[[:space:]]*0*1000\$' /proc/$SNIFF_PID/status"
+	check "$be: every push reaches the portal through the queue" \
+		push_all kit 203.0.113.69
+	wait_lines "$tmp/out/$be.csv" $((rows + 1))
+	sleep 0.3
+	check "$be: the portal got every byte" cmp -s "$tmp/all.bin" "$tmp/recv.bin"
+	tail -n +2 "$tmp/out/$be.csv" | cut -d, -f2- >"$base.rows"
+	check "$be: every reading decoded once, in order ($rows)" \
+		cmp -s "$tmp/want.rows" "$base.rows"
+	kill -USR1 "$SNIFF_PID"
+	for _ in $(seq 30); do grep -q 'statistics:.*NFQUEUE' "$base.log" && break; sleep 0.1; done
+	check "$be: SIGUSR1 statistics count the accepted packets" \
+		grep -q "statistics:.*NFQUEUE $q: [1-9][0-9]* packets accepted" "$base.log"
+	check "$be: SIGTERM: clean exit" sniff_stop
+	# Nobody on the queue now: the bypass flag lets packets through.
+	: >"$tmp/recv.bin"
+	check "$be: with omnik-sniff stopped, pushes still get through" \
+		push_all kit 203.0.113.69
+	sleep 0.3
+	check "$be: ... and the portal still gets every byte" \
+		cmp -s "$tmp/all.bin" "$tmp/recv.bin"
+	check "$be: rules removed" in_ns router "$RULES" remove --$be
+}
+
+run_backend iptables 7
+# nftables' own queue statement needs the kernel's nft_queue module.
+if in_ns router nft -f - 2>/dev/null <<'NFT'
+table inet omk_probe { chain c { type filter hook forward priority 0; tcp dport 9 queue num 9 bypass; } }
+NFT
+then
+	in_ns router nft delete table inet omk_probe
+	run_backend nft 8
+else
+	n=$((n + 1)); echo "ok $n # SKIP nftables: no nft_queue in this kernel"
+fi
+echo "1..$n"

@@ -1,0 +1,176 @@
+/*
+ * test_config.c: the INI file: defaults, every type, errors with their
+ * line numbers, flags overriding the file.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+static char path[] = "/tmp/omniklog-conf-XXXXXX";
+
+static void
+write_file(const char *text)
+{
+	int fd = mkstemp(path);
+	FILE *fp;
+
+	assert_true(fd >= 0);
+	fp = fdopen(fd, "w");
+	fputs(text, fp);
+	fclose(fp);
+}
+
+static void
+done(void)
+{
+	unlink(path);
+	strcpy(path, "/tmp/omniklog-conf-XXXXXX");
+}
+
+static void
+test_defaults(void **state)
+{
+	struct config c;
+
+	(void)state;
+	config_defaults(&c);
+	assert_string_equal(c.user, "omniklog");
+	assert_string_equal(c.listen, "10004");
+	assert_string_equal(c.upstream, "original");
+	assert_string_equal(c.ports, "10004");
+	assert_string_equal(c.csv, "");
+	assert_int_equal(c.nfqueue, -1);
+	assert_true(c.promisc);
+}
+
+static void
+test_good_file(void **state)
+{
+	struct config c;
+	char err[1024];
+
+	(void)state;
+	write_file("# comment\n[omniklog]\nuser = pi\ncsv = /tmp/x.csv\n"
+	    "verbose = 1\n\n[relay]\nlisten = 10004\nlisten = [::1]:10005\n"
+	    "upstream = none ; inline comment\n[sniff]\npromisc = no\n"
+	    "ports = 10004\nports = 8899\n");
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, path, err, sizeof(err)), 0);
+	assert_string_equal(c.user, "pi");
+	assert_string_equal(c.csv, "/tmp/x.csv");
+	assert_int_equal(c.verbose, 1);
+	/* A list named in the file replaces its default, then grows. */
+	assert_string_equal(c.listen, "10004 [::1]:10005");
+	assert_string_equal(c.upstream, "none");
+	assert_false(c.promisc);
+	assert_string_equal(c.ports, "10004 8899");
+	/* A flag overrides the file. */
+	assert_int_equal(config_set(&c, "relay", "upstream",
+	    "203.0.113.69:10004", err, sizeof(err)), 0);
+	assert_string_equal(c.upstream, "203.0.113.69:10004");
+	done();
+}
+
+/* Every problem, each with its line number, in one run. */
+static void
+test_errors_with_lines(void **state)
+{
+	struct config c;
+	char err[2048], want[512];
+
+	(void)state;
+	write_file("[omniklog]\nuser = pi\nusr = typo\n[relay]\n"
+	    "idle_timeout = soon\nmax_buffer = 10\n[nosuch]\nx = 1\n"
+	    "[sniff]\npromisc = maybe\n");
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, path, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:3: unknown key 'usr' in section "
+	    "[omniklog]", path);
+	assert_non_null(strstr(err, want));
+	snprintf(want, sizeof(want), "%s:5: [relay] idle_timeout: 'soon' is "
+	    "not a whole number", path);
+	assert_non_null(strstr(err, want));
+	snprintf(want, sizeof(want), "%s:6: [relay] max_buffer: '10'", path);
+	assert_non_null(strstr(err, want));
+	snprintf(want, sizeof(want), "%s:8: unknown section [nosuch]", path);
+	assert_non_null(strstr(err, want));
+	snprintf(want, sizeof(want), "%s:10: [sniff] promisc: 'maybe' is not "
+	    "yes or no", path);
+	assert_non_null(strstr(err, want));
+	/* Good keys before and after still took effect. */
+	assert_string_equal(c.user, "pi");
+	done();
+}
+
+static void
+test_syntax_and_missing(void **state)
+{
+	struct config c;
+	char err[1024], want[256];
+
+	(void)state;
+	write_file("[omniklog]\nthis line has no equals sign\n");
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, path, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:2: syntax error", path);
+	assert_non_null(strstr(err, want));
+	done();
+
+	write_file("user = pi\n");
+	assert_int_equal(config_load(&c, path, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "outside any section"));
+	done();
+
+	assert_int_equal(config_load(&c, "/nonexistent/omniklog.conf", err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "cannot read /nonexistent/omniklog.conf"));
+	assert_int_equal(config_set(&c, "relay", "nope", "1", err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "unknown key 'nope'"));
+}
+
+/* The dump is itself a valid config that loads to the same settings. */
+static void
+test_dump_roundtrip(void **state)
+{
+	struct config a, b;
+	char err[1024];
+	FILE *fp;
+	int fd;
+
+	(void)state;
+	config_defaults(&a);
+	assert_int_equal(config_set(&a, "omniklog", "csv", "/x.csv", err,
+	    sizeof(err)), 0);
+	fd = mkstemp(path);
+	fp = fdopen(fd, "w");
+	config_dump(&a, fp);
+	fclose(fp);
+	memset(&b, 0x55, sizeof(b));
+	config_defaults(&b);
+	assert_int_equal(config_load(&b, path, err, sizeof(err)), 0);
+	assert_memory_equal(&a, &b, sizeof(a));
+	done();
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_good_file),
+		cmocka_unit_test(test_errors_with_lines),
+		cmocka_unit_test(test_syntax_and_missing),
+		cmocka_unit_test(test_dump_roundtrip),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,417 @@
+/*
+ * test_framer.c: resynchronisation, filler, truncation, oversized frames,
+ * the bounded buffer and chunking, on streams built from real frames.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "framer.h"
+#include "omnik.h"
+#include "vectors.h"
+
+/* What came out of the framer, for comparing runs. */
+struct event {
+	enum framer_status st;
+	uint64_t offset;
+	size_t len;
+};
+
+struct run {
+	struct event ev[4096];
+	size_t n;
+	struct framer_stats st;
+	size_t max_buffered;
+};
+
+static void
+collect(struct framer *fr, struct run *r)
+{
+	struct framer_frame f;
+	enum framer_status st;
+
+	while ((st = framer_next(fr, &f)) != FRAMER_NEED_MORE) {
+		assert_true(r->n < sizeof(r->ev) / sizeof(r->ev[0]));
+		/* Valid frames really are valid, wherever they came from. */
+		if (st == FRAMER_FRAME) {
+			struct omnik_msg m;
+			enum omnik_err e = omnik_decode(f.data, f.len, &m);
+			assert_true(e == OMNIK_OK || e == OMNIK_ERR_TRUNCATED ||
+			    e == OMNIK_ERR_TYPE);
+		}
+		r->ev[r->n].st = st;
+		r->ev[r->n].offset = f.offset;
+		r->ev[r->n].len = f.len;
+		r->n++;
+	}
+	if (framer_buffered(fr) > r->max_buffered)
+		r->max_buffered = framer_buffered(fr);
+	/* The invariant of framer.h, at every NEED_MORE. */
+	assert_int_equal(fr->st.bytes_in, fr->st.frame_bytes + fr->st.skipped +
+	    fr->st.filler + framer_buffered(fr));
+}
+
+/* Feed buf in chunks: chunk 0 = whole; else sizes 1..chunk from seed. */
+static void
+feed(const uint8_t *buf, size_t len, size_t chunk, uint64_t seed,
+    struct run *r)
+{
+	struct framer fr;
+	size_t off = 0;
+
+	memset(r, 0, sizeof(*r));
+	framer_init(&fr);
+	while (off < len) {
+		size_t n = chunk == 0 ? len : 1 + test_rand(&seed) % chunk;
+		if (n > len - off)
+			n = len - off;
+		framer_input(&fr, buf + off, n);
+		off += n;
+		collect(&fr, r);
+	}
+	framer_finish(&fr);
+	collect(&fr, r);
+	assert_int_equal(framer_buffered(&fr), 0);
+	r->st = fr.st;
+}
+
+static size_t
+data_frame(uint8_t *out, uint32_t sn, uint8_t L)
+{
+	struct omnik_reading r;
+	size_t len;
+
+	omnik_reading_clear(&r);
+	r.kit_sn = sn;
+	strcpy(r.inverter_sn, "NLDN202013953027");
+	r.value[OMNIK_PAC1] = sn % 3000;
+	assert_int_equal(omnik_encode_data(&r, L, out, OMNIK_FRAME_MAX, &len),
+	    OMNIK_OK);
+	return len;
+}
+
+static size_t
+ack_frame(uint8_t *out, uint32_t sn)
+{
+	size_t len;
+
+	assert_int_equal(omnik_encode_text(sn, 0x41, "DATA SEND IS OK\r\n", out,
+	    OMNIK_FRAME_MAX, &len), OMNIK_OK);
+	return len;
+}
+
+static size_t
+count(const struct run *r, enum framer_status st)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n; i++)
+		n += r->ev[i].st == st;
+	return n;
+}
+
+/* Random garbage, 0x68 included, between good frames. */
+static void
+test_garbage_between_frames(void **state)
+{
+	static uint8_t buf[200000];
+	size_t len = 0, frames = 0, frame_bytes = 0;
+	uint64_t seed = 7;
+	struct run *r = malloc(sizeof(*r));
+
+	(void)state;
+	while (len + 2 * OMNIK_FRAME_MAX + 64 < sizeof(buf)) {
+		size_t g = test_rand(&seed) % 64;
+		for (size_t i = 0; i < g; i++) {
+			uint64_t x = test_rand(&seed);
+			buf[len++] = x % 7 == 0 ? 0x68 : (uint8_t)(x >> 8);
+		}
+		size_t n = data_frame(buf + len, (uint32_t)frames, 0x7D);
+		len += n;
+		frame_bytes += n;
+		frames++;
+	}
+	feed(buf, len, 0, 0, r);
+	/* Garbage may, rarely, hold a valid frame by chance: never fewer. */
+	assert_true(count(r, FRAMER_FRAME) >= frames);
+	assert_true(r->st.frame_bytes >= frame_bytes);
+	size_t got = 0;
+	for (size_t i = 0; i < r->n; i++)
+		if (r->ev[i].st == FRAMER_FRAME && r->ev[i].len == 139)
+			got++;
+	assert_int_equal(got, frames);
+	free(r);
+}
+
+/* A stray 0x68 whose length runs past the good frame must not hide it. */
+static void
+test_stray_start_byte(void **state)
+{
+	uint8_t buf[1024];
+	size_t len = 0, n;
+	struct run *r = malloc(sizeof(*r));
+
+	(void)state;
+	/* 0x68 0xFF: a candidate of 269 bytes, longer than what follows. */
+	buf[len++] = 0x00;
+	buf[len++] = 0x68;
+	buf[len++] = 0xFF;
+	n = ack_frame(buf + len, 42);
+	len += n;
+	feed(buf, len, 0, 0, r);
+	assert_int_equal(count(r, FRAMER_FRAME), 1);
+	assert_int_equal(count(r, FRAMER_TRUNCATED), 1);
+	assert_int_equal(r->ev[r->n - 1].st, FRAMER_FRAME);
+	assert_int_equal(r->ev[r->n - 1].offset, 3);
+	assert_int_equal(r->ev[r->n - 1].len, n);
+
+	/* The same with enough bytes after it to fill the bogus candidate. */
+	for (int i = 0; i < 3; i++)
+		len += data_frame(buf + len, 43 + (uint32_t)i, 0x55);
+	for (size_t chunk = 0; chunk < 300; chunk += 37) {
+		feed(buf, len, chunk, chunk + 1, r);
+		assert_int_equal(count(r, FRAMER_FRAME), 4);
+		assert_int_equal(r->ev[0].st == FRAMER_FRAME ? r->ev[0].offset :
+		    r->ev[1].offset, 3);
+	}
+	free(r);
+}
+
+static void
+test_filler_counted(void **state)
+{
+	uint8_t buf[512];
+	size_t len = 0;
+	struct run *r = malloc(sizeof(*r));
+
+	(void)state;
+	len += ack_frame(buf, 1);
+	memset(buf + len, 0xFF, 68);
+	len += 68;
+	len += ack_frame(buf + len, 2);
+	buf[len++] = 0x00;
+	buf[len++] = 0x11;
+	feed(buf, len, 5, 3, r);
+	assert_int_equal(count(r, FRAMER_FRAME), 2);
+	assert_int_equal(r->st.filler, 68);
+	assert_int_equal(r->st.skipped, 2);
+	free(r);
+}
+
+static void
+test_truncated_at_end(void **state)
+{
+	uint8_t buf[512];
+	size_t len = 0;
+	struct run *r = malloc(sizeof(*r));
+
+	(void)state;
+	len += data_frame(buf, 1, 0x7D);
+	len += data_frame(buf + len, 2, 0x7D) - 20;	/* cut short */
+	for (size_t chunk = 0; chunk < 200; chunk += 19) {
+		feed(buf, len, chunk, chunk, r);
+		assert_int_equal(count(r, FRAMER_FRAME), 1);
+		assert_int_equal(count(r, FRAMER_TRUNCATED), 1);
+		assert_int_equal(r->ev[1].offset, 139);
+		assert_int_equal(r->ev[1].len, 119);
+		assert_int_equal(r->st.truncated, 1);
+	}
+	free(r);
+}
+
+/*
+ * Oversized: bytes inserted inside a frame (its length byte now too
+ * small) make its end byte miss. It is skipped; the next frame decodes.
+ */
+static void
+test_oversized_frame(void **state)
+{
+	uint8_t buf[1024], tmp[OMNIK_FRAME_MAX];
+	size_t len = 0, n;
+	struct run *r = malloc(sizeof(*r));
+
+	(void)state;
+	n = data_frame(tmp, 1, 0x55);
+	memcpy(buf, tmp, 50);
+	memset(buf + 50, 0x00, 30);		/* 30 extra bytes */
+	memcpy(buf + 80, tmp + 50, n - 50);
+	len = n + 30;
+	len += data_frame(buf + len, 2, 0x55);
+	feed(buf, len, 0, 0, r);
+	assert_int_equal(count(r, FRAMER_FRAME), 1);
+	assert_int_equal(r->ev[r->n - 1].offset, n + 30);
+	assert_int_equal(count(r, FRAMER_BAD_CHECKSUM), 0);
+	free(r);
+}
+
+/* A bad checksum is reported once, and the frame after it still comes. */
+static void
+test_bad_checksum_then_good(void **state)
+{
+	uint8_t buf[1024];
+	size_t len = 0, n;
+	struct run *r = malloc(sizeof(*r));
+
+	(void)state;
+	n = data_frame(buf, 1, 0x7D);
+	buf[40] ^= 0x10;
+	len = n;
+	len += ack_frame(buf + len, 1);
+	for (size_t chunk = 0; chunk < 200; chunk += 13) {
+		feed(buf, len, chunk, chunk, r);
+		assert_int_equal(r->n, 2);
+		assert_int_equal(r->ev[0].st, FRAMER_BAD_CHECKSUM);
+		assert_int_equal(r->ev[0].len, n);
+		assert_int_equal(r->ev[1].st, FRAMER_FRAME);
+		assert_int_equal(r->ev[1].offset, n);
+		assert_int_equal(r->st.bad_checksums, 1);
+	}
+	free(r);
+}
+
+/* Hostile input: start bytes everywhere. Memory stays within one frame. */
+static void
+test_bounded_buffer(void **state)
+{
+	static uint8_t buf[1 << 20];
+	struct run *r = malloc(sizeof(*r));
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (i % 3 == 0) ? 0x68 : (i % 3 == 1 ? 0xFE : 0x41);
+	feed(buf, sizeof(buf), 65536, 9, r);
+	assert_int_equal(count(r, FRAMER_FRAME), 0);
+	assert_true(r->max_buffered < OMNIK_FRAME_MAX);
+	assert_int_equal(sizeof(((struct framer *)0)->buf), OMNIK_FRAME_MAX);
+	assert_int_equal(r->st.skipped + r->st.filler, sizeof(buf));
+	free(r);
+}
+
+/* Any chunking, 1 byte to 64 KiB, gives exactly the same events. */
+static void
+test_chunking_equivalence(void **state)
+{
+	static uint8_t buf[300000];
+	static const uint8_t lens[] = { 0x55, 0x7D, 0x81, 0xA9 };
+	size_t len = 0;
+	uint64_t seed = 99;
+	struct run *whole = malloc(sizeof(*whole));
+	struct run *r = malloc(sizeof(*r));
+	static const size_t chunks[] = { 1, 2, 3, 16, 139, 270, 4096, 65536 };
+
+	(void)state;
+	for (uint32_t i = 0; len + 2 * OMNIK_FRAME_MAX + 80 < sizeof(buf) &&
+	    i < 3000; i++) {
+		switch (test_rand(&seed) % 6) {
+		case 0:
+			memset(buf + len, 0xFF, 68);
+			len += 68;
+			break;
+		case 1:
+			buf[len++] = 0x68;
+			break;
+		case 2:
+			len += ack_frame(buf + len, i);
+			buf[len - 3] ^= 1;	/* bad checksum */
+			break;
+		default:
+			len += data_frame(buf + len, i, lens[i % 4]);
+			break;
+		}
+	}
+	feed(buf, len, 0, 0, whole);
+	assert_true(whole->n > 1000);
+	for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+		feed(buf, len, chunks[c], c + 1, r);
+		assert_int_equal(r->n, whole->n);
+		assert_memory_equal(r->ev, whole->ev,
+		    whole->n * sizeof(whole->ev[0]));
+		assert_memory_equal(&r->st, &whole->st, sizeof(r->st));
+	}
+	free(whole);
+	free(r);
+}
+
+/*
+ * Suspending after every chunk and resuming in a fresh framer from only the
+ * held bytes gives the same frames, at the same stream offsets.
+ */
+static void
+test_suspend_resume(void **state)
+{
+	static uint8_t buf[60000];
+	size_t len = 0, off = 0, n = 0;
+	uint64_t seed = 3;
+	struct run *whole = malloc(sizeof(*whole));
+	uint8_t held[OMNIK_FRAME_MAX];
+	struct framer_suspended sus = { 0 };
+	uint64_t hoff = 0, hquiet = 0;
+	size_t hlen = 0;
+
+	(void)state;
+	while (len + OMNIK_FRAME_MAX + 70 < sizeof(buf)) {
+		len += data_frame(buf + len, (uint32_t)len, 0x7D);
+		len += ack_frame(buf + len, 1);
+		buf[len - 5] ^= (uint8_t)(test_rand(&seed) % 3 == 0);
+		memset(buf + len, 0xFF, 7);
+		len += 7;
+	}
+	feed(buf, len, 0, 0, whole);
+	while (off < len) {
+		struct framer fr;
+		struct framer_frame f;
+		enum framer_status st;
+		size_t c = 1 + test_rand(&seed) % 300;
+
+		if (c > len - off)
+			c = len - off;
+		framer_init(&fr);
+		framer_resume(&fr, hoff, hquiet);
+		framer_input(&fr, held, hlen);
+		while ((st = framer_next(&fr, &f)) != FRAMER_NEED_MORE)
+			fail_msg("a frame out of held bytes alone");
+		framer_input(&fr, buf + off, c);
+		off += c;
+		if (off == len)
+			framer_finish(&fr);
+		while ((st = framer_next(&fr, &f)) != FRAMER_NEED_MORE) {
+			assert_true(n < whole->n);
+			assert_int_equal(st, whole->ev[n].st);
+			assert_int_equal(f.offset, whole->ev[n].offset);
+			assert_int_equal(f.len, whole->ev[n].len);
+			n++;
+		}
+		assert_int_equal(framer_suspend(&fr, &sus), 0);
+		assert_true(sus.len < OMNIK_FRAME_MAX);
+		memcpy(held, sus.data, sus.len);
+		hlen = sus.len;
+		hoff = sus.offset;
+		hquiet = sus.quiet_until;
+	}
+	assert_int_equal(n, whole->n);
+	assert_int_equal(hlen, 0);
+	free(whole);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_garbage_between_frames),
+		cmocka_unit_test(test_stray_start_byte),
+		cmocka_unit_test(test_filler_counted),
+		cmocka_unit_test(test_truncated_at_end),
+		cmocka_unit_test(test_oversized_frame),
+		cmocka_unit_test(test_bad_checksum_then_good),
+		cmocka_unit_test(test_bounded_buffer),
+		cmocka_unit_test(test_chunking_equivalence),
+		cmocka_unit_test(test_suspend_resume),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,596 @@
+/*
+ * test_tcpreasm.c: segment sequences in, the bytes each direction delivers
+ * out. Each table row is one connection between a kit (192.0.2.10:40000)
+ * and the portal (203.0.113.69:10004); sequence numbers in a row are
+ * relative to that side's ISN (the SYN is 0, the first data byte 1).
+ */
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#include "tcpreasm.h"
+
+struct rec {
+	char out[2][4096];
+	size_t len[2];
+	char ends[256];
+	int closes;
+	unsigned frees;
+};
+
+static void
+rec_put(struct rec *rc, int d, const char *s, size_t n)
+{
+	if (rc->len[d] + n >= sizeof(rc->out[d]))
+		n = sizeof(rc->out[d]) - 1 - rc->len[d];
+	memcpy(rc->out[d] + rc->len[d], s, n);
+	rc->len[d] += n;
+	rc->out[d][rc->len[d]] = '\0';
+}
+
+static void
+on_data(void *arg, struct tcpreasm_flow *f, enum tcpreasm_dir d,
+    const uint8_t *buf, size_t len, const struct timeval *when)
+{
+	(void)f;
+	(void)when;
+	rec_put(arg, d, (const char *)buf, len);
+}
+
+static void
+on_gap(void *arg, struct tcpreasm_flow *f, enum tcpreasm_dir d,
+    uint32_t missing, const struct timeval *when)
+{
+	char s[32];
+
+	(void)f;
+	(void)when;
+	snprintf(s, sizeof(s), "[gap %u]", missing);
+	rec_put(arg, d, s, strlen(s));
+}
+
+static const char *const end_names[] = {
+	"fin", "rst", "idle", "evicted", "reused", "flush",
+};
+
+static void
+on_close(void *arg, struct tcpreasm_flow *f, enum tcpreasm_end why,
+    const struct timeval *when)
+{
+	struct rec *rc = arg;
+	size_t l = strlen(rc->ends);
+
+	(void)f;
+	(void)when;
+	snprintf(rc->ends + l, sizeof(rc->ends) - l, "%s%s", l ? "," : "",
+	    end_names[why]);
+	rc->closes++;
+}
+
+static const struct tcpreasm_ops ops = { on_data, on_gap, on_close };
+
+struct tseg {
+	char from;		/* 'C' client (kit), 'S' server (portal) */
+	const char *flags;	/* any of S A F R */
+	uint32_t seq;		/* relative to the sender's ISN */
+	const char *data;
+	uint32_t ack;		/* relative to the receiver's ISN */
+};
+
+struct tcase {
+	const char *name;
+	uint32_t isn_c, isn_s;
+	struct tseg seg[12];
+	const char *want_c;	/* delivered kit -> portal */
+	const char *want_s;	/* delivered portal -> kit */
+	unsigned gaps;
+	unsigned dup;		/* retransmitted / overlapping bytes */
+	const char *ends;	/* close reasons, after tcpreasm_free */
+	unsigned flows;
+};
+
+#define HS { 'C', "S", 0, "", 0 }, { 'S', "SA", 0, "", 1 }
+
+static const struct tcase cases[] = {
+	{ "one segment, both FINs", 1000, 5000,
+	  { HS, { 'C', "A", 1, "hello", 1 }, { 'C', "FA", 6, "", 1 },
+	    { 'S', "FA", 1, "", 7 }, { 'C', "A", 7, "", 2 } },
+	  "hello", "", 0, 0, "fin", 1 },
+	{ "in order, three segments", 1000, 5000,
+	  { HS, { 'C', "A", 1, "ab", 1 }, { 'C', "A", 3, "cd", 1 },
+	    { 'C', "A", 5, "ef", 1 } },
+	  "abcdef", "", 0, 0, "flush", 1 },
+	{ "retransmission delivered once", 1000, 5000,
+	  { HS, { 'C', "A", 1, "hello", 1 }, { 'C', "A", 1, "hello", 1 },
+	    { 'C', "A", 6, "!", 1 } },
+	  "hello!", "", 0, 5, "flush", 1 },
+	{ "reordered: second before first", 1000, 5000,
+	  { HS, { 'C', "A", 4, "def", 1 }, { 'C', "A", 1, "abc", 1 } },
+	  "abcdef", "", 0, 0, "flush", 1 },
+	{ "three reversed", 1000, 5000,
+	  { HS, { 'C', "A", 5, "ef", 1 }, { 'C', "A", 3, "cd", 1 },
+	    { 'C', "A", 1, "ab", 1 } },
+	  "abcdef", "", 0, 0, "flush", 1 },
+	{ "overlapping retransmission", 1000, 5000,
+	  { HS, { 'C', "A", 1, "abcd", 1 }, { 'C', "A", 3, "cdefgh", 1 } },
+	  "abcdefgh", "", 0, 2, "flush", 1 },
+	{ "overlap: first copy wins", 1000, 5000,
+	  { HS, { 'C', "A", 1, "abcd", 1 }, { 'C', "A", 3, "XYef", 1 } },
+	  "abcdef", "", 0, 2, "flush", 1 },
+	{ "overlaps among held segments", 1000, 5000,
+	  { HS, { 'C', "A", 5, "efgh", 1 }, { 'C', "A", 3, "cdef", 1 },
+	    { 'C', "A", 6, "fg", 1 }, { 'C', "A", 1, "ab", 1 } },
+	  "abcdefgh", "", 0, 4, "flush", 1 },
+	{ "lost segment skipped once the peer ACKs past it", 1000, 5000,
+	  { HS, { 'C', "A", 1, "ab", 1 }, { 'C', "A", 5, "ef", 1 },
+	    { 'S', "A", 1, "", 7 }, { 'C', "A", 7, "gh", 1 } },
+	  "ab[gap 2]efgh", "", 1, 0, "flush", 1 },
+	{ "ACK covers part of a hole: only that part is skipped", 1000, 5000,
+	  { HS, { 'C', "A", 1, "ab", 1 }, { 'C', "A", 7, "gh", 1 },
+	    { 'S', "A", 1, "", 5 }, { 'C', "A", 5, "ef", 1 } },
+	  "ab[gap 2]efgh", "", 1, 0, "flush", 1 },
+	{ "ACK past a lost tail, later data held then skipped to", 1000, 5000,
+	  { HS, { 'C', "A", 1, "ab", 1 }, { 'S', "A", 1, "", 7 },
+	    { 'C', "A", 7, "gh", 1 } },
+	  "ab[gap 4]gh", "", 1, 0, "flush", 1 },
+	{ "lost segment, no ACK: skipped when the flow ends", 1000, 5000,
+	  { HS, { 'C', "A", 1, "ab", 1 }, { 'C', "A", 5, "ef", 1 },
+	    { 'C', "FA", 7, "", 1 }, { 'S', "F", 1, "", 0 } },
+	  "ab[gap 2]ef", "", 1, 0, "flush", 1 },
+	{ "lost last segment before FIN, peer ACKs the FIN", 1000, 5000,
+	  { HS, { 'C', "A", 1, "ab", 1 }, { 'C', "FA", 5, "", 1 },
+	    { 'S', "FA", 1, "", 6 } },
+	  "ab[gap 2]", "", 1, 0, "fin", 1 },
+	{ "RST ends the flow, data kept", 1000, 5000,
+	  { HS, { 'C', "A", 1, "abc", 1 }, { 'S', "R", 1, "", 0 },
+	    { 'C', "A", 4, "def", 1 } },
+	  "abcdef", "", 0, 0, "rst,flush", 2 },
+	{ "both directions", 1000, 5000,
+	  { HS, { 'C', "A", 1, "ping", 1 }, { 'S', "A", 1, "pong", 5 },
+	    { 'C', "A", 5, "!", 5 } },
+	  "ping!", "pong", 0, 0, "flush", 1 },
+	{ "picked up mid-stream, server speaks first", 1000, 5000,
+	  { { 'S', "A", 100, "xy", 200 }, { 'C', "A", 200, "ab", 102 },
+	    { 'C', "A", 202, "cd", 102 } },
+	  "abcd", "xy", 0, 0, "flush", 1 },
+	{ "sequence numbers wrap", 0xfffffffdu, 0xfffffff0u,
+	  { HS, { 'C', "A", 4, "def", 1 }, { 'C', "A", 1, "abc", 1 },
+	    { 'S', "A", 1, "0123456789abcdefXYZ", 7 } },
+	  "abcdef", "0123456789abcdefXYZ", 0, 0, "flush", 1 },
+	{ "pure ACKs make no flow", 1000, 5000,
+	  { { 'C', "A", 1, "", 1 }, { 'S', "A", 1, "", 1 },
+	    { 'C', "FA", 1, "", 1 } },
+	  "", "", 0, 0, "", 0 },
+	{ "data past the FIN is ignored", 1000, 5000,
+	  { HS, { 'C', "FA", 1, "abc", 1 }, { 'C', "A", 4, "zzz", 1 } },
+	  "abc", "", 0, 3, "flush", 1 },
+	{ "SYN retransmitted: same flow", 1000, 5000,
+	  { HS, { 'C', "S", 0, "", 0 }, { 'C', "A", 1, "abc", 1 } },
+	  "abc", "", 0, 0, "flush", 1 },
+	{ "new SYN on the same ports: a new flow", 1000, 5000,
+	  { HS, { 'C', "A", 1, "abc", 1 }, { 'C', "S", 7777, "", 0 },
+	    { 'C', "A", 7778, "xyz", 0 } },
+	  "abcxyz", "", 0, 0, "reused,flush", 2 },
+	{ "data on the SYN", 1000, 5000,
+	  { { 'C', "S", 0, "ab", 0 }, { 'C', "A", 3, "cd", 1 } },
+	  "abcd", "", 0, 0, "flush", 1 },
+};
+
+static uint8_t
+parse_flags(const char *s)
+{
+	uint8_t f = 0;
+
+	for (; *s; s++)
+		switch (*s) {
+		case 'S': f |= TCPREASM_TH_SYN; break;
+		case 'A': f |= TCPREASM_TH_ACK; break;
+		case 'F': f |= TCPREASM_TH_FIN; break;
+		case 'R': f |= TCPREASM_TH_RST; break;
+		}
+	return f;
+}
+
+static void
+make_seg(struct tcpreasm_seg *s, int af, bool from_client, uint32_t seq,
+    uint32_t ack, uint8_t flags, const char *data, size_t len)
+{
+	uint8_t kit[16], portal[16];
+
+	memset(kit, 0, 16);
+	memset(portal, 0, 16);
+	if (af == AF_INET) {
+		inet_pton(AF_INET, "192.0.2.10", kit);
+		inet_pton(AF_INET, "203.0.113.69", portal);
+	} else {
+		inet_pton(AF_INET6, "2001:db8::10", kit);
+		inet_pton(AF_INET6, "2001:db8::69", portal);
+	}
+	memset(s, 0, sizeof(*s));
+	s->af = af;
+	memcpy(s->src, from_client ? kit : portal, 16);
+	memcpy(s->dst, from_client ? portal : kit, 16);
+	s->sport = from_client ? 40000 : 10004;
+	s->dport = from_client ? 10004 : 40000;
+	s->seq = seq;
+	s->ack = ack;
+	s->flags = flags;
+	s->data = (const uint8_t *)data;
+	s->len = len;
+}
+
+static void
+run_case(const struct tcase *tc, int af)
+{
+	struct tcpreasm r;
+	struct tcpreasm_config cfg;
+	struct rec rc;
+	struct timeval tv = { 1700000000, 0 };
+
+	memset(&rc, 0, sizeof(rc));
+	tcpreasm_config_defaults(&cfg);
+	assert_int_equal(tcpreasm_init(&r, &cfg, &ops, &rc), 0);
+	for (int i = 0; i < 12 && tc->seg[i].from; i++) {
+		const struct tseg *t = &tc->seg[i];
+		bool c = t->from == 'C';
+		struct tcpreasm_seg s;
+
+		make_seg(&s, af, c, (c ? tc->isn_c : tc->isn_s) + t->seq,
+		    (c ? tc->isn_s : tc->isn_c) + t->ack, parse_flags(t->flags),
+		    t->data, strlen(t->data));
+		tv.tv_usec += 1000;
+		tcpreasm_segment(&r, &s, &tv);
+	}
+	tcpreasm_free(&r, &tv);
+	if (strcmp(rc.out[0], tc->want_c) != 0 ||
+	    strcmp(rc.out[1], tc->want_s) != 0 ||
+	    strcmp(rc.ends, tc->ends) != 0 || r.st.gaps != tc->gaps ||
+	    r.st.dup_bytes != tc->dup || r.st.flows != tc->flows)
+		fail_msg("%s (%s): to portal \"%s\" (want \"%s\"), to kit "
+		    "\"%s\" (want \"%s\"), ends \"%s\" (want \"%s\"), gaps %llu "
+		    "(want %u), dup %llu (want %u), flows %llu (want %u)",
+		    tc->name, af == AF_INET ? "IPv4" : "IPv6", rc.out[0],
+		    tc->want_c, rc.out[1], tc->want_s, rc.ends, tc->ends,
+		    (unsigned long long)r.st.gaps, tc->gaps,
+		    (unsigned long long)r.st.dup_bytes, tc->dup,
+		    (unsigned long long)r.st.flows, tc->flows);
+	assert_int_equal(r.held, 0);
+	assert_int_equal(r.nflows, 0);
+}
+
+static void
+test_table_ipv4(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		run_case(&cases[i], AF_INET);
+}
+
+static void
+test_table_ipv6(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		run_case(&cases[i], AF_INET6);
+}
+
+/* A small deterministic PRNG, so a failure can be replayed. */
+static uint32_t
+rnd(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+struct piece {
+	uint32_t off, len;
+};
+
+/*
+ * A 3000-byte stream cut into random pieces, shuffled locally, with
+ * duplicates and overlapping re-cuts thrown in: the consumer must see the
+ * stream exactly once, for many seeds.
+ */
+static void
+test_shuffled_with_duplicates(void **state)
+{
+	static char stream[3000];
+	struct tcpreasm_seg s;
+	struct tcpreasm r;
+	struct tcpreasm_config cfg;
+	struct rec rc;
+	struct timeval tv = { 1700000000, 0 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(stream); i++)
+		stream[i] = (char)('a' + i % 26);
+	for (uint32_t seed = 1; seed <= 200; seed++) {
+		struct piece p[600];
+		uint32_t x = seed * 2654435761u, n = 0, off = 0;
+
+		while (off < sizeof(stream)) {
+			uint32_t l = 1 + rnd(&x) % 40;
+
+			if (off + l > sizeof(stream))
+				l = (uint32_t)sizeof(stream) - off;
+			p[n].off = off;
+			p[n++].len = l;
+			/* Sometimes an overlapping or repeated copy too. */
+			if (rnd(&x) % 4 == 0 && n < 599) {
+				uint32_t b = off > 10 ? off - rnd(&x) % 10 : 0;
+				p[n].off = b;
+				p[n++].len = off + l - b;
+			}
+			off += l;
+		}
+		for (uint32_t i = 0; i + 1 < n; i++)
+			if (rnd(&x) % 3 == 0) {
+				uint32_t j = i + 1 + rnd(&x) % 5;
+
+				if (j >= n)
+					j = n - 1;
+				struct piece t = p[i];
+				p[i] = p[j];
+				p[j] = t;
+			}
+		memset(&rc, 0, sizeof(rc));
+		tcpreasm_config_defaults(&cfg);
+		assert_int_equal(tcpreasm_init(&r, &cfg, &ops, &rc), 0);
+		make_seg(&s, AF_INET, true, 4242, 0, TCPREASM_TH_SYN, "", 0);
+		tcpreasm_segment(&r, &s, &tv);
+		for (uint32_t i = 0; i < n; i++) {
+			make_seg(&s, AF_INET, true, 4243 + p[i].off, 1,
+			    TCPREASM_TH_ACK, stream + p[i].off, p[i].len);
+			tcpreasm_segment(&r, &s, &tv);
+		}
+		assert_int_equal(rc.len[0], sizeof(stream));
+		assert_memory_equal(rc.out[0], stream, sizeof(stream));
+		assert_int_equal(r.st.gaps, 0);
+		tcpreasm_free(&r, &tv);
+	}
+}
+
+static void
+seg_from(struct tcpreasm *r, uint16_t sport, uint32_t seq, const char *d,
+    time_t sec)
+{
+	struct tcpreasm_seg s;
+	struct timeval tv = { sec, 0 };
+
+	make_seg(&s, AF_INET, true, seq, 1, TCPREASM_TH_ACK, d, strlen(d));
+	s.sport = sport;
+	tcpreasm_segment(r, &s, &tv);
+}
+
+static void
+test_idle_timeout(void **state)
+{
+	struct tcpreasm r;
+	struct tcpreasm_config cfg;
+	struct rec rc;
+	struct timeval tv = { 2000, 0 };
+
+	(void)state;
+	memset(&rc, 0, sizeof(rc));
+	tcpreasm_config_defaults(&cfg);
+	cfg.idle_timeout = 60;
+	assert_int_equal(tcpreasm_init(&r, &cfg, &ops, &rc), 0);
+	seg_from(&r, 40001, 100, "a", 1000);
+	seg_from(&r, 40002, 100, "b", 1030);
+	seg_from(&r, 40002, 101, "c", 1059);
+	assert_int_equal(r.nflows, 2);
+	/* 61 s after the first flow's only packet: it goes, not the other. */
+	seg_from(&r, 40003, 100, "d", 1061);
+	assert_int_equal(r.st.idle, 1);
+	assert_int_equal(r.nflows, 2);
+	assert_string_equal(rc.ends, "idle");
+	tcpreasm_expire(&r, &tv);
+	assert_int_equal(r.nflows, 0);
+	assert_string_equal(rc.ends, "idle,idle,idle");
+	tcpreasm_free(&r, &tv);
+}
+
+static void
+test_flow_cap_evicts_oldest(void **state)
+{
+	struct tcpreasm r;
+	struct tcpreasm_config cfg;
+	struct rec rc;
+	struct timeval tv = { 2000, 0 };
+
+	(void)state;
+	memset(&rc, 0, sizeof(rc));
+	tcpreasm_config_defaults(&cfg);
+	cfg.max_flows = 2;
+	assert_int_equal(tcpreasm_init(&r, &cfg, &ops, &rc), 0);
+	seg_from(&r, 40001, 100, "a", 1000);
+	seg_from(&r, 40002, 100, "b", 1001);
+	seg_from(&r, 40001, 101, "A", 1002);	/* 40001 is now the newer */
+	seg_from(&r, 40003, 100, "c", 1003);
+	assert_int_equal(r.st.evicted, 1);
+	assert_int_equal(r.nflows, 2);
+	/* 40002 went: its next byte starts a new flow. */
+	seg_from(&r, 40002, 101, "B", 1004);
+	assert_int_equal(r.st.evicted, 2);
+	assert_int_equal(r.st.flows, 4);
+	assert_string_equal(rc.out[0], "abAcB");
+	tcpreasm_free(&r, &tv);
+}
+
+static void
+test_held_cap_per_direction(void **state)
+{
+	struct tcpreasm r;
+	struct tcpreasm_config cfg;
+	struct rec rc;
+	struct timeval tv = { 2000, 0 };
+
+	(void)state;
+	memset(&rc, 0, sizeof(rc));
+	tcpreasm_config_defaults(&cfg);
+	cfg.max_held_half = 200;	/* room for about two small segments */
+	assert_int_equal(tcpreasm_init(&r, &cfg, &ops, &rc), 0);
+	seg_from(&r, 40001, 100, "ab", 1000);
+	/* A hole of 2 ("cd") that never fills; data keeps coming after it. */
+	for (uint32_t i = 0; i < 10; i++)
+		seg_from(&r, 40001, 104 + 2 * i, "xy", 1000);
+	assert_true(r.held <= 200);
+	assert_int_equal(r.st.gaps, 1);
+	assert_true(r.st.held_pressure >= 1);
+	assert_string_equal(rc.out[0], "ab[gap 2]xyxyxyxyxyxyxyxyxyxy");
+	tcpreasm_free(&r, &tv);
+}
+
+static void
+test_held_cap_global(void **state)
+{
+	struct tcpreasm r;
+	struct tcpreasm_config cfg;
+	struct rec rc;
+	struct timeval tv = { 2000, 0 };
+	size_t peak = 0;
+
+	(void)state;
+	memset(&rc, 0, sizeof(rc));
+	tcpreasm_config_defaults(&cfg);
+	cfg.max_held = 4096;
+	assert_int_equal(tcpreasm_init(&r, &cfg, &ops, &rc), 0);
+	/* 300 flows, each with a hole and one byte held behind it. */
+	for (uint16_t p = 0; p < 300; p++) {
+		seg_from(&r, (uint16_t)(30000 + p), 100, "a", 1000);
+		seg_from(&r, (uint16_t)(30000 + p), 102, "c", 1000);
+		if (r.held > peak)
+			peak = r.held;
+	}
+	assert_true(peak <= 4096);
+	assert_true(r.st.held_pressure > 0);
+	tcpreasm_free(&r, &tv);
+	/* Nothing is lost that was seen: every "c" came out after its gap. */
+	assert_int_equal(r.st.gaps, 300);
+	assert_int_equal(rc.len[0], 300 * strlen("a[gap 1]c"));
+}
+
+/*
+ * Random segments over a few flows (random flags, sequence numbers near
+ * and far, lost and repeated segments, time jumps) with small caps: the
+ * caps hold after every segment and everything is freed at the end.
+ */
+static void
+test_random_bounded(void **state)
+{
+	static char junk[3000];
+	struct tcpreasm r;
+	struct tcpreasm_config cfg;
+	struct rec rc;
+	struct timeval tv = { 5000, 0 };
+	uint32_t x = 99991;
+	uint32_t next[8];
+
+	(void)state;
+	memset(junk, 'j', sizeof(junk));
+	memset(&rc, 0, sizeof(rc));
+	tcpreasm_config_defaults(&cfg);
+	cfg.max_flows = 5;
+	cfg.max_held = 20000;
+	cfg.max_held_half = 6000;
+	cfg.idle_timeout = 30;
+	assert_int_equal(tcpreasm_init(&r, &cfg, &ops, &rc), 0);
+	for (int i = 0; i < 8; i++)
+		next[i] = rnd(&x);
+	for (int i = 0; i < 200000; i++) {
+		struct tcpreasm_seg s;
+		int fl = (int)(rnd(&x) % 8);
+		bool c = rnd(&x) % 4 != 0;
+		uint32_t len = rnd(&x) % 3 ? rnd(&x) % 1500 : 0;
+		uint32_t seq = next[fl];
+		uint8_t flags = TCPREASM_TH_ACK;
+
+		switch (rnd(&x) % 10) {
+		case 0: seq += rnd(&x) % 20000; break;	/* ahead */
+		case 1: seq -= rnd(&x) % 20000; break;	/* behind */
+		case 2: seq = rnd(&x); break;		/* anywhere */
+		default: next[fl] += len; break;	/* in order */
+		}
+		switch (rnd(&x) % 50) {
+		case 0: flags = TCPREASM_TH_SYN; break;
+		case 1: flags |= TCPREASM_TH_SYN; break;
+		case 2: flags |= TCPREASM_TH_FIN; break;
+		case 3: flags = TCPREASM_TH_RST; break;
+		}
+		make_seg(&s, i % 3 ? AF_INET : AF_INET6, c, seq, rnd(&x),
+		    flags, junk, len);
+		s.sport = (uint16_t)(40000 + fl);
+		if (!c)
+			s.dport = (uint16_t)(40000 + fl);
+		tv.tv_usec += (suseconds_t)(rnd(&x) % 100000);
+		if (tv.tv_usec >= 1000000) {
+			tv.tv_sec++;
+			tv.tv_usec -= 1000000;
+		}
+		if (rnd(&x) % 5000 == 0)
+			tv.tv_sec += 60;		/* everything idles out */
+		tcpreasm_segment(&r, &s, &tv);
+		assert_true(r.held <= cfg.max_held);
+		assert_true(r.nflows <= cfg.max_flows);
+		for (const struct tcpreasm_flow *f = r.oldest; f; f = f->newer)
+			for (int d = 0; d < 2; d++)
+				assert_true(f->half[d].held_bytes <=
+				    cfg.max_held_half);
+		/* The recorder's buffers would fill: keep them short. */
+		rc.len[0] = rc.len[1] = 0;
+		rc.ends[0] = '\0';
+	}
+	assert_true(r.st.gaps > 0 && r.st.evicted > 0 && r.st.idle > 0 &&
+	    r.st.held_pressure > 0);
+	tcpreasm_free(&r, &tv);
+	assert_int_equal(r.held, 0);
+	assert_int_equal(r.nflows, 0);
+}
+
+static void
+test_side_name(void **state)
+{
+	struct tcpreasm_flow f;
+	char buf[64];
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	f.af = AF_INET6;
+	inet_pton(AF_INET6, "2001:db8::10", f.addr[0]);
+	f.port[0] = 40000;
+	tcpreasm_side_name(&f, 0, buf, sizeof(buf));
+	assert_string_equal(buf, "[2001:db8::10]:40000");
+	f.af = AF_INET;
+	inet_pton(AF_INET, "192.0.2.10", f.addr[1]);
+	f.port[1] = 10004;
+	tcpreasm_side_name(&f, 1, buf, sizeof(buf));
+	assert_string_equal(buf, "192.0.2.10:10004");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table_ipv4),
+		cmocka_unit_test(test_table_ipv6),
+		cmocka_unit_test(test_shuffled_with_duplicates),
+		cmocka_unit_test(test_idle_timeout),
+		cmocka_unit_test(test_flow_cap_evicts_oldest),
+		cmocka_unit_test(test_held_cap_per_direction),
+		cmocka_unit_test(test_held_cap_global),
+		cmocka_unit_test(test_random_bounded),
+		cmocka_unit_test(test_side_name),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

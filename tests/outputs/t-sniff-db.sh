@@ -1,7 +1,8 @@
 #!/bin/bash
 # omnik-sniff --stream --db: the shared vectors land in the journal, the
 # rejected frames in their own table with the reason, and the values in
-# the journal are those the CSV file shows.
+# the journal are those the CSV file shows; a remote output configured
+# in the config file gets every reading before omnik-sniff exits.
 . "$(dirname "$0")/lib.sh"
 
 tests/vectors-to-stream tests/data/vectors.tsv >"$T/s.bin"
@@ -22,4 +23,21 @@ is "$db" "$csv" "journal values equal the CSV's"
 is "$(sqlite3 "$T/j.db" 'PRAGMA journal_mode')" wal "the journal is in WAL mode"
 is "$(sqlite3 "$T/j.db" "SELECT count(*) FROM readings WHERE length(frame) = 0 OR time NOT LIKE '____-__-__T__:__:__.______Z'")" \
    0 "every row has its raw frame and a UTC time"
+
+# Through a remote output: the sniffer flushes MQTT before it exits.
+mq_setup
+mq_start || { echo "not ok - mosquitto did not start"; exit 1; }
+printf '[mqtt]\nhost = 127.0.0.1\nport = %s\nclient_id = omk-sniff-test\n' \
+    "$MQPORT" >"$T/mq.conf"
+mosquitto_sub -h 127.0.0.1 -p "$MQPORT" -t 'omniklog/+/state' -q 1 \
+    -F '%p' >"$T/states" 2>/dev/null &
+sub=$!
+at_exit "kill $sub"
+sleep 0.5
+"$B/omnik-sniff" -c "$T/mq.conf" --stream "$T/s.bin" --db "$T/j2.db" \
+    --flush 10 >/dev/null 2>"$T/err2"
+ok $? "omnik-sniff -c (with [mqtt]) --db exits 0"
+wait_for 5 test "$(wc -l <"$T/states")" -ge "$nread"
+is "$(jq -r .journal_id "$T/states" | tr '\n' ' ')" "$(seq -s ' ' 1 "$nread") " \
+   "every reading reached the broker before exit, in order"
 done_testing

@@ -79,7 +79,10 @@ check: deps
 
 run: deps all
 	@echo "omnik-sniff decoding the shared test vectors (tests/data/vectors.tsv):"
-	@tests/vectors-to-stream tests/data/vectors.tsv | $(B)/omnik-sniff --stream -
+	@tests/vectors-to-stream tests/data/vectors.tsv | \
+	    $(B)/omnik-sniff --stream - --db data/omniklog.db
+	@echo "journal: data/omniklog.db ($$(sqlite3 data/omniklog.db \
+	    'SELECT count(*) FROM readings') readings; see README)"
 
 bench: all $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done

@@ -78,6 +78,21 @@ wait_for 10 test "$(wc -l <"$T/states")" -ge 70
 is "$(firsts)" "$(seqs 1 70)" "readings 61..70 all arrived, in order"
 is "$(dups)" "$d" "none of them twice"
 
+# 3b. Broker stalled (SIGSTOP: the socket accepts, nothing answers).
+kill -STOP "$MQPID"
+"$FEED" -c "$T/omk.conf" --count 20 --interval 50 --start $t0 --first 70 \
+    --flush 30 >"$T/f4b.log" 2>&1 &
+feed=$!
+sleep 2
+kill -CONT "$MQPID"
+wait $feed
+ok $? "stalled broker: delivered once it answers"
+late=$(sed -n 's/.*late by at most \(-\?[0-9]*\) ms.*/\1/p' "$T/f4b.log")
+ok $([ -n "$late" ] && [ "$late" -lt 500 ]; echo $?) \
+   "capture never waited on the stalled broker (late by at most ${late:-?} ms)"
+wait_for 10 test "$(wc -l <"$T/states")" -ge 90
+is "$(firsts)" "$(seqs 1 90)" "readings 71..90 all arrived, in order"
+
 # 4. Home Assistant discovery: one retained config per sensor the
 # inverter reports, one device, every key HA needs.
 mosquitto_sub -h 127.0.0.1 -p "$MQPORT" -t 'homeassistant/#' -W 2 \
@@ -108,7 +123,7 @@ grep -q "^homeassistant/sensor/omniklog_NLDN302013000000/etotal/config " "$T/dis
 ok $? "discovery topic is <prefix>/sensor/<node>/<object>/config"
 
 # 5. Availability: online while running, offline by the will on a crash.
-"$FEED" -c "$T/omk.conf" --count 1000 --interval 200 --start $t0 --first 70 \
+"$FEED" -c "$T/omk.conf" --count 1000 --interval 200 --start $t0 --first 90 \
     >"$T/f5.log" 2>&1 &
 feed=$!
 sleep 1.5

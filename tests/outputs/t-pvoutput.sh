@@ -159,4 +159,19 @@ ok $? "donor: 20-day-old readings delivered"
 is "$(grep -c "^111 $(date -d @$old +%Y%m%d) " "$PVLOG")" 120 "all 120 of them"
 is "$(( $(grep -c '^# 200' "$PVLOG") - n200 ))" 2 "in two requests (100 + 20)"
 
+# 11. Server stalled (accepts, never answers) during a live capture:
+# the request waits in curl, the capture goes on.
+kill -STOP "$PVPID"
+"$FEED" -c "$T/omk.conf" --count 30 --interval 50 --start $t0 --first 320 \
+    --flush 30 >"$T/f4b.log" 2>&1 &
+feed=$!
+sleep 2.5
+kill -CONT "$PVPID"
+wait $feed
+ok $? "stalled server: delivered once it answers"
+late=$(sed -n 's/.*late by at most \(-\?[0-9]*\) ms.*/\1/p' "$T/f4b.log")
+ok $([ -n "$late" ] && [ "$late" -lt 500 ]; echo $?) \
+   "capture never waited on the stalled server (late by at most ${late:-?} ms)"
+is "$(added 111 | tail -n 30)" "$(expect 320 30)" "statuses 320..349 once each, in order"
+
 done_testing

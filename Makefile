@@ -85,11 +85,11 @@ check: deps
 
 # The relay on its built-in defaults (no config file): port 10004, IPv4 and
 # IPv6, forwarding to each connection's original destination, readings to
-# data/omniklog.csv and stderr. Ctrl-C stops it.
+# the journal data/omniklog.db, data/omniklog.csv and stderr. Ctrl-C stops.
 run: deps all
 	@mkdir -p data
-	@echo "omnik-relay: port 10004, upstream original, CSV data/omniklog.csv (Ctrl-C stops)"
-	$(B)/omnik-relay -f -c /dev/null --csv data/omniklog.csv
+	@echo "omnik-relay: port 10004, upstream original, journal data/omniklog.db, CSV data/omniklog.csv (Ctrl-C stops)"
+	$(B)/omnik-relay -f -c /dev/null --db data/omniklog.db --csv data/omniklog.csv
 
 bench: all $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done

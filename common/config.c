@@ -19,6 +19,9 @@
 
 enum ctype { CT_STR, CT_LIST, CT_INT, CT_BOOL };
 
+/* A check beyond the type: 0, or -1 with a message (without the key). */
+typedef int (*check_fn)(const char *value, char *err, size_t errlen);
+
 struct ckey {
 	const char *section;
 	const char *name;
@@ -28,18 +31,105 @@ struct ckey {
 	long min, max;		/* CT_INT */
 	const char *def;	/* default, as it would be written in the file */
 	const char *help;
+	check_fn check;		/* optional */
 };
 
 #define S(sec, name, field, def, help) \
 	{ sec, name, CT_STR, offsetof(struct config, field), \
-	  sizeof(((struct config *)0)->field), 0, 0, def, help }
+	  sizeof(((struct config *)0)->field), 0, 0, def, help, NULL }
 #define L(sec, name, field, def, help) \
 	{ sec, name, CT_LIST, offsetof(struct config, field), \
-	  sizeof(((struct config *)0)->field), 0, 0, def, help }
+	  sizeof(((struct config *)0)->field), 0, 0, def, help, NULL }
 #define I(sec, name, field, lo, hi, def, help) \
-	{ sec, name, CT_INT, offsetof(struct config, field), 0, lo, hi, def, help }
+	{ sec, name, CT_INT, offsetof(struct config, field), 0, lo, hi, def, help, \
+	  NULL }
 #define B(sec, name, field, def, help) \
-	{ sec, name, CT_BOOL, offsetof(struct config, field), 0, 0, 0, def, help }
+	{ sec, name, CT_BOOL, offsetof(struct config, field), 0, 0, 0, def, help, NULL }
+/* A string with a check (a choice, a list of pairs...). */
+#define SC(sec, name, field, def, check, help) \
+	{ sec, name, CT_STR, offsetof(struct config, field), \
+	  sizeof(((struct config *)0)->field), 0, 0, def, help, check }
+#define LC(sec, name, field, def, check, help) \
+	{ sec, name, CT_LIST, offsetof(struct config, field), \
+	  sizeof(((struct config *)0)->field), 0, 0, def, help, check }
+
+static int
+one_of(const char *value, const char *const *choices, char *err,
+    size_t errlen)
+{
+	size_t len = 0;
+
+	for (const char *const *c = choices; *c; c++)
+		if (strcmp(value, *c) == 0)
+			return 0;
+	len = (size_t)snprintf(err, errlen, "'%s' is not one of", value);
+	for (const char *const *c = choices; *c && len < errlen; c++)
+		len += (size_t)snprintf(err + len, errlen - len, " %s", *c);
+	return -1;
+}
+
+static int
+check_synchronous(const char *value, char *err, size_t errlen)
+{
+	static const char *const c[] = { "full", "normal", NULL };
+
+	return one_of(value, c, err, errlen);
+}
+
+static int
+check_energy(const char *value, char *err, size_t errlen)
+{
+	static const char *const c[] = { "today", "lifetime", NULL };
+
+	return one_of(value, c, err, errlen);
+}
+
+/* "INVERTER_SERIAL=SYSTEM_ID ...": serials printable, ids 1..99999999. */
+static int
+check_systems(const char *value, char *err, size_t errlen)
+{
+	const char *p = value;
+
+	while (*p) {
+		const char *w = p, *eq = NULL;
+		size_t len;
+		char *end;
+		long id;
+
+		while (*p && *p != ' ') {
+			if (*p == '=' && eq == NULL)
+				eq = p;
+			p++;
+		}
+		len = (size_t)(p - w);
+		while (*p == ' ')
+			p++;
+		if (len == 0)
+			continue;
+		if (eq == NULL || eq == w || eq - w > 16) {
+			snprintf(err, errlen, "'%.*s' is not INVERTER_SERIAL="
+			    "SYSTEM_ID", (int)len, w);
+			return -1;
+		}
+		id = strtol(eq + 1, &end, 10);
+		if (end != w + len || id < 1 || id > 99999999) {
+			snprintf(err, errlen, "'%.*s': the system id is not a "
+			    "number from 1 to 99999999", (int)len, w);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+check_url(const char *value, char *err, size_t errlen)
+{
+	if (strncmp(value, "https://", 8) == 0 ||
+	    strncmp(value, "http://", 7) == 0)
+		return 0;
+	snprintf(err, errlen, "'%s' is not an http:// or https:// URL", value);
+	return -1;
+}
 
 static const struct ckey keys[] = {
 	S("omniklog", "user", user, "omniklog",
@@ -92,6 +182,57 @@ static const struct ckey keys[] = {
 	    "seconds a silent flow is kept (packet time on replay)"),
 	I("sniff", "max_held", max_held, 65536, 1073741824, "8388608",
 	    "bytes of out-of-order segments held, all flows together"),
+
+	I("journal", "retention", retention, 0, 36500, "0",
+	    "days readings and rejects are kept (never before every output "
+	    "has delivered them); 0: forever"),
+	SC("journal", "synchronous", synchronous, "full", check_synchronous,
+	    "full: every reading survives a power cut; normal: a crash"),
+
+	S("postgresql", "conninfo", pg_conninfo, "",
+	    "libpq connection string (host, dbname, user, sslmode...); "
+	    "empty: off"),
+	S("postgresql", "table", pg_table, "omniklog_readings",
+	    "table the readings go to (created if missing)"),
+	I("postgresql", "batch", pg_batch, 1, 1000, "200",
+	    "readings per INSERT"),
+
+	S("mqtt", "host", mqtt_host, "",
+	    "MQTT broker host name or address; empty: off"),
+	I("mqtt", "port", mqtt_port, 1, 65535, "1883",
+	    "broker port (8883 is usual with tls)"),
+	S("mqtt", "username", mqtt_username, "", "user name; empty: none"),
+	S("mqtt", "password", mqtt_password, "", "password"),
+	S("mqtt", "client_id", mqtt_client_id, "",
+	    "MQTT client id; empty: omniklog-HOSTNAME"),
+	S("mqtt", "prefix", mqtt_prefix, "omniklog",
+	    "state goes to PREFIX/INVERTER_SERIAL/state"),
+	B("mqtt", "discovery", mqtt_discovery, "yes",
+	    "publish Home Assistant discovery configs"),
+	S("mqtt", "discovery_prefix", mqtt_discovery_prefix, "homeassistant",
+	    "Home Assistant's discovery prefix"),
+	I("mqtt", "keepalive", mqtt_keepalive, 5, 3600, "60",
+	    "seconds between keep-alive pings"),
+	B("mqtt", "tls", mqtt_tls, "no", "connect with TLS"),
+	S("mqtt", "cafile", mqtt_cafile, "",
+	    "CA certificates for tls; empty: the system's"),
+	S("mqtt", "certfile", mqtt_certfile, "", "client certificate (tls)"),
+	S("mqtt", "keyfile", mqtt_keyfile, "", "client key (tls)"),
+
+	S("pvoutput", "api_key", pv_api_key, "",
+	    "PVOutput API key (sent in a header, never logged); empty: off"),
+	LC("pvoutput", "systems", pv_systems, "", check_systems,
+	    "INVERTER_SERIAL=SYSTEM_ID pairs, one system per inverter"),
+	SC("pvoutput", "url", pv_url, "https://pvoutput.org", check_url,
+	    "PVOutput's base URL"),
+	B("pvoutput", "donor", pv_donor, "no",
+	    "donor account: 100 statuses per request, 90 days of backfill"),
+	SC("pvoutput", "energy", pv_energy, "today", check_energy,
+	    "v1: today (energy today) or lifetime (total, sent with c1=1)"),
+	B("pvoutput", "temperature", pv_temperature, "yes",
+	    "send the inverter temperature as v5"),
+	B("pvoutput", "voltage", pv_voltage, "yes",
+	    "send the AC voltage as v6"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -143,6 +284,13 @@ set_key(struct config *c, const struct ckey *k, const char *value, bool append,
 	long n;
 	size_t cur;
 
+	if (k->check && k->check(value, err, errlen) != 0) {
+		char msg[200];
+
+		snprintf(msg, sizeof(msg), "%s", err);
+		snprintf(err, errlen, "[%s] %s: %s", k->section, k->name, msg);
+		return -1;
+	}
 	switch (k->type) {
 	case CT_LIST:
 		cur = append ? strlen(p) : 0;
@@ -291,6 +439,21 @@ handler(void *user, const char *section, const char *name, const char *value)
 	return 1;
 }
 
+/* Settings that only make sense together, checked once the file is read. */
+static void
+cross_check(struct load *ld)
+{
+	const struct config *c = ld->c;
+
+	if (c->pv_api_key[0] != '\0' && c->pv_systems[0] == '\0')
+		add_error(ld, "[pvoutput] api_key is set but systems is empty "
+		    "(INVERTER_SERIAL=SYSTEM_ID)");
+	if (c->pv_api_key[0] == '\0' && c->pv_systems[0] != '\0')
+		add_error(ld, "[pvoutput] systems is set but api_key is empty");
+	if ((c->mqtt_certfile[0] == '\0') != (c->mqtt_keyfile[0] == '\0'))
+		add_error(ld, "[mqtt] certfile and keyfile go together");
+}
+
 int
 config_load(struct config *c, const char *path, char *err, size_t errlen)
 {
@@ -321,6 +484,7 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: out of memory", path);
 		return -1;
 	}
+	cross_check(&ld);
 	return ld.nerr == 0 ? 0 : -1;
 }
 
@@ -338,6 +502,12 @@ config_dump(const struct config *c, FILE *fp)
 			section = k->section;
 		}
 		fprintf(fp, "; %s\n", k->help);
+		/* Secrets stay out of dumps, which end up in bug reports. */
+		if ((strcmp(k->name, "password") == 0 ||
+		    strcmp(k->name, "api_key") == 0) && p[0] != '\0') {
+			fprintf(fp, "%s = (hidden)\n", k->name);
+			continue;
+		}
 		switch (k->type) {
 		case CT_STR:
 		case CT_LIST:

@@ -52,6 +52,39 @@ struct config {
 	int max_flows;		/* TCP flows tracked at once */
 	int flow_timeout;	/* seconds a silent flow is kept */
 	int max_held;		/* out-of-order bytes held, all flows */
+
+	/* [journal] */
+	int retention;		/* days; 0 = keep everything */
+	char synchronous[16];	/* full | normal */
+
+	/* [postgresql] */
+	char pg_conninfo[CONFIG_STR * 2];	/* "" = off */
+	char pg_table[64];
+	int pg_batch;
+
+	/* [mqtt] */
+	char mqtt_host[CONFIG_STR];	/* "" = off */
+	int mqtt_port;
+	char mqtt_username[CONFIG_STR];
+	char mqtt_password[CONFIG_STR];
+	char mqtt_client_id[64];	/* "" = omniklog-<hostname> */
+	char mqtt_prefix[64];
+	bool mqtt_discovery;
+	char mqtt_discovery_prefix[64];
+	int mqtt_keepalive;
+	bool mqtt_tls;
+	char mqtt_cafile[CONFIG_STR];
+	char mqtt_certfile[CONFIG_STR];
+	char mqtt_keyfile[CONFIG_STR];
+
+	/* [pvoutput] */
+	char pv_api_key[128];		/* "" = off */
+	char pv_systems[CONFIG_STR * 4];	/* "INVERTER=SYSTEMID ..." */
+	char pv_url[CONFIG_STR];
+	bool pv_donor;
+	char pv_energy[16];		/* today | lifetime */
+	bool pv_temperature;
+	bool pv_voltage;
 };
 
 void config_defaults(struct config *c);

@@ -11,10 +11,13 @@
 
 #define OUTPUTS_MAX 8
 
+struct outputs_remote;
+
 struct outputs {
 	struct sink sinks[OUTPUTS_MAX];
 	uint64_t errors[OUTPUTS_MAX];
 	int n;
+	struct outputs_remote *remote;	/* setup.h: journal cursors */
 };
 
 void outputs_init(struct outputs *o);

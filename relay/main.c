@@ -24,6 +24,7 @@
 #include "log.h"
 #include "outputs.h"
 #include "relay.h"
+#include "setup.h"
 #include "text.h"
 #include "version.h"
 
@@ -35,15 +36,16 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 "Usage: omnik-relay [-fnvhV] [-c FILE] [-l [ADDR:]PORT]...\n"
-"                   [--upstream original|HOST:PORT|none] [--csv PATH]\n"
-"                   [-u USER]\n"
+"                   [--upstream original|HOST:PORT|none] [--db PATH]\n"
+"                   [--csv PATH] [-u USER] [--pidfile FILE]\n"
 "\n"
 "A transparent relay for Omnik WiFi kits. The kit's push connection to\n"
 "its portal (TCP port 10004) reaches the relay through an iptables or\n"
 "nftables REDIRECT/DNAT rule (see omniklog-rules). The relay forwards the\n"
 "bytes unchanged, both ways, to where the kit was going, so the vendor\n"
-"portal keeps working, and decodes a copy: every reading is logged and\n"
-"written to the outputs. When the portal refuses, stays silent, resets\n"
+"portal keeps working, and decodes a copy: every reading is committed\n"
+"to the journal, then goes to the CSV, the log and the remote outputs\n"
+"(see the README). When the portal refuses, stays silent, resets\n"
 "or crawls, the kit is still read to its end and no reading is lost.\n"
 "\n"
 "Options (each overrides the same key of the config file):\n"
@@ -62,6 +64,10 @@ usage(FILE *fp)
 "                      HOST:PORT a fixed portal (kits pointed at the relay\n"
 "                                by their \"remote server\" or by DNS)\n"
 "                      none      local server only, nothing forwarded\n"
+"      --db PATH       commit every reading to the SQLite journal PATH\n"
+"                      first (default /var/lib/omniklog/omniklog.db; ''\n"
+"                      for none); the remote outputs configured in the\n"
+"                      config file deliver from it [omniklog] db\n"
 "      --csv PATH      append readings to PATH in the seed script's CSV\n"
 "                      format; '-' is standard output [omniklog] csv\n"
 "  -u, --user USER     run as USER once the listeners are bound\n"
@@ -91,7 +97,8 @@ usage(FILE *fp)
 "             drain_timeout seconds, log statistics and exit; a second\n"
 "             signal ends them at once (their readings are kept)\n"
 "  HUP        reopen the outputs (after logrotate moved them) and read\n"
-"             the config file again; listen and user need a restart\n"
+"             the config file again; listen, user, csv and db need a\n"
+"             restart\n"
 "  USR1       log statistics: connections, bytes each way, frames,\n"
 "             readings, errors\n"
 "\n"
@@ -110,6 +117,7 @@ static const struct option longopts[] = {
 	{ "user", required_argument, NULL, 'u' },
 	{ "foreground", no_argument, NULL, 'f' },
 	{ "pidfile", required_argument, NULL, 'P' },
+	{ "db", required_argument, NULL, 'D' },
 	{ "check", no_argument, NULL, 'n' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -187,24 +195,21 @@ logsink_reading(void *ctx, const struct record *rec, const char **err)
 	return 0;
 }
 
+/*
+ * The journal first (a reading is committed before anything else sees
+ * it), then the CSV and the remote outputs (setup.h), then a log line.
+ */
 static int
-outputs_open(struct outputs *o, const struct config *c, char *err,
-    size_t errlen)
+outputs_open(char *err, size_t errlen)
 {
 	struct sink sk;
 
-	outputs_init(o);
+	if (outputs_setup(&M.out, &M.cfg, M.base, err, errlen) != 0)
+		return -1;
 	memset(&sk, 0, sizeof(sk));
 	sk.name = "log";
 	sk.reading = logsink_reading;
-	outputs_add(o, &sk);
-	if (c->csv[0] != '\0') {
-		if (csv_sink_open(c->csv, &sk, err, errlen) != 0) {
-			outputs_close(o);
-			return -1;
-		}
-		outputs_add(o, &sk);
-	}
+	outputs_add(&M.out, &sk);
 	return 0;
 }
 
@@ -254,41 +259,29 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct config nc;
 	struct relay_settings set;
-	struct outputs fresh;
 	char err[2048];
 
 	(void)sig;
 	(void)what;
 	(void)arg;
 	log_info("SIGHUP: reopening outputs and reading the config again");
+	outputs_reopen(&M.out);
 	addr_local_flush();
 	if (config_build(&nc, err, sizeof(err)) != 0 ||
 	    relay_settings_from_config(&set, &nc, err, sizeof(err)) != 0) {
 		log_warnx("config not reloaded, the old one stays: %s", err);
-		outputs_reopen(&M.out);
 		return;
 	}
+	/* Outputs hold open files and deliveries: they change on restart. */
 	if (strcmp(nc.listen, M.cfg.listen) != 0 ||
-	    strcmp(nc.user, M.cfg.user) != 0)
-		log_warnx("listen and user changes take effect on restart");
-	if (strcmp(nc.csv, M.cfg.csv) != 0) {
-		if (outputs_open(&fresh, &nc, err, sizeof(err)) != 0) {
-			log_warnx("outputs not changed: %s", err);
-			outputs_reopen(&M.out);
-			snprintf(nc.csv, sizeof(nc.csv), "%s", M.cfg.csv);
-		} else {
-			/* Sessions point at M.out: swap the contents. */
-			outputs_close(&M.out);
-			M.out = fresh;
-		}
-	} else
-		outputs_reopen(&M.out);
+	    strcmp(nc.user, M.cfg.user) != 0 ||
+	    strcmp(nc.csv, M.cfg.csv) != 0 || strcmp(nc.db, M.cfg.db) != 0)
+		log_warnx("listen, user, csv and db changes take effect on "
+		    "restart");
 	log_set_verbosity(nc.verbose + M.verbose_flags);
 	relay_apply(&M.relay, &set);
-	/* What cannot change at runtime stays as running. */
-	snprintf(nc.listen, sizeof(nc.listen), "%s", M.cfg.listen);
-	snprintf(nc.user, sizeof(nc.user), "%s", M.cfg.user);
-	M.cfg = nc;
+	M.cfg.verbose = nc.verbose;
+	M.cfg.drain_timeout = nc.drain_timeout;
 }
 
 static void
@@ -371,6 +364,9 @@ main(int argc, char **argv)
 		case 'P':
 			add_override("omniklog", "pidfile", optarg);
 			break;
+		case 'D':
+			add_override("omniklog", "db", optarg);
+			break;
 		case 'n':
 			check = true;
 			break;
@@ -437,7 +433,7 @@ main(int argc, char **argv)
 			    (int)geteuid());
 	}
 
-	if (outputs_open(&M.out, &M.cfg, err, sizeof(err)) != 0)
+	if (outputs_open(err, sizeof(err)) != 0)
 		fatalx("%s", err);
 
 	M.drain_timer = evtimer_new(M.base, drain_expired, NULL);
@@ -451,16 +447,16 @@ main(int argc, char **argv)
 	if (M.drain_timer == NULL)
 		fatalx("out of memory");
 
-	log_info("started: upstream %s, max_connections %d, CSV %s",
-	    M.cfg.upstream, set.max_connections,
-	    M.cfg.csv[0] ? M.cfg.csv : "off");
+	log_info("started: upstream %s, max_connections %d, journal %s, "
+	    "CSV %s", M.cfg.upstream, set.max_connections,
+	    M.cfg.db[0] ? M.cfg.db : "off", M.cfg.csv[0] ? M.cfg.csv : "off");
 	event_base_dispatch(M.base);
 
 	relay_free(&M.relay);
 	relay_log_stats(&M.relay, "exit");
 	log_info("stats (exit): %llu output errors",
 	    (unsigned long long)outputs_errors(&M.out));
-	outputs_close(&M.out);
+	outputs_teardown(&M.out);
 	for (int i = 0; i < 4; i++)
 		event_free(sigs[i]);
 	event_free(M.drain_timer);

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "nfqsrc.h"
 #include "outputs.h"
+#include "setup.h"
 #include "pcapsrc.h"
 #include "sniff.h"
 #include "stream.h"
@@ -91,6 +92,12 @@ usage(FILE *fp)
 "the foreground, and a log line per reading when daemonised):\n"
 "      --csv PATH      append readings to PATH in the seed script's CSV\n"
 "                      format; '-' is standard output [omniklog] csv\n"
+"      --db PATH       commit every reading to the SQLite journal PATH\n"
+"                      first, and run the remote outputs of the config\n"
+"                      ([postgresql], [mqtt], [pvoutput]) as cursors over\n"
+"                      it [omniklog] db; with -r and --stream they get up\n"
+"                      to --flush SECONDS (default 10) after the input;\n"
+"                      what they miss waits in the journal\n"
 "\n"
 "Running:\n"
 "  -c, --config FILE   read FILE (default " CONFIG_DEFAULT_PATH ",\n"
@@ -133,7 +140,7 @@ usage(FILE *fp)
 }
 
 enum {
-	OPT_STREAM = 256, OPT_CSV, OPT_NFQUEUE, OPT_PORT, OPT_FILTER,
+	OPT_STREAM = 256, OPT_CSV, OPT_DB, OPT_FLUSH, OPT_NFQUEUE, OPT_PORT, OPT_FILTER,
 };
 
 static const struct option longopts[] = {
@@ -147,6 +154,8 @@ static const struct option longopts[] = {
 	{ "snaplen", required_argument, NULL, 's' },
 	{ "buffer-size", required_argument, NULL, 'B' },
 	{ "csv", required_argument, NULL, OPT_CSV },
+	{ "db", required_argument, NULL, OPT_DB },
+	{ "flush", required_argument, NULL, OPT_FLUSH },
 	{ "config", required_argument, NULL, 'c' },
 	{ "user", required_argument, NULL, 'u' },
 	{ "foreground", no_argument, NULL, 'f' },
@@ -172,6 +181,8 @@ static struct {
 	int verbose_flags;
 	bool foreground;
 	bool cli_iface, cli_nfqueue;	/* inputs given as flags */
+	bool journal;			/* --db: journal and remote outputs */
+	int flush_s;
 
 	struct config cfg;
 	struct outputs out;
@@ -279,7 +290,17 @@ outputs_open(bool daemonised, char *err, size_t errlen)
 	struct sink sk;
 
 	outputs_init(&M.out);
-	if (M.cfg.csv[0] != '\0') {
+	if (M.journal) {
+		/* Journal first, then CSV, then the remote outputs. */
+		if (M.base == NULL && (M.base = event_base_new()) == NULL) {
+			snprintf(err, errlen, "cannot start the event loop");
+			return -1;
+		}
+		if (outputs_setup(&M.out, &M.cfg, M.base, err, errlen) != 0)
+			return -1;
+		if (M.cfg.csv[0] != '\0')
+			return 0;
+	} else if (M.cfg.csv[0] != '\0') {
 		if (csv_sink_open(M.cfg.csv, &sk, err, errlen) != 0)
 			return -1;
 		outputs_add(&M.out, &sk);
@@ -294,6 +315,38 @@ outputs_open(bool daemonised, char *err, size_t errlen)
 	}
 	outputs_add(&M.out, &sk);
 	return 0;
+}
+
+/* After -r or --stream: give remote outputs a bounded time to deliver. */
+static void
+on_flush_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (outputs_backlog(&M.out) == 0)
+		event_base_loopbreak(M.base);
+}
+
+static void
+outputs_flush(void)
+{
+	struct timeval tick = { 0, 100000 }, limit = { M.flush_s, 0 };
+	struct event *ev;
+
+	if (M.base == NULL || outputs_backlog(&M.out) == 0)
+		return;
+	if ((ev = event_new(M.base, -1, EV_PERSIST, on_flush_tick, NULL)) ==
+	    NULL)
+		return;
+	event_add(ev, &tick);
+	event_base_loopexit(M.base, &limit);
+	event_base_dispatch(M.base);
+	event_free(ev);
+	if (outputs_backlog(&M.out) > 0)
+		log_warnx("%lld readings not yet delivered; they wait in the "
+		    "journal for the next run",
+		    (long long)outputs_backlog(&M.out));
 }
 
 /* ------------------------------------------------------------------ */
@@ -522,7 +575,7 @@ run_live(void)
 	if (outputs_open(!M.foreground, err, sizeof(err)) != 0)
 		fatalx("%s", err);
 
-	if ((M.base = event_base_new()) == NULL)
+	if (M.base == NULL && (M.base = event_base_new()) == NULL)
 		fatalx("cannot start the event loop");
 	if (M.nfq ? nfqsrc_attach(M.nfq, M.base, err, sizeof(err)) :
 	    pcapsrc_live_attach(M.live, M.base, err, sizeof(err)))
@@ -554,7 +607,7 @@ run_live(void)
 	gettimeofday(&now, NULL);
 	sniff_finish(&M.sn, &now);
 	sniff_log_stats(&M.sn, extra);
-	outputs_close(&M.out);
+	outputs_teardown(&M.out);
 	for (int i = 0; i < 5; i++)
 		event_free(sigs[i]);
 	pcapsrc_live_close(M.live);
@@ -583,6 +636,7 @@ main(int argc, char **argv)
 	bool check = false;
 
 	log_init(PROG, true, 0);
+	M.flush_s = 10;
 	while ((ch = getopt_long(argc, argv, "r:i:ps:B:c:u:fnvhV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
@@ -625,6 +679,13 @@ main(int argc, char **argv)
 			break;
 		case OPT_CSV:
 			override("omniklog", "csv", optarg);
+			break;
+		case OPT_DB:
+			override("omniklog", "db", optarg);
+			M.journal = true;
+			break;
+		case OPT_FLUSH:
+			M.flush_s = atoi(optarg);
 			break;
 		case 'c':
 			M.config_path = optarg;
@@ -711,7 +772,10 @@ main(int argc, char **argv)
 		}
 		rc = M.stream_path ? run_stream(M.stream_path, &M.out) :
 		    run_replay();
-		outputs_close(&M.out);
+		outputs_flush();
+		outputs_teardown(&M.out);
+		if (M.base)
+			event_base_free(M.base);
 		return rc == 0 ? 0 : 1;
 	}
 	return run_live();

@@ -1,10 +1,11 @@
 #!/bin/bash
 # Relay benchmark (make bench): push sessions per second (a kit connects,
 # sends 170 bytes, closes, waits for the close) straight to a local portal,
-# through omnik-relay (decoding, CSV and a log line per reading), and
-# through haproxy in TCP mode (one thread, like the relay), in one run;
-# latency p50/p99 with one push at a time; the relay's RSS idle and with
-# 10,000 open kit connections (upstream none: one descriptor each; with
+# through omnik-relay (decoding; every reading committed to the journal,
+# SQLite in WAL mode, synchronous normal; the CSV; a log line), and through
+# haproxy in TCP mode (one thread, like the relay), in one run; latency
+# p50/p99 with one push at a time; the relay's RSS idle and with 10,000
+# open kit connections (upstream none: one descriptor each; with
 # forwarding each holds two, and the open-files limit here, 20,000, allows
 # about 9,000 of them, measured too). All on loopback inside a network
 # namespace of its own. Prints the figures and the ratios.
@@ -54,7 +55,8 @@ field() { echo "$2" | sed -n "s/.* $1 \([0-9.]*\).*/\1/p"; }
 ip netns exec "$NS" "$B/tests/portal" --quiet 127.0.0.1:20000 >/dev/null 2>&1 &
 pids+=($!)
 ip netns exec "$NS" "$B/omnik-relay" -f -u '' -l 127.0.0.1:20001 \
-	--upstream 127.0.0.1:20000 --csv "$T/bench.csv" 2>/dev/null &
+	--upstream 127.0.0.1:20000 --db "$T/bench.db" --csv "$T/bench.csv" \
+	2>/dev/null &
 relay=$!
 pids+=($relay)
 have_haproxy=0
@@ -129,7 +131,7 @@ idle_rss() {	# idle_rss PID PORT N: RSS of PID with N silent connections
 read -r open_fwd rss_fwd < <(idle_rss "$relay" 20001 "$IDLE_FWD")
 printf '[relay]\nmax_connections = %d\n' $((IDLE + 100)) >"$T/local.conf"
 ip netns exec "$NS" "$B/omnik-relay" -f -u '' -c "$T/local.conf" \
-	-l 127.0.0.1:20003 --upstream none 2>/dev/null &
+	-l 127.0.0.1:20003 --upstream none --db "$T/local.db" 2>/dev/null &
 relay2=$!
 pids+=($relay2)
 wait_port 20003

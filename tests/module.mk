@@ -41,6 +41,34 @@ $(B)/tests/mkpcap: $(B)/tests/mkpcap.o $(PROTO_OBJ) $(B)/output/csv.o \
 $(B)/tests/test_packet: $(B)/tests/test_packet.o $(B)/sniff/packet.o
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
 
+# The journal and the remote outputs (output/).
+$(B)/tests/test_journal: $(B)/tests/test_journal.o $(B)/output/journal.o \
+                         $(PROTO_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -lsqlite3 -lm
+
+# omk-feed: a capture stand-in for the output tests (tests/outputs/),
+# linked with everything a program links.
+TEST_TOOLS += $(B)/tests/omk-feed
+$(B)/tests/omk-feed: $(B)/tests/outputs/feed.o $(LIB_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(LIB_LIBS)
+
+# A local PVOutput stand-in (plain HTTP) for tests/outputs/t-pvoutput.sh.
+TEST_TOOLS += $(B)/tests/pvoutput-server
+$(B)/tests/pvoutput-server: $(B)/tests/outputs/pvoutput-server.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) -levent
+
+$(B)/tests/test_pvoutput: $(B)/tests/test_pvoutput.o $(LIB_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) $(LIB_LIBS)
+
+BENCHES    += $(B)/tests/bench_journal
+$(B)/tests/bench_journal: $(B)/tests/bench_journal.o $(B)/output/journal.o \
+                          $(PROTO_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) -lsqlite3 -lm
+
+$(B)/tests/test_delivery: $(B)/tests/test_delivery.o $(B)/output/delivery.o \
+                          $(B)/output/journal.o $(B)/common/log.o $(PROTO_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -levent -lsqlite3 -lm
+
 # The relay's end-to-end helpers: a kit simulator and a stand-in portal,
 # used by tests/relay/ and by the relay benchmark (which runs on build/).
 RELAY_TEST_PROGS := $(B)/tests/kitsim $(B)/tests/portal

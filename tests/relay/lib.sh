@@ -158,11 +158,16 @@ stop_portal() {
 }
 
 # start_relay LOG [options]: omnik-relay in the router namespace, as
-# nobody, in the foreground; returns once it listens.
+# nobody, in the foreground, its journal $JOURNAL; returns once it
+# listens.
+JOURNAL="$T/journal/omniklog.db"
 start_relay() {
 	local log=$1; shift
+	mkdir -p "$T/journal"
+	chown nobody "$T/journal"
 	ASAN_OPTIONS="${ASAN_OPTIONS%:detect_leaks=0}:detect_leaks=1" \
-	    ip netns exec "$NS_R" "$RELAY" -f -u nobody "$@" >>"$log" 2>&1 &
+	    ip netns exec "$NS_R" "$RELAY" -f -u nobody --db "$JOURNAL" "$@" \
+	    >>"$log" 2>&1 &
 	RELAY_PID=$!
 	_pids+=("$RELAY_PID")
 	wait_for "grep -qs 'started:' $log" 10
@@ -213,6 +218,11 @@ decoded_rows() {
 	cat "$@" | "$SNIFF" --stream - --csv "$out" 2>/dev/null
 	csv_rows "$out"
 	rm -f "$out"
+}
+
+# Readings in the relay's journal.
+journal_count() {
+	sqlite3 "$JOURNAL" 'SELECT count(*) FROM readings'
 }
 
 # Lines in a CSV besides the header.

@@ -71,6 +71,9 @@ check "their 150 readings are in the CSV, as decoded" \
 	diff <(csv_rows "$T/data/relay.csv" | awk -F, '$25 == 777') \
 	    <(decoded_rows "$T"/kitsplit/push-*.bin)
 
+check "the journal holds the same $(csv_count "$T/data/relay.csv") readings as the CSV" \
+	[ "$(journal_count)" -eq "$(csv_count "$T/data/relay.csv")" ]
+
 stop_relay TERM
 check "SIGTERM: the relay exits 0" [ "$RELAY_RC" -eq 0 ]
 check "exit statistics count 1060 forwarded connections" \

@@ -1,0 +1,615 @@
+/*
+ * mqtt.c: the MQTT output.
+ *
+ *   DOWN --send--> CONNECTING --CONNACK 0--> UP: "online", discovery,
+ *    ^                 |                         state messages (QoS 1)
+ *    +---- error / disconnect (batch retried) ---+
+ *
+ * libmosquitto is used without its thread: mosquitto_connect_async opens
+ * a non-blocking socket, and libevent calls mosquitto_loop_read when it
+ * is readable, mosquitto_loop_write when the client has bytes queued
+ * (mosquitto_want_write) and mosquitto_loop_misc every second for
+ * keep-alive and retries. Reconnection is ours (delivery back-off), so
+ * the batch in flight is published again on the new connection.
+ */
+#include <event2/event.h>
+#include <mosquitto.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "delivery.h"
+#include "journal.h"
+#include "log.h"
+#include "mqtt.h"
+
+#define MQTT_BATCH 50
+#define MQTT_ANNOUNCED_MAX 64		/* inverters announced per connection */
+#define MQTT_CONNECT_TIMEOUT_S 15
+#define JSON_MAX 1536
+
+enum mq_state { MQ_DOWN, MQ_CONNECTING, MQ_UP };
+
+struct mqtt {
+	struct delivery *d;
+	struct event_base *base;
+	struct mosquitto *m;
+	struct event *ev_read, *ev_write, *tick;
+	enum mq_state state;
+	time_t connect_started;
+	char host[CONFIG_STR];
+	int port, keepalive;
+	char prefix[64], disc_prefix[64];
+	bool discovery;
+	char status_topic[80];
+	const struct journal_row *rows;
+	int nrows, nacked;
+	int mids[MQTT_BATCH];
+	bool acked[MQTT_BATCH];
+	bool published;			/* this batch went out on this link */
+	char announced[MQTT_ANNOUNCED_MAX][OMNIK_SERIAL_LEN + 1];
+	int nannounced;
+	char last_err[160];
+	struct config cfg;		/* credentials and TLS, for new clients */
+	char client_id[96];
+};
+
+struct sensor {
+	const char *name;	/* HA entity name, under the device name */
+	const char *key;	/* JSON key in the state message */
+	int field;		/* omnik field, or -1 for the sum of PAC1..3 */
+	const char *unit, *device_class, *state_class;
+};
+
+static const struct sensor sensors[] = {
+	{ "Power", "pac", -1, "W", "power", "measurement" },
+	{ "Energy today", "etoday", OMNIK_ETODAY, "kWh", "energy",
+	    "total_increasing" },
+	{ "Energy total", "etotal", OMNIK_ETOTAL, "kWh", "energy",
+	    "total_increasing" },
+	{ "Temperature", "temp", OMNIK_TEMP, "°C", "temperature",
+	    "measurement" },
+	{ "PV1 voltage", "vpv1", OMNIK_VPV1, "V", "voltage", "measurement" },
+	{ "PV2 voltage", "vpv2", OMNIK_VPV2, "V", "voltage", "measurement" },
+	{ "PV3 voltage", "vpv3", OMNIK_VPV3, "V", "voltage", "measurement" },
+	{ "PV1 current", "ipv1", OMNIK_IPV1, "A", "current", "measurement" },
+	{ "PV2 current", "ipv2", OMNIK_IPV2, "A", "current", "measurement" },
+	{ "PV3 current", "ipv3", OMNIK_IPV3, "A", "current", "measurement" },
+	{ "AC1 voltage", "vac1", OMNIK_VAC1, "V", "voltage", "measurement" },
+	{ "AC2 voltage", "vac2", OMNIK_VAC2, "V", "voltage", "measurement" },
+	{ "AC3 voltage", "vac3", OMNIK_VAC3, "V", "voltage", "measurement" },
+	{ "AC1 current", "iac1", OMNIK_IAC1, "A", "current", "measurement" },
+	{ "AC2 current", "iac2", OMNIK_IAC2, "A", "current", "measurement" },
+	{ "AC3 current", "iac3", OMNIK_IAC3, "A", "current", "measurement" },
+	{ "AC1 frequency", "fac1", OMNIK_FAC1, "Hz", "frequency",
+	    "measurement" },
+	{ "AC2 frequency", "fac2", OMNIK_FAC2, "Hz", "frequency",
+	    "measurement" },
+	{ "AC3 frequency", "fac3", OMNIK_FAC3, "Hz", "frequency",
+	    "measurement" },
+	{ "AC1 power", "pac1", OMNIK_PAC1, "W", "power", "measurement" },
+	{ "AC2 power", "pac2", OMNIK_PAC2, "W", "power", "measurement" },
+	{ "AC3 power", "pac3", OMNIK_PAC3, "W", "power", "measurement" },
+	{ "Operating hours", "htotal", OMNIK_HTOTAL, "h", "duration",
+	    "total_increasing" },
+};
+
+#define NSENSORS ((int)(sizeof(sensors) / sizeof(sensors[0])))
+
+int
+mqtt_sensor_count(void)
+{
+	return NSENSORS;
+}
+
+static void
+lower(const char *s, char *buf, size_t n)
+{
+	size_t k;
+
+	for (k = 0; s[k] && k + 1 < n; k++)
+		buf[k] = (char)(s[k] >= 'A' && s[k] <= 'Z' ? s[k] + 32 : s[k]);
+	buf[k] = '\0';
+}
+
+/* Serials go into topics and ids: keep [A-Za-z0-9_-] only. */
+static void
+safe_id(const char *s, char *buf, size_t n)
+{
+	size_t k = 0;
+
+	for (; *s && k + 1 < n; s++) {
+		char c = *s;
+
+		buf[k++] = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-') ? c : '_';
+	}
+	buf[k] = '\0';
+}
+
+/* A JSON string's contents: printable ASCII, quotes and \ escaped. */
+static void
+json_str(const char *s, char *buf, size_t n)
+{
+	size_t k = 0;
+
+	for (; *s && k + 3 < n; s++) {
+		if (*s == '"' || *s == '\\')
+			buf[k++] = '\\';
+		buf[k++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+	}
+	buf[k] = '\0';
+}
+
+static bool
+total_power(const struct omnik_reading *r, int64_t *sum)
+{
+	bool any = false;
+
+	*sum = 0;
+	for (int f = OMNIK_PAC1; f <= OMNIK_PAC3; f += 2) {
+		if (r->value[f] != OMNIK_ABSENT) {
+			*sum += r->value[f];
+			any = true;
+		}
+	}
+	return any;
+}
+
+size_t
+mqtt_state_json(const struct journal_row *row, char *buf, size_t n)
+{
+	const struct omnik_reading *r = &row->r;
+	char t[32], v[32], name[16], sn[40], fw[64], fw2[64];
+	struct tm tm;
+	time_t s = row->when.tv_sec;
+	size_t len;
+	int64_t pac;
+
+	gmtime_r(&s, &tm);
+	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_str(r->inverter_sn, sn, sizeof(sn));
+	len = (size_t)snprintf(buf, n, "{\"time\":\"%s\",\"inverter_sn\":"
+	    "\"%s\",\"kit_sn\":%lu,\"journal_id\":%lld", t, sn,
+	    (unsigned long)r->kit_sn, (long long)row->id);
+	if (total_power(r, &pac) && len < n)
+		len += (size_t)snprintf(buf + len, n - len, ",\"pac\":%lld",
+		    (long long)pac);
+	for (int i = 0; i < OMNIK_NFIELDS && len < n; i++) {
+		if (r->value[i] == OMNIK_ABSENT)
+			continue;
+		lower(omnik_fields[i].name, name, sizeof(name));
+		omnik_format_value((enum omnik_field)i, r->value[i], v,
+		    sizeof(v));
+		len += (size_t)snprintf(buf + len, n - len, ",\"%s\":%s", name,
+		    v);
+	}
+	if (r->has_fw && len < n) {
+		json_str(r->fw_main, fw, sizeof(fw));
+		json_str(r->fw_slave, fw2, sizeof(fw2));
+		len += (size_t)snprintf(buf + len, n - len, ",\"fw_main\":\"%s\","
+		    "\"fw_slave\":\"%s\"", fw, fw2);
+	}
+	if (len + 2 > n)
+		return 0;
+	buf[len++] = '}';
+	buf[len] = '\0';
+	return len;
+}
+
+int
+mqtt_discovery(const struct journal_row *row, int i, const char *prefix,
+    const char *discovery_prefix, char *topic, size_t tn, char *payload,
+    size_t pn)
+{
+	const struct sensor *s = &sensors[i];
+	const struct omnik_reading *r = &row->r;
+	char id[40], sn[40], fw[64];
+	int64_t pac;
+	int len;
+
+	if (s->field >= 0 ? r->value[s->field] == OMNIK_ABSENT :
+	    !total_power(r, &pac))
+		return -1;
+	safe_id(r->inverter_sn, id, sizeof(id));
+	json_str(r->inverter_sn, sn, sizeof(sn));
+	json_str(r->has_fw ? r->fw_main : "", fw, sizeof(fw));
+	snprintf(topic, tn, "%s/sensor/omniklog_%s/%s/config",
+	    discovery_prefix, id, s->key);
+	len = snprintf(payload, pn, "{"
+	    "\"name\":\"%s\","
+	    "\"unique_id\":\"omniklog_%s_%s\","
+	    "\"state_topic\":\"%s/%s/state\","
+	    "\"value_template\":\"{{ value_json.%s }}\","
+	    "\"unit_of_measurement\":\"%s\","
+	    "\"device_class\":\"%s\","
+	    "\"state_class\":\"%s\","
+	    "\"availability_topic\":\"%s/status\","
+	    "\"payload_available\":\"online\","
+	    "\"payload_not_available\":\"offline\","
+	    "\"device\":{\"identifiers\":[\"omniklog_%s\"],"
+	    "\"name\":\"Omnik inverter %s\",\"manufacturer\":\"Omnik\","
+	    "\"model\":\"Omnik inverter\",\"serial_number\":\"%s\"%s%s%s},"
+	    "\"origin\":{\"name\":\"omniklog\"}"
+	    "}",
+	    s->name, id, s->key, prefix, id, s->key, s->unit,
+	    s->device_class, s->state_class, prefix, id, sn, sn,
+	    fw[0] ? ",\"sw_version\":\"" : "", fw, fw[0] ? "\"" : "");
+	return len > 0 && (size_t)len < pn ? 0 : -1;
+}
+
+static void mq_down(struct mqtt *q, const char *why);
+static void publish_batch(struct mqtt *q);
+
+static void
+update_write(struct mqtt *q)
+{
+	if (q->ev_write && q->m && mosquitto_want_write(q->m))
+		event_add(q->ev_write, NULL);
+}
+
+static void
+on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct mqtt *q = arg;
+	int rc;
+
+	(void)fd;
+	(void)what;
+	rc = mosquitto_loop_read(q->m, 16);
+	if (rc != MOSQ_ERR_SUCCESS && q->state != MQ_DOWN) {
+		mq_down(q, rc == MOSQ_ERR_ERRNO ? "connection lost" :
+		    mosquitto_strerror(rc));
+		return;
+	}
+	update_write(q);
+}
+
+static void
+on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct mqtt *q = arg;
+	int rc;
+
+	(void)fd;
+	(void)what;
+	rc = mosquitto_loop_write(q->m, 16);
+	if (rc != MOSQ_ERR_SUCCESS && q->state != MQ_DOWN) {
+		mq_down(q, rc == MOSQ_ERR_ERRNO ? "cannot connect" :
+		    mosquitto_strerror(rc));
+		return;
+	}
+	update_write(q);
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct mqtt *q = arg;
+
+	(void)fd;
+	(void)what;
+	if (q->state == MQ_DOWN)
+		return;
+	if (q->state == MQ_CONNECTING &&
+	    time(NULL) - q->connect_started > MQTT_CONNECT_TIMEOUT_S) {
+		mq_down(q, "no CONNACK from the broker");
+		return;
+	}
+	if (mosquitto_loop_misc(q->m) != MOSQ_ERR_SUCCESS) {
+		mq_down(q, "keep-alive failed");
+		return;
+	}
+	update_write(q);
+}
+
+static void
+drop_events(struct mqtt *q)
+{
+	if (q->ev_read) {
+		event_free(q->ev_read);
+		q->ev_read = NULL;
+	}
+	if (q->ev_write) {
+		event_free(q->ev_write);
+		q->ev_write = NULL;
+	}
+}
+
+static void
+mq_down(struct mqtt *q, const char *why)
+{
+	bool had_batch = q->nrows > 0;
+
+	if (q->state != MQ_DOWN)
+		log_warnx("output mqtt: %s:%d: %s", q->host, q->port, why);
+	q->state = MQ_DOWN;
+	drop_events(q);
+	/*
+	 * This may run inside a libmosquitto callback, so the client is
+	 * destroyed at the next connect; the link is cut now. A fresh
+	 * client per connection also drops the library's own queue of
+	 * unacknowledged messages: the batch is published again by us,
+	 * once, not a second time by the library.
+	 */
+	if (q->m && mosquitto_socket(q->m) >= 0)
+		(void)shutdown(mosquitto_socket(q->m), SHUT_RDWR);
+	q->nrows = 0;
+	if (had_batch)
+		delivery_done(q->d, 0, DELIVERY_RETRY, 0);
+}
+
+static void
+on_connect(struct mosquitto *m, void *arg, int rc)
+{
+	struct mqtt *q = arg;
+
+	(void)m;
+	if (rc != 0) {
+		snprintf(q->last_err, sizeof(q->last_err), "broker refused "
+		    "the connection: %s", mosquitto_connack_string(rc));
+		mq_down(q, q->last_err);
+		return;
+	}
+	log_info("output mqtt: connected to %s:%d", q->host, q->port);
+	q->state = MQ_UP;
+	q->nannounced = 0;	/* the broker may have lost retained configs */
+	(void)mosquitto_publish(q->m, NULL, q->status_topic, 6, "online", 1,
+	    true);
+	if (q->nrows > 0)
+		publish_batch(q);
+	update_write(q);
+}
+
+static void
+on_disconnect(struct mosquitto *m, void *arg, int rc)
+{
+	struct mqtt *q = arg;
+
+	(void)m;
+	if (q->state != MQ_DOWN)
+		mq_down(q, rc == 0 ? "disconnected" : "connection lost");
+}
+
+static void
+on_publish(struct mosquitto *m, void *arg, int mid)
+{
+	struct mqtt *q = arg;
+	int n;
+
+	(void)m;
+	if (q->nrows == 0 || !q->published)
+		return;
+	for (int i = 0; i < q->nrows; i++) {
+		if (q->mids[i] == mid && !q->acked[i]) {
+			q->acked[i] = true;
+			q->nacked++;
+		}
+	}
+	if (q->nacked == q->nrows) {
+		n = q->nrows;
+		q->nrows = 0;
+		delivery_done(q->d, n, DELIVERY_OK, 0);
+	}
+}
+
+static bool
+announced(struct mqtt *q, const char *sn)
+{
+	for (int i = 0; i < q->nannounced; i++)
+		if (strcmp(q->announced[i], sn) == 0)
+			return true;
+	if (q->nannounced < MQTT_ANNOUNCED_MAX)
+		snprintf(q->announced[q->nannounced++], OMNIK_SERIAL_LEN + 1,
+		    "%s", sn);
+	return false;
+}
+
+static void
+announce(struct mqtt *q, const struct journal_row *row)
+{
+	char topic[256], payload[JSON_MAX];
+
+	for (int i = 0; i < NSENSORS; i++) {
+		if (mqtt_discovery(row, i, q->prefix, q->disc_prefix, topic,
+		    sizeof(topic), payload, sizeof(payload)) != 0)
+			continue;
+		(void)mosquitto_publish(q->m, NULL, topic,
+		    (int)strlen(payload), payload, 1, true);
+	}
+}
+
+static void
+publish_batch(struct mqtt *q)
+{
+	char topic[160], id[40], json[JSON_MAX];
+	int rc;
+
+	q->nacked = 0;
+	q->published = true;
+	for (int i = 0; i < q->nrows; i++) {
+		const struct journal_row *row = &q->rows[i];
+		size_t len = mqtt_state_json(row, json, sizeof(json));
+
+		q->acked[i] = false;
+		q->mids[i] = -1;
+		if (q->discovery && !announced(q, row->r.inverter_sn))
+			announce(q, row);
+		safe_id(row->r.inverter_sn, id, sizeof(id));
+		snprintf(topic, sizeof(topic), "%s/%s/state", q->prefix, id);
+		rc = mosquitto_publish(q->m, &q->mids[i], topic, (int)len,
+		    json, 1, true);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			mq_down(q, mosquitto_strerror(rc));
+			return;
+		}
+	}
+	update_write(q);
+}
+
+static int
+client_new(struct mqtt *q, char *err, size_t errlen)
+{
+	const struct config *cfg = &q->cfg;
+	int rc;
+
+	if (q->m)
+		mosquitto_destroy(q->m);
+	q->m = mosquitto_new(q->client_id, true, q);
+	if (q->m == NULL) {
+		snprintf(err, errlen, "cannot create an MQTT client");
+		return -1;
+	}
+	mosquitto_connect_callback_set(q->m, on_connect);
+	mosquitto_disconnect_callback_set(q->m, on_disconnect);
+	mosquitto_publish_callback_set(q->m, on_publish);
+	rc = mosquitto_will_set(q->m, q->status_topic, 7, "offline", 1, true);
+	if (rc == MOSQ_ERR_SUCCESS && cfg->mqtt_username[0])
+		rc = mosquitto_username_pw_set(q->m, cfg->mqtt_username,
+		    cfg->mqtt_password[0] ? cfg->mqtt_password : NULL);
+	if (rc == MOSQ_ERR_SUCCESS && cfg->mqtt_tls)
+		rc = mosquitto_tls_set(q->m,
+		    cfg->mqtt_cafile[0] ? cfg->mqtt_cafile : NULL,
+		    cfg->mqtt_cafile[0] ? NULL : "/etc/ssl/certs",
+		    cfg->mqtt_certfile[0] ? cfg->mqtt_certfile : NULL,
+		    cfg->mqtt_keyfile[0] ? cfg->mqtt_keyfile : NULL, NULL);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		snprintf(err, errlen, "[mqtt]: %s", mosquitto_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+mq_connect(struct mqtt *q)
+{
+	int rc, fd;
+
+	if (client_new(q, q->last_err, sizeof(q->last_err)) != 0) {
+		q->state = MQ_CONNECTING;
+		mq_down(q, q->last_err);
+		return -1;
+	}
+	q->state = MQ_CONNECTING;
+	q->connect_started = time(NULL);
+	rc = mosquitto_connect_async(q->m, q->host, q->port, q->keepalive);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		mq_down(q, rc == MOSQ_ERR_ERRNO ? "cannot connect" :
+		    mosquitto_strerror(rc));
+		return -1;
+	}
+	fd = mosquitto_socket(q->m);
+	q->ev_read = event_new(q->base, fd, EV_READ | EV_PERSIST, on_read, q);
+	q->ev_write = event_new(q->base, fd, EV_WRITE, on_write, q);
+	if (q->ev_read == NULL || q->ev_write == NULL ||
+	    event_add(q->ev_read, NULL) != 0) {
+		mq_down(q, "out of memory");
+		return -1;
+	}
+	update_write(q);
+	return 0;
+}
+
+static int
+mq_send(void *ctx, const struct journal_row *rows, int n)
+{
+	struct mqtt *q = ctx;
+
+	if (n > MQTT_BATCH)
+		n = MQTT_BATCH;
+	q->rows = rows;
+	q->nrows = n;
+	q->published = false;
+	switch (q->state) {
+	case MQ_DOWN:
+		return mq_connect(q);
+	case MQ_UP:
+		publish_batch(q);
+		return 0;
+	default:
+		return 0;	/* published on CONNACK */
+	}
+}
+
+static void
+mq_free(void *ctx)
+{
+	struct mqtt *q = ctx;
+
+	if (q == NULL)
+		return;
+	drop_events(q);
+	if (q->tick)
+		event_free(q->tick);
+	if (q->m) {
+		if (q->state == MQ_UP) {
+			/* Best effort: the will covers a crash, not this. */
+			(void)mosquitto_publish(q->m, NULL, q->status_topic, 7,
+			    "offline", 1, true);
+			(void)mosquitto_loop_write(q->m, 4);
+		}
+		mosquitto_disconnect(q->m);
+		mosquitto_destroy(q->m);
+	}
+	free(q);
+}
+
+static const struct delivery_ops mq_ops = { mq_send, mq_free };
+
+struct delivery *
+mqtt_start(struct journal *j, struct event_base *base,
+    const struct config *cfg, char *err, size_t errlen)
+{
+	struct delivery_opts dopt = { .name = "mqtt", .batch = MQTT_BATCH,
+	    .start_at_end = true };
+	struct timeval sec = { 1, 0 };
+	char host[64];
+	struct mqtt *q;
+
+	mosquitto_lib_init();
+	q = calloc(1, sizeof(*q));
+	if (q == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	q->base = base;
+	q->cfg = *cfg;
+	snprintf(q->host, sizeof(q->host), "%s", cfg->mqtt_host);
+	q->port = cfg->mqtt_port;
+	q->keepalive = cfg->mqtt_keepalive;
+	snprintf(q->prefix, sizeof(q->prefix), "%s", cfg->mqtt_prefix);
+	snprintf(q->disc_prefix, sizeof(q->disc_prefix), "%s",
+	    cfg->mqtt_discovery_prefix);
+	q->discovery = cfg->mqtt_discovery;
+	snprintf(q->status_topic, sizeof(q->status_topic), "%s/status",
+	    q->prefix);
+	if (cfg->mqtt_client_id[0]) {
+		snprintf(q->client_id, sizeof(q->client_id), "%s",
+		    cfg->mqtt_client_id);
+	} else {
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "host");
+		host[sizeof(host) - 1] = '\0';
+		snprintf(q->client_id, sizeof(q->client_id), "omniklog-%s",
+		    host);
+	}
+	/* The settings are checked now, on a client used for nothing else. */
+	if (client_new(q, err, errlen) != 0)
+		goto fail;
+	q->tick = event_new(base, -1, EV_PERSIST, on_tick, q);
+	if (q->tick == NULL || event_add(q->tick, &sec) != 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	q->d = delivery_new(j, base, &dopt, &mq_ops, q, err, errlen);
+	if (q->d == NULL)
+		goto fail;
+	return q->d;
+fail:
+	mq_free(q);
+	return NULL;
+}

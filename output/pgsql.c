@@ -1,0 +1,526 @@
+/*
+ * pgsql.c: the PostgreSQL output.
+ *
+ *   DOWN --send--> CONNECTING --PQconnectPoll ok--> SETUP (CREATE TABLE)
+ *     ^                 |                             |
+ *     +--- any error ---+------------<----------------+--> READY <--> BUSY
+ *                                                       (one INSERT in flight)
+ *
+ * Every libpq call here is non-blocking (PQconnectStart/Poll,
+ * PQsetnonblocking, PQsendQueryParams, PQflush, PQconsumeInput); the
+ * socket is watched by one-shot libevent events for the direction libpq
+ * wants, with a timeout so a silent server cannot hold a batch forever.
+ */
+#include <event2/event.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "delivery.h"
+#include "log.h"
+#include "omnik.h"
+#include "pgsql.h"
+
+#define PG_TIMEOUT_S 15
+#define VAL_LEN 40			/* one text parameter */
+#define NCOLS (5 + OMNIK_NFIELDS)	/* time inverter kit fw_main fw_slave */
+
+enum pg_state { PG_DOWN, PG_CONNECTING, PG_SETUP, PG_READY, PG_BUSY };
+
+struct pgsql {
+	struct delivery *d;
+	struct event_base *base;
+	struct event *ev;
+	PGconn *conn;
+	enum pg_state state;
+	char *conninfo;
+	char table[140];		/* quoted identifier */
+	int batch;
+	bool failed;			/* an error result in this query */
+	const struct journal_row *rows;	/* batch waiting or in flight */
+	int nrows;
+	char *insert_sql;		/* VALUES groups for a full batch */
+	size_t *group_end;		/* its length after group r */
+	char *vals;			/* nrows * NCOLS * VAL_LEN */
+	const char **params;
+	char last_err[256];
+};
+
+static void on_socket(evutil_socket_t fd, short what, void *arg);
+static void query_start_insert(struct pgsql *p);
+
+static const char *
+col_type(int field)
+{
+	return omnik_fields[field].decimals == 0 ? "integer" :
+	    "double precision";
+}
+
+static void
+col_name(int field, char *buf, size_t n)
+{
+	size_t k;
+
+	for (k = 0; omnik_fields[field].name[k] && k + 1 < n; k++) {
+		char c = omnik_fields[field].name[k];
+
+		buf[k] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+	}
+	buf[k] = '\0';
+}
+
+/* "name" with embedded quotes doubled, as SQL identifiers are quoted. */
+static int
+quote_ident(const char *name, char *buf, size_t n)
+{
+	size_t len = 0;
+
+	if (n < 3 || name[0] == '\0')
+		return -1;
+	buf[len++] = '"';
+	for (const char *s = name; *s; s++) {
+		if (len + 3 >= n)
+			return -1;
+		if (*s == '"')
+			buf[len++] = '"';
+		buf[len++] = *s;
+	}
+	buf[len++] = '"';
+	buf[len] = '\0';
+	return 0;
+}
+
+int
+pgsql_ddl(const char *table, char *buf, size_t n)
+{
+	char col[16];
+	size_t len;
+
+	len = (size_t)snprintf(buf, n, "CREATE TABLE IF NOT EXISTS %s (\n"
+	    "  time timestamptz NOT NULL,\n"
+	    "  inverter_sn text NOT NULL,\n"
+	    "  kit_sn bigint NOT NULL,\n", table);
+	for (int i = 0; i < OMNIK_NFIELDS && len < n; i++) {
+		col_name(i, col, sizeof(col));
+		len += (size_t)snprintf(buf + len, n - len, "  %s %s,\n", col,
+		    col_type(i));
+	}
+	if (len < n)
+		len += (size_t)snprintf(buf + len, n - len,
+		    "  fw_main text,\n  fw_slave text,\n"
+		    "  PRIMARY KEY (inverter_sn, time)\n);\n");
+	return len < n ? 0 : -1;
+}
+
+static void
+set_conn_error(struct pgsql *p, const char *what)
+{
+	const char *m = p->conn ? PQerrorMessage(p->conn) : "out of memory";
+	size_t len;
+
+	snprintf(p->last_err, sizeof(p->last_err), "%s: %s", what, m);
+	len = strlen(p->last_err);
+	while (len > 0 && (p->last_err[len - 1] == '\n' ||
+	    p->last_err[len - 1] == ' '))
+		p->last_err[--len] = '\0';
+}
+
+/* Close the connection; a batch in flight or waiting is retried later. */
+static void
+go_down(struct pgsql *p)
+{
+	bool had_batch = p->nrows > 0;
+
+	if (p->ev) {
+		event_free(p->ev);
+		p->ev = NULL;
+	}
+	if (p->conn) {
+		PQfinish(p->conn);
+		p->conn = NULL;
+	}
+	if (p->state != PG_DOWN)
+		log_warnx("output postgresql: %s", p->last_err);
+	p->state = PG_DOWN;
+	p->nrows = 0;
+	if (had_batch)
+		delivery_done(p->d, 0, DELIVERY_RETRY, 0);
+}
+
+/* Watch the socket for what libpq wants next. */
+static int
+watch(struct pgsql *p, short what)
+{
+	struct timeval tv = { PG_TIMEOUT_S, 0 };
+
+	if (p->ev)
+		event_free(p->ev);
+	p->ev = event_new(p->base, PQsocket(p->conn), what, on_socket, p);
+	if (p->ev == NULL || event_add(p->ev, &tv) != 0) {
+		snprintf(p->last_err, sizeof(p->last_err), "cannot watch the "
+		    "connection");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+connect_start(struct pgsql *p)
+{
+	p->conn = PQconnectStart(p->conninfo);
+	if (p->conn == NULL || PQstatus(p->conn) == CONNECTION_BAD) {
+		set_conn_error(p, "cannot connect");
+		p->state = PG_CONNECTING;	/* so go_down logs */
+		go_down(p);
+		return -1;
+	}
+	p->state = PG_CONNECTING;
+	return watch(p, EV_WRITE);
+}
+
+/* After PQsend*: flush what is queued, then wait for the reply. */
+static void
+after_send(struct pgsql *p)
+{
+	int r = PQflush(p->conn);
+
+	if (r < 0) {
+		set_conn_error(p, "sending");
+		go_down(p);
+	} else if (watch(p, r == 1 ? EV_WRITE | EV_READ : EV_READ) != 0) {
+		go_down(p);
+	}
+}
+
+static void
+setup_start(struct pgsql *p)
+{
+	char sql[2048];
+	size_t len;
+
+	if (PQsetnonblocking(p->conn, 1) != 0) {
+		set_conn_error(p, "non-blocking mode");
+		go_down(p);
+		return;
+	}
+	(void)pgsql_ddl(p->table, sql, sizeof(sql));
+	len = strlen(sql);
+	snprintf(sql + len, sizeof(sql) - len, "SET TIME ZONE 'UTC';");
+	p->state = PG_SETUP;
+	p->failed = false;
+	if (!PQsendQuery(p->conn, sql)) {
+		set_conn_error(p, "creating the table");
+		go_down(p);
+		return;
+	}
+	after_send(p);
+}
+
+static void
+fmt_value(char *buf, int field, int64_t v)
+{
+	if (v == OMNIK_ABSENT)
+		buf[0] = '\0';
+	else
+		omnik_format_value((enum omnik_field)field, v, buf, VAL_LEN);
+}
+
+static void
+query_start_insert(struct pgsql *p)
+{
+	int np = 0;
+
+	for (int r = 0; r < p->nrows; r++) {
+		const struct journal_row *row = &p->rows[r];
+		char *v = p->vals + (size_t)r * NCOLS * VAL_LEN;
+		struct tm tm;
+		time_t t = row->when.tv_sec;
+
+		gmtime_r(&t, &tm);
+		snprintf(v, VAL_LEN, "%04d-%02d-%02d %02d:%02d:%02d.%06u+00",
+		    (tm.tm_year + 1900) % 10000, (tm.tm_mon + 1) % 100,
+		    tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
+		    tm.tm_sec % 100, (unsigned)row->when.tv_usec % 1000000u);
+		snprintf(v + VAL_LEN, VAL_LEN, "%s", row->r.inverter_sn);
+		snprintf(v + 2 * VAL_LEN, VAL_LEN, "%lu",
+		    (unsigned long)row->r.kit_sn);
+		snprintf(v + 3 * VAL_LEN, VAL_LEN, "%s", row->r.fw_main);
+		snprintf(v + 4 * VAL_LEN, VAL_LEN, "%s", row->r.fw_slave);
+		for (int c = 0; c < NCOLS; c++) {
+			char *cell = v + (size_t)c * VAL_LEN;
+
+			if (c >= 5)
+				fmt_value(cell, c - 5, row->r.value[c - 5]);
+			/* Empty means NULL (absent value, no firmware). */
+			p->params[np++] = cell[0] != '\0' || c < 3 ? cell :
+			    NULL;
+		}
+	}
+	{
+		static const char tail[] = " ON CONFLICT DO NOTHING";
+		size_t len = p->group_end[p->nrows - 1];
+		char *q = malloc(len + sizeof(tail));
+		int ok;
+
+		if (q == NULL) {
+			snprintf(p->last_err, sizeof(p->last_err), "out of "
+			    "memory");
+			go_down(p);
+			return;
+		}
+		/* The prepared text up to this batch's last VALUES group. */
+		memcpy(q, p->insert_sql, len);
+		memcpy(q + len, tail, sizeof(tail));
+		p->state = PG_BUSY;
+		p->failed = false;
+		ok = PQsendQueryParams(p->conn, q, np, NULL, p->params, NULL,
+		    NULL, 0);
+		free(q);
+		if (!ok) {
+			set_conn_error(p, "sending readings");
+			go_down(p);
+			return;
+		}
+	}
+	after_send(p);
+}
+
+/* A query finished: results all read. */
+static void
+query_done(struct pgsql *p)
+{
+	int n = p->nrows;
+
+	if (p->state == PG_SETUP) {
+		if (p->failed) {
+			go_down(p);
+			return;
+		}
+		log_info("output postgresql: connected, table %s ready",
+		    p->table);
+		p->state = PG_READY;
+	} else if (p->state == PG_BUSY) {
+		p->state = PG_READY;
+		p->nrows = 0;
+		if (p->failed) {
+			/* A rejected statement: keep the rows, try later. */
+			log_warnx("output postgresql: %s", p->last_err);
+			delivery_done(p->d, 0, DELIVERY_RETRY, 0);
+			return;
+		}
+		delivery_done(p->d, n, DELIVERY_OK, 0);
+		return;
+	}
+	if (p->nrows > 0)
+		query_start_insert(p);
+	else if (watch(p, EV_READ) != 0)	/* notice a dropped link */
+		go_down(p);
+}
+
+static void
+on_socket(evutil_socket_t fd, short what, void *arg)
+{
+	struct pgsql *p = arg;
+	PGresult *res;
+
+	(void)fd;
+	if (what & EV_TIMEOUT) {
+		if (p->state == PG_READY) {	/* idle: just watch again */
+			if (watch(p, EV_READ) != 0)
+				go_down(p);
+			return;
+		}
+		snprintf(p->last_err, sizeof(p->last_err), "no answer for %d s",
+		    PG_TIMEOUT_S);
+		go_down(p);
+		return;
+	}
+	if (p->state == PG_CONNECTING) {
+		switch (PQconnectPoll(p->conn)) {
+		case PGRES_POLLING_READING:
+			if (watch(p, EV_READ) != 0)
+				go_down(p);
+			return;
+		case PGRES_POLLING_WRITING:
+			if (watch(p, EV_WRITE) != 0)
+				go_down(p);
+			return;
+		case PGRES_POLLING_OK:
+			setup_start(p);
+			return;
+		default:
+			set_conn_error(p, "cannot connect");
+			go_down(p);
+			return;
+		}
+	}
+	if ((what & EV_WRITE) && PQflush(p->conn) < 0) {
+		set_conn_error(p, "sending");
+		go_down(p);
+		return;
+	}
+	if (!(what & EV_READ)) {
+		after_send(p);
+		return;
+	}
+	if (!PQconsumeInput(p->conn)) {
+		set_conn_error(p, "connection lost");
+		go_down(p);
+		return;
+	}
+	if (p->state == PG_READY) {	/* a notice, or the server closing */
+		if (PQstatus(p->conn) == CONNECTION_BAD) {
+			set_conn_error(p, "connection lost");
+			go_down(p);
+		} else if (watch(p, EV_READ) != 0) {
+			go_down(p);
+		}
+		return;
+	}
+	while (!PQisBusy(p->conn)) {
+		res = PQgetResult(p->conn);
+		if (res == NULL) {
+			query_done(p);
+			return;
+		}
+		if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+		    PQresultStatus(res) != PGRES_TUPLES_OK) {
+			p->failed = true;
+			snprintf(p->last_err, sizeof(p->last_err), "%s",
+			    PQresultErrorMessage(res));
+			p->last_err[strcspn(p->last_err, "\n")] = '\0';
+		}
+		PQclear(res);
+	}
+	if (PQstatus(p->conn) == CONNECTION_BAD) {
+		set_conn_error(p, "connection lost");
+		go_down(p);
+	} else if (watch(p, EV_READ) != 0) {
+		go_down(p);
+	}
+}
+
+static int
+pg_send(void *ctx, const struct journal_row *rows, int n)
+{
+	struct pgsql *p = ctx;
+
+	p->rows = rows;
+	p->nrows = n;
+	switch (p->state) {
+	case PG_DOWN:
+		return connect_start(p) == 0 ? 0 : -1;
+	case PG_READY:
+		query_start_insert(p);
+		return 0;
+	default:
+		return 0;	/* sent once the connection is set up */
+	}
+}
+
+static void
+pg_free(void *ctx)
+{
+	struct pgsql *p = ctx;
+
+	if (p == NULL)
+		return;
+	if (p->ev)
+		event_free(p->ev);
+	if (p->conn)
+		PQfinish(p->conn);
+	free(p->conninfo);
+	free(p->insert_sql);
+	free(p->group_end);
+	free(p->vals);
+	free(p->params);
+	free(p);
+}
+
+static const struct delivery_ops pg_ops = { pg_send, pg_free };
+
+static int
+build_insert(struct pgsql *p)
+{
+	size_t cap = 512 + (size_t)p->batch * NCOLS * 8, len;
+	char col[16];
+	int np = 1;
+
+	p->insert_sql = malloc(cap);
+	p->group_end = calloc((size_t)p->batch, sizeof(*p->group_end));
+	if (p->insert_sql == NULL || p->group_end == NULL)
+		return -1;
+	len = (size_t)snprintf(p->insert_sql, cap, "INSERT INTO %s (time, "
+	    "inverter_sn, kit_sn, fw_main, fw_slave", p->table);
+	for (int i = 0; i < OMNIK_NFIELDS; i++) {
+		col_name(i, col, sizeof(col));
+		len += (size_t)snprintf(p->insert_sql + len, cap - len, ", %s",
+		    col);
+	}
+	len += (size_t)snprintf(p->insert_sql + len, cap - len, ") VALUES ");
+	for (int r = 0; r < p->batch; r++) {
+		for (int c = 0; c < NCOLS; c++)
+			len += (size_t)snprintf(p->insert_sql + len, cap - len,
+			    "%s$%d%s", c == 0 ? (r ? ",(" : "(") : "", np++,
+			    c + 1 == NCOLS ? ")" : ",");
+		p->group_end[r] = len;
+		if (len + 64 >= cap)
+			return -1;
+	}
+	return 0;
+}
+
+struct delivery *
+pgsql_start(struct journal *j, struct event_base *base,
+    const struct pgsql_opts *o, char *err, size_t errlen)
+{
+	struct delivery_opts dopt = { .name = "postgresql", .batch = o->batch };
+	struct pgsql *p;
+
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		goto nomem;
+	p->base = base;
+	p->batch = o->batch < 1 ? 1 : o->batch > DELIVERY_BATCH_MAX ?
+	    DELIVERY_BATCH_MAX : o->batch;
+	dopt.batch = p->batch;
+	if (quote_ident(o->table, p->table, sizeof(p->table)) != 0) {
+		snprintf(err, errlen, "[postgresql] table: bad name '%s'",
+		    o->table);
+		pg_free(p);
+		return NULL;
+	}
+	p->conninfo = strdup(o->conninfo);
+	p->vals = calloc((size_t)p->batch * NCOLS, VAL_LEN);
+	p->params = calloc((size_t)p->batch * NCOLS, sizeof(*p->params));
+	if (p->conninfo == NULL || p->vals == NULL || p->params == NULL ||
+	    build_insert(p) != 0)
+		goto nomem;
+	/* Catch a malformed connection string now, not at the first try. */
+	{
+		char *msg = NULL;
+		PQconninfoOption *opts = PQconninfoParse(o->conninfo, &msg);
+
+		if (opts == NULL) {
+			snprintf(err, errlen, "[postgresql] conninfo: %s",
+			    msg ? msg : "out of memory");
+			PQfreemem(msg);
+			pg_free(p);
+			return NULL;
+		}
+		PQconninfoFree(opts);
+	}
+	p->d = delivery_new(j, base, &dopt, &pg_ops, p, err, errlen);
+	if (p->d == NULL) {
+		pg_free(p);
+		return NULL;
+	}
+	return p->d;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	pg_free(p);
+	return NULL;
+}

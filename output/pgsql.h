@@ -1,0 +1,32 @@
+/*
+ * pgsql.h: readings to PostgreSQL (or TimescaleDB), a cursor over the
+ * journal driven by libpq's non-blocking API on the event loop.
+ *
+ * The table (created if missing; see README "The journal and outputs"):
+ * one row per reading, `time timestamptz`, primary key (inverter_sn,
+ * time). Batches are one multi-row INSERT ... ON CONFLICT DO NOTHING, so
+ * a batch sent again after a lost reply never duplicates a row. TLS and
+ * authentication come from the libpq connection string (sslmode=...).
+ */
+#ifndef PGSQL_H
+#define PGSQL_H
+
+#include <stddef.h>
+
+struct delivery;
+struct event_base;
+struct journal;
+
+struct pgsql_opts {
+	const char *conninfo;
+	const char *table;
+	int batch;
+};
+
+/* The table's DDL for a (quoted) table name, for the README and tests. */
+int pgsql_ddl(const char *table, char *buf, size_t n);
+
+struct delivery *pgsql_start(struct journal *j, struct event_base *base,
+    const struct pgsql_opts *o, char *err, size_t errlen);
+
+#endif /* PGSQL_H */

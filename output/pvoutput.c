@@ -1,0 +1,644 @@
+/*
+ * pvoutput.c: the PVOutput output.
+ *
+ *   rows of one inverter --> statuses (local time) --> POST addbatchstatus
+ *                             |  skipped for good:    |
+ *                             |  too old, night zero  v
+ *   reply 200 "d,t,1;d,t,0"  --> cursor past the acknowledged prefix
+ *         400                --> resend one status at a time; a status
+ *                                refused alone is skipped and logged
+ *         401 / 403 (key)    --> stop this system (configuration)
+ *         403 Exceeded       --> wait for X-Rate-Limit-Reset
+ *         5xx, network       --> back off
+ *
+ * curl's multi interface runs on the libevent loop as in curl's
+ * hiperfifo example: curl tells us which sockets to watch
+ * (CURLMOPT_SOCKETFUNCTION) and when to call it back
+ * (CURLMOPT_TIMERFUNCTION); nothing here blocks.
+ */
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "delivery.h"
+#include "journal.h"
+#include "log.h"
+#include "pvoutput.h"
+
+#define STATUS_LEN 64
+#define BATCH_MAX 100
+#define REPLY_MAX 8192
+#define ZERO_RETRIES 3		/* a status answered ",0" this often: skipped */
+
+struct pv_client {
+	CURLM *multi;
+	struct event_base *base;
+	struct event *timer;
+	char url[CONFIG_STR + 64];
+	char key_header[160];
+	struct pvoutput_fmt fmt;
+	int batch;
+	int window_days;
+	/* One rate limit per API key, shared by its systems. */
+	long remaining;		/* -1: unknown */
+	time_t reset;
+	int nsys;
+	int refs;		/* systems still alive */
+};
+
+struct pv_system {
+	struct pv_client *c;
+	struct delivery *d;
+	char sid[16];
+	char inverter[OMNIK_SERIAL_LEN + 1];
+	char sid_header[48];
+	CURL *easy;
+	struct curl_slist *headers;
+	char *post;
+	char reply[REPLY_MAX];
+	size_t reply_len;
+	const struct journal_row *rows;
+	int nrows;
+	int sent_row[BATCH_MAX];	/* status i is rows[sent_row[i]] */
+	char sent[BATCH_MAX][16];	/* "yyyymmdd,hh:mm" of status i */
+	bool sent_zero[BATCH_MAX];	/* status i reports no power */
+	int nsent;
+	int single;		/* statuses still to send one at a time */
+	bool last_zero;		/* the last status acknowledged had no power */
+	int64_t zero_id;	/* row answered ",0", and how often */
+	int zero_count;
+};
+
+struct sockinfo {
+	struct event *ev;
+};
+
+static void check_done(struct pv_client *c);
+
+/* --- curl multi on libevent ------------------------------------------ */
+
+static void
+on_sock_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct pv_client *c = arg;
+	int running, action = 0;
+
+	if (what & EV_READ)
+		action |= CURL_CSELECT_IN;
+	if (what & EV_WRITE)
+		action |= CURL_CSELECT_OUT;
+	curl_multi_socket_action(c->multi, fd, action, &running);
+	check_done(c);
+}
+
+static void
+on_curl_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct pv_client *c = arg;
+	int running;
+
+	(void)fd;
+	(void)what;
+	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(c);
+}
+
+static int
+sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *sockp)
+{
+	struct pv_client *c = userp;
+	struct sockinfo *si = sockp;
+	short kind = EV_PERSIST;
+
+	(void)e;
+	if (what == CURL_POLL_REMOVE) {
+		if (si) {
+			event_free(si->ev);
+			free(si);
+			curl_multi_assign(c->multi, s, NULL);
+		}
+		return 0;
+	}
+	if (what & CURL_POLL_IN)
+		kind |= EV_READ;
+	if (what & CURL_POLL_OUT)
+		kind |= EV_WRITE;
+	if (si == NULL) {
+		si = calloc(1, sizeof(*si));
+		if (si == NULL)
+			return -1;
+		curl_multi_assign(c->multi, s, si);
+	} else {
+		event_free(si->ev);
+	}
+	si->ev = event_new(c->base, s, kind, on_sock_event, c);
+	if (si->ev == NULL)
+		return -1;
+	event_add(si->ev, NULL);
+	return 0;
+}
+
+static int
+timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct pv_client *c = userp;
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+
+	(void)multi;
+	if (timeout_ms < 0)
+		evtimer_del(c->timer);
+	else
+		evtimer_add(c->timer, &tv);
+	return 0;
+}
+
+/* --- statuses ---------------------------------------------------------- */
+
+static bool
+total_power(const struct omnik_reading *r, int64_t *sum)
+{
+	bool any = false;
+
+	*sum = 0;
+	for (int f = OMNIK_PAC1; f <= OMNIK_PAC3; f += 2) {
+		if (r->value[f] != OMNIK_ABSENT) {
+			*sum += r->value[f];
+			any = true;
+		}
+	}
+	return any;
+}
+
+size_t
+pvoutput_status(const struct journal_row *row, const struct pvoutput_fmt *f,
+    char *buf, size_t n)
+{
+	const struct omnik_reading *r = &row->r;
+	time_t t = row->when.tv_sec;
+	struct tm tm;
+	char v1[24] = "", v2[24] = "", v5[24] = "", v6[24] = "";
+	int64_t pac;
+	int len;
+
+	if (localtime_r(&t, &tm) == NULL)
+		return 0;
+	if (f->lifetime && r->value[OMNIK_ETOTAL] != OMNIK_ABSENT)
+		snprintf(v1, sizeof(v1), "%lld",	/* 0.1 kWh -> Wh */
+		    (long long)r->value[OMNIK_ETOTAL] * 100);
+	else if (!f->lifetime && r->value[OMNIK_ETODAY] != OMNIK_ABSENT)
+		snprintf(v1, sizeof(v1), "%lld",	/* 0.01 kWh -> Wh */
+		    (long long)r->value[OMNIK_ETODAY] * 10);
+	if (total_power(r, &pac))
+		snprintf(v2, sizeof(v2), "%lld", (long long)pac);
+	if (f->temperature && r->value[OMNIK_TEMP] != OMNIK_ABSENT)
+		omnik_format_value(OMNIK_TEMP, r->value[OMNIK_TEMP], v5,
+		    sizeof(v5));
+	if (f->voltage && r->value[OMNIK_VAC1] != OMNIK_ABSENT)
+		omnik_format_value(OMNIK_VAC1, r->value[OMNIK_VAC1], v6,
+		    sizeof(v6));
+	len = snprintf(buf, n, "%04d%02d%02d,%02d:%02d,%s,%s,,,%s,%s",
+	    (tm.tm_year + 1900) % 10000, (tm.tm_mon + 1) % 100,
+	    tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100, v1, v2, v5,
+	    v6);
+	return len > 0 && (size_t)len < n ? (size_t)len : 0;
+}
+
+/* --- one request ------------------------------------------------------- */
+
+static size_t
+on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct pv_system *s = userdata;
+	size_t len = size * nmemb, room = sizeof(s->reply) - 1 - s->reply_len;
+
+	/* A longer reply is cut: what matters is at its start. */
+	if (len > room)
+		len = room;
+	memcpy(s->reply + s->reply_len, ptr, len);
+	s->reply_len += len;
+	s->reply[s->reply_len] = '\0';
+	return size * nmemb;
+}
+
+static size_t
+on_header(char *buf, size_t size, size_t nitems, void *userdata)
+{
+	struct pv_system *s = userdata;
+	size_t len = size * nitems;
+	char line[128];
+
+	if (len >= sizeof(line))
+		return len;
+	memcpy(line, buf, len);
+	line[len] = '\0';
+	if (strncasecmp(line, "X-Rate-Limit-Remaining:", 23) == 0)
+		s->c->remaining = strtol(line + 23, NULL, 10);
+	else if (strncasecmp(line, "X-Rate-Limit-Reset:", 19) == 0)
+		s->c->reset = (time_t)strtoll(line + 19, NULL, 10);
+	return len;
+}
+
+static void
+request_free(struct pv_system *s)
+{
+	if (s->easy) {
+		curl_multi_remove_handle(s->c->multi, s->easy);
+		curl_easy_cleanup(s->easy);
+		s->easy = NULL;
+	}
+	curl_slist_free_all(s->headers);
+	s->headers = NULL;
+	free(s->post);
+	s->post = NULL;
+}
+
+/* The reply's first line, printable, for a log line. */
+static const char *
+reply_line(struct pv_system *s)
+{
+	s->reply[strcspn(s->reply, "\r\n")] = '\0';
+	for (char *p = s->reply; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			*p = '?';
+	return s->reply[0] ? s->reply : "(empty reply)";
+}
+
+static void
+fmt_local(time_t t, char *buf, size_t n)
+{
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(buf, n, "%Y-%m-%d %H:%M", &tm);
+}
+
+/*
+ * 200: "yyyymmdd,hh:mm,1;..." in the order sent. The cursor moves past
+ * every row up to the first status not acknowledged.
+ */
+static void
+handle_ok(struct pv_system *s)
+{
+	const char *p = s->reply;
+	int i, upto;
+
+	for (i = 0; i < s->nsent; i++) {
+		const char *end = strchr(p, ';');
+		size_t len = end ? (size_t)(end - p) : strcspn(p, "\r\n");
+		size_t dl = strlen(s->sent[i]);
+
+		if (len < dl + 2 || strncmp(p, s->sent[i], dl) != 0 ||
+		    p[dl] != ',' || p[dl + 1] != '1')
+			break;
+		p = end ? end + 1 : p + len;
+	}
+	if (i > 0)
+		s->last_zero = s->sent_zero[i - 1];
+	if (i == s->nsent) {
+		upto = s->nrows;
+	} else {
+		const struct journal_row *row = &s->rows[s->sent_row[i]];
+
+		upto = s->sent_row[i];
+		if (row->id == s->zero_id) {
+			s->zero_count++;
+		} else {
+			s->zero_id = row->id;
+			s->zero_count = 1;
+		}
+		if (s->zero_count >= ZERO_RETRIES) {
+			log_warnx("output pvoutput system %s: status %s not "
+			    "added after %d tries, skipped", s->sid,
+			    s->sent[i], ZERO_RETRIES);
+			upto++;
+		}
+		if (upto == 0) {
+			delivery_done(s->d, 0, DELIVERY_RETRY, 0);
+			return;
+		}
+	}
+	if (s->single > 0)
+		s->single--;
+	delivery_done(s->d, upto, DELIVERY_OK, 0);
+}
+
+static void
+finish(struct pv_system *s, CURLcode cc)
+{
+	long code = 0;
+	time_t now = time(NULL);
+
+	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
+	request_free(s);
+	if (cc != CURLE_OK) {
+		log_warnx("output pvoutput system %s: %s", s->sid,
+		    curl_easy_strerror(cc));
+		delivery_done(s->d, 0, DELIVERY_RETRY, 0);
+		return;
+	}
+	switch (code) {
+	case 200:
+		handle_ok(s);
+		return;
+	case 400:
+		if (s->nsent > 1) {
+			/* Find the bad status: resend one at a time. */
+			log_info("output pvoutput system %s: %s; sending the "
+			    "%d statuses one by one", s->sid, reply_line(s),
+			    s->nsent);
+			s->single = s->nsent;
+			delivery_done(s->d, 0, DELIVERY_OK, 0);
+			return;
+		}
+		log_warnx("output pvoutput system %s: status %s skipped: %s",
+		    s->sid, s->nsent ? s->sent[0] : "?", reply_line(s));
+		if (s->single > 0)
+			s->single--;
+		delivery_done(s->d, s->nsent ? s->sent_row[0] + 1 : 0,
+		    DELIVERY_OK, 0);
+		return;
+	case 401:
+		log_warnx("output pvoutput system %s: %s: check [pvoutput] "
+		    "api_key and systems", s->sid, reply_line(s));
+		delivery_done(s->d, 0, DELIVERY_STOP, 0);
+		return;
+	case 403:
+		if (strstr(s->reply, "Exceeded") != NULL) {
+			time_t at = s->c->reset > now ? s->c->reset :
+			    now + 900;
+			char when[32];
+
+			fmt_local(at, when, sizeof(when));
+			log_warnx("output pvoutput system %s: rate limit "
+			    "reached; waiting until %s", s->sid, when);
+			s->c->remaining = 0;
+			s->c->reset = at;
+			delivery_done(s->d, 0, DELIVERY_WAIT, at);
+			return;
+		}
+		log_warnx("output pvoutput system %s: %s: check [pvoutput]",
+		    s->sid, reply_line(s));
+		delivery_done(s->d, 0, DELIVERY_STOP, 0);
+		return;
+	default:
+		log_warnx("output pvoutput system %s: HTTP %ld: %s", s->sid,
+		    code, reply_line(s));
+		delivery_done(s->d, 0, DELIVERY_RETRY, 0);
+		return;
+	}
+}
+
+static void
+check_done(struct pv_client *c)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(c->multi, &left)) != NULL) {
+		struct pv_system *s = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+		    (char **)&s);
+		if (s != NULL)
+			finish(s, msg->data.result);
+	}
+}
+
+/* Build the statuses of rows[]; skipped rows count as delivered. */
+static int
+build(struct pv_system *s, char **post)
+{
+	struct pv_client *c = s->c;
+	time_t oldest = time(NULL) - (time_t)c->window_days * 86400;
+	size_t cap = 32 + (size_t)c->batch * STATUS_LEN, len = 0;
+	int max = s->single > 0 ? 1 : c->batch, old = 0;
+	bool lz = s->last_zero;
+	char *buf;
+
+	buf = malloc(cap);
+	if (buf == NULL)
+		return -1;
+	len = (size_t)snprintf(buf, cap, "%sdata=", c->fmt.lifetime ?
+	    "c1=1&" : "");
+	s->nsent = 0;
+	for (int i = 0; i < s->nrows && s->nsent < max; i++) {
+		const struct journal_row *row = &s->rows[i];
+		char st[STATUS_LEN];
+		int64_t pac;
+		bool zero;
+
+		if (row->when.tv_sec < oldest) {
+			old++;
+			continue;
+		}
+		zero = !total_power(&row->r, &pac) || pac == 0;
+		if (zero && lz)
+			continue;	/* night: one zero status is enough */
+		if (pvoutput_status(row, &c->fmt, st, sizeof(st)) == 0)
+			continue;
+		lz = zero;
+		s->sent_zero[s->nsent] = zero;
+		snprintf(s->sent[s->nsent], sizeof(s->sent[0]), "%.14s", st);
+		s->sent_row[s->nsent++] = i;
+		len += (size_t)snprintf(buf + len, cap - len, "%s%s",
+		    s->nsent > 1 ? ";" : "", st);
+	}
+	if (old > 0)
+		log_warnx("output pvoutput system %s: %d readings older than "
+		    "%d days skipped (PVOutput takes no older statuses)",
+		    s->sid, old, c->window_days);
+	*post = buf;
+	return 0;
+}
+
+static int
+pv_send(void *ctx, const struct journal_row *rows, int n)
+{
+	struct pv_system *s = ctx;
+	struct pv_client *c = s->c;
+	time_t now = time(NULL);
+	char *post = NULL;
+	int last;
+
+	if (c->remaining == 0 && c->reset > now) {
+		char when[32];
+
+		fmt_local(c->reset, when, sizeof(when));
+		log_info("output pvoutput system %s: no requests left this "
+		    "hour; waiting until %s", s->sid, when);
+		delivery_done(s->d, 0, DELIVERY_WAIT, c->reset);
+		return 0;
+	}
+	s->rows = rows;
+	s->nrows = n;
+	if (build(s, &post) != 0)
+		return -1;
+	if (s->nsent == 0) {	/* all skipped: done without a request */
+		free(post);
+		delivery_done(s->d, n, DELIVERY_OK, 0);
+		return 0;
+	}
+	/* Rows after the last status sent wait for the next request. */
+	last = s->sent_row[s->nsent - 1];
+	if (s->single > 0 || s->nsent == (s->single > 0 ? 1 : c->batch))
+		s->nrows = last + 1;
+	s->post = post;
+	s->reply_len = 0;
+	s->reply[0] = '\0';
+	s->easy = curl_easy_init();
+	s->headers = curl_slist_append(NULL, c->key_header);
+	if (s->headers)
+		s->headers = curl_slist_append(s->headers, s->sid_header);
+	if (s->headers)
+		s->headers = curl_slist_append(s->headers, "X-Rate-Limit: 1");
+	/* No "Expect: 100-continue" round trip for larger batches. */
+	if (s->headers)
+		s->headers = curl_slist_append(s->headers, "Expect:");
+	if (s->easy == NULL || s->headers == NULL) {
+		request_free(s);
+		return -1;
+	}
+	curl_easy_setopt(s->easy, CURLOPT_URL, c->url);
+	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, s->post);
+	curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->headers);
+	curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
+	curl_easy_setopt(s->easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(s->easy, CURLOPT_HEADERDATA, s);
+	curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
+	curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(s->easy, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(s->easy, CURLOPT_USERAGENT, "omniklog");
+	curl_easy_setopt(s->easy, CURLOPT_PROTOCOLS_STR, "https,http");
+	if (curl_multi_add_handle(c->multi, s->easy) != CURLM_OK) {
+		request_free(s);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+client_unref(struct pv_client *c)
+{
+	if (--c->refs > 0)
+		return;
+	if (c->multi)
+		curl_multi_cleanup(c->multi);
+	if (c->timer)
+		event_free(c->timer);
+	free(c);
+}
+
+static void
+pv_free(void *ctx)
+{
+	struct pv_system *s = ctx;
+
+	request_free(s);
+	client_unref(s->c);
+	free(s);
+}
+
+static const struct delivery_ops pv_ops = { pv_send, pv_free };
+
+int
+pvoutput_start(struct journal *j, struct event_base *base,
+    const struct config *cfg, struct delivery **out, int max, int *n,
+    char *err, size_t errlen)
+{
+	struct pv_client *c;
+	const char *p = cfg->pv_systems;
+	struct delivery_opts dopt = { 0 };
+
+	*n = 0;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		snprintf(err, errlen, "pvoutput: cannot initialise libcurl");
+		return -1;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	c->refs = 1;		/* ours, until the systems hold it */
+	c->base = base;
+	c->remaining = -1;
+	snprintf(c->url, sizeof(c->url), "%s%sservice/r2/addbatchstatus.jsp",
+	    cfg->pv_url, cfg->pv_url[strlen(cfg->pv_url) - 1] == '/' ? "" :
+	    "/");
+	snprintf(c->key_header, sizeof(c->key_header),
+	    "X-Pvoutput-Apikey: %s", cfg->pv_api_key);
+	c->fmt.lifetime = strcmp(cfg->pv_energy, "lifetime") == 0;
+	c->fmt.temperature = cfg->pv_temperature;
+	c->fmt.voltage = cfg->pv_voltage;
+	c->batch = cfg->pv_donor ? 100 : 30;
+	c->window_days = cfg->pv_donor ? 90 : 14;
+	c->multi = curl_multi_init();
+	c->timer = evtimer_new(base, on_curl_timer, c);
+	if (c->multi == NULL || c->timer == NULL) {
+		snprintf(err, errlen, "pvoutput: out of memory");
+		goto fail;
+	}
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+
+	/* "INVERTER=SID ..." (checked by the config loader). */
+	while (*p) {
+		struct pv_system *s;
+		char name[48];
+		size_t len;
+		const char *eq;
+
+		while (*p == ' ')
+			p++;
+		len = strcspn(p, " ");
+		if (len == 0)
+			break;
+		eq = memchr(p, '=', len);
+		if (eq == NULL || *n >= max) {
+			snprintf(err, errlen, "[pvoutput] systems: too many or "
+			    "malformed");
+			goto fail;
+		}
+		s = calloc(1, sizeof(*s));
+		if (s == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		s->c = c;
+		c->refs++;
+		snprintf(s->inverter, sizeof(s->inverter), "%.*s",
+		    (int)(eq - p), p);
+		snprintf(s->sid, sizeof(s->sid), "%.*s",
+		    (int)(len - (size_t)(eq - p) - 1), eq + 1);
+		snprintf(s->sid_header, sizeof(s->sid_header),
+		    "X-Pvoutput-SystemId: %s", s->sid);
+		snprintf(name, sizeof(name), "pvoutput:%s", s->sid);
+		dopt.name = name;
+		dopt.inverter = s->inverter;
+		dopt.batch = c->batch;
+		s->d = delivery_new(j, base, &dopt, &pv_ops, s, err, errlen);
+		if (s->d == NULL) {
+			pv_free(s);
+			goto fail;
+		}
+		out[(*n)++] = s->d;
+		p += len;
+	}
+	client_unref(c);
+	return 0;
+fail:
+	while (*n > 0)
+		delivery_free(out[--*n]);
+	client_unref(c);
+	return -1;
+}

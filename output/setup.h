@@ -1,0 +1,35 @@
+/*
+ * setup.h: the one call a program makes to get its outputs.
+ *
+ *   outputs_setup(o, cfg, base)   journal first (committed before any
+ *                                 other sink or output sees a reading),
+ *                                 then the CSV file, then a delivery per
+ *                                 configured remote output, driven by base
+ *   ... stream_feed() ... event_base_dispatch(base) ...
+ *   outputs_backlog(o)            readings some remote output still owes
+ *   outputs_teardown(o)           stops the deliveries, closes the sinks
+ *
+ * Sinks the program adds itself (a text sink on a terminal) go after.
+ */
+#ifndef SETUP_H
+#define SETUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "outputs.h"
+
+struct event_base;
+
+/*
+ * Initialises o. cfg->db "" means no journal and no remote outputs (an
+ * error if one is configured). base may be NULL when no remote output is
+ * configured. Returns 0, or -1 with a message in err and o left empty.
+ */
+int outputs_setup(struct outputs *o, const struct config *cfg,
+    struct event_base *base, char *err, size_t errlen);
+int64_t outputs_backlog(struct outputs *o);
+void outputs_teardown(struct outputs *o);
+
+#endif /* SETUP_H */

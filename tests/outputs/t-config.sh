@@ -1,0 +1,69 @@
+#!/bin/bash
+# The output sections of the config file: `omnik-sniff -n` accepts a
+# complete one, rejects bad values with file:line, checks settings that
+# go together, and never prints secrets.
+. "$(dirname "$0")/lib.sh"
+
+SNIFF="$B/omnik-sniff"
+cat >"$T/good.conf" <<'EOC'
+[omniklog]
+db = /var/lib/omniklog/omniklog.db
+[journal]
+retention = 400
+synchronous = normal
+[postgresql]
+conninfo = host=db.example.org dbname=solar user=omniklog sslmode=verify-full
+table = readings
+batch = 500
+[mqtt]
+host = broker.example.org
+port = 8883
+username = omniklog
+password = s3cret-mqtt
+tls = yes
+discovery = yes
+[pvoutput]
+api_key = s3cret-pvoutput-key
+systems = NLDN3020131A0123=12345 NLDN3020131A0124=12346
+donor = yes
+energy = lifetime
+temperature = no
+EOC
+out=$("$SNIFF" -n -v -c "$T/good.conf" 2>&1)
+ok $? "a complete output configuration is accepted"
+echo "$out" | grep -q "^retention = 400$"
+ok $? "-n -v prints the effective settings"
+echo "$out" | grep -q "s3cret"
+ok $((! $?)) "passwords and API keys are not printed"
+
+bad() {	# bad "what" "expected message" LINES...
+	local what=$1 want=$2; shift 2
+	printf '%s\n' "$@" >"$T/bad.conf"
+	out=$("$SNIFF" -n -c "$T/bad.conf" 2>&1)
+	local rc=$?
+	ok $([ $rc -ne 0 ] && echo "$out" | grep -qF -- "$want"; echo $?) \
+	   "$what: rejected ($want)"
+}
+bad "synchronous" "bad.conf:2: [journal] synchronous: 'off' is not one of full normal" \
+    "[journal]" "synchronous = off"
+bad "retention" "bad.conf:2: [journal] retention: '-1' is not a whole number" \
+    "[journal]" "retention = -1"
+bad "systems" "bad.conf:3: [pvoutput] systems: 'NLDN3020131A0123:12345' is not INVERTER_SERIAL=SYSTEM_ID" \
+    "[pvoutput]" "api_key = k" "systems = NLDN3020131A0123:12345"
+bad "system id" "the system id is not a number" \
+    "[pvoutput]" "api_key = k" "systems = X=abc"
+bad "energy" "[pvoutput] energy: 'total' is not one of today lifetime" \
+    "[pvoutput]" "energy = total"
+bad "url" "[pvoutput] url: 'ftp://x' is not an http:// or https:// URL" \
+    "[pvoutput]" "url = ftp://x"
+bad "api key without systems" "[pvoutput] api_key is set but systems is empty" \
+    "[pvoutput]" "api_key = k"
+bad "mqtt port" "[mqtt] port: '70000' is not a whole number" \
+    "[mqtt]" "port = 70000"
+bad "certfile without keyfile" "[mqtt] certfile and keyfile go together" \
+    "[mqtt]" "certfile = /etc/c.pem"
+bad "unknown key" "unknown key 'hostname' in section [mqtt]" \
+    "[mqtt]" "hostname = x"
+bad "postgresql batch" "[postgresql] batch: '0' is not a whole number" \
+    "[postgresql]" "batch = 0"
+done_testing

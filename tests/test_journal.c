@@ -1,0 +1,394 @@
+/*
+ * test_journal.c: the SQLite journal: every field of a reading lands in
+ * its column and reads back exactly; rejects keep their reason and bytes;
+ * an old schema is migrated with its rows kept; a newer one is refused;
+ * retention deletes old rows but none a cursor still needs.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "journal.h"
+#include "omnik.h"
+
+static char dir[] = "/tmp/omk-test-journal-XXXXXX";
+static char path[256];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/omk-test-journal-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/j.db", dir);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[512];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* A reading with every field present and distinct, encoded and decoded. */
+static void
+make_reading(struct omnik_msg *m, uint8_t *frame, size_t *flen, int seed)
+{
+	struct omnik_reading r;
+	enum omnik_err e;
+
+	omnik_reading_clear(&r);
+	r.kit_sn = 1601299688u;
+	r.ctrl1 = 0x41;
+	snprintf(r.inverter_sn, sizeof(r.inverter_sn), "NLDN302013%06u",
+	    (unsigned)seed % 1000000u);
+	for (int i = 0; i < OMNIK_NFIELDS; i++)
+		r.value[i] = 100 + i * 7 + seed;
+	r.has_fw = true;
+	snprintf(r.fw_main, sizeof(r.fw_main), "V5.07Build230");
+	snprintf(r.fw_slave, sizeof(r.fw_slave), "V4.13Build253");
+	e = omnik_encode_data(&r, 0x7D, frame, OMNIK_FRAME_MAX, flen);
+	assert_int_equal(e, OMNIK_OK);
+	assert_int_equal(omnik_decode(frame, *flen, m), OMNIK_OK);
+	assert_int_equal(m->kind, OMNIK_MSG_DATA);
+}
+
+static struct journal *
+open_journal(int retention)
+{
+	struct journal_opts o = { .retention_days = retention,
+	    .sync_full = false };
+	char err[512];
+	struct journal *j = journal_open(path, &o, err, sizeof(err));
+
+	if (j == NULL)
+		fail_msg("journal_open: %s", err);
+	return j;
+}
+
+static void
+add(struct journal *j, int seed, time_t t)
+{
+	struct omnik_msg m;
+	uint8_t frame[OMNIK_FRAME_MAX];
+	size_t flen;
+	const char *err = NULL;
+	struct record rec;
+
+	make_reading(&m, frame, &flen, seed);
+	rec = (struct record){ .reading = &m.reading,
+	    .when = { .tv_sec = t, .tv_usec = 123456 },
+	    .source = "test", .frame = frame, .frame_len = flen };
+	if (journal_add(j, &rec, &err) != 0)
+		fail_msg("journal_add: %s", err);
+}
+
+static sqlite3 *
+raw_open(void)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	return db;
+}
+
+static int64_t
+raw_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void
+every_field_lands(void **state)
+{
+	struct journal *j = open_journal(0);
+	struct omnik_msg m;
+	uint8_t frame[OMNIK_FRAME_MAX];
+	size_t flen;
+	struct journal_row rows[4];
+	const char *err;
+	int n;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	(void)state;
+	add(j, 1, 1764000000);
+	make_reading(&m, frame, &flen, 1);
+	assert_int_equal(journal_fetch(j, 0, NULL, rows, 4, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows[0].id, 1);
+	assert_int_equal(rows[0].when.tv_sec, 1764000000);
+	assert_int_equal(rows[0].when.tv_usec, 123456);
+	assert_string_equal(rows[0].r.inverter_sn, m.reading.inverter_sn);
+	assert_int_equal(rows[0].r.kit_sn, m.reading.kit_sn);
+	for (int i = 0; i < OMNIK_NFIELDS; i++)
+		assert_int_equal(rows[0].r.value[i], m.reading.value[i]);
+	assert_string_equal(rows[0].r.fw_main, "V5.07Build230");
+	assert_string_equal(rows[0].r.fw_slave, "V4.13Build253");
+	assert_int_equal(rows[0].r.frame_len, 0x7D);
+	journal_close(j);
+
+	/* What a user sees with sqlite3: natural units, UTC, raw frame. */
+	db = raw_open();
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT time, kit_sn, "
+	    "inverter_sn, temp, pac1, etoday, etotal, htotal, frame, source "
+	    "FROM readings", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0),
+	    "2025-11-24T16:00:00.123456Z");
+	assert_int_equal(sqlite3_column_int64(st, 1), 1601299688);
+	assert_string_equal((const char *)sqlite3_column_text(st, 2),
+	    m.reading.inverter_sn);
+	assert_float_equal(sqlite3_column_double(st, 3),
+	    m.reading.value[OMNIK_TEMP] / 10.0, 1e-9);
+	assert_int_equal(sqlite3_column_type(st, 4), SQLITE_INTEGER);
+	assert_int_equal(sqlite3_column_int64(st, 4),
+	    m.reading.value[OMNIK_PAC1]);
+	assert_float_equal(sqlite3_column_double(st, 5),
+	    m.reading.value[OMNIK_ETODAY] / 100.0, 1e-9);
+	assert_float_equal(sqlite3_column_double(st, 6),
+	    m.reading.value[OMNIK_ETOTAL] / 10.0, 1e-9);
+	assert_int_equal(sqlite3_column_int64(st, 7),
+	    m.reading.value[OMNIK_HTOTAL]);
+	assert_int_equal(sqlite3_column_bytes(st, 8), (int)flen);
+	assert_memory_equal(sqlite3_column_blob(st, 8), frame, flen);
+	assert_string_equal((const char *)sqlite3_column_text(st, 9), "test");
+	sqlite3_finalize(st);
+	/* No value column is NULL for a frame that carries them all. */
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM readings WHERE "
+	    "temp IS NULL OR vpv3 IS NULL OR ipv3 IS NULL OR iac3 IS NULL OR "
+	    "vac3 IS NULL OR fac3 IS NULL OR pac3 IS NULL OR runmode IS NULL"),
+	    0);
+	assert_int_equal(raw_int(db, "PRAGMA user_version"),
+	    JOURNAL_SCHEMA_VERSION);
+	sqlite3_close(db);
+}
+
+static void
+absent_is_null(void **state)
+{
+	struct journal *j = open_journal(0);
+	struct omnik_reading r;
+	struct record rec;
+	struct journal_row row;
+	const char *err;
+	int n;
+	sqlite3 *db;
+
+	(void)state;
+	omnik_reading_clear(&r);
+	snprintf(r.inverter_sn, sizeof(r.inverter_sn), "X");
+	r.value[OMNIK_PAC1] = 5;
+	rec = (struct record){ .reading = &r, .when = { 1, 0 } };
+	assert_int_equal(journal_add(j, &rec, &err), 0);
+	assert_int_equal(journal_fetch(j, 0, "X", &row, 1, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_true(row.r.value[OMNIK_TEMP] == OMNIK_ABSENT);
+	assert_int_equal(row.r.value[OMNIK_PAC1], 5);
+	journal_close(j);
+	db = raw_open();
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM readings WHERE "
+	    "temp IS NULL AND pac1 = 5"), 1);
+	sqlite3_close(db);
+}
+
+static void
+rejects_keep_reason(void **state)
+{
+	struct journal *j = open_journal(0);
+	const uint8_t bad[] = { 0x68, 0x00, 0x41, 0xB0, 0xFF, 0x16 };
+	struct reject rej = { .reason = "bad checksum", .when = { 7, 0 },
+	    .source = "s", .frame = bad, .frame_len = sizeof(bad) };
+	const char *err;
+	sqlite3 *db;
+
+	(void)state;
+	assert_int_equal(journal_add_reject(j, &rej, &err), 0);
+	journal_close(j);
+	db = raw_open();
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM rejects WHERE "
+	    "reason = 'bad checksum' AND length(frame) = 6 AND "
+	    "hex(frame) = '680041B0FF16'"), 1);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM readings"), 0);
+	sqlite3_close(db);
+}
+
+static void
+migrates_old_schema(void **state)
+{
+	sqlite3 *db = raw_open();
+	struct journal *j;
+	const char *err;
+	int64_t pos;
+
+	(void)state;
+	/* A version-1 journal with a reading in it. */
+	assert_int_equal(sqlite3_exec(db, journal_migration(1), NULL, NULL,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 1;"
+	    "INSERT INTO readings (time, usec, kit_sn, inverter_sn, pac1, "
+	    "ctrl, frame) VALUES ('x', 5000000, 1, 'OLD', 42, 65, x'00')",
+	    NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	j = open_journal(0);
+	assert_int_equal(journal_cursor_get(j, "c", 0, &pos, &err), 0);
+	assert_int_equal(journal_last_id(j, "OLD"), 1);
+	add(j, 2, 100);
+	assert_int_equal(journal_last_id(j, NULL), 2);
+	journal_close(j);
+	db = raw_open();
+	assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(db, "SELECT pac1 FROM readings WHERE "
+	    "inverter_sn = 'OLD'"), 42);
+	/* From a newer omniklog: refused, left as it is. */
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL,
+	    NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	{
+		struct journal_opts o = { 0 };
+		char msg[512];
+
+		assert_null(journal_open(path, &o, msg, sizeof(msg)));
+		assert_non_null(strstr(msg, "newer"));
+	}
+	db = raw_open();
+	assert_int_equal(raw_int(db, "PRAGMA user_version"), 99);
+	sqlite3_close(db);
+}
+
+static void
+cursors_persist(void **state)
+{
+	struct journal *j = open_journal(0);
+	const char *err;
+	int64_t pos;
+
+	(void)state;
+	assert_int_equal(journal_cursor_get(j, "mqtt", 7, &pos, &err), 0);
+	assert_int_equal(pos, 7);
+	assert_int_equal(journal_cursor_set(j, "mqtt", 12, &err), 0);
+	journal_close(j);
+	j = open_journal(0);
+	assert_int_equal(journal_cursor_get(j, "mqtt", 0, &pos, &err), 0);
+	assert_int_equal(pos, 12);
+	journal_close(j);
+}
+
+static void
+retention(void **state)
+{
+	struct journal *j = open_journal(0);
+	time_t now = time(NULL);
+	const char *err;
+	int64_t pos, deleted;
+	struct reject rej = { .reason = "r", .when = { now - 40 * 86400, 0 },
+	    .frame = (const uint8_t *)"x", .frame_len = 1 };
+	sqlite3 *db;
+
+	(void)state;
+	/* ids 1..3 are 40 days old, 4 is 20 days, 5 is new. */
+	for (int i = 0; i < 3; i++)
+		add(j, i, now - 40 * 86400);
+	add(j, 3, now - 20 * 86400);
+	add(j, 4, now);
+	assert_int_equal(journal_add_reject(j, &rej, &err), 0);
+	/* An output that has delivered only id 1 so far. */
+	assert_int_equal(journal_cursor_get(j, "slow", 1, &pos, &err), 0);
+	journal_close(j);
+
+	j = open_journal(30);	/* pruning runs at open */
+	assert_int_equal(journal_prune(j, now, &deleted, &err), 0);
+	assert_int_equal(deleted, 0);	/* done already */
+	journal_close(j);
+	db = raw_open();
+	/* id 1 went; 2 and 3 are old but not yet delivered: kept. */
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM readings"), 4);
+	assert_int_equal(raw_int(db, "SELECT min(id) FROM readings"), 2);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM rejects"), 0);
+	assert_int_equal(sqlite3_exec(db, "UPDATE cursors SET position = 5",
+	    NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	j = open_journal(30);
+	journal_close(j);
+	db = raw_open();
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM readings"), 2);
+	assert_int_equal(raw_int(db, "SELECT min(id) FROM readings"), 4);
+	sqlite3_close(db);
+
+	/* Ids are never reused after deletes: cursors stay valid. */
+	j = open_journal(0);
+	add(j, 9, now);
+	assert_int_equal(journal_last_id(j, NULL), 6);
+	journal_close(j);
+}
+
+static void
+fetch_in_order_by_inverter(void **state)
+{
+	struct journal *j = open_journal(0);
+	struct journal_row rows[8];
+	const char *err;
+	int n;
+
+	(void)state;
+	for (int i = 0; i < 6; i++)
+		add(j, i % 2, 1000 + i);
+	assert_int_equal(journal_fetch(j, 0, NULL, rows, 8, &n, &err), 0);
+	assert_int_equal(n, 6);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(rows[i].id, i + 1);
+	assert_int_equal(journal_fetch(j, 2, "NLDN302013000001", rows, 8, &n,
+	    &err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(rows[0].id, 4);
+	assert_int_equal(rows[1].id, 6);
+	assert_int_equal(journal_fetch(j, 0, NULL, rows, 3, &n, &err), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(journal_last_id(j, "NLDN302013000000"), 5);
+	journal_close(j);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(every_field_lands, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(absent_is_null, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(rejects_keep_reason, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(migrates_old_schema, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(cursors_persist, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(retention, setup, teardown),
+		cmocka_unit_test_setup_teardown(fetch_in_order_by_inverter,
+		    setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

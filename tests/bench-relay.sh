@@ -59,6 +59,11 @@ ip netns exec "$NS" "$B/omnik-relay" -f -u '' -l 127.0.0.1:20001 \
 	2>/dev/null &
 relay=$!
 pids+=($relay)
+# The same without the journal: what the relay itself costs.
+ip netns exec "$NS" "$B/omnik-relay" -f -u '' -l 127.0.0.1:20004 \
+	--upstream 127.0.0.1:20000 --db '' --csv "$T/bench-nj.csv" 2>/dev/null &
+relay_nj=$!
+pids+=($relay_nj)
 have_haproxy=0
 if command -v haproxy >/dev/null 2>&1; then
 	cat >"$T/haproxy.cfg" <<EOF
@@ -82,9 +87,11 @@ EOF
 fi
 wait_port 20000
 wait_port 20001
+wait_port 20004
 [ $have_haproxy = 1 ] && wait_port 20002
 sleep 0.2
 rss_idle=$(rss_kb "$relay")
+rss_idle_nj=$(rss_kb "$relay_nj")
 
 run() {	# run PORT CONCURRENCY COUNT: one kitsim --stats line
 	in_ns "$B/tests/kitsim" --stats -c "$3" -j "$2" "127.0.0.1:$1" 2>/dev/null
@@ -92,9 +99,10 @@ run() {	# run PORT CONCURRENCY COUNT: one kitsim --stats line
 
 echo "push sessions (170 bytes each), $PUSHES per target, 32 at a time:"
 declare -A rate p50 p99
-targets="direct:20000 relay:20001"
+targets="direct:20000 relay:20001 relay-nj:20004"
 [ $have_haproxy = 1 ] && targets="$targets haproxy:20002"
 run 20001 32 2000 >/dev/null	# warm-up
+run 20004 32 2000 >/dev/null
 for t in $targets; do
 	name=${t%%:*} port=${t##*:}
 	line=$(run "$port" 32 "$PUSHES")
@@ -110,6 +118,7 @@ for t in $targets; do
 	printf '  %-8s p50 %6s us   p99 %6s us\n' "$name" "${p50[$name]}" "${p99[$name]}"
 done
 readings=$(grep -vc '^dateTime' "$T/bench.csv")
+readings_nj=$(grep -vc '^dateTime' "$T/bench-nj.csv")
 
 # Open connections: IDLE_FWD forwarded through the relay (each also holds
 # one to the portal), then IDLE to a relay serving locally.
@@ -140,19 +149,23 @@ rss_idle2=$(rss_kb "$relay2")
 read -r open rss_busy < <(idle_rss "$relay2" 20003 "$IDLE")
 
 awk -v r="${rate[relay]}" -v d="${rate[direct]}" -v h="${rate[haproxy]:-0}" \
+    -v rn="${rate[relay-nj]}" -v rnp50="${p50[relay-nj]}" -v rnp99="${p99[relay-nj]}" \
+    -v idle_nj="$rss_idle_nj" -v readings_nj="$readings_nj" \
     -v rp50="${p50[relay]}" -v dp50="${p50[direct]}" \
     -v rp99="${p99[relay]}" -v dp99="${p99[direct]}" \
     -v hp50="${p50[haproxy]:-0}" -v hp99="${p99[haproxy]:-0}" \
     -v idle="$rss_idle" -v busy="$rss_busy" -v open="$open" \
     -v idle2="$rss_idle2" -v open_fwd="$open_fwd" -v rss_fwd="$rss_fwd" \
     -v readings="$readings" 'BEGIN {
-	printf "summary:\n"
-	printf "  relay/direct   session rate %.2f\n", r / d
-	if (h > 0) printf "  relay/haproxy  session rate %.2f (target >= 0.70)\n", r / h
-	printf "  added latency by the relay: p50 %+d us, p99 %+d us (target p99 < 1000)\n", rp50 - dp50, rp99 - dp99
-	if (h > 0) printf "  added latency by haproxy:   p50 %+d us, p99 %+d us\n", hp50 - dp50, hp99 - dp99
-	printf "  relay RSS idle %d KiB (target <= 4096)\n", idle
+	printf "summary (relay: journal + CSV + log; relay-nj: CSV + log, no journal):\n"
+	printf "  relay/direct      session rate %.2f\n", r / d
+	if (h > 0) printf "  relay/haproxy     session rate %.2f (target >= 0.70)\n", r / h
+	if (h > 0) printf "  relay-nj/haproxy  session rate %.2f\n", rn / h
+	printf "  added latency by the relay:    p50 %+d us, p99 %+d us (target p99 < 1000)\n", rp50 - dp50, rp99 - dp99
+	printf "  added latency by relay-nj:     p50 %+d us, p99 %+d us\n", rnp50 - dp50, rnp99 - dp99
+	if (h > 0) printf "  added latency by haproxy:       p50 %+d us, p99 %+d us\n", hp50 - dp50, hp99 - dp99
+	printf "  relay RSS idle %d KiB, relay-nj %d KiB (target <= 4096)\n", idle, idle_nj
 	printf "  relay RSS with %d open kit connections (served locally) %d KiB: %.2f KiB per connection (target <= 4)\n", open, busy, open ? (busy - idle2) / open : 0
 	printf "  relay RSS with %d open forwarded connections (kit + portal side) %d KiB: %.2f KiB per connection\n", open_fwd, rss_fwd, open_fwd ? (rss_fwd - idle) / open_fwd : 0
-	printf "  readings decoded and written to CSV during the run: %d\n", readings
+	printf "  readings in the CSV: relay %d, relay-nj %d\n", readings, readings_nj
 }'

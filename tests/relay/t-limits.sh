@@ -80,7 +80,7 @@ stop_relay TERM
 
 # Out of descriptors (EMFILE): accept pauses and resumes, no spinning.
 printf '[relay]\nmax_connections = 1000\n' >"$T/emfile.conf"
-( ulimit -n 40; exec ip netns exec "$NS_R" "$RELAY" -f -u nobody \
+( ulimit -n 40; exec ip netns exec "$NS_R" "$RELAY" -f -u nobody --db "$JOURNAL" \
 	-c "$T/emfile.conf" --csv "$CSV" ) >>"$T/relay4.log" 2>&1 &
 RELAY_PID=$!
 _pids+=("$RELAY_PID")

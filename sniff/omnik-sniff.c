@@ -95,7 +95,9 @@ usage(FILE *fp)
 "      --db PATH       commit every reading to the SQLite journal PATH\n"
 "                      first, and run the remote outputs of the config\n"
 "                      ([postgresql], [mqtt], [pvoutput]) as cursors over\n"
-"                      it [omniklog] db; with -r and --stream they get up\n"
+"                      it [omniklog] db. Always on with -i and --nfqueue\n"
+"                      (default /var/lib/omniklog/omniklog.db); with -r\n"
+"                      and --stream only when given, and they get up\n"
 "                      to --flush SECONDS (default 10) after the input;\n"
 "                      what they miss waits in the journal\n"
 "\n"
@@ -511,6 +513,8 @@ run_live(void)
 
 	if (reasm_config(&M.cfg, &rc, err, sizeof(err)) != 0)
 		fatalx("%s", err);
+	/* A live capture is a daemon's job: its journal is always on. */
+	M.journal = true;
 	if (sniff_init(&M.sn, &rc, &M.out) != 0)
 		fatalx("out of memory");
 	signal(SIGPIPE, SIG_IGN);

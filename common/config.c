@@ -524,3 +524,41 @@ config_dump(const struct config *c, FILE *fp)
 		}
 	}
 }
+
+int
+config_ports(const char *list, uint16_t *ports, int max, char *err,
+    size_t errlen)
+{
+	const char *p = list;
+	int n = 0;
+
+	while (*p) {
+		char *end;
+		long port;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		errno = 0;
+		port = strtol(p, &end, 10);
+		if (end == p || errno != 0 || port < 1 || port > 65535 ||
+		    (*end && *end != ' ' && *end != ',')) {
+			snprintf(err, errlen, "'%s' is not a list of TCP ports",
+			    list);
+			return -1;
+		}
+		if (n == max) {
+			snprintf(err, errlen, "too many ports in '%s' (at most "
+			    "%d)", list, max);
+			return -1;
+		}
+		ports[n++] = (uint16_t)port;
+		p = end;
+	}
+	if (n == 0) {
+		snprintf(err, errlen, "no TCP port given");
+		return -1;
+	}
+	return n;
+}

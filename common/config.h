@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #ifndef SYSCONFDIR
@@ -96,6 +97,13 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen);
 /* Set one key, as the file would. Returns 0 or -1 with a message in err. */
 int config_set(struct config *c, const char *section, const char *key,
     const char *value, char *err, size_t errlen);
+/*
+ * Parse a list of TCP ports ("10004 8899" or "10004,8899") into ports[max].
+ * Returns how many (at least one), or -1 with a message naming the list.
+ */
+int config_ports(const char *list, uint16_t *ports, int max, char *err,
+    size_t errlen);
+
 /* Write the effective configuration, as an INI file. */
 void config_dump(const struct config *c, FILE *fp);
 

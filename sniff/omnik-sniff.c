@@ -95,7 +95,9 @@ usage(FILE *fp)
 "      --db PATH       commit every reading to the SQLite journal PATH\n"
 "                      first, and run the remote outputs of the config\n"
 "                      ([postgresql], [mqtt], [pvoutput]) as cursors over\n"
-"                      it [omniklog] db; with -r and --stream they get up\n"
+"                      it [omniklog] db. Always on with -i and --nfqueue\n"
+"                      (default /var/lib/omniklog/omniklog.db); with -r\n"
+"                      and --stream only when given, and they get up\n"
 "                      to --flush SECONDS (default 10) after the input;\n"
 "                      what they miss waits in the journal\n"
 "\n"
@@ -232,40 +234,20 @@ static int
 reasm_config(const struct config *c, struct tcpreasm_config *rc, char *err,
     size_t errlen)
 {
-	const char *p = c->ports;
+	char msg[256];
+	int n;
 
 	tcpreasm_config_defaults(rc);
 	rc->max_flows = (uint32_t)c->max_flows;
 	rc->idle_timeout = (uint32_t)c->flow_timeout;
 	rc->max_held = (size_t)c->max_held;
-	rc->nports = 0;
-	while (*p) {
-		char *end;
-		long port;
-
-		while (*p == ' ' || *p == ',')
-			p++;
-		if (*p == '\0')
-			break;
-		port = strtol(p, &end, 10);
-		if (end == p || port < 1 || port > 65535 ||
-		    (*end && *end != ' ' && *end != ',')) {
-			snprintf(err, errlen, "[sniff] ports: '%s' is not a "
-			    "list of TCP ports", c->ports);
-			return -1;
-		}
-		if (rc->nports == TCPREASM_MAX_PORTS) {
-			snprintf(err, errlen, "[sniff] ports: at most %d",
-			    TCPREASM_MAX_PORTS);
-			return -1;
-		}
-		rc->server_ports[rc->nports++] = (uint16_t)port;
-		p = end;
-	}
-	if (rc->nports == 0) {
-		snprintf(err, errlen, "[sniff] ports: no port given");
+	n = config_ports(c->ports, rc->server_ports, TCPREASM_MAX_PORTS, msg,
+	    sizeof(msg));
+	if (n < 0) {
+		snprintf(err, errlen, "[sniff] ports: %s", msg);
 		return -1;
 	}
+	rc->nports = n;
 	return 0;
 }
 
@@ -531,6 +513,8 @@ run_live(void)
 
 	if (reasm_config(&M.cfg, &rc, err, sizeof(err)) != 0)
 		fatalx("%s", err);
+	/* A live capture is a daemon's job: its journal is always on. */
+	M.journal = true;
 	if (sniff_init(&M.sn, &rc, &M.out) != 0)
 		fatalx("out of memory");
 	signal(SIGPIPE, SIG_IGN);

@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "pcapsrc.h"
+#include "tcpreasm.h"
 
 struct pcapsrc {
 	pcap_t *p;
@@ -22,41 +24,17 @@ pcapsrc_filter_for_ports(const char *ports, bool vlan, char *buf, size_t n,
     char *err, size_t errlen)
 {
 	char one[512], list[256];
-	const char *p = ports;
+	uint16_t port[TCPREASM_MAX_PORTS];
 	size_t used = 0;
-	int count = 0;
+	int count;
 
-	list[0] = '\0';
-	while (*p) {
-		char *end;
-		long port;
-
-		while (*p == ' ' || *p == ',')
-			p++;
-		if (*p == '\0')
-			break;
-		errno = 0;
-		port = strtol(p, &end, 10);
-		if (end == p || errno != 0 || port < 1 || port > 65535 ||
-		    (*end && *end != ' ' && *end != ',')) {
-			snprintf(err, errlen, "'%s' is not a list of TCP ports",
-			    ports);
-			return -1;
-		}
-		int w = snprintf(list + used, sizeof(list) - used, "%s%ld",
-		    count ? " or " : "", port);
-		if (w < 0 || (size_t)w >= sizeof(list) - used) {
-			snprintf(err, errlen, "too many ports in '%s'", ports);
-			return -1;
-		}
-		used += (size_t)w;
-		count++;
-		p = end;
-	}
-	if (count == 0) {
-		snprintf(err, errlen, "no TCP port to capture");
+	count = config_ports(ports, port, TCPREASM_MAX_PORTS, err, errlen);
+	if (count < 0)
 		return -1;
-	}
+	list[0] = '\0';
+	for (int i = 0; i < count; i++)
+		used += (size_t)snprintf(list + used, sizeof(list) - used,
+		    "%s%u", i ? " or " : "", port[i]);
 	snprintf(one, sizeof(one), count > 1 ? "tcp port (%s)" : "tcp port %s",
 	    list);
 	/* `vlan` shifts the offsets for the rest: the tagged case last. */

@@ -161,6 +161,30 @@ test_dump_roundtrip(void **state)
 	done();
 }
 
+static void
+test_ports(void **state)
+{
+	uint16_t p[4];
+	char err[256];
+
+	(void)state;
+	assert_int_equal(config_ports("10004", p, 4, err, sizeof(err)), 1);
+	assert_int_equal(p[0], 10004);
+	assert_int_equal(config_ports(" 10004, 8899 1", p, 4, err,
+	    sizeof(err)), 3);
+	assert_int_equal(p[1], 8899);
+	assert_int_equal(p[2], 1);
+	assert_int_equal(config_ports("10004 65536", p, 4, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "'10004 65536' is not a list of TCP ports"));
+	assert_int_equal(config_ports("80x", p, 4, err, sizeof(err)), -1);
+	assert_int_equal(config_ports("0", p, 4, err, sizeof(err)), -1);
+	assert_int_equal(config_ports("1 2 3 4 5", p, 4, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "at most 4"));
+	assert_int_equal(config_ports(" , ", p, 4, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no TCP port"));
+}
+
 int
 main(void)
 {
@@ -170,6 +194,7 @@ main(void)
 		cmocka_unit_test(test_errors_with_lines),
 		cmocka_unit_test(test_syntax_and_missing),
 		cmocka_unit_test(test_dump_roundtrip),
+		cmocka_unit_test(test_ports),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

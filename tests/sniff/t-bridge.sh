@@ -19,11 +19,11 @@ in_ns portal ip addr add 203.0.113.69/24 dev eth0
 check "portal listens on 10004" portal_listen portal "$tmp/recv.bin"
 chmod 755 "$tmp"; mkdir -m 777 "$tmp/out"
 check "omnik-sniff captures on br0" \
-	sniff_start br "$tmp/sniff.log" -i br0 -u nobody --csv "$tmp/out/live.csv"
+	sniff_start br "$tmp/sniff.log" -i br0 -u nobody --csv "$tmp/out/live.csv" --db "$tmp/out/live.db"
 check "it runs as nobody once the capture is open" \
 	test "$(ps -o user= -p "$SNIFF_PID" | tr -d ' ')" = nobody
 ANY_LOG="$tmp/any.log"
-ip netns exec "$P-br" "$SNIFF" -f -u '' -i any --csv "$tmp/any.csv" 2>"$ANY_LOG" &
+ip netns exec "$P-br" "$SNIFF" -f -u '' -i any --csv "$tmp/any.csv" --db "$tmp/any.db" 2>"$ANY_LOG" &
 ANY_PID=$!; PIDS="$PIDS $ANY_PID"
 # A daemon from a config file: detaches, pid file, log to syslog.
 cat >"$tmp/omniklog.conf" <<CONF
@@ -31,6 +31,7 @@ cat >"$tmp/omniklog.conf" <<CONF
 user =
 pidfile = $tmp/run/omnik-sniff.pid
 csv = $tmp/daemon.csv
+db = $tmp/daemon.db
 [sniff]
 interface = br0
 ports = 10004
@@ -68,6 +69,9 @@ check "-i any: the copies count as duplicates, not as data" \
 	grep -q 'statistics:.* [1-9][0-9]* duplicate' "$ANY_LOG"
 tail -n +2 "$tmp/daemon.csv" | cut -d, -f2- >"$tmp/daemon.rows"
 check "daemon: every reading decoded" cmp -s "$tmp/want.rows" "$tmp/daemon.rows"
+check "live capture journals every reading first ($rows rows in each journal)" \
+	test "$(sqlite3 "$tmp/out/live.db" 'SELECT count(*) FROM readings')" = "$rows" -a \
+	     "$(sqlite3 "$tmp/daemon.db" 'SELECT count(*) FROM readings')" = "$rows"
 kill -TERM "$DPID" 2>/dev/null
 for _ in $(seq 50); do [ -e "$tmp/run/omnik-sniff.pid" ] || break; sleep 0.1; done
 check "daemon: SIGTERM ends it and removes the pid file" \

@@ -33,7 +33,7 @@ run_backend() {	# iptables | nft
 		bash -c "ip netns exec $P-router '$RULES' show --$be | grep -q 'bypass'"
 	: >"$tmp/recv.bin"
 	check "$be: omnik-sniff bound to the queue" \
-		sniff_start router "$base.log" --nfqueue "$q" -u nobody --csv "$tmp/out/$be.csv"
+		sniff_start router "$base.log" --nfqueue "$q" -u nobody --csv "$tmp/out/$be.csv" --db "$tmp/out/$be.db"
 	check "$be: runs as nobody with CAP_NET_ADMIN alone" \
 		bash -c "test \"\$(ps -o user= -p $SNIFF_PID | tr -d ' ')\" = nobody &&
 		    grep -q '^CapEff:[[:space:]]*0*1000\$' /proc/$SNIFF_PID/status"

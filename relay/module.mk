@@ -42,7 +42,8 @@ uninstall-relay:
 	    $(DESTDIR)$(UNITDIR)/omnik-relay.service \
 	    $(DESTDIR)$(SYSUSERSDIR)/omniklog.conf \
 	    $(DESTDIR)$(DOCDIR)/examples/omniklog.conf \
-	    $(DESTDIR)$(DOCDIR)/examples/rsyslog-omniklog.conf
+	    $(DESTDIR)$(DOCDIR)/examples/rsyslog-omniklog.conf \
+	    $(DESTDIR)$(DOCDIR)/README.md
 
 $(B)/tests/test_relay_acl: $(B)/tests/test_relay_acl.o $(B)/relay/acl.o \
                            $(B)/relay/addr.o

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "log.h"
 #include "text.h"
 
 struct out {
@@ -115,4 +116,24 @@ text_sink(FILE *fp, struct sink *out)
 	out->name = "text";
 	out->ctx = fp;
 	out->reading = sink_reading;
+}
+
+static int
+log_reading(void *ctx, const struct record *rec, const char **err)
+{
+	char line[512];
+
+	(void)ctx;
+	(void)err;
+	text_format(line, sizeof(line), rec->reading, &rec->when);
+	log_info("%s: %s", rec->source, line);
+	return 0;
+}
+
+void
+text_log_sink(struct sink *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->name = "log";
+	out->reading = log_reading;
 }

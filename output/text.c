@@ -52,8 +52,7 @@ text_format(char *buf, size_t n, const struct omnik_reading *r,
 	struct tm tm;
 	time_t t = when->tv_sec;
 	char ts[32] = "?";
-	int64_t pac = 0;
-	bool any_pac = false;
+	int64_t pac;
 
 	if (n == 0)
 		return 0;
@@ -62,13 +61,7 @@ text_format(char *buf, size_t n, const struct omnik_reading *r,
 		strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
 	put(&o, "%s %s kit %lu:", ts, r->inverter_sn[0] ? r->inverter_sn : "?",
 	    (unsigned long)r->kit_sn);
-	for (int f = OMNIK_PAC1; f <= OMNIK_PAC3; f += 2) {
-		if (r->value[f] != OMNIK_ABSENT) {
-			pac += r->value[f];
-			any_pac = true;
-		}
-	}
-	if (any_pac)
+	if (omnik_total_power(r, &pac))
 		put(&o, " %lld W", (long long)pac);
 	put_value(&o, ", today ", r, OMNIK_ETODAY);
 	put_value(&o, ", total ", r, OMNIK_ETOTAL);

@@ -404,6 +404,7 @@ main(int argc, char **argv)
 	log_info("started: upstream %s, max_connections %d, journal %s, "
 	    "CSV %s", M.cfg.upstream, set.max_connections,
 	    M.cfg.db[0] ? M.cfg.db : "off", M.cfg.csv[0] ? M.cfg.csv : "off");
+	daemon_ready();
 	event_base_dispatch(M.base);
 
 	relay_free(&M.relay);

@@ -537,6 +537,7 @@ run_live(void)
 		log_info("started: capturing on %s, ports %s, CSV %s",
 		    M.cfg.interface, M.cfg.ports,
 		    M.cfg.csv[0] ? M.cfg.csv : "off");
+	daemon_ready();
 	event_base_dispatch(M.base);
 
 	if (M.live)

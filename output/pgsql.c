@@ -55,8 +55,10 @@ static void query_start_insert(struct pgsql *p);
 static const char *
 col_type(int field)
 {
-	return omnik_fields[field].decimals == 0 ? "integer" :
-	    "double precision";
+	/* Four-byte counters (hours) go past int4: 0xFFFFFFFE is a value. */
+	if (omnik_fields[field].decimals != 0)
+		return "double precision";
+	return omnik_fields[field].size == 4 ? "bigint" : "integer";
 }
 
 static void

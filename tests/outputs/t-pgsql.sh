@@ -28,6 +28,8 @@ is "$(psql_q "SELECT temp, vpv1, vpv2, vpv3 IS NULL, ipv1, iac1, vac1, fac1, pac
    "every field of reading 5, absent ones NULL"
 is "$(psql_q "SELECT data_type FROM information_schema.columns WHERE table_name = '$TBL' AND column_name = 'time'")" \
    "timestamp with time zone" "time is timestamptz"
+is "$(psql_q "SELECT data_type FROM information_schema.columns WHERE table_name = '$TBL' AND column_name = 'htotal'")" \
+   "bigint" "htotal is bigint: the frame's 4-byte hour counter does not fit int4"
 is "$(psql_q "SELECT count(*) FROM pg_indexes WHERE tablename = '$TBL' AND indexdef LIKE '%(inverter_sn, \"time\")%'")" \
    1 "unique index on (inverter_sn, time)"
 

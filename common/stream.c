@@ -38,6 +38,13 @@ reject(struct stream *s, const char *reason, const struct framer_frame *fr,
 	};
 
 	s->st.rejects++;
+	if (s->st.rejects > STREAM_REJECTS_KEPT) {
+		if (s->st.rejects == STREAM_REJECTS_KEPT + 1)
+			log_warnx("%s %s: more than %d rejected frames: further "
+			    "ones are counted, not logged or kept", s->source,
+			    dir_name(s), STREAM_REJECTS_KEPT);
+		return;
+	}
 	log_warnx("%s %s: %zu-byte frame at offset %llu rejected: %s",
 	    s->source, dir_name(s), fr->len, (unsigned long long)fr->offset,
 	    reason);
@@ -121,6 +128,11 @@ stream_end(struct stream *s, const struct timeval *when)
 {
 	framer_finish(&s->fr);
 	drain(s, when);
+	if (s->st.rejects > STREAM_REJECTS_KEPT)
+		log_warnx("%s %s: %llu frames rejected in all, %llu of them "
+		    "only counted", s->source, dir_name(s),
+		    (unsigned long long)s->st.rejects,
+		    (unsigned long long)(s->st.rejects - STREAM_REJECTS_KEPT));
 	if (s->fr.st.skipped > 0)
 		log_debug("%s %s: %llu bytes outside frames skipped",
 		    s->source, dir_name(s),

@@ -18,6 +18,13 @@ enum stream_dir {
 	STREAM_FROM_CLOUD,	/* portal -> kit: framed and logged at debug */
 };
 
+/*
+ * Rejected frames are logged and kept (journal) up to this many per
+ * stream; past it they are only counted, so a peer sending nothing but bad
+ * frames cannot flood the log, the disk or the event loop.
+ */
+#define STREAM_REJECTS_KEPT 16
+
 struct stream_stats {
 	uint64_t frames;
 	uint64_t readings;

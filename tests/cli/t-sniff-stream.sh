@@ -82,4 +82,16 @@ if [ $rc -eq 0 ] && [ "$(tail -n +2 "$T/cut.csv" | wc -l)" -eq 3 ] && grep -q "t
 	ok "stream cut mid-frame: earlier readings kept, truncation reported"
 else not_ok "cut stream" "rc=$rc $(cat "$T/err" "$T/cut.csv")"; fi
 
+# A peer sending nothing but bad frames: the first 16 are logged (and kept
+# by the journal), the rest only counted; the good frame after still comes.
+perl -e 'for (1..500) { print pack("H*", "680241b1e8e4715fe8e4715f01002e16") }' > "$T/flood.bin"
+tests/vectors-to-stream tests/data/vectors.tsv >> "$T/flood.bin"
+"$SNIFF" --stream "$T/flood.bin" --csv "$T/flood.csv" --db "$T/flood.db" 2> "$T/err"; rc=$?
+kept=$(sqlite3 "$T/flood.db" 'SELECT count(*) FROM rejects' 2>/dev/null)
+if [ $rc -eq 0 ] && [ "$(grep -c 'rejected: ' "$T/err")" -eq 16 ] && [ "$kept" = 16 ] &&
+   grep -q '502 frames rejected in all, 486 of them only counted' "$T/err" &&
+   [ "$(tail -n +2 "$T/flood.csv" | wc -l)" -eq 5 ]; then
+	ok "reject flood: 16 logged and kept, the rest counted, readings after it decoded"
+else not_ok "reject flood" "rc=$rc kept=$kept $(tail -5 "$T/err")"; fi
+
 finish

@@ -88,8 +88,8 @@ feed(struct outputs *o, int seed)
 	omnik_reading_clear(&r);
 	r.kit_sn = 1601299688u;
 	r.ctrl1 = 0x41;
-	snprintf(r.inverter_sn, sizeof(r.inverter_sn), "NLDN302013%06d",
-	    seed);
+	snprintf(r.inverter_sn, sizeof(r.inverter_sn), "NLDN302013%06u",
+	    (unsigned)seed % 1000000u);
 	for (int i = 0; i < OMNIK_NFIELDS; i++)
 		r.value[i] = 10 + i + seed;
 	assert_int_equal(omnik_encode_data(&r, 0x7D, frame, sizeof(frame),

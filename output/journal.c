@@ -108,8 +108,20 @@ journal_migration(int version)
 static int
 fail(struct journal *j, const char *what, const char **err)
 {
-	snprintf(j->err, sizeof(j->err), "%s: %s: %s", j->path, what,
-	    sqlite3_errmsg(j->db));
+	size_t len;
+
+	len = (size_t)snprintf(j->err, sizeof(j->err), "%s: %s: %s", j->path,
+	    what, sqlite3_errmsg(j->db));
+	/* Some errors (disk full, I/O) roll the whole group back. */
+	if (j->tx == TX_GROUP && sqlite3_get_autocommit(j->db)) {
+		j->lost += (uint64_t)j->pending;
+		if (len < sizeof(j->err))
+			snprintf(j->err + len, sizeof(j->err) - len, " (the "
+			    "open group was rolled back: %d writes lost)",
+			    j->pending);
+		j->tx = TX_NONE;
+		j->pending = 0;
+	}
 	if (err)
 		*err = j->err;
 	return -1;

@@ -15,6 +15,13 @@
 CC       ?= cc
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
+SBINDIR  ?= $(PREFIX)/sbin
+ETCDIR   ?= /etc
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+DOCDIR   ?= $(PREFIX)/share/doc/omniklog
+INSTALL_SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
+                   -e 's|@DOCDIR@|$(DOCDIR)|g'
 DESTDIR  ?=
 FUZZ_TIME ?= 60
 

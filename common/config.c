@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "config.h"
 
@@ -561,4 +562,39 @@ config_ports(const char *list, uint16_t *ports, int max, char *err,
 		return -1;
 	}
 	return n;
+}
+
+int
+config_override(struct config_overrides *o, const char *section,
+    const char *key, const char *value)
+{
+	if (o->n >= CONFIG_MAX_OVERRIDES)
+		return -1;
+	o->ov[o->n].section = section;
+	o->ov[o->n].key = key;
+	o->ov[o->n].value = value;
+	o->n++;
+	return 0;
+}
+
+int
+config_build(struct config *c, const char *path,
+    const struct config_overrides *o, char *err, size_t errlen)
+{
+	const char *p = path ? path : CONFIG_DEFAULT_PATH;
+	char msg[256];
+
+	config_defaults(c);
+	if (path != NULL || access(p, F_OK) == 0) {
+		if (config_load(c, p, err, errlen) != 0)
+			return -1;
+	}
+	for (int i = 0; o != NULL && i < o->n; i++) {
+		if (config_set(c, o->ov[i].section, o->ov[i].key,
+		    o->ov[i].value, msg, sizeof(msg)) != 0) {
+			snprintf(err, errlen, "option: %s", msg);
+			return -1;
+		}
+	}
+	return 0;
 }

@@ -98,6 +98,30 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen);
 int config_set(struct config *c, const char *section, const char *key,
     const char *value, char *err, size_t errlen);
 /*
+ * Command-line flags, kept as key settings so they can be applied again on
+ * top of the file when SIGHUP re-reads it. The strings are not copied:
+ * they must outlive the struct (argv, or the program's own buffers).
+ */
+#define CONFIG_MAX_OVERRIDES 32
+
+struct config_overrides {
+	struct {
+		const char *section, *key, *value;
+	} ov[CONFIG_MAX_OVERRIDES];
+	int n;
+};
+
+/* Record a flag; -1 when there are too many. */
+int config_override(struct config_overrides *o, const char *section,
+    const char *key, const char *value);
+/*
+ * Defaults, then the file, then the overrides. path NULL reads
+ * CONFIG_DEFAULT_PATH if it exists. 0, or -1 with every problem in err.
+ */
+int config_build(struct config *c, const char *path,
+    const struct config_overrides *o, char *err, size_t errlen);
+
+/*
  * Parse a list of TCP ports ("10004 8899" or "10004,8899") into ports[max].
  * Returns how many (at least one), or -1 with a message naming the list.
  */

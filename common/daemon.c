@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,8 @@
 #include "daemon.h"
 
 static char pidfile_path[PATH_MAX];
+static bool pidfile_dir_made;	/* we made its directory: hand it over too */
+static int ready_fd = -1;	/* the parent waits for a byte on it */
 
 static int
 write_pidfile(const char *path, char *err, size_t errlen)
@@ -32,7 +35,9 @@ write_pidfile(const char *path, char *err, size_t errlen)
 	slash = strrchr(dir, '/');
 	if (slash != NULL && slash != dir) {
 		*slash = '\0';
-		if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		if (mkdir(dir, 0755) == 0) {
+			pidfile_dir_made = true;
+		} else if (errno != EEXIST) {
 			snprintf(err, errlen, "cannot create %s: %s", dir,
 			    strerror(errno));
 			return -1;
@@ -108,10 +113,22 @@ daemon_detach(const char *pidfile, char *err, size_t errlen)
 		if (fd > STDERR_FILENO)
 			close(fd);
 	}
-	ok = 1;
-	(void)!write(pipefd[1], &ok, 1);
-	close(pipefd[1]);
+	ready_fd = pipefd[1];
+	/* A daemon that dies (fatal) leaves no pid file for a later stop. */
+	atexit(daemon_remove_pidfile);
 	return 0;
+}
+
+void
+daemon_ready(void)
+{
+	char ok = 1;
+
+	if (ready_fd < 0)
+		return;
+	(void)!write(ready_fd, &ok, 1);
+	close(ready_fd);
+	ready_fd = -1;
 }
 
 void
@@ -162,6 +179,18 @@ daemon_drop_privileges(const char *user, bool keep_net_admin, char *err,
 	if (pw->pw_uid == 0) {
 		snprintf(err, errlen, "user '%s' is root: refusing", user);
 		return -1;
+	}
+	/* The daemon removes its pid file at exit, as this user. */
+	if (pidfile_path[0] != '\0') {
+		char dir[PATH_MAX], *slash;
+
+		(void)!chown(pidfile_path, pw->pw_uid, pw->pw_gid);
+		snprintf(dir, sizeof(dir), "%s", pidfile_path);
+		slash = strrchr(dir, '/');
+		if (pidfile_dir_made && slash != NULL && slash != dir) {
+			*slash = '\0';
+			(void)!chown(dir, pw->pw_uid, pw->pw_gid);
+		}
 	}
 	if (keep_net_admin && prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) != 0) {
 		snprintf(err, errlen, "prctl(PR_SET_KEEPCAPS): %s",

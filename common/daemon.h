@@ -14,10 +14,18 @@
  * Fork into the background, start a new session, chdir to /, point the
  * standard descriptors at /dev/null and write our pid to pidfile ("" for
  * none; its directory is created if missing). Returns 0 in the daemon, -1
- * with a message on failure; the parent exits 0 once the pid file exists.
+ * with a message on failure. The parent waits: it exits 0 only when the
+ * daemon calls daemon_ready(), and 1 if the daemon exits before that, so
+ * an init script never reports "started" for a daemon that died setting
+ * itself up.
  */
 int daemon_detach(const char *pidfile, char *err, size_t errlen);
-/* Remove the pid file written by daemon_detach, if any. */
+/* Set-up is done (privileges dropped, outputs open): release the parent. */
+void daemon_ready(void);
+/*
+ * Remove the pid file written by daemon_detach, if any. It is handed to the
+ * unprivileged user by daemon_drop_privileges, so this works after it.
+ */
 void daemon_remove_pidfile(void);
 
 /*

@@ -145,21 +145,6 @@ json_str(const char *s, char *buf, size_t n)
 	buf[k] = '\0';
 }
 
-static bool
-total_power(const struct omnik_reading *r, int64_t *sum)
-{
-	bool any = false;
-
-	*sum = 0;
-	for (int f = OMNIK_PAC1; f <= OMNIK_PAC3; f += 2) {
-		if (r->value[f] != OMNIK_ABSENT) {
-			*sum += r->value[f];
-			any = true;
-		}
-	}
-	return any;
-}
-
 size_t
 mqtt_state_json(const struct journal_row *row, char *buf, size_t n)
 {
@@ -176,7 +161,7 @@ mqtt_state_json(const struct journal_row *row, char *buf, size_t n)
 	len = (size_t)snprintf(buf, n, "{\"time\":\"%s\",\"inverter_sn\":"
 	    "\"%s\",\"kit_sn\":%lu,\"journal_id\":%lld", t, sn,
 	    (unsigned long)r->kit_sn, (long long)row->id);
-	if (total_power(r, &pac) && len < n)
+	if (omnik_total_power(r, &pac) && len < n)
 		len += (size_t)snprintf(buf + len, n - len, ",\"pac\":%lld",
 		    (long long)pac);
 	for (int i = 0; i < OMNIK_NFIELDS && len < n; i++) {
@@ -213,7 +198,7 @@ mqtt_discovery(const struct journal_row *row, int i, const char *prefix,
 	int len;
 
 	if (s->field >= 0 ? r->value[s->field] == OMNIK_ABSENT :
-	    !total_power(r, &pac))
+	    !omnik_total_power(r, &pac))
 		return -1;
 	safe_id(r->inverter_sn, id, sizeof(id));
 	json_str(r->inverter_sn, sn, sizeof(sn));

@@ -158,21 +158,6 @@ timer_cb(CURLM *multi, long timeout_ms, void *userp)
 
 /* --- statuses ---------------------------------------------------------- */
 
-static bool
-total_power(const struct omnik_reading *r, int64_t *sum)
-{
-	bool any = false;
-
-	*sum = 0;
-	for (int f = OMNIK_PAC1; f <= OMNIK_PAC3; f += 2) {
-		if (r->value[f] != OMNIK_ABSENT) {
-			*sum += r->value[f];
-			any = true;
-		}
-	}
-	return any;
-}
-
 size_t
 pvoutput_status(const struct journal_row *row, const struct pvoutput_fmt *f,
     char *buf, size_t n)
@@ -192,7 +177,7 @@ pvoutput_status(const struct journal_row *row, const struct pvoutput_fmt *f,
 	else if (!f->lifetime && r->value[OMNIK_ETODAY] != OMNIK_ABSENT)
 		snprintf(v1, sizeof(v1), "%lld",	/* 0.01 kWh -> Wh */
 		    (long long)r->value[OMNIK_ETODAY] * 10);
-	if (total_power(r, &pac))
+	if (omnik_total_power(r, &pac))
 		snprintf(v2, sizeof(v2), "%lld", (long long)pac);
 	if (f->temperature && r->value[OMNIK_TEMP] != OMNIK_ABSENT)
 		omnik_format_value(OMNIK_TEMP, r->value[OMNIK_TEMP], v5,
@@ -437,7 +422,7 @@ build(struct pv_system *s, char **post)
 			old++;
 			continue;
 		}
-		zero = !total_power(&row->r, &pac) || pac == 0;
+		zero = !omnik_total_power(&row->r, &pac) || pac == 0;
 		if (zero && lz)
 			continue;	/* night: one zero status is enough */
 		if (pvoutput_status(row, &c->fmt, st, sizeof(st)) == 0)

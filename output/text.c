@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "log.h"
 #include "text.h"
 
 struct out {
@@ -51,8 +52,7 @@ text_format(char *buf, size_t n, const struct omnik_reading *r,
 	struct tm tm;
 	time_t t = when->tv_sec;
 	char ts[32] = "?";
-	int64_t pac = 0;
-	bool any_pac = false;
+	int64_t pac;
 
 	if (n == 0)
 		return 0;
@@ -61,13 +61,7 @@ text_format(char *buf, size_t n, const struct omnik_reading *r,
 		strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
 	put(&o, "%s %s kit %lu:", ts, r->inverter_sn[0] ? r->inverter_sn : "?",
 	    (unsigned long)r->kit_sn);
-	for (int f = OMNIK_PAC1; f <= OMNIK_PAC3; f += 2) {
-		if (r->value[f] != OMNIK_ABSENT) {
-			pac += r->value[f];
-			any_pac = true;
-		}
-	}
-	if (any_pac)
+	if (omnik_total_power(r, &pac))
 		put(&o, " %lld W", (long long)pac);
 	put_value(&o, ", today ", r, OMNIK_ETODAY);
 	put_value(&o, ", total ", r, OMNIK_ETOTAL);
@@ -115,4 +109,24 @@ text_sink(FILE *fp, struct sink *out)
 	out->name = "text";
 	out->ctx = fp;
 	out->reading = sink_reading;
+}
+
+static int
+log_reading(void *ctx, const struct record *rec, const char **err)
+{
+	char line[512];
+
+	(void)ctx;
+	(void)err;
+	text_format(line, sizeof(line), rec->reading, &rec->when);
+	log_info("%s: %s", rec->source, line);
+	return 0;
+}
+
+void
+text_log_sink(struct sink *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->name = "log";
+	out->reading = log_reading;
 }

@@ -16,5 +16,7 @@ size_t text_format(char *buf, size_t n, const struct omnik_reading *r,
 
 /* A sink that prints text_format lines to fp (not closed by the sink). */
 void text_sink(FILE *fp, struct sink *out);
+/* A sink that logs each reading as a text_format line (log_info). */
+void text_log_sink(struct sink *out);
 
 #endif /* TEXT_H */

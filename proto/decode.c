@@ -164,6 +164,21 @@ omnik_fw_offset(uint8_t payload_len)
 	return 0;
 }
 
+bool
+omnik_total_power(const struct omnik_reading *r, int64_t *sum)
+{
+	bool any = false;
+
+	*sum = 0;
+	for (int f = OMNIK_PAC1; f <= OMNIK_PAC3; f += 2) {
+		if (r->value[f] != OMNIK_ABSENT) {
+			*sum += r->value[f];
+			any = true;
+		}
+	}
+	return any;
+}
+
 void
 omnik_reading_clear(struct omnik_reading *r)
 {

@@ -152,6 +152,12 @@ size_t omnik_format_value(enum omnik_field f, int64_t v, char *buf, size_t n);
 /* Where the firmware strings start for a payload length L, 0 if none. */
 size_t omnik_fw_offset(uint8_t payload_len);
 
+/*
+ * AC power of all phases together (W), in *sum; false if no phase carries
+ * a value (then *sum is 0).
+ */
+bool omnik_total_power(const struct omnik_reading *r, int64_t *sum);
+
 /* A reading with every value absent and empty strings. */
 void omnik_reading_clear(struct omnik_reading *r);
 

@@ -29,7 +29,6 @@
 #include "version.h"
 
 #define PROG "omnik-relay"
-#define MAX_OVERRIDES 16
 
 static void
 usage(FILE *fp)
@@ -125,14 +124,9 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-struct override {
-	const char *section, *key, *value;
-};
-
 struct main_state {
 	const char *config_path;	/* NULL: the default, if it exists */
-	struct override ov[MAX_OVERRIDES];
-	int nov;
+	struct config_overrides ov;
 	char listen[CONFIG_STR];	/* -l values joined */
 	int verbose_flags;
 	struct config cfg;
@@ -148,52 +142,14 @@ static struct main_state M;
 static void
 add_override(const char *section, const char *key, const char *value)
 {
-	if (M.nov >= MAX_OVERRIDES) {
+	if (config_override(&M.ov, section, key, value) != 0) {
 		fprintf(stderr, PROG ": too many options\n");
 		exit(2);
 	}
-	M.ov[M.nov].section = section;
-	M.ov[M.nov].key = key;
-	M.ov[M.nov].value = value;
-	M.nov++;
-}
-
-/* Defaults, then the file, then the flags. 0, or -1 with err. */
-static int
-config_build(struct config *c, char *err, size_t errlen)
-{
-	const char *path = M.config_path ? M.config_path : CONFIG_DEFAULT_PATH;
-	char msg[256];
-
-	config_defaults(c);
-	if (M.config_path != NULL || access(path, F_OK) == 0) {
-		if (config_load(c, path, err, errlen) != 0)
-			return -1;
-	}
-	for (int i = 0; i < M.nov; i++) {
-		if (config_set(c, M.ov[i].section, M.ov[i].key, M.ov[i].value,
-		    msg, sizeof(msg)) != 0) {
-			snprintf(err, errlen, "option: %s", msg);
-			return -1;
-		}
-	}
-	return 0;
 }
 
 /* ------------------------------------------------------------------ */
 /* Outputs: a log line per reading, and the CSV if configured. */
-
-static int
-logsink_reading(void *ctx, const struct record *rec, const char **err)
-{
-	char line[512];
-
-	(void)ctx;
-	(void)err;
-	text_format(line, sizeof(line), rec->reading, &rec->when);
-	log_info("%s: %s", rec->source, line);
-	return 0;
-}
 
 /*
  * The journal first (a reading is committed before anything else sees
@@ -206,9 +162,7 @@ outputs_open(char *err, size_t errlen)
 
 	if (outputs_setup(&M.out, &M.cfg, M.base, err, errlen) != 0)
 		return -1;
-	memset(&sk, 0, sizeof(sk));
-	sk.name = "log";
-	sk.reading = logsink_reading;
+	text_log_sink(&sk);
 	outputs_add(&M.out, &sk);
 	return 0;
 }
@@ -267,7 +221,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	log_info("SIGHUP: reopening outputs and reading the config again");
 	outputs_reopen(&M.out);
 	addr_local_flush();
-	if (config_build(&nc, err, sizeof(err)) != 0 ||
+	if (config_build(&nc, M.config_path, &M.ov, err, sizeof(err)) != 0 ||
 	    relay_settings_from_config(&set, &nc, err, sizeof(err)) != 0) {
 		log_warnx("config not reloaded, the old one stays: %s", err);
 		return;
@@ -391,7 +345,7 @@ main(int argc, char **argv)
 	}
 
 	raise_nofile();
-	if (config_build(&M.cfg, err, sizeof(err)) != 0 ||
+	if (config_build(&M.cfg, M.config_path, &M.ov, err, sizeof(err)) != 0 ||
 	    relay_settings_from_config(&set, &M.cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
@@ -450,6 +404,7 @@ main(int argc, char **argv)
 	log_info("started: upstream %s, max_connections %d, journal %s, "
 	    "CSV %s", M.cfg.upstream, set.max_connections,
 	    M.cfg.db[0] ? M.cfg.db : "off", M.cfg.csv[0] ? M.cfg.csv : "off");
+	daemon_ready();
 	event_base_dispatch(M.base);
 
 	relay_free(&M.relay);

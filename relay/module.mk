@@ -12,13 +12,6 @@ $(B)/omnik-relay: $(RELAY_SRC:%.c=$(B)/%.o) $(LIB_OBJ)
 # the redirect rules, the SysV init script, the systemd unit and its
 # sysusers.d user, an example config (never over an existing one) and the
 # rsyslog forwarding example.
-SBINDIR     ?= $(PREFIX)/sbin
-ETCDIR      ?= /etc
-UNITDIR     ?= $(PREFIX)/lib/systemd/system
-SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
-DOCDIR      ?= $(PREFIX)/share/doc/omniklog
-RELAY_SUBST  = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
-                   -e 's|@DOCDIR@|$(DOCDIR)|g'
 
 .PHONY: install-relay uninstall-relay
 install: install-relay
@@ -29,9 +22,9 @@ install-relay: all
 	    $(DESTDIR)$(ETCDIR)/omniklog $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DOCDIR)/examples
 	install -m 755 scripts/omniklog-rules $(DESTDIR)$(SBINDIR)/omniklog-rules
-	$(RELAY_SUBST) scripts/omniklog >$(DESTDIR)$(ETCDIR)/init.d/omniklog
+	$(INSTALL_SUBST) scripts/omniklog >$(DESTDIR)$(ETCDIR)/init.d/omniklog
 	chmod 755 $(DESTDIR)$(ETCDIR)/init.d/omniklog
-	$(RELAY_SUBST) scripts/omnik-relay.service \
+	$(INSTALL_SUBST) scripts/omnik-relay.service \
 	    >$(DESTDIR)$(UNITDIR)/omnik-relay.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/omnik-relay.service
 	install -m 644 scripts/omniklog.sysusers \
@@ -49,7 +42,8 @@ uninstall-relay:
 	    $(DESTDIR)$(UNITDIR)/omnik-relay.service \
 	    $(DESTDIR)$(SYSUSERSDIR)/omniklog.conf \
 	    $(DESTDIR)$(DOCDIR)/examples/omniklog.conf \
-	    $(DESTDIR)$(DOCDIR)/examples/rsyslog-omniklog.conf
+	    $(DESTDIR)$(DOCDIR)/examples/rsyslog-omniklog.conf \
+	    $(DESTDIR)$(DOCDIR)/README.md
 
 $(B)/tests/test_relay_acl: $(B)/tests/test_relay_acl.o $(B)/relay/acl.o \
                            $(B)/relay/addr.o

@@ -34,7 +34,6 @@
 #include "version.h"
 
 #define PROG "omnik-sniff"
-#define MAX_OVERRIDES 32
 #define MAX_FILES 64
 
 static void
@@ -168,14 +167,9 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-struct override {
-	const char *section, *key, *value;
-};
-
 static struct {
 	const char *config_path;
-	struct override ov[MAX_OVERRIDES];
-	int nov;
+	struct config_overrides ov;
 	char ports[CONFIG_STR];
 	const char *files[MAX_FILES];
 	int nfiles;
@@ -197,36 +191,10 @@ static struct {
 static void
 override(const char *section, const char *key, const char *value)
 {
-	if (M.nov == MAX_OVERRIDES) {
+	if (config_override(&M.ov, section, key, value) != 0) {
 		fprintf(stderr, PROG ": too many options\n");
 		exit(2);
 	}
-	M.ov[M.nov].section = section;
-	M.ov[M.nov].key = key;
-	M.ov[M.nov].value = value;
-	M.nov++;
-}
-
-/* Defaults, then the file, then the flags. 0, or -1 with err. */
-static int
-config_build(struct config *c, char *err, size_t errlen)
-{
-	const char *path = M.config_path ? M.config_path : CONFIG_DEFAULT_PATH;
-	char msg[256];
-
-	config_defaults(c);
-	if (M.config_path != NULL || access(path, F_OK) == 0) {
-		if (config_load(c, path, err, errlen) != 0)
-			return -1;
-	}
-	for (int i = 0; i < M.nov; i++) {
-		if (config_set(c, M.ov[i].section, M.ov[i].key, M.ov[i].value,
-		    msg, sizeof(msg)) != 0) {
-			snprintf(err, errlen, "option: %s", msg);
-			return -1;
-		}
-	}
-	return 0;
 }
 
 /* The reassembler's settings from the config. 0, or -1 with err. */
@@ -255,18 +223,6 @@ reasm_config(const struct config *c, struct tcpreasm_config *rc, char *err,
 /* Outputs */
 
 static int
-logsink_reading(void *ctx, const struct record *rec, const char **err)
-{
-	char line[512];
-
-	(void)ctx;
-	(void)err;
-	text_format(line, sizeof(line), rec->reading, &rec->when);
-	log_info("%s: %s", rec->source, line);
-	return 0;
-}
-
-static int
 outputs_open(bool daemonised, char *err, size_t errlen)
 {
 	struct sink sk;
@@ -289,9 +245,7 @@ outputs_open(bool daemonised, char *err, size_t errlen)
 		return 0;
 	}
 	if (daemonised) {
-		memset(&sk, 0, sizeof(sk));
-		sk.name = "log";
-		sk.reading = logsink_reading;
+		text_log_sink(&sk);
 	} else {
 		text_sink(stdout, &sk);
 	}
@@ -586,6 +540,7 @@ run_live(void)
 		log_info("started: capturing on %s, ports %s, CSV %s",
 		    M.cfg.interface, M.cfg.ports,
 		    M.cfg.csv[0] ? M.cfg.csv : "off");
+	daemon_ready();
 	event_base_dispatch(M.base);
 
 	if (M.live)
@@ -717,7 +672,7 @@ main(int argc, char **argv)
 			override("sniff", "nfqueue", "-1");
 	}
 
-	if (config_build(&M.cfg, err, sizeof(err)) != 0) {
+	if (config_build(&M.cfg, M.config_path, &M.ov, err, sizeof(err)) != 0) {
 		log_warnx("%s", err);
 		return 1;
 	}

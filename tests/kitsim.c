@@ -548,6 +548,11 @@ main(int argc, char **argv)
 		    sim.ok ? sim.lat[sim.ok / 2] * 1e6 : 0,
 		    sim.ok ? sim.lat[(sim.ok * 99) / 100] * 1e6 : 0);
 	}
+	if (hold != NULL)
+		event_free(hold);
+	event_free(sim.pace);
+	event_base_free(sim.base);
+	free(sim.lat);
 	if (o->idle > 0)
 		return 0;
 	if (sim.failed > 0 || sim.ok < o->count)

@@ -185,6 +185,34 @@ test_ports(void **state)
 	assert_non_null(strstr(err, "no TCP port"));
 }
 
+/* Flags go on top of the file, and again when it is read anew. */
+static void
+test_build_with_overrides(void **state)
+{
+	struct config c;
+	struct config_overrides o = { .n = 0 };
+	char err[1024];
+
+	(void)state;
+	write_file("[omniklog]\nuser = pi\ncsv = /file.csv\n");
+	assert_int_equal(config_override(&o, "omniklog", "csv", "/flag.csv"), 0);
+	assert_int_equal(config_build(&c, path, &o, err, sizeof(err)), 0);
+	assert_string_equal(c.user, "pi");
+	assert_string_equal(c.csv, "/flag.csv");
+	assert_int_equal(config_override(&o, "relay", "bogus", "1"), 0);
+	assert_int_equal(config_build(&c, path, &o, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "option: unknown key 'bogus'"));
+	done();
+	/* An explicit path that does not exist is an error... */
+	assert_int_equal(config_build(&c, "/nonexistent/x.conf", NULL, err,
+	    sizeof(err)), -1);
+	/* ...and the full table of overrides is refused, not overrun. */
+	o.n = 0;
+	for (int i = 0; i < CONFIG_MAX_OVERRIDES; i++)
+		assert_int_equal(config_override(&o, "omniklog", "csv", "x"), 0);
+	assert_int_equal(config_override(&o, "omniklog", "csv", "x"), -1);
+}
+
 int
 main(void)
 {
@@ -195,6 +223,7 @@ main(void)
 		cmocka_unit_test(test_syntax_and_missing),
 		cmocka_unit_test(test_dump_roundtrip),
 		cmocka_unit_test(test_ports),
+		cmocka_unit_test(test_build_with_overrides),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

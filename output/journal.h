@@ -2,8 +2,8 @@
  * journal.h: the local SQLite journal, always on, written first.
  *
  *   decoder --> outputs --> [journal sink] --> csv, text ...
- *                               |  COMMIT (WAL) before the next sink runs
- *                               v
+ *                               |  INSERT into the round's open group
+ *                               v  COMMIT (WAL) at the end of the loop round
  *                         readings / rejects tables
  *                               ^
  *          delivery cursors ----+  (postgresql, mqtt, pvoutput:<sid>)
@@ -11,7 +11,10 @@
  *
  * Promises: a reading that journal_add() returned 0 for is committed (WAL
  * mode; with sync = full it survives a power cut, with normal a crash of
- * the program). Ids only grow (AUTOINCREMENT), so a cursor is a row id.
+ * the program) -- at once without a group, or with journal_set_group() by
+ * the journal_flush() that ends the event-loop round (or when max_rows
+ * writes are pending); a reader (journal_fetch, journal_last_id, so every
+ * delivery) never sees a row before its commit. Ids only grow (AUTOINCREMENT), so a cursor is a row id.
  * The schema carries a version (PRAGMA user_version) and is migrated
  * step by step when the file is opened; a file from a newer omniklog is
  * refused rather than touched. Library code: returns errors, never logs.
@@ -56,6 +59,22 @@ const char *journal_migration(int version);
 int journal_add(struct journal *j, const struct record *rec, const char **err);
 int journal_add_reject(struct journal *j, const struct reject *rej,
     const char **err);
+/*
+ * Group commit (see journal.c): from now on writes open a transaction
+ * that journal_flush() commits; opened(arg) is called when one opens (the
+ * program arranges a flush at the end of the loop round), and it commits
+ * by itself at max_rows writes. max_rows 0: every write commits alone.
+ * journal_flush() is a no-op without an open group; on a failed commit
+ * the group is rolled back and its writes counted in journal_lost().
+ * journal_close() and the sink's reopen (SIGHUP) flush too.
+ */
+#define JOURNAL_GROUP_MAX 512
+void journal_set_group(struct journal *j, int max_rows,
+    void (*opened)(void *), void *arg);
+int journal_flush(struct journal *j, const char **err);
+int journal_pending(const struct journal *j);	/* writes not yet committed */
+uint64_t journal_lost(const struct journal *j);
+
 /* Batch many adds in one transaction (fleet ingest, benchmarks). */
 int journal_begin(struct journal *j, const char **err);
 int journal_commit(struct journal *j, const char **err);
@@ -85,7 +104,7 @@ int journal_cursor_set(struct journal *j, const char *name, int64_t pos,
 int journal_prune(struct journal *j, time_t now, int64_t *deleted,
     const char **err);
 
-/* Called after every committed reading (wakes the deliveries). */
+/* Called after every commit of readings (wakes the deliveries). */
 void journal_set_notify(struct journal *j, void (*fn)(void *), void *arg);
 
 /* The journal as the dispatcher's first sink; the sink owns j. */

@@ -1,12 +1,15 @@
 /*
  * setup.h: the one call a program makes to get its outputs.
  *
- *   outputs_setup(o, cfg, base)   journal first (committed before any
- *                                 other sink or output sees a reading),
+ *   outputs_setup(o, cfg, base)   journal first (a loop round's readings
+ *                                 commit together at its end, before any
+ *                                 remote output sees them; SIGHUP and
+ *                                 teardown commit what is pending),
  *                                 then the CSV file, then a delivery per
  *                                 configured remote output, driven by base
  *   ... stream_feed() ... event_base_dispatch(base) ...
  *   outputs_backlog(o)            readings some remote output still owes
+ *                                 (commits the pending group first)
  *   outputs_teardown(o)           stops the deliveries, closes the sinks
  *
  * Sinks the program adds itself (a text sink on a terminal) go after.

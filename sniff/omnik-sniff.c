@@ -316,6 +316,9 @@ run_stream(const char *path, struct outputs *out)
 		if (n == 0)
 			break;
 		stream_feed(&s, buf, (size_t)n, &now);
+		/* One loop round per chunk: commits the journal's group. */
+		if (M.base != NULL)
+			(void)event_base_loop(M.base, EVLOOP_NONBLOCK);
 	}
 	gettimeofday(&now, NULL);
 	stream_end(&s, &now);

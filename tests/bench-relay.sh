@@ -2,8 +2,10 @@
 # Relay benchmark (make bench): push sessions per second (a kit connects,
 # sends 170 bytes, closes, waits for the close) straight to a local portal,
 # through omnik-relay (decoding; every reading committed to the journal,
-# SQLite in WAL mode, synchronous normal; the CSV; a log line), and through
-# haproxy in TCP mode (one thread, like the relay), in one run; latency
+# SQLite in WAL mode, synchronous full, the default: one commit and fsync
+# per event-loop turn for the readings of that turn; the CSV; a log
+# line), and through haproxy in TCP mode (one thread, like the relay), in
+# one run; latency
 # p50/p99 with one push at a time; the relay's RSS idle and with 10,000
 # open kit connections (upstream none: one descriptor each; with
 # forwarding each holds two, and the open-files limit here, 20,000, allows

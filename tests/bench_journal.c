@@ -3,6 +3,9 @@
  *
  *   single:  one transaction per reading, as the capture programs commit
  *            (WAL, synchronous=FULL: each commit is fsynced; and NORMAL)
+ *   grouped: the capture programs' group commit (journal_set_group), one
+ *            commit per event-loop round holding the readings that
+ *            arrived in it (1, 8, 32 kits at once)
  *   batched: many readings per transaction (fleet ingest, replays)
  *
  * and, in the same run on the same disk, the same row shape inserted by
@@ -131,6 +134,45 @@ fail:
 	exit(1);
 }
 
+/* Group commit: per_round readings, then the loop round's journal_flush. */
+static double
+run_group(const char *path, bool full, int n, int per_round,
+    const struct sample *s)
+{
+	struct journal_opts o = { .retention_days = 0, .sync_full = full };
+	char err[512];
+	const char *e;
+	struct journal *j;
+	struct record rec = { .reading = &s->m.reading, .source = "bench",
+	    .frame = s->frame, .frame_len = s->len };
+	double t0, t, c0;
+
+	remove_db(path);
+	if ((j = journal_open(path, &o, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "bench_journal: %s\n", err);
+		exit(1);
+	}
+	journal_set_group(j, JOURNAL_GROUP_MAX, NULL, NULL);
+	t0 = now_s();
+	c0 = cpu_s(RUSAGE_SELF);
+	for (int i = 0; i < n; i++) {
+		rec.when.tv_sec = 1764000000 + i;
+		if (journal_add(j, &rec, &e) != 0)
+			goto fail;
+		if ((i % per_round == per_round - 1 || i == n - 1) &&
+		    journal_flush(j, &e) != 0)
+			goto fail;
+	}
+	t = now_s() - t0;
+	cpu_used = cpu_s(RUSAGE_SELF) - c0;
+	journal_close(j);
+	remove_db(path);
+	return t;
+fail:
+	fprintf(stderr, "bench_journal: %s\n", e);
+	exit(1);
+}
+
 /* The same rows through the sqlite3 shell, one INSERT statement each. */
 static double
 run_shell(const char *path, int n, bool batched)
@@ -217,6 +259,15 @@ main(int argc, char **argv)
 	t = run_journal(path, false, SINGLE_N, 1, &s);
 	report("journal, 1 reading per commit, WAL synchronous=NORMAL",
 	    SINGLE_N, t, 5000);
+	for (int k = 0; k < 3; k++) {
+		static const int per[] = { 1, 8, 32 };
+		char what[80];
+
+		t = run_group(path, true, SINGLE_FULL_N * per[k], per[k], &s);
+		snprintf(what, sizeof(what), "journal, group commit, %d per "
+		    "round, FULL", per[k]);
+		report(what, SINGLE_FULL_N * per[k], t, per[k] > 1 ? 5000 : 0);
+	}
 	t = run_journal(path, true, BATCH_N, BATCH_TX, &s);
 	report("journal, 10000 readings per commit, FULL", BATCH_N, t, 100000);
 	t = run_shell(path, SHELL_SINGLE_N, false);

@@ -60,6 +60,9 @@ $(B)/tests/pvoutput-server: $(B)/tests/outputs/pvoutput-server.o
 $(B)/tests/test_pvoutput: $(B)/tests/test_pvoutput.o $(LIB_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) $(LIB_LIBS)
 
+$(B)/tests/test_group: $(B)/tests/test_group.o $(LIB_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) $(LIB_LIBS)
+
 BENCHES    += $(B)/tests/bench_journal
 $(B)/tests/bench_journal: $(B)/tests/bench_journal.o $(B)/output/journal.o \
                           $(PROTO_OBJ)

@@ -3,7 +3,9 @@
  * with a scripted output on a real event loop and a real journal: rows in
  * id order and in batches, the cursor saved only past rows reported done,
  * exponential back-off with its cap, a wait until a given time, a stop
- * that never retries, a restart that resumes, filtering by inverter.
+ * that never retries, a restart that resumes, filtering by inverter;
+ * rows of the journal's open group commit are never handed over before
+ * the commit, which wakes the delivery.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -318,6 +320,51 @@ one_inverter_only(void **state)
 	event_base_free(s.base);
 }
 
+static void
+kick_delivery(void *arg)
+{
+	delivery_kick(arg);
+}
+
+static void
+never_sends_uncommitted(void **state)
+{
+	struct journal *j = open_j();
+	struct script s;
+	const char *e;
+
+	(void)state;
+	script_init(&s);
+	add_rows(j, 3, "A");
+	start(&s, j, NULL, 10);
+	journal_set_notify(j, kick_delivery, s.d);
+	/* A group stays open until we flush it (no loop hook). */
+	journal_set_group(j, 100, NULL, NULL);
+	add_rows(j, 2, "A");
+	assert_int_equal(delivery_backlog(s.d), 3);
+	delivery_kick(s.d);
+	run(&s, 1);
+	assert_int_equal(s.calls, 1);
+	assert_int_equal(s.first_id[0], 1);
+	assert_int_equal(s.last_id[0], 3);
+	/* Rounds go by: nothing more is sent while the group is open. */
+	for (int i = 0; i < 20; i++)
+		(void)event_base_loop(s.base, EVLOOP_NONBLOCK);
+	assert_int_equal(s.calls, 1);
+	assert_int_equal(delivery_backlog(s.d), 0);
+	/* The commit wakes it; the rest follows. */
+	assert_int_equal(journal_flush(j, &e), 0);
+	run(&s, 2);
+	assert_int_equal(s.calls, 2);
+	assert_int_equal(s.first_id[1], 4);
+	assert_int_equal(s.last_id[1], 5);
+	journal_set_group(j, 0, NULL, NULL);
+	journal_set_notify(j, NULL, NULL);
+	delivery_free(s.d);
+	journal_close(j);
+	event_base_free(s.base);
+}
+
 int
 main(void)
 {
@@ -329,6 +376,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(wait_and_stop, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(resumes_after_restart, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(never_sends_uncommitted, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(one_inverter_only, setup,
 		    teardown),

@@ -2,7 +2,11 @@
  * test_journal.c: the SQLite journal: every field of a reading lands in
  * its column and reads back exactly; rejects keep their reason and bytes;
  * an old schema is migrated with its rows kept; a newer one is refused;
- * retention deletes old rows but none a cursor still needs.
+ * retention deletes old rows but none a cursor still needs; group
+ * commit: rows of an open group are neither on disk for another
+ * connection nor visible to journal_fetch/journal_last_id (so to no
+ * delivery) until journal_flush (or max rows, close, the sink's reopen);
+ * a kill -9 keeps every committed row and the file consistent.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "journal.h"
@@ -371,6 +377,248 @@ fetch_in_order_by_inverter(void **state)
 	journal_close(j);
 }
 
+static int opened_calls, notify_calls;
+
+static void
+count_opened(void *arg)
+{
+	(void)arg;
+	opened_calls++;
+}
+
+static void
+count_notify(void *arg)
+{
+	(void)arg;
+	notify_calls++;
+}
+
+/* Rows on disk, as another connection (a new process) sees them. */
+static int64_t
+disk_rows(const char *table)
+{
+	char sql[64];
+	sqlite3 *db = raw_open();
+	int64_t n;
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+	n = raw_int(db, sql);
+	sqlite3_close(db);
+	return n;
+}
+
+static int
+fetch_n(struct journal *j)
+{
+	struct journal_row rows[16];
+	const char *err;
+	int n;
+
+	assert_int_equal(journal_fetch(j, 0, NULL, rows, 16, &n, &err), 0);
+	return n;
+}
+
+static void
+group_commits_at_flush(void **state)
+{
+	struct journal *j = open_journal(0);
+	struct reject rej = { .reason = "bad checksum", .when = { 1000, 0 },
+	    .frame = (const uint8_t *)"x", .frame_len = 1 };
+	const char *err;
+
+	(void)state;
+	opened_calls = notify_calls = 0;
+	/* Two rows committed before grouping starts. */
+	add(j, 1, 1000);
+	add(j, 2, 1000);
+	journal_set_notify(j, count_notify, NULL);
+	journal_set_group(j, 100, count_opened, NULL);
+	notify_calls = 0;
+	add(j, 3, 1000);
+	add(j, 4, 1000);
+	add(j, 5, 1000);
+	assert_int_equal(journal_add_reject(j, &rej, &err), 0);
+	assert_int_equal(opened_calls, 1);	/* one flush per round */
+	assert_int_equal(journal_pending(j), 4);
+	assert_int_equal(notify_calls, 0);	/* no delivery woken */
+	/* Not on disk, and not shown to a delivery on this connection. */
+	assert_int_equal(disk_rows("readings"), 2);
+	assert_int_equal(disk_rows("rejects"), 0);
+	assert_int_equal(fetch_n(j), 2);
+	assert_int_equal(journal_last_id(j, NULL), 2);
+	assert_int_equal(journal_last_id(j, "NLDN302013000004"), 0);
+
+	assert_int_equal(journal_flush(j, &err), 0);
+	assert_int_equal(journal_pending(j), 0);
+	assert_int_equal(notify_calls, 1);	/* woken after the commit */
+	assert_int_equal(disk_rows("readings"), 5);
+	assert_int_equal(disk_rows("rejects"), 1);
+	assert_int_equal(fetch_n(j), 5);
+	assert_int_equal(journal_last_id(j, "NLDN302013000004"), 4);
+	/* Nothing open: flush is a no-op, no spurious wake-up. */
+	assert_int_equal(journal_flush(j, &err), 0);
+	assert_int_equal(notify_calls, 1);
+	/* The next round opens a new group. */
+	add(j, 6, 1000);
+	assert_int_equal(opened_calls, 2);
+	assert_int_equal(fetch_n(j), 5);
+	assert_int_equal(journal_flush(j, &err), 0);
+	assert_int_equal(fetch_n(j), 6);
+	assert_int_equal(notify_calls, 2);
+	journal_close(j);
+}
+
+static void
+group_commits_when_full(void **state)
+{
+	struct journal *j = open_journal(0);
+	const char *err;
+
+	(void)state;
+	opened_calls = 0;
+	journal_set_group(j, 4, count_opened, NULL);
+	for (int i = 0; i < 9; i++)
+		add(j, i, 1000);
+	/* 4 + 4 committed by themselves, the 9th waits for the round. */
+	assert_int_equal(disk_rows("readings"), 8);
+	assert_int_equal(journal_pending(j), 1);
+	assert_int_equal(fetch_n(j), 8);
+	assert_int_equal(opened_calls, 3);
+	/* Cursor writes go with the group too; ungrouped, they commit. */
+	assert_int_equal(journal_cursor_set(j, "nobody", 3, &err), 0);
+	assert_int_equal(journal_pending(j), 2);
+	journal_set_group(j, 0, NULL, NULL);
+	assert_int_equal(journal_flush(j, &err), 0);
+	add(j, 10, 1000);
+	assert_int_equal(disk_rows("readings"), 10);
+	assert_int_equal(journal_pending(j), 0);
+	journal_close(j);
+}
+
+static void
+close_and_reopen_flush(void **state)
+{
+	struct journal *j = open_journal(0);
+	struct sink sk;
+	const char *err;
+
+	(void)state;
+	journal_set_group(j, 100, NULL, NULL);
+	add(j, 1, 1000);
+	add(j, 2, 1000);
+	assert_int_equal(disk_rows("readings"), 0);
+	journal_close(j);		/* teardown, SIGTERM */
+	assert_int_equal(disk_rows("readings"), 2);
+
+	j = open_journal(0);
+	journal_set_group(j, 100, NULL, NULL);
+	journal_sink(j, &sk);
+	add(j, 3, 1000);
+	assert_int_equal(disk_rows("readings"), 2);
+	assert_non_null(sk.reopen);
+	assert_int_equal(sk.reopen(sk.ctx, &err), 0);	/* SIGHUP */
+	assert_int_equal(disk_rows("readings"), 3);
+	sk.close(sk.ctx);
+}
+
+/* Batched adds (fleet ingest) are hidden until journal_commit too. */
+static void
+batch_hidden_until_commit(void **state)
+{
+	struct journal *j = open_journal(0);
+	const char *err;
+
+	(void)state;
+	journal_set_group(j, 100, NULL, NULL);
+	add(j, 1, 1000);		/* pending: journal_begin commits it */
+	assert_int_equal(journal_begin(j, &err), 0);
+	assert_int_equal(disk_rows("readings"), 1);
+	add(j, 2, 1000);
+	add(j, 3, 1000);
+	assert_int_equal(fetch_n(j), 1);
+	assert_int_equal(journal_commit(j, &err), 0);
+	assert_int_equal(fetch_n(j), 3);
+	assert_int_equal(disk_rows("readings"), 3);
+	journal_close(j);
+}
+
+/*
+ * A child commits 7 rows in groups (full sync), reports, adds 3 more that
+ * stay pending, reports, and is killed -9. Every committed row survives,
+ * the pending ones are gone, the file checks clean and takes new rows.
+ */
+static void
+crash_keeps_committed(void **state)
+{
+	int pfd[2];
+	char buf[8];
+	pid_t pid;
+	int status;
+	sqlite3 *db;
+
+	(void)state;
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct journal_opts o = { .sync_full = true };
+		char e[512];
+		const char *err;
+		struct journal *j;
+
+		close(pfd[0]);
+		if ((j = journal_open(path, &o, e, sizeof(e))) == NULL)
+			_exit(2);
+		journal_set_group(j, 5, NULL, NULL);
+		for (int i = 0; i < 7; i++)
+			add(j, i, 1000 + i);	/* 5 commit by themselves */
+		if (journal_flush(j, &err) != 0 ||
+		    write(pfd[1], "c", 1) != 1)
+			_exit(3);
+		for (int i = 7; i < 10; i++)
+			add(j, i, 1000 + i);
+		if (journal_pending(j) != 3 || write(pfd[1], "p", 1) != 1)
+			_exit(4);
+		for (;;)
+			pause();
+	}
+	close(pfd[1]);
+	assert_int_equal(read(pfd[0], buf, 1), 1);
+	assert_int_equal(buf[0], 'c');
+	assert_int_equal(read(pfd[0], buf, 1), 1);
+	assert_int_equal(buf[0], 'p');
+	close(pfd[0]);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+	db = raw_open();
+	assert_int_equal(sqlite3_exec(db, "PRAGMA integrity_check", NULL, NULL,
+	    NULL), SQLITE_OK);
+	{
+		sqlite3_stmt *st;
+
+		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA "
+		    "integrity_check", -1, &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_string_equal((const char *)sqlite3_column_text(st, 0),
+		    "ok");
+		sqlite3_finalize(st);
+	}
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM readings"), 7);
+	assert_int_equal(raw_int(db, "SELECT max(id) FROM readings"), 7);
+	assert_int_equal(raw_int(db, "SELECT count(DISTINCT inverter_sn) "
+	    "FROM readings"), 7);
+	sqlite3_close(db);
+	{
+		struct journal *j = open_journal(0);
+
+		add(j, 11, 2000);
+		assert_int_equal(journal_last_id(j, NULL), 8);
+		journal_close(j);
+	}
+}
+
 int
 main(void)
 {
@@ -388,6 +636,16 @@ main(void)
 		cmocka_unit_test_setup_teardown(retention, setup, teardown),
 		cmocka_unit_test_setup_teardown(fetch_in_order_by_inverter,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(group_commits_at_flush, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(group_commits_when_full, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(close_and_reopen_flush, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(batch_hidden_until_commit,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(crash_keeps_committed, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -489,6 +489,21 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 	return ld.nerr == 0 ? 0 : -1;
 }
 
+/* A value, with any "password=..." inside it (a libpq conninfo) masked. */
+static void
+dump_value(FILE *fp, const char *name, const char *v)
+{
+	const char *pw = strstr(v, "password=");
+
+	if (pw == NULL) {
+		fprintf(fp, "%s = %s\n", name, v);
+		return;
+	}
+	pw += strlen("password=");
+	fprintf(fp, "%s = %.*s(hidden)%s\n", name, (int)(pw - v), v,
+	    pw + strcspn(pw, " \t"));
+}
+
 void
 config_dump(const struct config *c, FILE *fp)
 {
@@ -512,7 +527,7 @@ config_dump(const struct config *c, FILE *fp)
 		switch (k->type) {
 		case CT_STR:
 		case CT_LIST:
-			fprintf(fp, "%s = %s\n", k->name, p);
+			dump_value(fp, k->name, p);
 			break;
 		case CT_INT:
 			fprintf(fp, "%s = %d\n", k->name,

@@ -215,6 +215,9 @@ delivery_done(struct delivery *d, int n, enum delivery_result r,
 		struct timeval now;
 
 		gettimeofday(&now, NULL);
+		/* A reset far ahead (or in ms, not s) must not overflow. */
+		if (retry_at > now.tv_sec + 3600)
+			retry_at = now.tv_sec + 3600;
 		ms = retry_at > now.tv_sec ?
 		    (int)((retry_at - now.tv_sec) * 1000 -
 		    now.tv_usec / 1000) : 0;

@@ -324,6 +324,11 @@ mq_down(struct mqtt *q, const char *why)
 	if (q->m && mosquitto_socket(q->m) >= 0)
 		(void)shutdown(mosquitto_socket(q->m), SHUT_RDWR);
 	q->nrows = 0;
+	/*
+	 * The whole batch goes again, acknowledged messages too: a broker
+	 * without persistence that PUBACKed and then went down never passed
+	 * them on. At least once, as QoS 1 promises; never lost.
+	 */
 	if (had_batch)
 		delivery_done(q->d, 0, DELIVERY_RETRY, 0);
 }

@@ -213,6 +213,28 @@ test_build_with_overrides(void **state)
 	assert_int_equal(config_override(&o, "omniklog", "csv", "x"), -1);
 }
 
+/* Dumps end up in bug reports: a conninfo password never appears. */
+static void
+test_dump_hides_conninfo_password(void **state)
+{
+	struct config c;
+	char err[256], *buf = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_set(&c, "postgresql", "conninfo",
+	    "host=db password=s3cret dbname=solar", err, sizeof(err)), 0);
+	fp = open_memstream(&buf, &len);
+	config_dump(&c, fp);
+	fclose(fp);
+	assert_null(strstr(buf, "s3cret"));
+	assert_non_null(strstr(buf, "conninfo = host=db password=(hidden) "
+	    "dbname=solar"));
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -224,6 +246,7 @@ main(void)
 		cmocka_unit_test(test_dump_roundtrip),
 		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_build_with_overrides),
+		cmocka_unit_test(test_dump_hides_conninfo_password),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

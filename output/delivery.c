@@ -218,9 +218,10 @@ delivery_done(struct delivery *d, int n, enum delivery_result r,
 		/* A reset far ahead (or in ms, not s) must not overflow. */
 		if (retry_at > now.tv_sec + 3600)
 			retry_at = now.tv_sec + 3600;
+		/* Rounded up: a millisecond early is still before the reset. */
 		ms = retry_at > now.tv_sec ?
-		    (int)((retry_at - now.tv_sec) * 1000 -
-		    now.tv_usec / 1000) : 0;
+		    (int)(((retry_at - now.tv_sec) * 1000000 - now.tv_usec +
+		    999) / 1000) : 0;
 		if (ms < 0)
 			ms = 0;
 		d->backoff_ms = 0;

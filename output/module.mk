@@ -2,8 +2,31 @@
 # (each a cursor over the journal, driven by the program's event loop).
 OUTPUT_SRC += output/outputs.c output/csv.c output/text.c output/journal.c \
               output/delivery.c output/setup.c output/pgsql.c output/mqtt.c \
-              output/pvoutput.c
-LIB_LIBS   += -lsqlite3 -lpq -lmosquitto -lcurl -levent -lm
+              output/pvoutput.c output/dynlib.c
+# libpq, libmosquitto and libcurl are not linked: each remote output
+# loads its library with dlopen() when it is configured (output/dynlib.h),
+# so a relay without them carries neither them nor their TLS stacks. The
+# -dev headers are still needed to build. dlopen() lives in libc since
+# glibc 2.34, in libdl before: link libdl only where it is needed.
+LIB_LIBS   += -lsqlite3 -levent -lm -Wl,--as-needed -ldl -Wl,--no-as-needed
+
+# The sonames loaded, and the Debian packages the error names when one
+# is missing: e.g. make LIBCURL_SONAME=libcurl-gnutls.so.4
+# LIBCURL_PACKAGE=libcurl3-gnutls (then make clean, or touch the .c).
+LIBPQ_SONAME         ?= libpq.so.5
+LIBPQ_PACKAGE        ?= libpq5
+LIBMOSQUITTO_SONAME  ?= libmosquitto.so.1
+LIBMOSQUITTO_PACKAGE ?= libmosquitto1
+LIBCURL_SONAME       ?= libcurl.so.4
+LIBCURL_PACKAGE      ?= libcurl4
+$(B)/output/pgsql.o: ALL_CFLAGS += -DOMNIK_LIBPQ_SONAME='"$(LIBPQ_SONAME)"' \
+    -DOMNIK_LIBPQ_PACKAGE='"$(LIBPQ_PACKAGE)"'
+$(B)/output/mqtt.o: ALL_CFLAGS += \
+    -DOMNIK_LIBMOSQUITTO_SONAME='"$(LIBMOSQUITTO_SONAME)"' \
+    -DOMNIK_LIBMOSQUITTO_PACKAGE='"$(LIBMOSQUITTO_PACKAGE)"'
+$(B)/output/pvoutput.o: ALL_CFLAGS += \
+    -DOMNIK_LIBCURL_SONAME='"$(LIBCURL_SONAME)"' \
+    -DOMNIK_LIBCURL_PACKAGE='"$(LIBCURL_PACKAGE)"'
 
 # libpq's header lives in its own directory on Debian.
 PQ_CFLAGS  := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)

@@ -11,6 +11,7 @@
  * (mosquitto_want_write) and mosquitto_loop_misc every second for
  * keep-alive and retries. Reconnection is ours (delivery back-off), so
  * the batch in flight is published again on the new connection.
+ * libmosquitto itself is loaded by mqtt_start (dynlib.h), not linked.
  */
 #include <event2/event.h>
 #include <mosquitto.h>
@@ -23,9 +24,49 @@
 #include <unistd.h>
 
 #include "delivery.h"
+#include "dynlib.h"
 #include "journal.h"
 #include "log.h"
 #include "mqtt.h"
+
+/* libmosquitto, loaded at run time: every function this file calls. */
+#define MOSQ_SYMBOLS(X) \
+	X(mosquitto_connack_string) X(mosquitto_connect_async) \
+	X(mosquitto_connect_callback_set) X(mosquitto_destroy) \
+	X(mosquitto_disconnect) X(mosquitto_disconnect_callback_set) \
+	X(mosquitto_lib_init) X(mosquitto_loop_misc) X(mosquitto_loop_read) \
+	X(mosquitto_loop_write) X(mosquitto_new) X(mosquitto_publish) \
+	X(mosquitto_publish_callback_set) X(mosquitto_socket) \
+	X(mosquitto_strerror) X(mosquitto_tls_set) \
+	X(mosquitto_username_pw_set) X(mosquitto_want_write) \
+	X(mosquitto_will_set)
+
+static struct mosq_api { MOSQ_SYMBOLS(DYNLIB_MEMBER) } mosq;
+#define MOSQ_ENTRY(sym) DYNLIB_ENTRY(struct mosq_api, sym)
+static const struct dynlib_sym mosq_syms[] = { MOSQ_SYMBOLS(MOSQ_ENTRY) };
+static struct dynlib mosq_lib = DYNLIB("MQTT output",
+    OMNIK_LIBMOSQUITTO_SONAME, OMNIK_LIBMOSQUITTO_PACKAGE, mosq_syms, &mosq);
+
+#define mosquitto_connack_string mosq.mosquitto_connack_string
+#define mosquitto_connect_async mosq.mosquitto_connect_async
+#define mosquitto_connect_callback_set mosq.mosquitto_connect_callback_set
+#define mosquitto_destroy mosq.mosquitto_destroy
+#define mosquitto_disconnect mosq.mosquitto_disconnect
+#define mosquitto_disconnect_callback_set \
+	mosq.mosquitto_disconnect_callback_set
+#define mosquitto_lib_init mosq.mosquitto_lib_init
+#define mosquitto_loop_misc mosq.mosquitto_loop_misc
+#define mosquitto_loop_read mosq.mosquitto_loop_read
+#define mosquitto_loop_write mosq.mosquitto_loop_write
+#define mosquitto_new mosq.mosquitto_new
+#define mosquitto_publish mosq.mosquitto_publish
+#define mosquitto_publish_callback_set mosq.mosquitto_publish_callback_set
+#define mosquitto_socket mosq.mosquitto_socket
+#define mosquitto_strerror mosq.mosquitto_strerror
+#define mosquitto_tls_set mosq.mosquitto_tls_set
+#define mosquitto_username_pw_set mosq.mosquitto_username_pw_set
+#define mosquitto_want_write mosq.mosquitto_want_write
+#define mosquitto_will_set mosq.mosquitto_will_set
 
 #define MQTT_BATCH 50
 #define MQTT_ANNOUNCED_MAX 64		/* inverters announced per connection */
@@ -560,6 +601,8 @@ mqtt_start(struct journal *j, struct event_base *base,
 	char host[64];
 	struct mqtt *q;
 
+	if (dynlib_load(&mosq_lib, err, errlen) != 0)
+		return NULL;
 	mosquitto_lib_init();
 	q = calloc(1, sizeof(*q));
 	if (q == NULL) {

@@ -10,6 +10,7 @@
  * PQsetnonblocking, PQsendQueryParams, PQflush, PQconsumeInput); the
  * socket is watched by one-shot libevent events for the direction libpq
  * wants, with a timeout so a silent server cannot hold a batch forever.
+ * libpq itself is loaded by pgsql_start (dynlib.h), not linked.
  */
 #include <event2/event.h>
 #include <libpq-fe.h>
@@ -20,9 +21,44 @@
 #include <time.h>
 
 #include "delivery.h"
+#include "dynlib.h"
 #include "log.h"
 #include "omnik.h"
 #include "pgsql.h"
+
+/* libpq, loaded at run time: every function this file calls. */
+#define PQ_SYMBOLS(X) \
+	X(PQclear) X(PQconnectPoll) X(PQconnectStart) X(PQconninfoFree) \
+	X(PQconninfoParse) X(PQconsumeInput) X(PQerrorMessage) X(PQfinish) \
+	X(PQflush) X(PQfreemem) X(PQgetResult) X(PQisBusy) \
+	X(PQresultErrorMessage) X(PQresultStatus) X(PQsendQuery) \
+	X(PQsendQueryParams) X(PQsetnonblocking) X(PQsocket) X(PQstatus)
+
+static struct pq_api { PQ_SYMBOLS(DYNLIB_MEMBER) } pq;
+#define PQ_ENTRY(sym) DYNLIB_ENTRY(struct pq_api, sym)
+static const struct dynlib_sym pq_syms[] = { PQ_SYMBOLS(PQ_ENTRY) };
+static struct dynlib pq_lib = DYNLIB("PostgreSQL output",
+    OMNIK_LIBPQ_SONAME, OMNIK_LIBPQ_PACKAGE, pq_syms, &pq);
+
+#define PQclear pq.PQclear
+#define PQconnectPoll pq.PQconnectPoll
+#define PQconnectStart pq.PQconnectStart
+#define PQconninfoFree pq.PQconninfoFree
+#define PQconninfoParse pq.PQconninfoParse
+#define PQconsumeInput pq.PQconsumeInput
+#define PQerrorMessage pq.PQerrorMessage
+#define PQfinish pq.PQfinish
+#define PQflush pq.PQflush
+#define PQfreemem pq.PQfreemem
+#define PQgetResult pq.PQgetResult
+#define PQisBusy pq.PQisBusy
+#define PQresultErrorMessage pq.PQresultErrorMessage
+#define PQresultStatus pq.PQresultStatus
+#define PQsendQuery pq.PQsendQuery
+#define PQsendQueryParams pq.PQsendQueryParams
+#define PQsetnonblocking pq.PQsetnonblocking
+#define PQsocket pq.PQsocket
+#define PQstatus pq.PQstatus
 
 #define PG_TIMEOUT_S 15
 #define VAL_LEN 40			/* one text parameter */
@@ -482,6 +518,8 @@ pgsql_start(struct journal *j, struct event_base *base,
 	struct delivery_opts dopt = { .name = "postgresql", .batch = o->batch };
 	struct pgsql *p;
 
+	if (dynlib_load(&pq_lib, err, errlen) != 0)
+		return NULL;
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		goto nomem;

@@ -14,7 +14,8 @@
  * curl's multi interface runs on the libevent loop as in curl's
  * hiperfifo example: curl tells us which sockets to watch
  * (CURLMOPT_SOCKETFUNCTION) and when to call it back
- * (CURLMOPT_TIMERFUNCTION); nothing here blocks.
+ * (CURLMOPT_TIMERFUNCTION); nothing here blocks. libcurl itself is
+ * loaded by pvoutput_start (dynlib.h), not linked.
  */
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -25,9 +26,50 @@
 #include <time.h>
 
 #include "delivery.h"
+#include "dynlib.h"
 #include "journal.h"
 #include "log.h"
 #include "pvoutput.h"
+
+/*
+ * libcurl, loaded at run time: every function this file calls. curl.h
+ * makes the *_setopt/getinfo names macros (gcc's option type checks):
+ * those checks go, as they do in every non-gcc build.
+ */
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
+#undef curl_multi_setopt
+#define CURL_SYMBOLS(X) \
+	X(curl_easy_cleanup) X(curl_easy_getinfo) X(curl_easy_init) \
+	X(curl_easy_setopt) X(curl_easy_strerror) X(curl_global_init) \
+	X(curl_multi_add_handle) X(curl_multi_assign) X(curl_multi_cleanup) \
+	X(curl_multi_info_read) X(curl_multi_init) \
+	X(curl_multi_remove_handle) X(curl_multi_setopt) \
+	X(curl_multi_socket_action) X(curl_slist_append) \
+	X(curl_slist_free_all)
+
+static struct curl_api { CURL_SYMBOLS(DYNLIB_MEMBER) } curl;
+#define CURL_ENTRY(sym) DYNLIB_ENTRY(struct curl_api, sym)
+static const struct dynlib_sym curl_syms[] = { CURL_SYMBOLS(CURL_ENTRY) };
+static struct dynlib curl_lib = DYNLIB("PVOutput output",
+    OMNIK_LIBCURL_SONAME, OMNIK_LIBCURL_PACKAGE, curl_syms, &curl);
+
+#define curl_easy_cleanup curl.curl_easy_cleanup
+#define curl_easy_getinfo curl.curl_easy_getinfo
+#define curl_easy_init curl.curl_easy_init
+#define curl_easy_setopt curl.curl_easy_setopt
+#define curl_easy_strerror curl.curl_easy_strerror
+#define curl_global_init curl.curl_global_init
+#define curl_multi_add_handle curl.curl_multi_add_handle
+#define curl_multi_assign curl.curl_multi_assign
+#define curl_multi_cleanup curl.curl_multi_cleanup
+#define curl_multi_info_read curl.curl_multi_info_read
+#define curl_multi_init curl.curl_multi_init
+#define curl_multi_remove_handle curl.curl_multi_remove_handle
+#define curl_multi_setopt curl.curl_multi_setopt
+#define curl_multi_socket_action curl.curl_multi_socket_action
+#define curl_slist_append curl.curl_slist_append
+#define curl_slist_free_all curl.curl_slist_free_all
 
 #define STATUS_LEN 64
 #define BATCH_MAX 100
@@ -543,6 +585,8 @@ pvoutput_start(struct journal *j, struct event_base *base,
 	struct delivery_opts dopt = { 0 };
 
 	*n = 0;
+	if (dynlib_load(&curl_lib, err, errlen) != 0)
+		return -1;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(err, errlen, "pvoutput: cannot initialise libcurl");
 		return -1;

@@ -8,7 +8,10 @@ OUTPUT_SRC += output/outputs.c output/csv.c output/text.c output/journal.c \
 # so a relay without them carries neither them nor their TLS stacks. The
 # -dev headers are still needed to build. dlopen() lives in libc since
 # glibc 2.34, in libdl before: link libdl only where it is needed.
-LIB_LIBS   += -lsqlite3 -levent -lm -Wl,--as-needed -ldl -Wl,--no-as-needed
+# libevent_core, not libevent: nothing here uses evdns/evhttp/evrpc
+# (libevent_extra), and the whole library costs an idle relay ~100 KiB.
+LIB_LIBS   += -lsqlite3 -levent_core -lm -Wl,--as-needed -ldl \
+              -Wl,--no-as-needed
 
 # The sonames loaded, and the Debian packages the error names when one
 # is missing: e.g. make LIBCURL_SONAME=libcurl-gnutls.so.4

@@ -3,7 +3,7 @@ INCLUDES += -Irelay
 PROGRAMS += $(B)/omnik-relay
 RELAY_SRC := relay/main.c relay/relay.c relay/origdst.c relay/addr.c \
              relay/acl.c
-RELAY_LIBS := $(shell pkg-config --libs libevent 2>/dev/null || echo -levent)
+RELAY_LIBS := $(shell pkg-config --libs libevent_core 2>/dev/null || echo -levent_core)
 
 $(B)/omnik-relay: $(RELAY_SRC:%.c=$(B)/%.o) $(LIB_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(LIB_LIBS) $(RELAY_LIBS)

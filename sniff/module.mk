@@ -1,7 +1,7 @@
 # sniff/: omnik-sniff, the passive and inline captures.
 INCLUDES += -Isniff
 PROGRAMS += $(B)/omnik-sniff
-SNIFF_LIBS := $(shell pkg-config --libs libpcap libnetfilter_queue libevent 2>/dev/null || echo -lpcap -lnetfilter_queue -lnfnetlink -levent)
+SNIFF_LIBS := $(shell pkg-config --libs libpcap libnetfilter_queue libevent_core 2>/dev/null || echo -lpcap -lnetfilter_queue -lnfnetlink -levent_core)
 # The pure part (packets, reassembly, the consumer): unit tests and tools
 # link it without libpcap.
 SNIFF_CORE_OBJ := $(B)/sniff/packet.o $(B)/sniff/tcpreasm.o $(B)/sniff/sniff.o

@@ -43,6 +43,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -711,6 +712,7 @@ journal_writer_start(struct journal *j, char *err, size_t errlen)
 {
 	struct jwriter *w;
 	pthread_condattr_t ca;
+	sigset_t all, old;
 	int e;
 
 	if (j->w != NULL)
@@ -743,7 +745,16 @@ journal_writer_start(struct journal *j, char *err, size_t errlen)
 		return -1;
 	}
 	j->w = w;
-	if ((e = pthread_create(&w->thread, NULL, writer_main, j)) != 0) {
+	/*
+	 * The thread starts with every signal blocked, so the program's
+	 * handlers (libevent's) always run on the loop's thread and no
+	 * signal interrupts the writer's I/O.
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(&w->thread, NULL, writer_main, j);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0) {
 		snprintf(err, errlen, "cannot start the journal writer: %s",
 		    strerror(e));
 		j->w = NULL;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include "csv.h"
 #include "delivery.h"
@@ -26,42 +27,10 @@ struct outputs_remote {
 	struct delivery *d[REMOTE_MAX];
 	int nd;
 	struct event *prune;
-	struct event *flush;		/* ends the loop round's group */
+	struct event *news;		/* the journal writer's eventfd */
+	bool unkicked;			/* committed, deliveries not woken */
+	struct timeval unkicked_since;
 };
-
-/*
- * A group opened in this loop round: commit it at the end of the round.
- * A zero timeout rather than event_active(): libevent runs expired timers
- * after the next poll's ready sockets, so the readings of those join the
- * same commit (measured: ~10-20% more sessions/s under load), and an
- * idle loop still commits at once.
- */
-static void
-group_opened(void *arg)
-{
-	struct outputs_remote *r = arg;
-
-	static const struct timeval now = { 0, 0 };
-
-	(void)event_add(r->flush, &now);
-}
-
-static void
-flush_journal(struct outputs_remote *r)
-{
-	const char *e;
-
-	if (journal_flush(r->j, &e) != 0)
-		log_warnx("journal: %s", e);
-}
-
-static void
-on_flush(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	flush_journal(arg);
-}
 
 static void
 kick_all(void *arg)
@@ -70,6 +39,59 @@ kick_all(void *arg)
 
 	for (int i = 0; i < r->nd; i++)
 		delivery_kick(r->d[i]);
+}
+
+/* What the journal writer did: deliveries are kicked by the poll. */
+static void
+log_news(const struct journal_news *n)
+{
+	if (n->error[0] != '\0')
+		log_warnx("journal: %s%s", n->error, n->failing ? " (retrying; "
+		    "readings wait in memory meanwhile)" : "");
+	if (n->recovered)
+		log_info("journal: committing again");
+	if (n->dropped > 0)
+		log_warnx("journal: %llu readings could not be journaled (the "
+		    "CSV and the log still have them)",
+		    (unsigned long long)n->dropped);
+	if (n->pruned > 0)
+		log_info("journal: retention removed %lld readings",
+		    (long long)n->pruned);
+}
+
+/*
+ * After a commit. The deliveries are woken once the writer has caught up
+ * (or a second after the first commit they did not hear of, under
+ * endless load): a burst of
+ * readings (a replay, many kits at once, a restart's backlog) then goes
+ * out in full batches, not one request per commit; PVOutput counts
+ * requests against its hourly limit.
+ */
+#define KICK_MAX_DELAY_US 1000000
+static void
+on_news(evutil_socket_t fd, short what, void *arg)
+{
+	struct outputs_remote *r = arg;
+	struct journal_news n;
+	struct timeval now, since;
+
+	(void)fd;
+	(void)what;
+	journal_writer_poll(r->j, &n);
+	log_news(&n);
+	gettimeofday(&now, NULL);
+	if (n.committed > 0 && !r->unkicked) {
+		r->unkicked = true;
+		r->unkicked_since = now;
+	}
+	if (!r->unkicked)
+		return;
+	timersub(&now, &r->unkicked_since, &since);
+	if (n.queued == 0 || since.tv_sec * 1000000 + since.tv_usec >=
+	    KICK_MAX_DELAY_US) {
+		r->unkicked = false;
+		kick_all(r);
+	}
 }
 
 static void
@@ -86,6 +108,27 @@ on_prune(evutil_socket_t fd, short what, void *arg)
 	else if (n > 0)
 		log_info("journal: retention removed %lld readings",
 		    (long long)n);
+}
+
+/* Outputs removed from the config no longer hold back retention. */
+static void
+retire_cursors(struct outputs_remote *r)
+{
+	const char *keep[REMOTE_MAX], *e;
+	char names[512];
+	int n;
+
+	for (int i = 0; i < r->nd; i++)
+		keep[i] = delivery_name(r->d[i]);
+	n = journal_cursors_retire(r->j, keep, r->nd, names, sizeof(names),
+	    &e);
+	if (n < 0)
+		log_warnx("journal: %s", e);
+	else if (n > 0)
+		log_info("journal: output%s %s no longer configured: %s no "
+		    "longer hold%s back retention (kept, should %s come back)",
+		    n > 1 ? "s" : "", names, n > 1 ? "they" : "it",
+		    n > 1 ? "" : "s", n > 1 ? "they" : "it");
 }
 
 /* The journal's directory, when it is a single missing level. */
@@ -183,16 +226,20 @@ outputs_setup(struct outputs *o, const struct config *cfg,
 	}
 	r->j = j;
 	o->remote = r;
-	journal_set_notify(j, kick_all, r);
 	if (base != NULL) {
-		if ((r->flush = event_new(base, -1, 0, on_flush, r)) == NULL) {
+		/* Commits off the event loop: see journal.c. */
+		if (journal_writer_start(j, err, errlen) != 0)
+			goto fail;
+		r->news = event_new(base, journal_writer_fd(j),
+		    EV_READ | EV_PERSIST, on_news, r);
+		if (r->news == NULL || event_add(r->news, NULL) != 0) {
 			snprintf(err, errlen, "out of memory");
 			goto fail;
 		}
-		journal_set_group(j, JOURNAL_GROUP_MAX, group_opened, r);
 	}
 	if (start_remote(r, cfg, base, err, errlen) != 0)
 		goto fail;
+	retire_cursors(r);
 	if (base != NULL && cfg->retention > 0) {
 		struct timeval tv = { PRUNE_INTERVAL_S, 0 };
 
@@ -208,6 +255,14 @@ fail:
 	return -1;
 }
 
+int
+outputs_sync(struct outputs *o, int timeout_ms, const char **err)
+{
+	if (o->remote == NULL)
+		return 0;
+	return journal_sync(o->remote->j, timeout_ms, err);
+}
+
 int64_t
 outputs_backlog(struct outputs *o)
 {
@@ -215,7 +270,7 @@ outputs_backlog(struct outputs *o)
 
 	if (o->remote == NULL)
 		return 0;
-	flush_journal(o->remote);	/* pending rows count once committed */
+	sum = journal_queued(o->remote->j);	/* not yet committed */
 	for (int i = 0; i < o->remote->nd; i++)
 		sum += delivery_backlog(o->remote->d[i]);
 	return sum;
@@ -227,16 +282,17 @@ outputs_teardown(struct outputs *o)
 	struct outputs_remote *r = o->remote;
 
 	if (r != NULL) {
-		/* Pending readings first, with their errors in the log. */
-		flush_journal(r);
-		journal_set_group(r->j, 0, NULL, NULL);
-		journal_set_notify(r->j, NULL, NULL);
+		struct journal_news n;
+
+		/* Queued readings first, with their errors in the log. */
+		journal_writer_stop(r->j, &n);
+		log_news(&n);
 		for (int i = 0; i < r->nd; i++)
 			delivery_free(r->d[i]);
 		if (r->prune)
 			event_free(r->prune);
-		if (r->flush)
-			event_free(r->flush);
+		if (r->news)
+			event_free(r->news);
 		free(r);
 		o->remote = NULL;
 	}

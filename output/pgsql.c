@@ -265,13 +265,14 @@ put_kv(char *buf, size_t len, const char *k, const char *v)
 	return len;
 }
 
+/* Entry number n of a list (items may be empty: count, not length). */
 static void
-put_entry(char *list, const char *item)
+put_entry(char *list, int n, const char *item)
 {
 	size_t len = strlen(list);
 
 	snprintf(list + len, PG_HOSTS_MAX * PG_ADDRS_MAX * (PG_HOST_LEN + 1) -
-	    len, "%s%s", len ? "," : "", item);
+	    len, "%s%s", n > 0 ? "," : "", item);
 }
 
 /*
@@ -287,7 +288,7 @@ conninfo_with_addrs(struct pgsql *p, const struct pg_lookup *l)
 	const char *host, *port;
 	char h[PG_HOST_LEN], pt[PG_HOST_LEN], a[64];
 	char *hosts = NULL, *addrs = NULL, *ports = NULL, *out = NULL;
-	int nport, first_err = 0, first_bad = -1;
+	int nport, nent = 0, first_err = 0, first_bad = -1;
 	size_t cap, len = 0;
 
 	if (opts == NULL)
@@ -305,10 +306,11 @@ conninfo_with_addrs(struct pgsql *p, const struct pg_lookup *l)
 		if (nport > 1)
 			list_get(port, i, pt, sizeof(pt));
 		if (l->name[i][0] == '\0') {	/* libpq's own: no lookup */
-			put_entry(hosts, h);
-			put_entry(addrs, "");
+			put_entry(hosts, nent, h);
+			put_entry(addrs, nent, "");
 			if (nport > 1)
-				put_entry(ports, pt);
+				put_entry(ports, nent, pt);
+			nent++;
 			continue;
 		}
 		if (l->err[i] != 0) {
@@ -320,13 +322,14 @@ conninfo_with_addrs(struct pgsql *p, const struct pg_lookup *l)
 		}
 		for (int k = 0; k < list_count(l->addrs[i]); k++) {
 			list_get(l->addrs[i], k, a, sizeof(a));
-			put_entry(hosts, h);
-			put_entry(addrs, a);
+			put_entry(hosts, nent, h);
+			put_entry(addrs, nent, a);
 			if (nport > 1)
-				put_entry(ports, pt);
+				put_entry(ports, nent, pt);
+			nent++;
 		}
 	}
-	if (hosts[0] == '\0') {
+	if (nent == 0) {
 		snprintf(p->last_err, sizeof(p->last_err), "cannot resolve "
 		    "%s: %s", l->name[first_bad], gai_strerror(first_err));
 		goto done;

@@ -7,7 +7,9 @@
 # Then the names go into the namespace's /etc/hosts (ip netns exec
 # bind-mounts /etc/netns/NAME/*): every reading reaches the real
 # PostgreSQL and mosquitto, both listening on the router's loopback.
-# db.omk.test has two addresses, the first refused: libpq tries the next.
+# The conninfo lists a socket path that is not there (no lookup), then
+# db.omk.test with a port of its own and two addresses, the first
+# refused: libpq tries each entry in turn, and so reaches the server.
 . "$(dirname "$0")/lib.sh"
 
 ETC_NS="/etc/netns/$NS_R"
@@ -65,7 +67,7 @@ cat >"$T/relay.conf" <<CONF
 [omniklog]
 csv = $CSV
 [postgresql]
-conninfo = host=db.omk.test port=$PGPORT user=omk dbname=postgres connect_timeout=3
+conninfo = host=$T/no-socket,db.omk.test port=1,$PGPORT user=omk dbname=postgres connect_timeout=3
 table = readings
 batch = 10
 [mqtt]
@@ -103,7 +105,7 @@ printf '127.0.0.2 db.omk.test\n127.0.0.1 db.omk.test mq.omk.test\n' \
     >>"$ETC_NS/hosts"
 check "names resolve now" eval 'in_router getent hosts mq.omk.test >/dev/null'
 # No new reading needed: the outputs' back-off retries find the names.
-check "all 40 readings reach PostgreSQL (through the second address)" \
+check "all 40 readings reach PostgreSQL (third entry: the second address)" \
     wait_for "[ \"\$(psql_q 'SELECT count(*) FROM readings' 2>/dev/null)\" = 40 ]" 60
 check "one row per push" [ "$(psql_q 'SELECT count(DISTINCT inverter_sn) FROM readings')" = 40 ]
 mqtt_states() {

@@ -281,10 +281,11 @@ put_entry(char *list, int n, const char *item)
  * address, its port repeated when ports are given per host.
  */
 static char *
-conninfo_with_addrs(struct pgsql *p, const struct pg_lookup *l)
+conninfo_with_addrs(const char *conninfo, const struct pg_lookup *l,
+    char *err, size_t errlen)
 {
 	enum { LIST = PG_HOSTS_MAX * PG_ADDRS_MAX * (PG_HOST_LEN + 1) };
-	PQconninfoOption *opts = PQconninfoParse(p->conninfo, NULL);
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
 	const char *host, *port;
 	char h[PG_HOST_LEN], pt[PG_HOST_LEN], a[64];
 	char *hosts = NULL, *addrs = NULL, *ports = NULL, *out = NULL;
@@ -330,8 +331,8 @@ conninfo_with_addrs(struct pgsql *p, const struct pg_lookup *l)
 		}
 	}
 	if (nent == 0) {
-		snprintf(p->last_err, sizeof(p->last_err), "cannot resolve "
-		    "%s: %s", l->name[first_bad], gai_strerror(first_err));
+		snprintf(err, errlen, "cannot resolve %s: %s",
+		    l->name[first_bad], gai_strerror(first_err));
 		goto done;
 	}
 	if (first_bad >= 0)
@@ -360,7 +361,7 @@ conninfo_with_addrs(struct pgsql *p, const struct pg_lookup *l)
 	log_debug("output postgresql: host %s, hostaddr %s", hosts, addrs);
 	goto done;
 nomem:
-	snprintf(p->last_err, sizeof(p->last_err), "out of memory");
+	snprintf(err, errlen, "out of memory");
 done:
 	free(hosts);
 	if (opts)
@@ -435,7 +436,8 @@ on_resolved(void *arg, void *job, int err)
 		go_down(p);
 		return;
 	}
-	conninfo = conninfo_with_addrs(p, job);
+	conninfo = conninfo_with_addrs(p->conninfo, job, p->last_err,
+	    sizeof(p->last_err));
 	free(job);
 	if (conninfo == NULL) {
 		go_down(p);
@@ -464,6 +466,23 @@ connect_begin(struct pgsql *p)
 		return -1;
 	}
 	return 0;
+}
+
+char *
+pgsql_conninfo_resolved(const char *conninfo, char *err, size_t errlen)
+{
+	struct pg_lookup *l = lookup_new(conninfo);
+	char *out;
+
+	if (l == NULL) {
+		if ((out = strdup(conninfo)) == NULL)
+			snprintf(err, errlen, "out of memory");
+		return out;
+	}
+	lookup_work(l);
+	out = conninfo_with_addrs(conninfo, l, err, errlen);
+	free(l);
+	return out;
 }
 
 /* After PQsend*: flush what is queued, then wait for the reply. */

@@ -163,13 +163,14 @@ addresses_bounded(void **state)
 	char buf[12];
 
 	(void)state;
-	/* "127.0.0.1" fits, a second entry would not: whole entries only. */
+	/* "127.0.0.1" fits, a second entry would not: whole entries only.
+	 * "no such host" fails in glibc itself: no query leaves. */
 	assert_int_equal(resolve_addresses("127.0.0.1", 4, buf, sizeof(buf)),
 	    0);
 	assert_string_equal(buf, "127.0.0.1");
 	assert_int_equal(resolve_addresses("127.0.0.1", 4, buf, 4),
 	    EAI_OVERFLOW);
-	assert_int_not_equal(resolve_addresses("no such host.invalid.", 4, buf,
+	assert_int_not_equal(resolve_addresses("no such host", 4, buf,
 	    sizeof(buf)), 0);
 }
 

@@ -3,6 +3,7 @@
 OUTPUT_SRC += output/outputs.c output/csv.c output/text.c output/journal.c \
               output/delivery.c output/setup.c output/pgsql.c output/mqtt.c \
               output/pvoutput.c output/dynlib.c
+OUTPUT_SRC += output/resolve.c
 # libpq, libmosquitto and libcurl are not linked: each remote output
 # loads its library with dlopen() when it is configured (output/dynlib.h),
 # so a relay without them carries neither them nor their TLS stacks. The
@@ -12,6 +13,8 @@ OUTPUT_SRC += output/outputs.c output/csv.c output/text.c output/journal.c \
 # (libevent_extra), and the whole library costs an idle relay ~100 KiB.
 LIB_LIBS   += -lsqlite3 -levent_core -lm -Wl,--as-needed -ldl \
               -Wl,--no-as-needed
+# Name lookups run in worker threads (output/resolve.c).
+LIB_LIBS   += -pthread
 
 # The sonames loaded, and the Debian packages the error names when one
 # is missing: e.g. make LIBCURL_SONAME=libcurl-gnutls.so.4

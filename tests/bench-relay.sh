@@ -84,7 +84,8 @@ backend portal
     server portal 127.0.0.1:20000
 EOF
 	ip netns exec "$NS" haproxy -db -f "$T/haproxy.cfg" >/dev/null 2>&1 &
-	pids+=($!)
+	haproxy=$!
+	pids+=($haproxy)
 	have_haproxy=1
 fi
 wait_port 20000
@@ -94,6 +95,15 @@ wait_port 20004
 sleep 0.2
 rss_idle=$(rss_kb "$relay")
 rss_idle_nj=$(rss_kb "$relay_nj")
+rss_haproxy=0
+[ $have_haproxy = 1 ] && rss_haproxy=$(rss_kb "$haproxy")
+# Shared library pages are counted in RSS; PSS divides them among the
+# processes that map them, USS (private pages) is what the relay alone
+# costs.
+rollup() { awk -v k="$2" '$1 == k":" { s += $2 } END { print s + 0 }' \
+    "/proc/$1/smaps_rollup"; }
+pss_idle=$(rollup "$relay" Pss)
+uss_idle=$(( $(rollup "$relay" Private_Clean) + $(rollup "$relay" Private_Dirty) ))
 
 run() {	# run PORT CONCURRENCY COUNT: one kitsim --stats line
 	in_ns "$B/tests/kitsim" --stats -c "$3" -j "$2" "127.0.0.1:$1" 2>/dev/null
@@ -158,7 +168,8 @@ awk -v r="${rate[relay]}" -v d="${rate[direct]}" -v h="${rate[haproxy]:-0}" \
     -v hp50="${p50[haproxy]:-0}" -v hp99="${p99[haproxy]:-0}" \
     -v idle="$rss_idle" -v busy="$rss_busy" -v open="$open" \
     -v idle2="$rss_idle2" -v open_fwd="$open_fwd" -v rss_fwd="$rss_fwd" \
-    -v readings="$readings" 'BEGIN {
+    -v readings="$readings" -v hrss="$rss_haproxy" -v pss="$pss_idle" \
+    -v uss="$uss_idle" 'BEGIN {
 	printf "summary (relay: journal + CSV + log; relay-nj: CSV + log, no journal):\n"
 	printf "  relay/direct      session rate %.2f\n", r / d
 	if (h > 0) printf "  relay/haproxy     session rate %.2f (target >= 0.70)\n", r / h
@@ -167,6 +178,8 @@ awk -v r="${rate[relay]}" -v d="${rate[direct]}" -v h="${rate[haproxy]:-0}" \
 	printf "  added latency by relay-nj:     p50 %+d us, p99 %+d us\n", rnp50 - dp50, rnp99 - dp99
 	if (h > 0) printf "  added latency by haproxy:       p50 %+d us, p99 %+d us\n", hp50 - dp50, hp99 - dp99
 	printf "  relay RSS idle %d KiB, relay-nj %d KiB (target <= 4096)\n", idle, idle_nj
+	printf "  relay idle PSS %d KiB, USS %d KiB\n", pss, uss
+	if (hrss > 0) printf "  haproxy RSS idle %d KiB: relay/haproxy %.2f\n", hrss, idle / hrss
 	printf "  relay RSS with %d open kit connections (served locally) %d KiB: %.2f KiB per connection (target <= 4)\n", open, busy, open ? (busy - idle2) / open : 0
 	printf "  relay RSS with %d open forwarded connections (kit + portal side) %d KiB: %.2f KiB per connection\n", open_fwd, rss_fwd, open_fwd ? (rss_fwd - idle) / open_fwd : 0
 	printf "  readings in the CSV: relay %d, relay-nj %d\n", readings, readings_nj

@@ -53,7 +53,8 @@ struct mqtt {
 	bool published;			/* this batch went out on this link */
 	char announced[MQTT_ANNOUNCED_MAX][OMNIK_SERIAL_LEN + 1];
 	int nannounced;
-	char last_err[160];
+	char last_err[256];
+	char tls_err[96];		/* libmosquitto's reason for a TLS error */
 	struct config cfg;		/* credentials and TLS, for new clients */
 	char client_id[96];
 };
@@ -230,6 +231,40 @@ mqtt_discovery(const struct journal_row *row, int i, const char *prefix,
 static void mq_down(struct mqtt *q, const char *why);
 static void publish_batch(struct mqtt *q);
 
+/*
+ * libmosquitto's own return code for any TLS failure says only "A TLS
+ * error occurred"; OpenSSL's reason (certificate verify failed...) comes
+ * through its log callback. Keep it for the log line.
+ */
+static void
+on_log(struct mosquitto *m, void *arg, int level, const char *str)
+{
+	struct mqtt *q = arg;
+	const char *reason = strstr(str, "::");
+
+	(void)m;
+	if (level == MOSQ_LOG_ERR && strncmp(str, "OpenSSL Error", 13) == 0 &&
+	    q->tls_err[0] == '\0')
+		snprintf(q->tls_err, sizeof(q->tls_err), "%s",
+		    reason ? reason + 2 : str);
+}
+
+/*
+ * Why the link failed, for the log. A TLS alert from the broker (no
+ * client certificate) comes back as a socket error: OpenSSL's reason,
+ * when there is one, is the better answer.
+ */
+static const char *
+why(struct mqtt *q, int rc, const char *errno_text)
+{
+	if (rc == MOSQ_ERR_TLS || (rc == MOSQ_ERR_ERRNO && q->tls_err[0])) {
+		snprintf(q->last_err, sizeof(q->last_err), "TLS: %s (check "
+		    "[mqtt] cafile, certfile and host)", q->tls_err[0] ? q->tls_err : "handshake failed");
+		return q->last_err;
+	}
+	return rc == MOSQ_ERR_ERRNO ? errno_text : mosquitto_strerror(rc);
+}
+
 static void
 update_write(struct mqtt *q)
 {
@@ -247,8 +282,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	rc = mosquitto_loop_read(q->m, 16);
 	if (rc != MOSQ_ERR_SUCCESS && q->state != MQ_DOWN) {
-		mq_down(q, rc == MOSQ_ERR_ERRNO ? "connection lost" :
-		    mosquitto_strerror(rc));
+		mq_down(q, why(q, rc, "connection lost"));
 		return;
 	}
 	update_write(q);
@@ -264,8 +298,7 @@ on_write(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	rc = mosquitto_loop_write(q->m, 16);
 	if (rc != MOSQ_ERR_SUCCESS && q->state != MQ_DOWN) {
-		mq_down(q, rc == MOSQ_ERR_ERRNO ? "cannot connect" :
-		    mosquitto_strerror(rc));
+		mq_down(q, why(q, rc, "cannot connect"));
 		return;
 	}
 	update_write(q);
@@ -362,7 +395,8 @@ on_disconnect(struct mosquitto *m, void *arg, int rc)
 
 	(void)m;
 	if (q->state != MQ_DOWN)
-		mq_down(q, rc == 0 ? "disconnected" : "connection lost");
+		mq_down(q, rc == 0 ? "disconnected" :
+		    why(q, MOSQ_ERR_ERRNO, "connection lost"));
 }
 
 static void
@@ -457,6 +491,8 @@ client_new(struct mqtt *q, char *err, size_t errlen)
 	mosquitto_connect_callback_set(q->m, on_connect);
 	mosquitto_disconnect_callback_set(q->m, on_disconnect);
 	mosquitto_publish_callback_set(q->m, on_publish);
+	mosquitto_log_callback_set(q->m, on_log);
+	q->tls_err[0] = '\0';
 	rc = mosquitto_will_set(q->m, q->status_topic, 7, "offline", 1, true);
 	if (rc == MOSQ_ERR_SUCCESS && cfg->mqtt_username[0])
 		rc = mosquitto_username_pw_set(q->m, cfg->mqtt_username,
@@ -488,8 +524,7 @@ mq_connect(struct mqtt *q)
 	q->connect_started = time(NULL);
 	rc = mosquitto_connect_async(q->m, q->host, q->port, q->keepalive);
 	if (rc != MOSQ_ERR_SUCCESS) {
-		mq_down(q, rc == MOSQ_ERR_ERRNO ? "cannot connect" :
-		    mosquitto_strerror(rc));
+		mq_down(q, why(q, rc, "cannot connect"));
 		return -1;
 	}
 	fd = mosquitto_socket(q->m);
@@ -542,6 +577,9 @@ mq_free(void *ctx)
 			    "offline", 1, true);
 			(void)mosquitto_loop_write(q->m, 4);
 		}
+		/* A stop, not a failure: on_disconnect has nothing to do. */
+		q->state = MQ_DOWN;
+		q->nrows = 0;
 		mosquitto_disconnect(q->m);
 		mosquitto_destroy(q->m);
 	}

@@ -93,7 +93,8 @@ pg_stop() {	# immediate: like a crash or a pulled cable, no goodbye
 psql_q() { psql "$PGCONN" -Atqc "$1"; }
 
 # mosquitto on 127.0.0.1, with persistence so that queued messages for a
-# persistent subscriber survive the broker's restart.
+# persistent subscriber survive the broker's restart. MQ_CLIENT: options
+# mosquitto_pub needs to reach it (TLS), once a test rewrote the config.
 mq_setup() {
 	MQDIR="$T/mq"
 	MQPORT=$(free_port)
@@ -112,7 +113,8 @@ EOC
 mq_start() {
 	mosquitto -c "$MQDIR/mosquitto.conf" >>"$MQDIR/log" 2>&1 &
 	MQPID=$!
-	wait_for 10 mosquitto_pub -h 127.0.0.1 -p "$MQPORT" -t omk/ping -m x
+	wait_for 10 mosquitto_pub -h 127.0.0.1 -p "$MQPORT" ${MQ_CLIENT:-} \
+	    -t omk/ping -m x
 }
 mq_stop() {
 	[ -n "${MQPID:-}" ] || return 0

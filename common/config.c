@@ -227,6 +227,9 @@ static const struct ckey keys[] = {
 	    "INVERTER_SERIAL=SYSTEM_ID pairs, one system per inverter"),
 	SC("pvoutput", "url", pv_url, "https://pvoutput.org", check_url,
 	    "PVOutput's base URL"),
+	S("pvoutput", "cafile", pv_cafile, "",
+	    "CA certificates for an https url (a self-hosted proxy); empty: "
+	    "the system's"),
 	B("pvoutput", "donor", pv_donor, "no",
 	    "donor account: 100 statuses per request, 90 days of backfill"),
 	SC("pvoutput", "energy", pv_energy, "today", check_energy,

@@ -145,11 +145,12 @@ extendedKeyUsage=serverAuth" || return 1
 	    "extendedKeyUsage=clientAuth" || return 1
 	chmod 600 "$TLS"/*.key
 }
-tls_cert() {	# tls_cert NAME SUBJECT EXTENSIONS: NAME.key, NAME.pem by ca
+tls_cert() {	# tls_cert NAME SUBJECT EXTENSIONS [CA]: NAME.key, NAME.pem
+	local ca=${4:-ca}
 	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	    -keyout "$TLS/$1.key" -out "$TLS/$1.csr" -subj "$2" || return 1
 	printf '%s\n' "$3" >"$TLS/$1.ext"
-	openssl x509 -req -in "$TLS/$1.csr" -CA "$TLS/ca.pem" \
-	    -CAkey "$TLS/ca.key" -set_serial "0x$(openssl rand -hex 8)" \
+	openssl x509 -req -in "$TLS/$1.csr" -CA "$TLS/$ca.pem" \
+	    -CAkey "$TLS/$ca.key" -set_serial "0x$(openssl rand -hex 8)" \
 	    -days 2 -extfile "$TLS/$1.ext" -out "$TLS/$1.pem"
 }

@@ -56,7 +56,8 @@ free_port() {
 	return 1
 }
 
-# wait_for SECONDS COMMAND...: poll every 0.1 s.
+# wait_for SECONDS COMMAND...: poll every 0.1 s. The command runs each
+# time: a "$(...)" in its arguments would be expanded once, before.
 wait_for() {
 	local n=$(($1 * 10)); shift
 	for _ in $(seq "$n"); do
@@ -65,6 +66,7 @@ wait_for() {
 	done
 	return 1
 }
+lines_at_least() { [ "$(wc -l <"$1")" -ge "$2" ]; }	# FILE N
 
 # PostgreSQL: initdb as an unprivileged user (it refuses root), a unix
 # socket in $T/pg and no TCP listener unless PG_LISTEN names addresses

@@ -54,13 +54,12 @@ sub -i omk-tls-sub-$$ -c -q 1 -t 'omniklog/+/state' -F '%p' >"$T/states" 2>"$T/s
 subpid=$!
 at_exit "kill $subpid"
 sleep 0.5
-nstates() { [ "$(wc -l <"$T/states")" -ge "$1" ]; }
 ids() { jq -r .journal_id <"$T/states" | tr '\n' ' ' | sed 's/ $//'; }
 
 "$FEED" -c "$T/omk.conf" --count 10 --start $t0 --flush 10 >"$T/f1.log" 2>&1
 ok $? "tls = yes with the test CA: 10 readings acknowledged"
 is "$(grep -c warning "$T/f1.log")" 0 "no warning, not even at the clean stop"
-wait_for 5 nstates 10
+wait_for 5 lines_at_least "$T/states" 10
 is "$(ids)" "$(seq -s ' ' 1 10)" "the TLS subscriber got readings 1..10, in order"
 is "$(sub -t 'omniklog/NLDN302013000000/state' -C 1 -W 3 | jq .journal_id)" \
    10 "the latest state is retained"
@@ -93,7 +92,7 @@ wait $feed
 ok $? "CA fixed: backlog and new readings delivered"
 grep -q "certificate verify failed" "$T/f3.log" && grep -q "output mqtt: connected" "$T/f3.log"
 ok $? "it failed first, then connected"
-wait_for 5 nstates 25
+wait_for 5 lines_at_least "$T/states" 25
 is "$(ids)" "$(seq -s ' ' 1 25)" "readings 11..25 arrived once each, in order"
 
 # The name is checked: the right CA, a certificate for another host.
@@ -109,7 +108,7 @@ conf "$T/cert.conf" "$MQCPORT" "certfile = $TLS/client.pem" \
     "keyfile = $TLS/client.key"
 "$FEED" -c "$T/cert.conf" --count 0 --flush 10 >"$T/f5.log" 2>&1
 ok $? "client certificate accepted: the backlog delivered"
-wait_for 5 nstates 28
+wait_for 5 lines_at_least "$T/states" 28
 is "$(ids)" "$(seq -s ' ' 1 28)" "readings 26..28 arrived"
 conf "$T/nocert.conf" "$MQCPORT"
 "$FEED" -c "$T/nocert.conf" --count 3 --start $t0 --first 28 --flush 1.5 \

@@ -6,56 +6,109 @@
  * read back is scaled and rounded to the integer it came from, which is
  * exact for the few decimals the protocol has.
  *
- * Group commit. A commit costs a WAL append, locks and (synchronous =
- * full) an fsync: ~1-3 ms that, one per reading, ran inside the event
- * loop and stalled forwarding. With journal_set_group() the writes of one
- * event-loop round share one transaction:
+ * Two ways to write. Without a writer (tests, tools, benchmarks) every
+ * call runs on the caller's connection and commits before it returns
+ * (or with journal_commit() after journal_begin()). The programs start
+ * the writer thread (journal_writer_start), because a commit costs a WAL
+ * append and, with synchronous = full, an fsync: 0.3-3 ms that, on the
+ * event loop, stalled the forwarding of every open connection:
  *
- *   reading -> INSERT (BEGIN IMMEDIATE on the first; opened() hook arms
- *              a flush for the end of this loop round)
- *   reading -> INSERT ... (max rows pending: COMMIT at once)
- *   end of the round -> journal_flush(): COMMIT, then notify (deliveries)
+ *   event loop thread                       writer thread (own connection)
+ *   journal_add ----> [ queue, bounded ] ---> BEGIN; INSERT all queued;
+ *   journal_add_reject                        COMMIT (one fsync for all)
+ *   journal_cursor_set                          |
+ *   journal_prune                               | eventfd: "committed"
+ *   journal_writer_poll <-----------------------+
+ *     -> notify (wakes the deliveries), counts, errors to log
+ *   journal_fetch / journal_last_id: the loop's connection, which sees
+ *     only committed rows (WAL snapshot), so a delivery never sends a
+ *     row a crash could take back.
  *
- * Why this and not a writer thread: one connection, one thread, no locks
- * and no queue that can fill (so nothing to drop); the readings of a busy
- * round (many kits) cost one commit; an idle relay commits a reading in
- * the same round it arrived, so "committed" is at most one loop round
- * behind "received". A thread would move the fsync off the loop but needs
- * a second connection, a bounded queue and a policy for a full queue.
+ * Group commit falls out of it: whatever queued while a commit ran goes
+ * in the next one. The queue holds JOURNAL_QUEUE_MAX entries. When it is
+ * full and the writer is healthy the caller waits for room (the disk is
+ * merely slower than the input: back-pressure, as a synchronous write
+ * would be); when the writer is failing (disk full, I/O errors, a lock
+ * held elsewhere) it keeps what it holds, retries with a growing pause
+ * (1 s .. 60 s), and new entries beyond the bound are refused with an
+ * error (the reading still reaches the CSV and the log). An entry SQLite
+ * refuses for itself (a constraint, too big) is dropped and reported so
+ * that it cannot block the ones behind it. On close the writer commits
+ * what is queued; if that fails the rest is counted as dropped.
  *
- * What readers see: the rows of an open group are visible to this very
- * connection, so journal_fetch() and journal_last_id() stop at the last
- * id committed before the group began: a delivery never sends a row that
- * a crash could still take back. The delivery cursors written while a
- * group is open commit with it (a crash before that re-sends those rows:
- * at least once, as promised). A kill -9 loses the open group only; WAL
- * keeps the file consistent. Without a group (no event loop) every write
- * commits on its own, as before.
+ * The library never logs: journal_writer_poll() hands the program the
+ * counts and the latest error.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "journal.h"
 
-struct journal {
+/* One connection with its statements; used by one thread at a time. */
+struct jconn {
 	sqlite3 *db;
+	const char *path;
+	sqlite3_stmt *ins, *ins_rej, *fetch_all, *fetch_inv, *last_all,
+	    *last_inv, *cur_get, *cur_ins, *cur_set, *prune_r, *prune_j;
+	char err[512];
+};
+
+enum jop { JOP_READING, JOP_REJECT, JOP_CURSOR, JOP_PRUNE };
+
+/* A write waiting for the writer thread; owns copies of what it needs. */
+struct jentry {
+	struct jentry *next;
+	enum jop op;
+	bool skip;			/* refused by SQLite for itself */
+	struct timeval when;
+	int64_t pos;			/* cursor position; prune: now */
+	const char *source, *reason, *name;	/* in data[], or NULL */
+	const uint8_t *frame;
+	size_t frame_len;
+	struct omnik_reading r;
+	char data[];
+};
+
+struct jwriter {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t work;		/* to the writer: queued, or stop */
+	pthread_cond_t room;		/* to producers: the queue shrank */
+	pthread_cond_t done;		/* to journal_sync: a batch ended */
+	struct jentry *head, **tail;
+	int queued;			/* entries queued or being written */
+	int readings;			/* of which readings */
+	bool busy, failing, stop;
+	uint64_t recoveries;		/* from failing to committing */
+	uint64_t committed, dropped;	/* readings, since the start */
+	int64_t pruned;
+	char error[512];
+	uint64_t error_seq;
+	int wake_fd;			/* eventfd, readable after a batch */
+	struct jconn c;
+};
+
+struct journal {
+	struct jconn c;			/* the caller's (event loop's) */
 	char *path;
 	struct journal_opts opts;
-	sqlite3_stmt *ins, *ins_rej, *fetch_all, *fetch_inv, *last_all,
-	    *last_inv, *cur_get, *cur_ins, *cur_set;
-	enum { TX_NONE, TX_GROUP, TX_BATCH } tx;	/* what is open */
-	int64_t visible_max;	/* while tx is open: last committed id */
-	int pending, group_max;	/* writes in the open group, its limit */
-	uint64_t lost;		/* readings a failed group commit took */
-	void (*opened)(void *);
-	void *opened_arg;
+	enum { TX_NONE, TX_BATCH } tx;	/* journal_begin .. journal_commit */
+	int64_t visible_max;		/* while in a batch: last committed */
+	struct jwriter *w;		/* NULL: writes run on c */
+	uint64_t seen_committed, seen_dropped, seen_error, seen_recoveries;
+	int64_t seen_pruned;
 	void (*notify)(void *);
 	void *notify_arg;
-	char err[512];
+	char err[1024];
 };
 
 /*
@@ -94,9 +147,6 @@ static const char *const migrations[JOURNAL_SCHEMA_VERSION + 1] = {
 	"CREATE INDEX readings_inverter ON readings (inverter_sn, id);",
 };
 
-/* The value columns follow omnik_fields[] order; see migrations[1]. */
-#define COLS_BEFORE_VALUES 5	/* time usec kit_sn inverter_sn ... */
-
 const char *
 journal_migration(int version)
 {
@@ -106,79 +156,67 @@ journal_migration(int version)
 }
 
 static int
-fail(struct journal *j, const char *what, const char **err)
+conn_fail(struct jconn *c, const char *what, const char **err)
 {
-	size_t len;
-
-	len = (size_t)snprintf(j->err, sizeof(j->err), "%s: %s: %s", j->path,
-	    what, sqlite3_errmsg(j->db));
-	/* Some errors (disk full, I/O) roll the whole group back. */
-	if (j->tx == TX_GROUP && sqlite3_get_autocommit(j->db)) {
-		j->lost += (uint64_t)j->pending;
-		if (len < sizeof(j->err))
-			snprintf(j->err + len, sizeof(j->err) - len, " (the "
-			    "open group was rolled back: %d writes lost)",
-			    j->pending);
-		j->tx = TX_NONE;
-		j->pending = 0;
-	}
+	snprintf(c->err, sizeof(c->err), "%s: %s: %s", c->path, what,
+	    sqlite3_errmsg(c->db));
 	if (err)
-		*err = j->err;
+		*err = c->err;
 	return -1;
 }
 
 static int
-exec(struct journal *j, const char *sql, const char *what)
+conn_exec(struct jconn *c, const char *sql, const char *what)
 {
 	char *msg = NULL;
 
-	if (sqlite3_exec(j->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+	if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) == SQLITE_OK)
 		return 0;
-	snprintf(j->err, sizeof(j->err), "%s: %s: %s", j->path, what,
-	    msg ? msg : sqlite3_errmsg(j->db));
+	snprintf(c->err, sizeof(c->err), "%s: %s: %s", c->path, what,
+	    msg ? msg : sqlite3_errmsg(c->db));
 	sqlite3_free(msg);
 	return -1;
 }
 
 static int
-user_version(struct journal *j, int *v)
+user_version(struct jconn *c, int *v)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(j->db, "PRAGMA user_version", -1, &st,
+	if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st,
 	    NULL) != SQLITE_OK)
-		return fail(j, "reading the schema version", NULL);
+		return conn_fail(c, "reading the schema version", NULL);
 	rc = sqlite3_step(st);
 	*v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
 	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : fail(j, "reading the schema version",
-	    NULL);
+	return rc == SQLITE_ROW ? 0 : conn_fail(c, "reading the schema "
+	    "version", NULL);
 }
 
 /* Each step and its version bump commit together, or not at all. */
 static int
-migrate(struct journal *j)
+migrate(struct jconn *c)
 {
 	char sql[64];
 	int v;
 
-	if (user_version(j, &v) != 0)
+	if (user_version(c, &v) != 0)
 		return -1;
 	if (v > JOURNAL_SCHEMA_VERSION) {
-		snprintf(j->err, sizeof(j->err), "%s: schema version %d is "
+		snprintf(c->err, sizeof(c->err), "%s: schema version %d is "
 		    "newer than this omniklog knows (%d); refusing to touch it",
-		    j->path, v, JOURNAL_SCHEMA_VERSION);
+		    c->path, v, JOURNAL_SCHEMA_VERSION);
 		return -1;
 	}
 	for (; v < JOURNAL_SCHEMA_VERSION; v++) {
-		if (exec(j, "BEGIN IMMEDIATE", "migration") != 0)
+		if (conn_exec(c, "BEGIN IMMEDIATE", "migration") != 0)
 			return -1;
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
-		if (exec(j, migrations[v + 1], "migration") != 0 ||
-		    exec(j, sql, "migration") != 0 ||
-		    exec(j, "COMMIT", "migration") != 0) {
-			(void)sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+		if (conn_exec(c, migrations[v + 1], "migration") != 0 ||
+		    conn_exec(c, sql, "migration") != 0 ||
+		    conn_exec(c, "COMMIT", "migration") != 0) {
+			(void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 			return -1;
 		}
 	}
@@ -186,16 +224,16 @@ migrate(struct journal *j)
 }
 
 static int
-prepare(struct journal *j, const char *sql, sqlite3_stmt **st)
+prepare(struct jconn *c, const char *sql, sqlite3_stmt **st)
 {
-	if (sqlite3_prepare_v3(j->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st,
+	if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st,
 	    NULL) == SQLITE_OK)
 		return 0;
-	return fail(j, "preparing a statement", NULL);
+	return conn_fail(c, "preparing a statement", NULL);
 }
 
 static int
-prepare_all(struct journal *j)
+prepare_all(struct jconn *c)
 {
 	char sql[1024], col[16];
 	size_t len;
@@ -223,182 +261,71 @@ prepare_all(struct journal *j)
 	"fw_slave, temp, vpv1, vpv2, vpv3, ipv1, ipv2, ipv3, iac1, iac2, " \
 	"iac3, vac1, vac2, vac3, fac1, pac1, fac2, pac2, fac3, pac3, " \
 	"etoday, etotal, htotal, runmode, length(frame)"
-	if (prepare(j, sql, &j->ins) != 0 ||
-	    prepare(j, "INSERT INTO rejects (time, usec, source, reason, "
-	    "frame) VALUES (?,?,?,?,?)", &j->ins_rej) != 0 ||
-	    prepare(j, "SELECT " FETCH_COLS " FROM readings WHERE id > ? "
-	    "AND id <= ? ORDER BY id LIMIT ?", &j->fetch_all) != 0 ||
-	    prepare(j, "SELECT " FETCH_COLS " FROM readings WHERE "
+	if (prepare(c, sql, &c->ins) != 0 ||
+	    prepare(c, "INSERT INTO rejects (time, usec, source, reason, "
+	    "frame) VALUES (?,?,?,?,?)", &c->ins_rej) != 0 ||
+	    prepare(c, "SELECT " FETCH_COLS " FROM readings WHERE id > ? "
+	    "AND id <= ? ORDER BY id LIMIT ?", &c->fetch_all) != 0 ||
+	    prepare(c, "SELECT " FETCH_COLS " FROM readings WHERE "
 	    "inverter_sn = ? AND id > ? AND id <= ? ORDER BY id LIMIT ?",
-	    &j->fetch_inv) != 0 ||
-	    prepare(j, "SELECT max(id) FROM readings WHERE id <= ?",
-	    &j->last_all) != 0 ||
-	    prepare(j, "SELECT max(id) FROM readings WHERE inverter_sn = ? "
-	    "AND id <= ?", &j->last_inv) != 0 ||
-	    prepare(j, "SELECT position FROM cursors WHERE name = ?",
-	    &j->cur_get) != 0 ||
-	    prepare(j, "INSERT OR IGNORE INTO cursors (name, position, "
+	    &c->fetch_inv) != 0 ||
+	    prepare(c, "SELECT max(id) FROM readings WHERE id <= ?",
+	    &c->last_all) != 0 ||
+	    prepare(c, "SELECT max(id) FROM readings WHERE inverter_sn = ? "
+	    "AND id <= ?", &c->last_inv) != 0 ||
+	    prepare(c, "SELECT position FROM cursors WHERE name = ?",
+	    &c->cur_get) != 0 ||
+	    prepare(c, "INSERT OR IGNORE INTO cursors (name, position, "
 	    "updated) VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ'))",
-	    &j->cur_ins) != 0 ||
-	    prepare(j, "UPDATE cursors SET position = ?, updated = "
-	    "strftime('%Y-%m-%dT%H:%M:%fZ') WHERE name = ?", &j->cur_set) != 0)
+	    &c->cur_ins) != 0 ||
+	    prepare(c, "UPDATE cursors SET position = ?, updated = "
+	    "strftime('%Y-%m-%dT%H:%M:%fZ') WHERE name = ?", &c->cur_set) != 0 ||
+	    /* Old readings go unless a cursor has yet to pass them. */
+	    prepare(c, "DELETE FROM readings WHERE usec < ?1 AND id <= "
+	    "coalesce((SELECT min(position) FROM cursors), (SELECT max(id) "
+	    "FROM readings))", &c->prune_r) != 0 ||
+	    prepare(c, "DELETE FROM rejects WHERE usec < ?1", &c->prune_j) != 0)
 		return -1;
 #undef FETCH_COLS
 	return 0;
 }
 
 static void
-finalize_all(struct journal *j)
+conn_close(struct jconn *c)
 {
-	sqlite3_stmt **all[] = { &j->ins, &j->ins_rej, &j->fetch_all,
-	    &j->fetch_inv, &j->last_all, &j->last_inv, &j->cur_get,
-	    &j->cur_ins, &j->cur_set };
+	sqlite3_stmt **all[] = { &c->ins, &c->ins_rej, &c->fetch_all,
+	    &c->fetch_inv, &c->last_all, &c->last_inv, &c->cur_get,
+	    &c->cur_ins, &c->cur_set, &c->prune_r, &c->prune_j };
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		sqlite3_finalize(*all[i]);
 		*all[i] = NULL;
 	}
+	sqlite3_close(c->db);
+	c->db = NULL;
 }
 
-struct journal *
-journal_open(const char *path, const struct journal_opts *o, char *err,
-    size_t errlen)
+/* Opens, sets the pragmas; migrates only if asked (the first one). */
+static int
+conn_open(struct jconn *c, const char *path, const struct journal_opts *o,
+    bool migrating)
 {
-	struct journal *j;
-	int64_t deleted;
-
-	j = calloc(1, sizeof(*j));
-	if (j == NULL || (j->path = strdup(path)) == NULL) {
-		free(j);
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	j->opts = *o;
-	if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE |
+	c->path = path;
+	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		snprintf(j->err, sizeof(j->err), "cannot open %s: %s", path,
-		    j->db ? sqlite3_errmsg(j->db) : "out of memory");
-		goto fail;
+		snprintf(c->err, sizeof(c->err), "cannot open %s: %s", path,
+		    c->db ? sqlite3_errmsg(c->db) : "out of memory");
+		return -1;
 	}
 	/* Another process (sqlite3 shell, a backup) may hold the lock. */
-	sqlite3_busy_timeout(j->db, 2000);
-	if (exec(j, "PRAGMA journal_mode = WAL", "setting WAL mode") != 0 ||
-	    exec(j, o->sync_full ? "PRAGMA synchronous = FULL" :
+	sqlite3_busy_timeout(c->db, 2000);
+	if (conn_exec(c, "PRAGMA journal_mode = WAL", "setting WAL mode") != 0 ||
+	    conn_exec(c, o->sync_full ? "PRAGMA synchronous = FULL" :
 	    "PRAGMA synchronous = NORMAL", "setting synchronous") != 0 ||
 	    /* Big enough for a fleet's batch without spilling. */
-	    exec(j, "PRAGMA cache_size = -8192", "pragma") != 0 ||
-	    migrate(j) != 0 || prepare_all(j) != 0)
-		goto fail;
-	if (journal_prune(j, time(NULL), &deleted, NULL) != 0)
-		goto fail;
-	return j;
-fail:
-	snprintf(err, errlen, "%s", j->err);
-	journal_close(j);
-	return NULL;
-}
-
-void
-journal_close(struct journal *j)
-{
-	if (j == NULL)
-		return;
-	(void)journal_flush(j, NULL);	/* the caller flushed to see errors */
-	finalize_all(j);
-	sqlite3_close(j->db);
-	free(j->path);
-	free(j);
-}
-
-const char *
-journal_path(const struct journal *j)
-{
-	return j->path;
-}
-
-void
-journal_set_notify(struct journal *j, void (*fn)(void *), void *arg)
-{
-	j->notify = fn;
-	j->notify_arg = arg;
-}
-
-void
-journal_set_group(struct journal *j, int max_rows, void (*opened)(void *),
-    void *arg)
-{
-	j->group_max = max_rows > 0 ? max_rows : 0;
-	j->opened = opened;
-	j->opened_arg = arg;
-}
-
-static int64_t last_id(struct journal *j, const char *inverter, int64_t cap);
-
-/* Start a group if grouping and none is open: the first write of a round. */
-static int
-group_open(struct journal *j, const char **err)
-{
-	if (j->group_max == 0 || j->tx != TX_NONE)
-		return 0;
-	/* IMMEDIATE: the write lock now, so no one commits under our cap. */
-	if (exec(j, "BEGIN IMMEDIATE", "starting a group commit") != 0) {
-		if (err)
-			*err = j->err;
+	    conn_exec(c, "PRAGMA cache_size = -8192", "pragma") != 0 ||
+	    (migrating && migrate(c) != 0) || prepare_all(c) != 0)
 		return -1;
-	}
-	j->visible_max = last_id(j, NULL, INT64_MAX);
-	j->tx = TX_GROUP;
-	j->pending = 0;
-	if (j->opened)
-		j->opened(j->opened_arg);
-	return 0;
-}
-
-int
-journal_flush(struct journal *j, const char **err)
-{
-	int n = j->pending;
-
-	if (j->tx != TX_GROUP)
-		return 0;
-	j->tx = TX_NONE;
-	j->pending = 0;
-	if (exec(j, "COMMIT", "committing a group") != 0) {
-		size_t len = strlen(j->err);
-
-		(void)sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-		j->lost += (uint64_t)n;
-		snprintf(j->err + len, sizeof(j->err) - len, " (%d writes lost)",
-		    n);
-		if (err)
-			*err = j->err;
-		return -1;
-	}
-	if (n > 0 && j->notify)
-		j->notify(j->notify_arg);
-	return 0;
-}
-
-int
-journal_pending(const struct journal *j)
-{
-	return j->tx == TX_GROUP ? j->pending : 0;
-}
-
-uint64_t
-journal_lost(const struct journal *j)
-{
-	return j->lost;
-}
-
-/* After a write: count it in the group, commit a full one. */
-static int
-group_wrote(struct journal *j, const char **err)
-{
-	if (j->tx != TX_GROUP)
-		return 0;
-	if (++j->pending >= j->group_max)
-		return journal_flush(j, err);
 	return 0;
 }
 
@@ -407,7 +334,6 @@ format_time(const struct timeval *tv, char *buf, size_t n)
 {
 	struct tm tm;
 	time_t t = tv->tv_sec;
-
 	size_t len;
 
 	if (gmtime_r(&t, &tm) == NULL)
@@ -431,16 +357,15 @@ pow10i(int d)
 	return p[d < 0 ? 0 : d > 4 ? 4 : d];
 }
 
-int
-journal_add(struct journal *j, const struct record *rec, const char **err)
+/* The SQLite result code; the statement is reset either way. */
+static int
+conn_add(struct jconn *c, const struct record *rec)
 {
 	const struct omnik_reading *r = rec->reading;
-	sqlite3_stmt *st = j->ins;
+	sqlite3_stmt *st = c->ins;
 	char t[40];
 	int rc;
 
-	if (group_open(j, err) != 0)
-		return -1;
 	format_time(&rec->when, t, sizeof(t));
 	sqlite3_bind_text(st, 1, t, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 2, usec_of(&rec->when));
@@ -476,25 +401,16 @@ journal_add(struct journal *j, const struct record *rec, const char **err)
 	}
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);	/* every parameter is bound again next time */
-	if (rc != SQLITE_DONE)
-		return fail(j, "storing a reading", err);
-	if (j->tx == TX_GROUP)
-		return group_wrote(j, err);
-	if (j->notify && j->tx == TX_NONE)
-		j->notify(j->notify_arg);
-	return 0;
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-int
-journal_add_reject(struct journal *j, const struct reject *rej,
-    const char **err)
+static int
+conn_add_reject(struct jconn *c, const struct reject *rej)
 {
-	sqlite3_stmt *st = j->ins_rej;
+	sqlite3_stmt *st = c->ins_rej;
 	char t[40];
 	int rc;
 
-	if (group_open(j, err) != 0)
-		return -1;
 	format_time(&rej->when, t, sizeof(t));
 	sqlite3_bind_text(st, 1, t, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 2, usec_of(&rej->when));
@@ -509,21 +425,606 @@ journal_add_reject(struct journal *j, const struct reject *rej,
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE)
-		return fail(j, "storing a rejected frame", err);
-	return group_wrote(j, err);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
+
+static int
+conn_cursor_set(struct jconn *c, const char *name, int64_t pos)
+{
+	int rc;
+
+	sqlite3_bind_int64(c->cur_set, 1, pos);
+	sqlite3_bind_text(c->cur_set, 2, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(c->cur_set);
+	sqlite3_reset(c->cur_set);
+	sqlite3_clear_bindings(c->cur_set);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int
+conn_prune(struct jconn *c, int days, time_t now, int64_t *deleted)
+{
+	int64_t cutoff = ((int64_t)now - (int64_t)days * 86400) * 1000000;
+	int rc;
+
+	*deleted = 0;
+	sqlite3_bind_int64(c->prune_r, 1, cutoff);
+	rc = sqlite3_step(c->prune_r);
+	sqlite3_reset(c->prune_r);
+	if (rc != SQLITE_DONE)
+		return rc;
+	*deleted = sqlite3_changes(c->db);
+	sqlite3_bind_int64(c->prune_j, 1, cutoff);
+	rc = sqlite3_step(c->prune_j);
+	sqlite3_reset(c->prune_j);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* The writer thread */
+
+/* Refused for its own sake: retrying cannot help, the others must pass. */
+static bool
+entry_fault(int rc)
+{
+	rc &= 0xff;
+	return rc == SQLITE_CONSTRAINT || rc == SQLITE_TOOBIG ||
+	    rc == SQLITE_MISMATCH || rc == SQLITE_RANGE;
+}
+
+static int
+entry_apply(struct journal *j, struct jconn *c, struct jentry *e,
+    int64_t *pruned)
+{
+	switch (e->op) {
+	case JOP_READING: {
+		struct record rec = { .reading = &e->r, .when = e->when,
+		    .source = e->source, .frame = e->frame,
+		    .frame_len = e->frame_len };
+
+		return conn_add(c, &rec);
+	}
+	case JOP_REJECT: {
+		struct reject rej = { .reason = e->reason, .when = e->when,
+		    .source = e->source, .frame = e->frame,
+		    .frame_len = e->frame_len };
+
+		return conn_add_reject(c, &rej);
+	}
+	case JOP_CURSOR:
+		return conn_cursor_set(c, e->name, e->pos);
+	case JOP_PRUNE: {
+		int64_t n;
+		int rc = conn_prune(c, j->opts.retention_days,
+		    (time_t)e->pos, &n);
+
+		*pruned += n;
+		return rc;
+	}
+	}
+	return SQLITE_MISUSE;
+}
+
+static const char *
+entry_what(const struct jentry *e)
+{
+	static const char *const what[] = { "storing a reading",
+	    "storing a rejected frame", "saving a cursor", "pruning" };
+
+	return what[e->op];
+}
+
+/* Sets w->error (under the lock) when it differs from the last one. */
+static void
+writer_error(struct jwriter *w, const char *msg)
+{
+	pthread_mutex_lock(&w->mu);
+	if (strcmp(w->error, msg) != 0 || !w->failing) {
+		snprintf(w->error, sizeof(w->error), "%s", msg);
+		w->error_seq++;
+	}
+	pthread_mutex_unlock(&w->mu);
+}
+
+/*
+ * One transaction for the whole list. 0: committed (entries refused for
+ * themselves are marked skip); -1: nothing committed, retry later.
+ */
+static int
+writer_commit(struct journal *j, struct jentry *list, int64_t *pruned)
+{
+	struct jwriter *w = j->w;
+	struct jconn *c = &w->c;
+	char msg[600];
+	int rc;
+
+	*pruned = 0;
+	if (conn_exec(c, "BEGIN IMMEDIATE", "starting a commit") != 0) {
+		writer_error(w, c->err);
+		return -1;
+	}
+	for (struct jentry *e = list; e != NULL; e = e->next) {
+		if (e->skip)
+			continue;
+		if ((rc = entry_apply(j, c, e, pruned)) == SQLITE_OK)
+			continue;
+		snprintf(msg, sizeof(msg), "%s: %s: %s", c->path, entry_what(e),
+		    sqlite3_errmsg(c->db));
+		if (entry_fault(rc)) {
+			e->skip = true;
+			writer_error(w, msg);
+			continue;
+		}
+		(void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+		writer_error(w, msg);
+		return -1;
+	}
+	if (conn_exec(c, "COMMIT", "committing") != 0) {
+		(void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+		writer_error(w, c->err);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+writer_wake(struct jwriter *w)
+{
+	uint64_t one = 1;
+
+	/* Only fails if the counter would overflow: it is readable then. */
+	(void)!write(w->wake_fd, &one, sizeof(one));
+}
+
+/* Frees a finished list; counts it. Called with the lock held. */
+static void
+writer_retire(struct jwriter *w, struct jentry *list, bool committed)
+{
+	while (list != NULL) {
+		struct jentry *next = list->next;
+
+		if (list->op == JOP_READING) {
+			w->readings--;
+			if (committed && !list->skip)
+				w->committed++;
+			else
+				w->dropped++;
+		}
+		w->queued--;
+		free(list);
+		list = next;
+	}
+}
+
+static void
+deadline_in(struct timespec *ts, int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+#define WRITER_RETRY_MIN_MS 1000
+#define WRITER_RETRY_MAX_MS 60000
+
+static void *
+writer_main(void *arg)
+{
+	struct journal *j = arg;
+	struct jwriter *w = j->w;
+	struct jentry *list;
+	struct timespec until;
+	int64_t pruned;
+	int pause_ms = 0, rc;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (w->head == NULL && !w->stop)
+			pthread_cond_wait(&w->work, &w->mu);
+		if (w->head == NULL)
+			break;
+		list = w->head;
+		w->head = NULL;
+		w->tail = &w->head;
+		w->busy = true;
+		pthread_mutex_unlock(&w->mu);
+
+		rc = writer_commit(j, list, &pruned);
+
+		pthread_mutex_lock(&w->mu);
+		w->busy = false;
+		if (rc == 0) {
+			w->pruned += pruned;
+			writer_retire(w, list, true);
+			if (w->failing)
+				w->recoveries++;
+			w->failing = false;
+			pause_ms = 0;
+		} else if (w->stop) {
+			/* The last chance went by: count the rest as lost. */
+			writer_retire(w, list, false);
+			writer_retire(w, w->head, false);
+			w->head = NULL;
+			w->tail = &w->head;
+		} else {
+			/* Keep the order: the failed list goes back first. */
+			struct jentry **end = &list;
+
+			while (*end != NULL)
+				end = &(*end)->next;
+			*end = w->head;
+			if (w->head == NULL)
+				w->tail = end;
+			w->head = list;
+			w->failing = true;
+		}
+		pthread_cond_broadcast(&w->room);
+		pthread_cond_broadcast(&w->done);
+		writer_wake(w);
+		if (rc != 0 && !w->stop) {
+			pause_ms = pause_ms == 0 ? WRITER_RETRY_MIN_MS :
+			    pause_ms * 2 > WRITER_RETRY_MAX_MS ?
+			    WRITER_RETRY_MAX_MS : pause_ms * 2;
+			deadline_in(&until, pause_ms);
+			while (!w->stop && pthread_cond_timedwait(&w->work,
+			    &w->mu, &until) != ETIMEDOUT)
+				;
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+static void
+writer_free(struct jwriter *w)
+{
+	if (w->wake_fd >= 0)
+		close(w->wake_fd);
+	conn_close(&w->c);
+	pthread_cond_destroy(&w->work);
+	pthread_cond_destroy(&w->room);
+	pthread_cond_destroy(&w->done);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+}
+
+int
+journal_writer_start(struct journal *j, char *err, size_t errlen)
+{
+	struct jwriter *w;
+	pthread_condattr_t ca;
+	int e;
+
+	if (j->w != NULL)
+		return 0;
+	if (j->tx != TX_NONE) {
+		snprintf(err, errlen, "%s: a batch is open", j->path);
+		return -1;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	w->tail = &w->head;
+	w->wake_fd = -1;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->work, &ca);
+	pthread_cond_init(&w->room, &ca);
+	pthread_cond_init(&w->done, &ca);
+	pthread_condattr_destroy(&ca);
+	if ((w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		writer_free(w);
+		return -1;
+	}
+	if (conn_open(&w->c, j->path, &j->opts, false) != 0) {
+		snprintf(err, errlen, "%s", w->c.err);
+		writer_free(w);
+		return -1;
+	}
+	j->w = w;
+	if ((e = pthread_create(&w->thread, NULL, writer_main, j)) != 0) {
+		snprintf(err, errlen, "cannot start the journal writer: %s",
+		    strerror(e));
+		j->w = NULL;
+		writer_free(w);
+		return -1;
+	}
+	return 0;
+}
+
+/* Commits what is queued (one last try if failing), ends the thread. */
+static void
+writer_stop(struct journal *j)
+{
+	struct jwriter *w = j->w;
+
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_broadcast(&w->work);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+}
+
+int
+journal_writer_fd(const struct journal *j)
+{
+	return j->w ? j->w->wake_fd : -1;
+}
+
+void
+journal_writer_poll(struct journal *j, struct journal_news *n)
+{
+	struct jwriter *w = j->w;
+	uint64_t count;
+
+	memset(n, 0, sizeof(*n));
+	if (w == NULL)
+		return;
+	(void)!read(w->wake_fd, &count, sizeof(count));
+	pthread_mutex_lock(&w->mu);
+	n->committed = w->committed - j->seen_committed;
+	n->dropped = w->dropped - j->seen_dropped;
+	n->pruned = w->pruned - j->seen_pruned;
+	n->queued = w->readings;
+	n->failing = w->failing;
+	n->recovered = w->recoveries != j->seen_recoveries;
+	j->seen_recoveries = w->recoveries;
+	if (w->error_seq != j->seen_error)
+		snprintf(n->error, sizeof(n->error), "%s", w->error);
+	j->seen_committed = w->committed;
+	j->seen_dropped = w->dropped;
+	j->seen_pruned = w->pruned;
+	j->seen_error = w->error_seq;
+	pthread_mutex_unlock(&w->mu);
+	if (n->committed > 0 && j->notify)
+		j->notify(j->notify_arg);
+}
+
+int
+journal_sync(struct journal *j, int timeout_ms, const char **err)
+{
+	struct jwriter *w = j->w;
+	struct timespec until;
+	int left;
+
+	if (w == NULL)
+		return 0;
+	deadline_in(&until, timeout_ms);
+	pthread_mutex_lock(&w->mu);
+	while ((w->head != NULL || w->busy) && pthread_cond_timedwait(&w->done,
+	    &w->mu, &until) != ETIMEDOUT)
+		;
+	left = w->queued;
+	if (left > 0)
+		snprintf(j->err, sizeof(j->err), "%d writes not yet committed "
+		    "after %d ms%s%s", left, timeout_ms, w->failing ? ": " : "",
+		    w->failing ? w->error : "");
+	pthread_mutex_unlock(&w->mu);
+	if (left > 0 && err)
+		*err = j->err;
+	return left > 0 ? -1 : 0;
+}
+
+int
+journal_queued(struct journal *j)
+{
+	int n;
+
+	if (j->w == NULL)
+		return 0;
+	pthread_mutex_lock(&j->w->mu);
+	n = j->w->readings;
+	pthread_mutex_unlock(&j->w->mu);
+	return n;
+}
+
+/* Hands e to the writer: waits for room while it is healthy. */
+static int
+enqueue(struct journal *j, struct jentry *e, const char **err)
+{
+	struct jwriter *w = j->w;
+
+	pthread_mutex_lock(&w->mu);
+	while (w->queued >= JOURNAL_QUEUE_MAX && !w->failing && !w->stop)
+		pthread_cond_wait(&w->room, &w->mu);
+	if (w->queued >= JOURNAL_QUEUE_MAX || w->stop) {
+		snprintf(j->err, sizeof(j->err), "not journaled: %d writes "
+		    "wait for a journal that cannot be written (%s)", w->queued,
+		    w->error);
+		pthread_mutex_unlock(&w->mu);
+		free(e);
+		if (err)
+			*err = j->err;
+		return -1;
+	}
+	e->next = NULL;
+	*w->tail = e;
+	w->tail = &e->next;
+	w->queued++;
+	if (e->op == JOP_READING)
+		w->readings++;
+	pthread_cond_signal(&w->work);
+	pthread_mutex_unlock(&w->mu);
+	return 0;
+}
+
+/* An entry with room for the copies of the strings and the frame. */
+static struct jentry *
+entry_new(struct journal *j, enum jop op, const char *s1, const char *s2,
+    size_t frame_len, const char **err)
+{
+	size_t l1 = s1 ? strlen(s1) + 1 : 0, l2 = s2 ? strlen(s2) + 1 : 0;
+	struct jentry *e;
+
+	e = malloc(sizeof(*e) + frame_len + l1 + l2);
+	if (e == NULL) {
+		snprintf(j->err, sizeof(j->err), "out of memory: not journaled");
+		if (err)
+			*err = j->err;
+		return NULL;
+	}
+	e->next = NULL;
+	e->op = op;
+	e->skip = false;
+	e->frame_len = frame_len;
+	e->frame = (const uint8_t *)e->data;
+	e->source = e->reason = e->name = NULL;
+	if (s1)
+		memcpy(e->data + frame_len, s1, l1);
+	if (s2)
+		memcpy(e->data + frame_len + l1, s2, l2);
+	e->source = s1 ? e->data + frame_len : NULL;
+	e->reason = s2 ? e->data + frame_len + l1 : NULL;
+	return e;
+}
+
+/* ------------------------------------------------------------------ */
+/* The journal */
+
+struct journal *
+journal_open(const char *path, const struct journal_opts *o, char *err,
+    size_t errlen)
+{
+	struct journal *j;
+	int64_t deleted;
+	const char *e;
+
+	j = calloc(1, sizeof(*j));
+	if (j == NULL || (j->path = strdup(path)) == NULL) {
+		free(j);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	j->opts = *o;
+	if (conn_open(&j->c, j->path, o, true) != 0) {
+		snprintf(err, errlen, "%s", j->c.err);
+		journal_close(j);
+		return NULL;
+	}
+	if (journal_prune(j, time(NULL), &deleted, &e) != 0) {
+		snprintf(err, errlen, "%s", e);
+		journal_close(j);
+		return NULL;
+	}
+	return j;
+}
+
+void
+journal_close(struct journal *j)
+{
+	if (j == NULL)
+		return;
+	if (j->w != NULL) {
+		writer_stop(j);
+		writer_free(j->w);
+		j->w = NULL;
+	}
+	if (j->tx == TX_BATCH)
+		(void)sqlite3_exec(j->c.db, "COMMIT", NULL, NULL, NULL);
+	conn_close(&j->c);
+	free(j->path);
+	free(j);
+}
+
+void
+journal_writer_stop(struct journal *j, struct journal_news *n)
+{
+	if (j->w == NULL) {
+		memset(n, 0, sizeof(*n));
+		return;
+	}
+	writer_stop(j);
+	journal_writer_poll(j, n);
+	writer_free(j->w);
+	j->w = NULL;
+}
+
+const char *
+journal_path(const struct journal *j)
+{
+	return j->path;
+}
+
+void
+journal_set_notify(struct journal *j, void (*fn)(void *), void *arg)
+{
+	j->notify = fn;
+	j->notify_arg = arg;
+}
+
+int
+journal_add(struct journal *j, const struct record *rec, const char **err)
+{
+	int rc;
+
+	if (j->w != NULL) {
+		struct jentry *e = entry_new(j, JOP_READING, rec->source, NULL,
+		    rec->frame ? rec->frame_len : 0, err);
+
+		if (e == NULL)
+			return -1;
+		e->when = rec->when;
+		e->r = *rec->reading;
+		if (rec->frame)
+			memcpy(e->data, rec->frame, rec->frame_len);
+		return enqueue(j, e, err);
+	}
+	if ((rc = conn_add(&j->c, rec)) != SQLITE_OK)
+		return conn_fail(&j->c, "storing a reading", err);
+	if (j->notify && j->tx == TX_NONE)
+		j->notify(j->notify_arg);
+	return 0;
+}
+
+int
+journal_add_reject(struct journal *j, const struct reject *rej,
+    const char **err)
+{
+	int rc;
+
+	if (j->w != NULL) {
+		struct jentry *e = entry_new(j, JOP_REJECT, rej->source,
+		    rej->reason ? rej->reason : "unknown",
+		    rej->frame ? rej->frame_len : 0, err);
+
+		if (e == NULL)
+			return -1;
+		e->when = rej->when;
+		if (rej->frame)
+			memcpy(e->data, rej->frame, rej->frame_len);
+		return enqueue(j, e, err);
+	}
+	if ((rc = conn_add_reject(&j->c, rej)) != SQLITE_OK)
+		return conn_fail(&j->c, "storing a rejected frame", err);
+	return 0;
+}
+
+static int64_t last_id(struct jconn *c, const char *inverter, int64_t cap);
 
 int
 journal_begin(struct journal *j, const char **err)
 {
-	if (journal_flush(j, err) != 0)
-		return -1;
-	if (exec(j, "BEGIN IMMEDIATE", "begin") != 0) {
+	if (j->w != NULL || j->tx != TX_NONE) {
+		snprintf(j->err, sizeof(j->err), "%s: journal_begin: %s",
+		    j->path, j->w ? "the writer thread commits" :
+		    "a batch is open");
 		*err = j->err;
 		return -1;
 	}
-	j->visible_max = last_id(j, NULL, INT64_MAX);
+	if (conn_exec(&j->c, "BEGIN IMMEDIATE", "begin") != 0) {
+		*err = j->c.err;
+		return -1;
+	}
+	j->visible_max = last_id(&j->c, NULL, INT64_MAX);
 	j->tx = TX_BATCH;
 	return 0;
 }
@@ -531,10 +1032,12 @@ journal_begin(struct journal *j, const char **err)
 int
 journal_commit(struct journal *j, const char **err)
 {
+	if (j->tx != TX_BATCH)
+		return 0;
 	j->tx = TX_NONE;
-	if (exec(j, "COMMIT", "commit") != 0) {
-		(void)sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-		*err = j->err;
+	if (conn_exec(&j->c, "COMMIT", "commit") != 0) {
+		(void)sqlite3_exec(j->c.db, "ROLLBACK", NULL, NULL, NULL);
+		*err = j->c.err;
 		return -1;
 	}
 	if (j->notify)
@@ -587,7 +1090,7 @@ read_row(sqlite3_stmt *st, struct journal_row *row)
 	}
 }
 
-/* The highest id a reader may see: none of an open transaction's. */
+/* The highest id a reader may see: none of an open batch's. */
 static int64_t
 visible(const struct journal *j)
 {
@@ -598,8 +1101,8 @@ int
 journal_fetch(struct journal *j, int64_t after, const char *inverter,
     struct journal_row *rows, int max, int *n, const char **err)
 {
-	sqlite3_stmt *st = inverter ? j->fetch_inv : j->fetch_all;
-	int b = 1, rc;
+	sqlite3_stmt *st = inverter ? j->c.fetch_inv : j->c.fetch_all;
+	int b = 1, rc = SQLITE_DONE;
 
 	*n = 0;
 	if (inverter)
@@ -611,7 +1114,7 @@ journal_fetch(struct journal *j, int64_t after, const char *inverter,
 		read_row(st, &rows[(*n)++]);
 	if (*n < max && rc != SQLITE_DONE) {
 		sqlite3_reset(st);
-		return fail(j, "reading readings", err);
+		return conn_fail(&j->c, "reading readings", err);
 	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -619,9 +1122,9 @@ journal_fetch(struct journal *j, int64_t after, const char *inverter,
 }
 
 static int64_t
-last_id(struct journal *j, const char *inverter, int64_t cap)
+last_id(struct jconn *c, const char *inverter, int64_t cap)
 {
-	sqlite3_stmt *st = inverter ? j->last_inv : j->last_all;
+	sqlite3_stmt *st = inverter ? c->last_inv : c->last_all;
 	int64_t id = 0;
 	int b = 1;
 
@@ -638,27 +1141,28 @@ last_id(struct journal *j, const char *inverter, int64_t cap)
 int64_t
 journal_last_id(struct journal *j, const char *inverter)
 {
-	return last_id(j, inverter, visible(j));
+	return last_id(&j->c, inverter, visible(j));
 }
 
 int
 journal_cursor_get(struct journal *j, const char *name, int64_t initial,
     int64_t *pos, const char **err)
 {
+	struct jconn *c = &j->c;
 	int rc;
 
-	sqlite3_bind_text(j->cur_ins, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(j->cur_ins, 2, initial);
-	rc = sqlite3_step(j->cur_ins);
-	sqlite3_reset(j->cur_ins);
+	sqlite3_bind_text(c->cur_ins, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(c->cur_ins, 2, initial);
+	rc = sqlite3_step(c->cur_ins);
+	sqlite3_reset(c->cur_ins);
 	if (rc != SQLITE_DONE)
-		return fail(j, "creating a cursor", err);
-	sqlite3_bind_text(j->cur_get, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(j->cur_get);
+		return conn_fail(c, "creating a cursor", err);
+	sqlite3_bind_text(c->cur_get, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(c->cur_get);
 	if (rc == SQLITE_ROW)
-		*pos = sqlite3_column_int64(j->cur_get, 0);
-	sqlite3_reset(j->cur_get);
-	return rc == SQLITE_ROW ? 0 : fail(j, "reading a cursor", err);
+		*pos = sqlite3_column_int64(c->cur_get, 0);
+	sqlite3_reset(c->cur_get);
+	return rc == SQLITE_ROW ? 0 : conn_fail(c, "reading a cursor", err);
 }
 
 int
@@ -667,47 +1171,42 @@ journal_cursor_set(struct journal *j, const char *name, int64_t pos,
 {
 	int rc;
 
-	if (group_open(j, err) != 0)
-		return -1;
-	sqlite3_bind_int64(j->cur_set, 1, pos);
-	sqlite3_bind_text(j->cur_set, 2, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(j->cur_set);
-	sqlite3_reset(j->cur_set);
-	if (rc != SQLITE_DONE)
-		return fail(j, "saving a cursor", err);
-	return group_wrote(j, err);
+	if (j->w != NULL) {
+		struct jentry *e = entry_new(j, JOP_CURSOR, name, NULL, 0, err);
+
+		if (e == NULL)
+			return -1;
+		e->name = e->source;
+		e->source = NULL;
+		e->pos = pos;
+		return enqueue(j, e, err);
+	}
+	if ((rc = conn_cursor_set(&j->c, name, pos)) != SQLITE_OK)
+		return conn_fail(&j->c, "saving a cursor", err);
+	return 0;
 }
 
 int
 journal_prune(struct journal *j, time_t now, int64_t *deleted,
     const char **err)
 {
-	sqlite3_stmt *st;
-	int64_t cutoff;
 	int rc;
 
 	*deleted = 0;
 	if (j->opts.retention_days <= 0)
 		return 0;
-	cutoff = ((int64_t)now - (int64_t)j->opts.retention_days * 86400) *
-	    1000000;
-	if (sqlite3_prepare_v2(j->db, "DELETE FROM readings WHERE usec < ?1 "
-	    "AND id <= coalesce((SELECT min(position) FROM cursors), "
-	    "(SELECT max(id) FROM readings))", -1, &st, NULL) != SQLITE_OK)
-		return fail(j, "pruning", err);
-	sqlite3_bind_int64(st, 1, cutoff);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return fail(j, "pruning readings", err);
-	*deleted = sqlite3_changes(j->db);
-	if (sqlite3_prepare_v2(j->db, "DELETE FROM rejects WHERE usec < ?1",
-	    -1, &st, NULL) != SQLITE_OK)
-		return fail(j, "pruning", err);
-	sqlite3_bind_int64(st, 1, cutoff);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : fail(j, "pruning rejects", err);
+	if (j->w != NULL) {
+		struct jentry *e = entry_new(j, JOP_PRUNE, NULL, NULL, 0, err);
+
+		if (e == NULL)
+			return -1;
+		e->pos = (int64_t)now;
+		return enqueue(j, e, err);
+	}
+	if ((rc = conn_prune(&j->c, j->opts.retention_days, now, deleted)) !=
+	    SQLITE_OK)
+		return conn_fail(&j->c, "pruning", err);
+	return 0;
 }
 
 static int
@@ -722,11 +1221,15 @@ sink_reject(void *ctx, const struct reject *rej, const char **err)
 	return journal_add_reject(ctx, rej, err);
 }
 
-/* SIGHUP: whatever is pending is on disk before files are rotated. */
+/*
+ * SIGHUP: what is queued is on disk before the program goes on (a backup
+ * taken after `kill -HUP` has it), unless the journal is failing.
+ */
+#define JOURNAL_REOPEN_WAIT_MS 2000
 static int
 sink_reopen(void *ctx, const char **err)
 {
-	return journal_flush(ctx, err);
+	return journal_sync(ctx, JOURNAL_REOPEN_WAIT_MS, err);
 }
 
 static void

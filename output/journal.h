@@ -2,19 +2,21 @@
  * journal.h: the local SQLite journal, always on, written first.
  *
  *   decoder --> outputs --> [journal sink] --> csv, text ...
- *                               |  INSERT into the round's open group
- *                               v  COMMIT (WAL) at the end of the loop round
+ *                               |  queue (programs: journal_writer_start)
+ *                               v  writer thread: INSERT, COMMIT (WAL)
  *                         readings / rejects tables
  *                               ^
  *          delivery cursors ----+  (postgresql, mqtt, pvoutput:<sid>)
  *          each reads rows with id > its cursor, in id order
  *
- * Promises: a reading that journal_add() returned 0 for is committed (WAL
- * mode; with sync = full it survives a power cut, with normal a crash of
- * the program) -- at once without a group, or with journal_set_group() by
- * the journal_flush() that ends the event-loop round (or when max_rows
- * writes are pending); a reader (journal_fetch, journal_last_id, so every
- * delivery) never sees a row before its commit. Ids only grow (AUTOINCREMENT), so a cursor is a row id.
+ * Promises: a reader (journal_fetch, journal_last_id, so every delivery)
+ * never sees a row before its commit (WAL mode; with sync = full it
+ * survives a power cut, with normal a crash of the program). Without the
+ * writer thread a write has committed when it returns 0 (or at
+ * journal_commit() after journal_begin()); with it, a write returning 0
+ * is queued, commits within one commit's time of the ones before it, and
+ * journal_writer_poll() says so (see journal.c for the full/failing
+ * policy). Ids only grow (AUTOINCREMENT), so a cursor is a row id.
  * The schema carries a version (PRAGMA user_version) and is migrated
  * step by step when the file is opened; a file from a newer omniklog is
  * refused rather than touched. Library code: returns errors, never logs.
@@ -55,27 +57,41 @@ const char *journal_path(const struct journal *j);
 /* The SQL of one migration step (1 .. JOURNAL_SCHEMA_VERSION), for tests. */
 const char *journal_migration(int version);
 
-/* One reading / one reject, each in its own transaction unless batched. */
+/* One reading / one reject / a cursor position (below). */
 int journal_add(struct journal *j, const struct record *rec, const char **err);
 int journal_add_reject(struct journal *j, const struct reject *rej,
     const char **err);
-/*
- * Group commit (see journal.c): from now on writes open a transaction
- * that journal_flush() commits; opened(arg) is called when one opens (the
- * program arranges a flush at the end of the loop round), and it commits
- * by itself at max_rows writes. max_rows 0: every write commits alone.
- * journal_flush() is a no-op without an open group; on a failed commit
- * the group is rolled back and its writes counted in journal_lost().
- * journal_close() and the sink's reopen (SIGHUP) flush too.
- */
-#define JOURNAL_GROUP_MAX 512
-void journal_set_group(struct journal *j, int max_rows,
-    void (*opened)(void *), void *arg);
-int journal_flush(struct journal *j, const char **err);
-int journal_pending(const struct journal *j);	/* writes not yet committed */
-uint64_t journal_lost(const struct journal *j);
 
-/* Batch many adds in one transaction (fleet ingest, benchmarks). */
+/*
+ * The writer thread, with its own connection: from now on writes are
+ * queued for it (at most JOURNAL_QUEUE_MAX). journal_writer_fd() becomes
+ * readable when a commit ended or failed: the program then calls
+ * journal_writer_poll(), which calls the notify hook (deliveries) if
+ * readings were committed and says what happened since the last call.
+ * journal_sync() waits up to timeout_ms for everything queued to commit.
+ * journal_writer_stop() commits what is queued (one last try when
+ * failing), ends the thread and reports as poll does; journal_close()
+ * does the same without the report.
+ */
+#define JOURNAL_QUEUE_MAX 10000
+struct journal_news {
+	uint64_t committed;	/* readings committed since the last call */
+	uint64_t dropped;	/* readings given up for good since then */
+	int64_t pruned;		/* readings retention removed since then */
+	int queued;		/* readings waiting for their commit now */
+	bool failing;		/* the last commit failed; it is retried */
+	bool recovered;		/* a commit succeeded again after failures */
+	char error[512];	/* a new error since the last call, or "" */
+};
+int journal_writer_start(struct journal *j, char *err, size_t errlen);
+int journal_writer_fd(const struct journal *j);
+void journal_writer_poll(struct journal *j, struct journal_news *n);
+void journal_writer_stop(struct journal *j, struct journal_news *n);
+int journal_sync(struct journal *j, int timeout_ms, const char **err);
+int journal_queued(struct journal *j);	/* readings not yet committed */
+
+/* Batch many adds in one transaction (fleet ingest, benchmarks; not
+ * with the writer thread). */
 int journal_begin(struct journal *j, const char **err);
 int journal_commit(struct journal *j, const char **err);
 
@@ -99,12 +115,14 @@ int journal_cursor_set(struct journal *j, const char *name, int64_t pos,
 
 /*
  * Retention: delete readings and rejects older than the retention period
- * at `now`; readings some cursor has not yet passed are kept.
+ * at `now`; readings some cursor has not yet passed are kept. With the
+ * writer thread it is queued and *deleted is 0 (the news counts it).
  */
 int journal_prune(struct journal *j, time_t now, int64_t *deleted,
     const char **err);
 
-/* Called after every commit of readings (wakes the deliveries). */
+/* Called after commits of readings (wakes the deliveries); with the
+ * writer thread from journal_writer_poll(), on the caller's thread. */
 void journal_set_notify(struct journal *j, void (*fn)(void *), void *arg);
 
 /* The journal as the dispatcher's first sink; the sink owns j. */

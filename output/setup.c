@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include "csv.h"
 #include "delivery.h"
@@ -26,42 +27,10 @@ struct outputs_remote {
 	struct delivery *d[REMOTE_MAX];
 	int nd;
 	struct event *prune;
-	struct event *flush;		/* ends the loop round's group */
+	struct event *news;		/* the journal writer's eventfd */
+	bool unkicked;			/* committed, deliveries not woken */
+	struct timeval kicked;		/* when they last were */
 };
-
-/*
- * A group opened in this loop round: commit it at the end of the round.
- * A zero timeout rather than event_active(): libevent runs expired timers
- * after the next poll's ready sockets, so the readings of those join the
- * same commit (measured: ~10-20% more sessions/s under load), and an
- * idle loop still commits at once.
- */
-static void
-group_opened(void *arg)
-{
-	struct outputs_remote *r = arg;
-
-	static const struct timeval now = { 0, 0 };
-
-	(void)event_add(r->flush, &now);
-}
-
-static void
-flush_journal(struct outputs_remote *r)
-{
-	const char *e;
-
-	if (journal_flush(r->j, &e) != 0)
-		log_warnx("journal: %s", e);
-}
-
-static void
-on_flush(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	flush_journal(arg);
-}
 
 static void
 kick_all(void *arg)
@@ -70,6 +39,56 @@ kick_all(void *arg)
 
 	for (int i = 0; i < r->nd; i++)
 		delivery_kick(r->d[i]);
+}
+
+/* What the journal writer did: deliveries are kicked by the poll. */
+static void
+log_news(const struct journal_news *n)
+{
+	if (n->error[0] != '\0')
+		log_warnx("journal: %s%s", n->error, n->failing ? " (retrying; "
+		    "readings wait in memory meanwhile)" : "");
+	if (n->recovered)
+		log_info("journal: committing again");
+	if (n->dropped > 0)
+		log_warnx("journal: %llu readings could not be journaled (the "
+		    "CSV and the log still have them)",
+		    (unsigned long long)n->dropped);
+	if (n->pruned > 0)
+		log_info("journal: retention removed %lld readings",
+		    (long long)n->pruned);
+}
+
+/*
+ * After a commit. The deliveries are woken once the writer has caught up
+ * (or a second after the last wake-up, under endless load): a burst of
+ * readings (a replay, many kits at once, a restart's backlog) then goes
+ * out in full batches, not one request per commit; PVOutput counts
+ * requests against its hourly limit.
+ */
+#define KICK_MAX_DELAY_US 1000000
+static void
+on_news(evutil_socket_t fd, short what, void *arg)
+{
+	struct outputs_remote *r = arg;
+	struct journal_news n;
+	struct timeval now, since;
+
+	(void)fd;
+	(void)what;
+	journal_writer_poll(r->j, &n);
+	log_news(&n);
+	r->unkicked |= n.committed > 0;
+	if (!r->unkicked)
+		return;
+	gettimeofday(&now, NULL);
+	timersub(&now, &r->kicked, &since);
+	if (n.queued == 0 || since.tv_sec * 1000000 + since.tv_usec >=
+	    KICK_MAX_DELAY_US) {
+		r->unkicked = false;
+		r->kicked = now;
+		kick_all(r);
+	}
 }
 
 static void
@@ -183,13 +202,16 @@ outputs_setup(struct outputs *o, const struct config *cfg,
 	}
 	r->j = j;
 	o->remote = r;
-	journal_set_notify(j, kick_all, r);
 	if (base != NULL) {
-		if ((r->flush = event_new(base, -1, 0, on_flush, r)) == NULL) {
+		/* Commits off the event loop: see journal.c. */
+		if (journal_writer_start(j, err, errlen) != 0)
+			goto fail;
+		r->news = event_new(base, journal_writer_fd(j),
+		    EV_READ | EV_PERSIST, on_news, r);
+		if (r->news == NULL || event_add(r->news, NULL) != 0) {
 			snprintf(err, errlen, "out of memory");
 			goto fail;
 		}
-		journal_set_group(j, JOURNAL_GROUP_MAX, group_opened, r);
 	}
 	if (start_remote(r, cfg, base, err, errlen) != 0)
 		goto fail;
@@ -215,7 +237,7 @@ outputs_backlog(struct outputs *o)
 
 	if (o->remote == NULL)
 		return 0;
-	flush_journal(o->remote);	/* pending rows count once committed */
+	sum = journal_queued(o->remote->j);	/* not yet committed */
 	for (int i = 0; i < o->remote->nd; i++)
 		sum += delivery_backlog(o->remote->d[i]);
 	return sum;
@@ -227,16 +249,17 @@ outputs_teardown(struct outputs *o)
 	struct outputs_remote *r = o->remote;
 
 	if (r != NULL) {
-		/* Pending readings first, with their errors in the log. */
-		flush_journal(r);
-		journal_set_group(r->j, 0, NULL, NULL);
-		journal_set_notify(r->j, NULL, NULL);
+		struct journal_news n;
+
+		/* Queued readings first, with their errors in the log. */
+		journal_writer_stop(r->j, &n);
+		log_news(&n);
 		for (int i = 0; i < r->nd; i++)
 			delivery_free(r->d[i]);
 		if (r->prune)
 			event_free(r->prune);
-		if (r->flush)
-			event_free(r->flush);
+		if (r->news)
+			event_free(r->news);
 		free(r);
 		o->remote = NULL;
 	}

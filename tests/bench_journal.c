@@ -3,13 +3,13 @@
  *
  *   single:  one transaction per reading, as the capture programs commit
  *            (WAL, synchronous=FULL: each commit is fsynced; and NORMAL)
- *   grouped: the capture programs' group commit (journal_set_group), one
- *            commit per event-loop round holding the readings that
- *            arrived in it (1, 8, 32 kits at once)
+ *   writer:  the capture programs' writer thread: readings queued as
+ *            they come, each commit takes all that queued meanwhile
  *   batched: many readings per transaction (fleet ingest, replays)
  *
  * and, in the same run on the same disk, the same row shape inserted by
- * the plain sqlite3 shell, for comparison. Targets: >= 5,000 single
+ * the plain sqlite3 shell, and the disk's own write + fdatasync rate
+ * (no durable commit can beat it), for comparison. Targets: >= 5,000 single
  * commits/s, >= 100,000 batched readings/s.
  *
  *   bench_journal [DIR]     (default: $TMPDIR or /tmp)
@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/time.h>
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@
 #define BATCH_N 200000
 #define BATCH_TX 10000		/* readings per transaction */
 #define SHELL_SINGLE_N 1000
+#define WRITER_N 100000
 #define SHELL_BATCH_N 100000
 
 static double
@@ -134,10 +136,13 @@ fail:
 	exit(1);
 }
 
-/* Group commit: per_round readings, then the loop round's journal_flush. */
+/*
+ * The writer thread as the programs run it: the loop queues readings as
+ * they arrive (here: as fast as it can, a busy relay or a replay) and the
+ * thread commits whatever queued meanwhile in one transaction.
+ */
 static double
-run_group(const char *path, bool full, int n, int per_round,
-    const struct sample *s)
+run_writer(const char *path, bool full, int n, const struct sample *s)
 {
 	struct journal_opts o = { .retention_days = 0, .sync_full = full };
 	char err[512];
@@ -148,21 +153,20 @@ run_group(const char *path, bool full, int n, int per_round,
 	double t0, t, c0;
 
 	remove_db(path);
-	if ((j = journal_open(path, &o, err, sizeof(err))) == NULL) {
+	if ((j = journal_open(path, &o, err, sizeof(err))) == NULL ||
+	    journal_writer_start(j, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bench_journal: %s\n", err);
 		exit(1);
 	}
-	journal_set_group(j, JOURNAL_GROUP_MAX, NULL, NULL);
 	t0 = now_s();
 	c0 = cpu_s(RUSAGE_SELF);
 	for (int i = 0; i < n; i++) {
 		rec.when.tv_sec = 1764000000 + i;
 		if (journal_add(j, &rec, &e) != 0)
 			goto fail;
-		if ((i % per_round == per_round - 1 || i == n - 1) &&
-		    journal_flush(j, &e) != 0)
-			goto fail;
 	}
+	if (journal_sync(j, 600000, &e) != 0)
+		goto fail;
 	t = now_s() - t0;
 	cpu_used = cpu_s(RUSAGE_SELF) - c0;
 	journal_close(j);
@@ -171,6 +175,43 @@ run_group(const char *path, bool full, int n, int per_round,
 fail:
 	fprintf(stderr, "bench_journal: %s\n", e);
 	exit(1);
+}
+
+/*
+ * What the disk allows: a 4 KiB write and fdatasync, in a loop, on the
+ * same file system. A durable commit needs at least one such flush, so
+ * this bounds single commits under synchronous = FULL on this machine.
+ */
+static double
+run_fdatasync(const char *dir, int n)
+{
+	char p[600], page[4096];
+	double t0, t, c0;
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/omk-bench-fsync-%d", dir, (int)getpid());
+	if ((fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0) {
+		perror(p);
+		return -1;
+	}
+	memset(page, 0x68, sizeof(page));
+	t0 = now_s();
+	c0 = cpu_s(RUSAGE_SELF);
+	for (int i = 0; i < n; i++) {
+		/* Appending, as the WAL does until it restarts. */
+		if (write(fd, page, sizeof(page)) != (ssize_t)sizeof(page) ||
+		    fdatasync(fd) != 0) {
+			perror(p);
+			close(fd);
+			unlink(p);
+			return -1;
+		}
+	}
+	t = now_s() - t0;
+	cpu_used = cpu_s(RUSAGE_SELF) - c0;
+	close(fd);
+	unlink(p);
+	return t;
 }
 
 /* The same rows through the sqlite3 shell, one INSERT statement each. */
@@ -241,7 +282,7 @@ main(int argc, char **argv)
 	    getenv("TMPDIR") : "/tmp";
 	char path[512];
 	struct sample s;
-	double t;
+	double t, t_sync, t_full, t_shell;
 
 	snprintf(path, sizeof(path), "%s/omk-bench-journal-%d.db", dir,
 	    (int)getpid());
@@ -253,30 +294,37 @@ main(int argc, char **argv)
 		    100000);
 		return 0;
 	}
-	t = run_journal(path, true, SINGLE_FULL_N, 1, &s);
+	t_sync = run_fdatasync(dir, SINGLE_FULL_N);
+	if (t_sync > 0)
+		report("disk: 4 KiB append + fdatasync (the FULL ceiling)",
+		    SINGLE_FULL_N, t_sync, 0);
+	t_full = run_journal(path, true, SINGLE_FULL_N, 1, &s);
 	report("journal, 1 reading per commit, WAL synchronous=FULL",
-	    SINGLE_FULL_N, t, 5000);
+	    SINGLE_FULL_N, t_full, 5000);
 	t = run_journal(path, false, SINGLE_N, 1, &s);
 	report("journal, 1 reading per commit, WAL synchronous=NORMAL",
 	    SINGLE_N, t, 5000);
-	for (int k = 0; k < 3; k++) {
-		static const int per[] = { 1, 8, 32 };
-		char what[80];
-
-		t = run_group(path, true, SINGLE_FULL_N * per[k], per[k], &s);
-		snprintf(what, sizeof(what), "journal, group commit, %d per "
-		    "round, FULL", per[k]);
-		report(what, SINGLE_FULL_N * per[k], t, per[k] > 1 ? 5000 : 0);
-	}
+	t = run_writer(path, true, WRITER_N, &s);
+	report("journal writer thread, readings as they come, FULL",
+	    WRITER_N, t, 5000);
 	t = run_journal(path, true, BATCH_N, BATCH_TX, &s);
 	report("journal, 10000 readings per commit, FULL", BATCH_N, t, 100000);
-	t = run_shell(path, SHELL_SINGLE_N, false);
-	if (t > 0)
+	t_shell = run_shell(path, SHELL_SINGLE_N, false);
+	if (t_shell > 0)
 		report("sqlite3 shell, 1 INSERT per commit, WAL FULL",
-		    SHELL_SINGLE_N, t, 0);
+		    SHELL_SINGLE_N, t_shell, 0);
 	t = run_shell(path, SHELL_BATCH_N, true);
 	if (t > 0)
 		report("sqlite3 shell, 10000 INSERTs per commit, FULL",
 		    SHELL_BATCH_N, t, 0);
+	/* The single-commit figure against the baselines of this run. */
+	if (t_sync > 0)
+		printf("ratio: journal FULL single commits / disk fdatasync "
+		    "rate = %.2f\n", (SINGLE_FULL_N / t_full) /
+		    (SINGLE_FULL_N / t_sync));
+	if (t_shell > 0)
+		printf("ratio: journal FULL single commits / sqlite3 shell "
+		    "= %.2f\n", (SINGLE_FULL_N / t_full) /
+		    (SHELL_SINGLE_N / t_shell));
 	return 0;
 }

@@ -4,7 +4,7 @@
  * id order and in batches, the cursor saved only past rows reported done,
  * exponential back-off with its cap, a wait until a given time, a stop
  * that never retries, a restart that resumes, filtering by inverter;
- * rows of the journal's open group commit are never handed over before
+ * rows of an open journal batch are never handed over before
  * the commit, which wakes the delivery.
  */
 #include <setjmp.h>
@@ -338,8 +338,8 @@ never_sends_uncommitted(void **state)
 	add_rows(j, 3, "A");
 	start(&s, j, NULL, 10);
 	journal_set_notify(j, kick_delivery, s.d);
-	/* A group stays open until we flush it (no loop hook). */
-	journal_set_group(j, 100, NULL, NULL);
+	/* A batch stays open until we commit it. */
+	assert_int_equal(journal_begin(j, &e), 0);
 	add_rows(j, 2, "A");
 	assert_int_equal(delivery_backlog(s.d), 3);
 	delivery_kick(s.d);
@@ -347,18 +347,17 @@ never_sends_uncommitted(void **state)
 	assert_int_equal(s.calls, 1);
 	assert_int_equal(s.first_id[0], 1);
 	assert_int_equal(s.last_id[0], 3);
-	/* Rounds go by: nothing more is sent while the group is open. */
+	/* Rounds go by: nothing more is sent while the batch is open. */
 	for (int i = 0; i < 20; i++)
 		(void)event_base_loop(s.base, EVLOOP_NONBLOCK);
 	assert_int_equal(s.calls, 1);
 	assert_int_equal(delivery_backlog(s.d), 0);
 	/* The commit wakes it; the rest follows. */
-	assert_int_equal(journal_flush(j, &e), 0);
+	assert_int_equal(journal_commit(j, &e), 0);
 	run(&s, 2);
 	assert_int_equal(s.calls, 2);
 	assert_int_equal(s.first_id[1], 4);
 	assert_int_equal(s.last_id[1], 5);
-	journal_set_group(j, 0, NULL, NULL);
 	journal_set_notify(j, NULL, NULL);
 	delivery_free(s.d);
 	journal_close(j);

@@ -2,11 +2,13 @@
  * test_journal.c: the SQLite journal: every field of a reading lands in
  * its column and reads back exactly; rejects keep their reason and bytes;
  * an old schema is migrated with its rows kept; a newer one is refused;
- * retention deletes old rows but none a cursor still needs; group
- * commit: rows of an open group are neither on disk for another
- * connection nor visible to journal_fetch/journal_last_id (so to no
- * delivery) until journal_flush (or max rows, close, the sink's reopen);
- * a kill -9 keeps every committed row and the file consistent.
+ * retention deletes old rows but none a cursor still needs; a batch is
+ * hidden from readers until it commits; the writer thread commits what
+ * is queued, says so (news, notify), skips an entry SQLite refuses for
+ * itself, keeps everything and retries while the file is locked, refuses
+ * new entries only when full while failing, applies back-pressure
+ * otherwise, commits on close and on the sink's reopen; a kill -9 keeps
+ * every committed row and the file consistent.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -377,14 +380,7 @@ fetch_in_order_by_inverter(void **state)
 	journal_close(j);
 }
 
-static int opened_calls, notify_calls;
-
-static void
-count_opened(void *arg)
-{
-	(void)arg;
-	opened_calls++;
-}
+static int notify_calls;
 
 static void
 count_notify(void *arg)
@@ -418,103 +414,236 @@ fetch_n(struct journal *j)
 	return n;
 }
 
+/* Waits (bounded) for the writer's eventfd and polls it. */
 static void
-group_commits_at_flush(void **state)
+news_wait(struct journal *j, struct journal_news *n, int timeout_ms)
+{
+	struct pollfd p = { .fd = journal_writer_fd(j), .events = POLLIN };
+
+	assert_true(p.fd >= 0);
+	(void)poll(&p, 1, timeout_ms);
+	journal_writer_poll(j, n);
+}
+
+static void
+writer(struct journal *j)
+{
+	char err[512];
+
+	if (journal_writer_start(j, err, sizeof(err)) != 0)
+		fail_msg("journal_writer_start: %s", err);
+}
+
+static void
+writer_commits_then_notifies(void **state)
 {
 	struct journal *j = open_journal(0);
 	struct reject rej = { .reason = "bad checksum", .when = { 1000, 0 },
 	    .frame = (const uint8_t *)"x", .frame_len = 1 };
+	struct journal_news n;
 	const char *err;
+	uint64_t committed = 0;
 
 	(void)state;
-	opened_calls = notify_calls = 0;
-	/* Two rows committed before grouping starts. */
-	add(j, 1, 1000);
-	add(j, 2, 1000);
+	add(j, 1, 1000);		/* direct: committed at once */
+	writer(j);
 	journal_set_notify(j, count_notify, NULL);
-	journal_set_group(j, 100, count_opened, NULL);
 	notify_calls = 0;
+	add(j, 2, 1000);
 	add(j, 3, 1000);
-	add(j, 4, 1000);
-	add(j, 5, 1000);
 	assert_int_equal(journal_add_reject(j, &rej, &err), 0);
-	assert_int_equal(opened_calls, 1);	/* one flush per round */
-	assert_int_equal(journal_pending(j), 4);
-	assert_int_equal(notify_calls, 0);	/* no delivery woken */
-	/* Not on disk, and not shown to a delivery on this connection. */
-	assert_int_equal(disk_rows("readings"), 2);
-	assert_int_equal(disk_rows("rejects"), 0);
-	assert_int_equal(fetch_n(j), 2);
-	assert_int_equal(journal_last_id(j, NULL), 2);
-	assert_int_equal(journal_last_id(j, "NLDN302013000004"), 0);
+	{
+		int64_t pos;
 
-	assert_int_equal(journal_flush(j, &err), 0);
-	assert_int_equal(journal_pending(j), 0);
-	assert_int_equal(notify_calls, 1);	/* woken after the commit */
-	assert_int_equal(disk_rows("readings"), 5);
+		assert_int_equal(journal_cursor_get(j, "c1", 0, &pos, &err),
+		    0);
+		assert_int_equal(journal_cursor_set(j, "c1", 2, &err), 0);
+	}
+	/* No row is seen before the writer says it committed. */
+	assert_int_equal(notify_calls, 0);
+	assert_int_equal(journal_sync(j, 5000, &err), 0);
+	assert_int_equal(journal_queued(j), 0);
+	assert_int_equal(disk_rows("readings"), 3);
 	assert_int_equal(disk_rows("rejects"), 1);
-	assert_int_equal(fetch_n(j), 5);
-	assert_int_equal(journal_last_id(j, "NLDN302013000004"), 4);
-	/* Nothing open: flush is a no-op, no spurious wake-up. */
-	assert_int_equal(journal_flush(j, &err), 0);
-	assert_int_equal(notify_calls, 1);
-	/* The next round opens a new group. */
-	add(j, 6, 1000);
-	assert_int_equal(opened_calls, 2);
-	assert_int_equal(fetch_n(j), 5);
-	assert_int_equal(journal_flush(j, &err), 0);
-	assert_int_equal(fetch_n(j), 6);
-	assert_int_equal(notify_calls, 2);
+	assert_int_equal(fetch_n(j), 3);
+	while (committed < 2) {
+		news_wait(j, &n, 2000);
+		assert_string_equal(n.error, "");
+		assert_false(n.failing);
+		if (n.committed == 0)
+			fail_msg("no news of the commit");
+		committed += n.committed;
+	}
+	assert_int_equal(committed, 2);
+	assert_true(notify_calls >= 1);
+	/* Nothing new: no wake-up. */
+	notify_calls = 0;
+	journal_writer_poll(j, &n);
+	assert_int_equal(n.committed, 0);
+	assert_int_equal(notify_calls, 0);
+	{
+		sqlite3 *db = raw_open();
+
+		assert_int_equal(raw_int(db, "SELECT position FROM cursors "
+		    "WHERE name = 'c1'"), 2);
+		sqlite3_close(db);
+	}
+	/* journal_begin is for direct use only. */
+	assert_int_equal(journal_begin(j, &err), -1);
+	journal_set_notify(j, NULL, NULL);
 	journal_close(j);
 }
 
+/* A reading SQLite refuses for itself is dropped; the others commit. */
 static void
-group_commits_when_full(void **state)
+writer_skips_a_refused_entry(void **state)
 {
 	struct journal *j = open_journal(0);
-	const char *err;
+	sqlite3 *db = raw_open();
+	struct journal_news n = { 0 };
+	uint64_t committed = 0, dropped = 0;
+	char error[512] = "";
 
 	(void)state;
-	opened_calls = 0;
-	journal_set_group(j, 4, count_opened, NULL);
-	for (int i = 0; i < 9; i++)
+	assert_int_equal(sqlite3_exec(db, "CREATE TRIGGER refuse BEFORE "
+	    "INSERT ON readings WHEN NEW.inverter_sn = 'NLDN302013000002' "
+	    "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END", NULL,
+	    NULL, NULL), SQLITE_OK);
+	writer(j);
+	add(j, 1, 1000);
+	add(j, 2, 1000);
+	add(j, 3, 1000);
+	assert_int_equal(journal_sync(j, 5000, NULL), 0);
+	for (int i = 0; i < 10 && committed + dropped < 3; i++) {
+		news_wait(j, &n, 1000);
+		committed += n.committed;
+		dropped += n.dropped;
+		if (n.error[0])
+			snprintf(error, sizeof(error), "%s", n.error);
+	}
+	assert_int_equal(committed, 2);
+	assert_int_equal(dropped, 1);
+	assert_non_null(strstr(error, "refused by the test"));
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM readings"), 2);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM readings WHERE "
+	    "inverter_sn = 'NLDN302013000002'"), 0);
+	sqlite3_close(db);
+	journal_close(j);
+}
+
+/* Polls until the writer reports failing (bounded). */
+static void
+wait_failing(struct journal *j, char *error, size_t n)
+{
+	struct journal_news nw;
+
+	for (int i = 0; i < 20; i++) {
+		news_wait(j, &nw, 500);
+		if (nw.error[0])
+			snprintf(error, n, "%s", nw.error);
+		if (nw.failing)
+			return;
+	}
+	fail_msg("the writer never reported failing");
+}
+
+/*
+ * Another process holds the write lock (a backup, a sqlite3 shell): the
+ * writer fails, says so, keeps everything, and commits once it can. A
+ * full queue while failing refuses new entries with an error.
+ */
+static void
+writer_retries_then_commits_all(void **state)
+{
+	struct journal *j = open_journal(0);
+	sqlite3 *db = raw_open();
+	struct journal_news n;
+	char error[512] = "";
+	const char *err = NULL;
+	bool recovered = false;
+	uint64_t committed = 0;
+
+	(void)state;
+	writer(j);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+	    SQLITE_OK);
+	add(j, 0, 1000);
+	wait_failing(j, error, sizeof(error));
+	assert_non_null(strstr(error, "locked"));
+	for (int i = 1; i < JOURNAL_QUEUE_MAX; i++)
 		add(j, i, 1000);
-	/* 4 + 4 committed by themselves, the 9th waits for the round. */
-	assert_int_equal(disk_rows("readings"), 8);
-	assert_int_equal(journal_pending(j), 1);
-	assert_int_equal(fetch_n(j), 8);
-	assert_int_equal(opened_calls, 3);
-	/* Cursor writes go with the group too; ungrouped, they commit. */
-	assert_int_equal(journal_cursor_set(j, "nobody", 3, &err), 0);
-	assert_int_equal(journal_pending(j), 2);
-	journal_set_group(j, 0, NULL, NULL);
-	assert_int_equal(journal_flush(j, &err), 0);
-	add(j, 10, 1000);
-	assert_int_equal(disk_rows("readings"), 10);
-	assert_int_equal(journal_pending(j), 0);
+	assert_int_equal(journal_queued(j), JOURNAL_QUEUE_MAX);
+	{
+		struct omnik_msg m;
+		uint8_t frame[OMNIK_FRAME_MAX];
+		size_t flen;
+		struct record rec;
+
+		make_reading(&m, frame, &flen, 12345);
+		rec = (struct record){ .reading = &m.reading,
+		    .when = { 1000, 0 }, .frame = frame, .frame_len = flen };
+		assert_int_equal(journal_add(j, &rec, &err), -1);
+		assert_non_null(strstr(err, "not journaled"));
+	}
+	assert_int_equal(journal_sync(j, 100, &err), -1);
+	assert_non_null(strstr(err, "not yet committed"));
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM readings"), 0);
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(journal_sync(j, 70000, &err), 0);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM readings"),
+	    JOURNAL_QUEUE_MAX);
+	assert_int_equal(raw_int(db, "SELECT max(id) - min(id) + 1 FROM "
+	    "readings"), JOURNAL_QUEUE_MAX);
+	for (int i = 0; i < 10 && !recovered; i++) {
+		news_wait(j, &n, 500);
+		recovered |= n.recovered;
+		committed += n.committed;
+	}
+	assert_true(recovered);
+	assert_false(n.failing);
+	assert_int_equal(committed, JOURNAL_QUEUE_MAX);
+	sqlite3_close(db);
+	journal_close(j);
+}
+
+/* More than the queue holds, faster than it commits: all of it lands. */
+static void
+writer_back_pressure_loses_nothing(void **state)
+{
+	struct journal *j = open_journal(0);
+	const int total = JOURNAL_QUEUE_MAX * 2 + 7;
+	struct journal_news n;
+
+	(void)state;
+	writer(j);
+	for (int i = 0; i < total; i++)
+		add(j, i, 1000);
+	journal_writer_stop(j, &n);
+	assert_int_equal(n.dropped, 0);
+	assert_string_equal(n.error, "");
+	assert_int_equal(disk_rows("readings"), total);
 	journal_close(j);
 }
 
 static void
-close_and_reopen_flush(void **state)
+close_and_reopen_commit(void **state)
 {
 	struct journal *j = open_journal(0);
 	struct sink sk;
 	const char *err;
 
 	(void)state;
-	journal_set_group(j, 100, NULL, NULL);
+	writer(j);
 	add(j, 1, 1000);
 	add(j, 2, 1000);
-	assert_int_equal(disk_rows("readings"), 0);
 	journal_close(j);		/* teardown, SIGTERM */
 	assert_int_equal(disk_rows("readings"), 2);
 
 	j = open_journal(0);
-	journal_set_group(j, 100, NULL, NULL);
+	writer(j);
 	journal_sink(j, &sk);
 	add(j, 3, 1000);
-	assert_int_equal(disk_rows("readings"), 2);
 	assert_non_null(sk.reopen);
 	assert_int_equal(sk.reopen(sk.ctx, &err), 0);	/* SIGHUP */
 	assert_int_equal(disk_rows("readings"), 3);
@@ -529,8 +658,7 @@ batch_hidden_until_commit(void **state)
 	const char *err;
 
 	(void)state;
-	journal_set_group(j, 100, NULL, NULL);
-	add(j, 1, 1000);		/* pending: journal_begin commits it */
+	add(j, 1, 1000);
 	assert_int_equal(journal_begin(j, &err), 0);
 	assert_int_equal(disk_rows("readings"), 1);
 	add(j, 2, 1000);
@@ -543,9 +671,10 @@ batch_hidden_until_commit(void **state)
 }
 
 /*
- * A child commits 7 rows in groups (full sync), reports, adds 3 more that
- * stay pending, reports, and is killed -9. Every committed row survives,
- * the pending ones are gone, the file checks clean and takes new rows.
+ * A child queues 7 rows for the writer (full sync), waits for their
+ * commit, reports, queues 3 more, reports, and is killed -9. Every
+ * committed row survives, nothing half-written, the file checks clean
+ * and takes new rows.
  */
 static void
 crash_keeps_committed(void **state)
@@ -569,15 +698,17 @@ crash_keeps_committed(void **state)
 		close(pfd[0]);
 		if ((j = journal_open(path, &o, e, sizeof(e))) == NULL)
 			_exit(2);
-		journal_set_group(j, 5, NULL, NULL);
+		if (journal_writer_start(j, e, sizeof(e)) != 0)
+			_exit(5);
 		for (int i = 0; i < 7; i++)
-			add(j, i, 1000 + i);	/* 5 commit by themselves */
-		if (journal_flush(j, &err) != 0 ||
+			add(j, i, 1000 + i);
+		if (journal_sync(j, 10000, &err) != 0 ||
 		    write(pfd[1], "c", 1) != 1)
 			_exit(3);
+		/* Queued: they may or may not commit before the kill. */
 		for (int i = 7; i < 10; i++)
 			add(j, i, 1000 + i);
-		if (journal_pending(j) != 3 || write(pfd[1], "p", 1) != 1)
+		if (write(pfd[1], "p", 1) != 1)
 			_exit(4);
 		for (;;)
 			pause();
@@ -605,16 +736,19 @@ crash_keeps_committed(void **state)
 		    "ok");
 		sqlite3_finalize(st);
 	}
-	assert_int_equal(raw_int(db, "SELECT count(*) FROM readings"), 7);
-	assert_int_equal(raw_int(db, "SELECT max(id) FROM readings"), 7);
-	assert_int_equal(raw_int(db, "SELECT count(DISTINCT inverter_sn) "
-	    "FROM readings"), 7);
-	sqlite3_close(db);
 	{
+		int64_t n = raw_int(db, "SELECT count(*) FROM readings");
+
+		/* Everything synced survives; whole readings, no gaps. */
+		assert_true(n >= 7 && n <= 10);
+		assert_int_equal(raw_int(db, "SELECT max(id) FROM readings"), n);
+		assert_int_equal(raw_int(db, "SELECT count(DISTINCT "
+		    "inverter_sn) FROM readings"), n);
+		sqlite3_close(db);
 		struct journal *j = open_journal(0);
 
 		add(j, 11, 2000);
-		assert_int_equal(journal_last_id(j, NULL), 8);
+		assert_int_equal(journal_last_id(j, NULL), n + 1);
 		journal_close(j);
 	}
 }
@@ -636,11 +770,15 @@ main(void)
 		cmocka_unit_test_setup_teardown(retention, setup, teardown),
 		cmocka_unit_test_setup_teardown(fetch_in_order_by_inverter,
 		    setup, teardown),
-		cmocka_unit_test_setup_teardown(group_commits_at_flush, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(group_commits_when_full, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(close_and_reopen_flush, setup,
+		cmocka_unit_test_setup_teardown(writer_commits_then_notifies,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(writer_skips_a_refused_entry,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(writer_retries_then_commits_all,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    writer_back_pressure_loses_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(close_and_reopen_commit, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(batch_hidden_until_commit,
 		    setup, teardown),

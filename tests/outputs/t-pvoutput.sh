@@ -49,6 +49,12 @@ expect() {	# expect FIRST COUNT [SKIP...]: the statuses of readings
 	done
 }
 
+# The largest number of statuses in one request of a server log on stdin.
+most_per_request() {
+	awk '/^#/ { if (n > max) max = n; n = 0; next } { n++ }
+	    END { print max + 0 }'
+}
+
 pv_start || { echo "not ok 1 - the PVOutput test server did not start"; exit 1; }
 
 # 1. Two systems, 40 readings each, three days back.
@@ -57,7 +63,12 @@ pv_start || { echo "not ok 1 - the PVOutput test server did not start"; exit 1; 
 ok $? "80 statuses delivered"
 is "$(added 111)" "$(expect 0 40)" "system 111: 40 statuses, local time, in order, once"
 is "$(added 222)" "$(expect 0 40)" "system 222: the same for the second inverter"
-is "$(grep -c '^# 200' "$PVLOG")" 4 "30 statuses per request (2 requests per system)"
+# The biggest request holds 30 statuses (the limit, reached); readings
+# that trickle in may go out in a smaller request first: 2-3 per system.
+is "$(most_per_request <"$PVLOG")" 30 "at most 30 statuses per request, and full ones"
+r=$(grep -c '^# 200' "$PVLOG")
+[ "$r" -ge 4 ] && [ "$r" -le 6 ]
+ok $? "2 or 3 requests per system ($r in all)"
 is "$(awk '$1 == 111' "$PVLOG" | sed -n 6p | cut -d' ' -f4-)" "500 105 30.5 230.5 0" \
    "v1 energy today in Wh, v2 power, v5 temperature, v6 AC voltage"
 
@@ -100,8 +111,9 @@ is "$(added 111 | tail -n 6)" "$(expect 80 6)" "five day statuses and a single z
 "$FEED" -c "$T/omk.conf" --count 5 --start $((now - 20 * 86400)) \
     --flush 20 >"$T/f7.log" 2>&1
 ok $? "20-day-old readings do not block the cursor"
-grep -q "5 readings older than 14 days skipped" "$T/f7.log"
-ok $? "they are reported"
+# Reported as they are fetched, perhaps over several batches: 5 in all.
+is "$(grep -o '[0-9]* readings older than 14 days skipped' "$T/f7.log" |
+    awk '{ n += $1 } END { print n + 0 }')" 5 "they are reported"
 is "$(grep -c "^111 $(date -d @$((now - 20 * 86400)) +%Y%m%d) " "$PVLOG")" 0 "and not sent"
 
 # 7. Rate limit: 3 requests per 6 s. A second program run that does not
@@ -153,11 +165,15 @@ pv_start --donor
 conf "$T/donor.conf" "$T/donor.db" "donor = yes"
 old=$((now - 20 * 86400))
 n200=$(grep -c '^# 200' "$PVLOG")
+nlines=$(wc -l <"$PVLOG")
 "$FEED" -c "$T/donor.conf" --count 120 --start $old --first 0 --flush 20 \
     >"$T/f13.log" 2>&1
 ok $? "donor: 20-day-old readings delivered"
 is "$(grep -c "^111 $(date -d @$old +%Y%m%d) " "$PVLOG")" 120 "all 120 of them"
-is "$(( $(grep -c '^# 200' "$PVLOG") - n200 ))" 2 "in two requests (100 + 20)"
+is "$(tail -n +$((nlines + 1)) "$PVLOG" | most_per_request)" 100 "up to 100 per request"
+r=$(( $(grep -c '^# 200' "$PVLOG") - n200 ))
+[ "$r" -ge 2 ] && [ "$r" -le 3 ]
+ok $? "in 2 or 3 requests ($r)"
 
 # 11. Server stalled (accepts, never answers) during a live capture:
 # the request waits in curl, the capture goes on.

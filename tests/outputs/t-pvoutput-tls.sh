@@ -75,8 +75,11 @@ expect() {	# expect FIRST COUNT
 "$FEED" -c "$T/omk.conf" --count 40 --start $t0 --flush 20 >"$T/f1.log" 2>&1
 ok $? "https with cafile: 40 statuses delivered"
 is "$(added)" "$(expect 0 40)" "PVOutput got statuses 0..39 once each, in order"
-reqs() { grep -c "^127.0.0.1 POST /service/r2/addbatchstatus.jsp {111} $1\$" "$T/haproxy.log"; }
-is "$(reqs 200)" 2 "two requests went through the TLS proxy, system id in the header"
+# haproxy logs a request once it is over: give it a moment.
+proxied() { [ "$(grep -c "^127.0.0.1 POST /service/r2/addbatchstatus.jsp {111} 200\$" "$T/haproxy.log")" -eq "$1" ]; }
+n200=$(grep -c '^# 200' "$PVLOG")
+wait_for 3 proxied "$n200"
+ok $? "the $n200 requests PVOutput answered went through the TLS proxy, system id in the header"
 
 # A wrong CA: the program restarted with a backlog, then the CA fixed.
 cp "$TLS/ca2.pem" "$ROOT"

@@ -4,7 +4,8 @@
 # and pg_stat_ssl shows the session encrypted; a wrong CA or a wrong host
 # name fails with a clear log line and keeps the readings, which arrive
 # exactly once when the CA is fixed (in place, while running) or after a
-# restart; a server restart renegotiates and loses nothing.
+# restart; a server restart renegotiates and loses nothing; a role that
+# logs in by client certificate gets in with it and only with it.
 . "$(dirname "$0")/lib.sh"
 
 tls_setup 2>"$T/tls.err" || { echo "not ok 1 - openssl could not make the test certificates"; cat "$T/tls.err"; exit 1; }
@@ -13,25 +14,29 @@ pg_setup || { echo "not ok 1 - initdb failed"; cat "$T/initdb.log"; exit 1; }
 install -o "$PGUSER_OS" -m 600 "$TLS/server.key" "$PGDIR/server.key"
 install -o "$PGUSER_OS" -m 644 "$TLS/server.pem" "$PGDIR/server.pem"
 # TCP on loopback only with TLS; the test's own psql uses the socket.
+# The client certificate's name is the role that logs in with it.
+CERTUSER=omniklog-test-client
 cat >"$PGDIR/data/pg_hba.conf" <<EOC
 local all all trust
+hostssl all $CERTUSER 127.0.0.1/32 cert
 hostssl all all 127.0.0.1/32 trust
 hostnossl all all 0.0.0.0/0 reject
 EOC
 PG_LISTEN=127.0.0.1
-PG_OPTS="-c ssl=on -c ssl_cert_file=$PGDIR/server.pem -c ssl_key_file=$PGDIR/server.key"
+PG_OPTS="-c ssl=on -c ssl_cert_file=$PGDIR/server.pem -c ssl_key_file=$PGDIR/server.key\
+    -c ssl_ca_file=$TLS/ca.pem"
 pg_start || { echo "not ok 1 - PostgreSQL did not start"; cat "$PGDIR/log"; exit 1; }
 
 APP=omk-tls-$$
 ROOT="$T/root.pem"		# the CA file our conninfo trusts
 cp "$TLS/ca.pem" "$ROOT"
 # A TLS conninfo is long: it goes on indented lines.
-conf() {	# conf FILE [HOST-AND-PORT]
+conf() {	# conf FILE [HOST-AND-PORT [USER-AND-CERT]]
 	cat >"$1" <<EOC
 [omniklog]
 db = $T/journal.db
 [postgresql]
-conninfo = ${2:-host=localhost port=$PGPORT} user=omk dbname=postgres
+conninfo = ${2:-host=localhost port=$PGPORT} ${3:-user=omk} dbname=postgres
     sslmode=verify-full sslrootcert=$ROOT
     connect_timeout=3 application_name=$APP
 table = readings
@@ -122,5 +127,21 @@ is "$(grep -c "output postgresql: connected" "$T/f7.log")" 2 "connected twice"
 late=$(sed -n 's/.*late by at most \(-\?[0-9]*\) ms.*/\1/p' "$T/f7.log")
 ok $([ -n "$late" ] && [ "$late" -lt 500 ]; echo $?) \
    "capture never waited on the TLS handshakes (late by at most ${late:-?} ms)"
+
+# Authentication by client certificate (pg_hba "cert"): the role named
+# by the certificate, its key given in the conninfo.
+psql_q "CREATE ROLE \"$CERTUSER\" LOGIN; GRANT CREATE ON SCHEMA public TO \"$CERTUSER\"; GRANT ALL ON readings TO \"$CERTUSER\"" >/dev/null
+conf "$T/cert.conf" "host=localhost port=$PGPORT" \
+    "user=$CERTUSER sslcert=$TLS/client.pem sslkey=$TLS/client.key"
+"$FEED" -c "$T/cert.conf" --count 5 --start $t0 --first 95 --flush 20 \
+    >"$T/f8.log" 2>&1
+ok $? "client certificate: 5 readings delivered"
+is "$(rows)" "100 100" "100 rows"
+conf "$T/nocert.conf" "host=localhost port=$PGPORT" "user=$CERTUSER"
+"$FEED" -c "$T/nocert.conf" --count 3 --start $t0 --first 100 --flush 1.5 \
+    >"$T/f9.log" 2>&1
+is $? 3 "the same role without its certificate: refused"
+grep -q "output postgresql: cannot connect: .*certificate" "$T/f9.log"
+ok $? "the refusal is logged with the server's reason"
 
 done_testing

@@ -43,13 +43,13 @@ hp_start() {
 	HPID=$!
 	wait_for 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$HPORT"
 }
-hp_stop() {
+hp_stop() {	# soft stop: a request in flight gets its reply first
 	[ -n "${HPID:-}" ] || return 0
-	kill "$HPID" 2>/dev/null
+	kill -USR1 "$HPID" 2>/dev/null
 	wait "$HPID" 2>/dev/null
 	HPID=
 }
-at_exit hp_stop
+at_exit 'kill ${HPID:-} 2>/dev/null'
 hp_start || { echo "not ok 1 - haproxy did not start"; cat "$T/haproxy.log"; exit 1; }
 
 ROOT="$T/root.pem"		# the CA file our config trusts

@@ -84,7 +84,8 @@ delivery_new(struct journal *j, struct event_base *base,
 		goto fail;
 	}
 	initial = o->start_at_end ? journal_last_id(j, o->inverter) : 0;
-	if (journal_cursor_get(j, d->name, initial, &d->cursor, &e) != 0) {
+	if (journal_cursor_get(j, d->name, o->inverter, initial, &d->cursor,
+	    &e) != 0) {
 		snprintf(err, errlen, "%s", e);
 		goto fail;
 	}

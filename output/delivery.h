@@ -15,8 +15,8 @@
  * the queue, on disk, bounded only by retention. What runs in the loop is
  * bounded: one indexed SELECT of at most `batch` rows per step. Capture
  * never waits: an output that is slow only delays its own cursor.
- * (Name lookups in libpq and libmosquitto are blocking: give addresses,
- * or a local resolver, where that matters.)
+ * The one blocking call the libraries make, the name lookup, runs in a
+ * worker thread (resolve.h); libcurl has its own threaded resolver.
  *
  * Promises: rows go out in id order, at least once; the cursor only moves
  * past rows the output reported delivered or skipped for good; it survives

@@ -43,6 +43,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +59,8 @@ struct jconn {
 	sqlite3 *db;
 	const char *path;
 	sqlite3_stmt *ins, *ins_rej, *fetch_all, *fetch_inv, *last_all,
-	    *last_inv, *cur_get, *cur_ins, *cur_set, *prune_r, *prune_j;
+	    *last_inv, *cur_get, *cur_ins, *cur_act, *cur_set, *prune_r,
+	    *prune_j;
 	char err[512];
 };
 
@@ -145,6 +147,14 @@ static const char *const migrations[JOURNAL_SCHEMA_VERSION + 1] = {
 	" position INTEGER NOT NULL,"
 	" updated TEXT NOT NULL);"
 	"CREATE INDEX readings_inverter ON readings (inverter_sn, id);",
+	/*
+	 * Retention per cursor: a cursor that follows one inverter holds
+	 * back only that inverter's rows, and the cursor of an output no
+	 * longer configured (active = 0) holds back none.
+	 */
+	[3] =
+	"ALTER TABLE cursors ADD COLUMN inverter TEXT;"	/* NULL: all */
+	"ALTER TABLE cursors ADD COLUMN active INTEGER NOT NULL DEFAULT 1;",
 };
 
 const char *
@@ -276,14 +286,19 @@ prepare_all(struct jconn *c)
 	    prepare(c, "SELECT position FROM cursors WHERE name = ?",
 	    &c->cur_get) != 0 ||
 	    prepare(c, "INSERT OR IGNORE INTO cursors (name, position, "
-	    "updated) VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ'))",
-	    &c->cur_ins) != 0 ||
+	    "updated, inverter) VALUES (?1, ?2, "
+	    "strftime('%Y-%m-%dT%H:%M:%fZ'), ?3)", &c->cur_ins) != 0 ||
+	    prepare(c, "UPDATE cursors SET inverter = ?2, active = 1 WHERE "
+	    "name = ?1 AND (active = 0 OR inverter IS NOT ?2)",
+	    &c->cur_act) != 0 ||
 	    prepare(c, "UPDATE cursors SET position = ?, updated = "
 	    "strftime('%Y-%m-%dT%H:%M:%fZ') WHERE name = ?", &c->cur_set) != 0 ||
-	    /* Old readings go unless a cursor has yet to pass them. */
-	    prepare(c, "DELETE FROM readings WHERE usec < ?1 AND id <= "
-	    "coalesce((SELECT min(position) FROM cursors), (SELECT max(id) "
-	    "FROM readings))", &c->prune_r) != 0 ||
+	    /* Old readings go unless an active cursor has yet to pass
+	     * them (one that follows their inverter, or all). */
+	    prepare(c, "DELETE FROM readings WHERE usec < ?1 AND NOT EXISTS "
+	    "(SELECT 1 FROM cursors c WHERE c.active AND c.position < "
+	    "readings.id AND (c.inverter IS NULL OR c.inverter = "
+	    "readings.inverter_sn))", &c->prune_r) != 0 ||
 	    prepare(c, "DELETE FROM rejects WHERE usec < ?1", &c->prune_j) != 0)
 		return -1;
 #undef FETCH_COLS
@@ -295,7 +310,7 @@ conn_close(struct jconn *c)
 {
 	sqlite3_stmt **all[] = { &c->ins, &c->ins_rej, &c->fetch_all,
 	    &c->fetch_inv, &c->last_all, &c->last_inv, &c->cur_get,
-	    &c->cur_ins, &c->cur_set, &c->prune_r, &c->prune_j };
+	    &c->cur_ins, &c->cur_act, &c->cur_set, &c->prune_r, &c->prune_j };
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		sqlite3_finalize(*all[i]);
@@ -697,6 +712,7 @@ journal_writer_start(struct journal *j, char *err, size_t errlen)
 {
 	struct jwriter *w;
 	pthread_condattr_t ca;
+	sigset_t all, old;
 	int e;
 
 	if (j->w != NULL)
@@ -729,7 +745,16 @@ journal_writer_start(struct journal *j, char *err, size_t errlen)
 		return -1;
 	}
 	j->w = w;
-	if ((e = pthread_create(&w->thread, NULL, writer_main, j)) != 0) {
+	/*
+	 * The thread starts with every signal blocked, so the program's
+	 * handlers (libevent's) always run on the loop's thread and no
+	 * signal interrupts the writer's I/O.
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(&w->thread, NULL, writer_main, j);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0) {
 		snprintf(err, errlen, "cannot start the journal writer: %s",
 		    strerror(e));
 		j->w = NULL;
@@ -800,8 +825,9 @@ journal_sync(struct journal *j, int timeout_ms, const char **err)
 		return 0;
 	deadline_in(&until, timeout_ms);
 	pthread_mutex_lock(&w->mu);
-	while ((w->head != NULL || w->busy) && pthread_cond_timedwait(&w->done,
-	    &w->mu, &until) != ETIMEDOUT)
+	/* Not while failing: the next try may be a minute away. */
+	while ((w->head != NULL || w->busy) && !w->failing &&
+	    pthread_cond_timedwait(&w->done, &w->mu, &until) != ETIMEDOUT)
 		;
 	left = w->queued;
 	if (left > 0)
@@ -1144,25 +1170,87 @@ journal_last_id(struct journal *j, const char *inverter)
 	return last_id(&j->c, inverter, visible(j));
 }
 
+static void
+bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
 int
-journal_cursor_get(struct journal *j, const char *name, int64_t initial,
-    int64_t *pos, const char **err)
+journal_cursor_get(struct journal *j, const char *name, const char *inverter,
+    int64_t initial, int64_t *pos, const char **err)
 {
 	struct jconn *c = &j->c;
 	int rc;
 
 	sqlite3_bind_text(c->cur_ins, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(c->cur_ins, 2, initial);
+	bind_text_or_null(c->cur_ins, 3, inverter);
 	rc = sqlite3_step(c->cur_ins);
 	sqlite3_reset(c->cur_ins);
 	if (rc != SQLITE_DONE)
 		return conn_fail(c, "creating a cursor", err);
+	/* In use (again), perhaps for another inverter than before. */
+	sqlite3_bind_text(c->cur_act, 1, name, -1, SQLITE_STATIC);
+	bind_text_or_null(c->cur_act, 2, inverter);
+	rc = sqlite3_step(c->cur_act);
+	sqlite3_reset(c->cur_act);
+	if (rc != SQLITE_DONE)
+		return conn_fail(c, "updating a cursor", err);
 	sqlite3_bind_text(c->cur_get, 1, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(c->cur_get);
 	if (rc == SQLITE_ROW)
 		*pos = sqlite3_column_int64(c->cur_get, 0);
 	sqlite3_reset(c->cur_get);
 	return rc == SQLITE_ROW ? 0 : conn_fail(c, "reading a cursor", err);
+}
+
+int
+journal_cursors_retire(struct journal *j, const char *const *keep, int n,
+    char *retired, size_t len, const char **err)
+{
+	struct jconn *c = &j->c;
+	sqlite3_stmt *sel, *off;
+	size_t used = 0;
+	int rc, count = 0;
+
+	if (len > 0)
+		retired[0] = '\0';
+	if (sqlite3_prepare_v2(c->db, "SELECT name FROM cursors WHERE active",
+	    -1, &sel, NULL) != SQLITE_OK)
+		return conn_fail(c, "listing cursors", err);
+	if (sqlite3_prepare_v2(c->db, "UPDATE cursors SET active = 0 WHERE "
+	    "name = ?", -1, &off, NULL) != SQLITE_OK) {
+		sqlite3_finalize(sel);
+		return conn_fail(c, "listing cursors", err);
+	}
+	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(sel, 0);
+		bool kept = false;
+
+		for (int i = 0; i < n && !kept && name; i++)
+			kept = strcmp(keep[i], name) == 0;
+		if (kept || name == NULL)
+			continue;
+		sqlite3_bind_text(off, 1, name, -1, SQLITE_TRANSIENT);
+		rc = sqlite3_step(off);
+		sqlite3_reset(off);
+		if (rc != SQLITE_DONE)
+			break;
+		if (used < len)
+			used += (size_t)snprintf(retired + used, len - used,
+			    "%s%s", count > 0 ? ", " : "", name);
+		count++;
+		rc = SQLITE_ROW;
+	}
+	sqlite3_finalize(off);
+	sqlite3_finalize(sel);
+	if (rc != SQLITE_DONE)
+		return conn_fail(c, "retiring cursors", err);
+	return count;
 }
 
 int

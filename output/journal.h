@@ -33,7 +33,7 @@
 #include "omnik.h"
 #include "sink.h"
 
-#define JOURNAL_SCHEMA_VERSION 2
+#define JOURNAL_SCHEMA_VERSION 3
 
 struct journal;
 
@@ -68,7 +68,8 @@ int journal_add_reject(struct journal *j, const struct reject *rej,
  * readable when a commit ended or failed: the program then calls
  * journal_writer_poll(), which calls the notify hook (deliveries) if
  * readings were committed and says what happened since the last call.
- * journal_sync() waits up to timeout_ms for everything queued to commit.
+ * journal_sync() waits up to timeout_ms for everything queued to commit
+ * (it fails at once while the writer is failing).
  * journal_writer_stop() commits what is queued (one last try when
  * failing), ends the thread and reports as poll does; journal_close()
  * does the same without the report.
@@ -106,16 +107,28 @@ int64_t journal_last_id(struct journal *j, const char *inverter);
 
 /*
  * Delivery cursors: the id of the last row an output has delivered (or
- * skipped for good). A missing cursor is created at `initial`.
+ * skipped for good). A missing cursor is created at `initial`. inverter:
+ * the one inverter whose rows the output delivers, NULL for all (what
+ * retention keeps for it). Getting a cursor marks it in use.
  */
-int journal_cursor_get(struct journal *j, const char *name, int64_t initial,
-    int64_t *pos, const char **err);
+int journal_cursor_get(struct journal *j, const char *name,
+    const char *inverter, int64_t initial, int64_t *pos, const char **err);
 int journal_cursor_set(struct journal *j, const char *name, int64_t pos,
     const char **err);
 
 /*
+ * The cursors of outputs no longer configured: every cursor in use but
+ * not named in keep[0..n-1] stops holding back retention (it is kept, and
+ * resumes if its output comes back). Returns how many, their names in
+ * retired (comma-separated, truncated to len), or -1 with *err.
+ */
+int journal_cursors_retire(struct journal *j, const char *const *keep, int n,
+    char *retired, size_t len, const char **err);
+
+/*
  * Retention: delete readings and rejects older than the retention period
- * at `now`; readings some cursor has not yet passed are kept. With the
+ * at `now`; readings a cursor in use has not yet passed (of its inverter,
+ * or of all) are kept. With the
  * writer thread it is queued and *deleted is 0 (the news counts it).
  */
 int journal_prune(struct journal *j, time_t now, int64_t *deleted,

@@ -1,9 +1,9 @@
 /*
  * mqtt.c: the MQTT output.
  *
- *   DOWN --send--> CONNECTING --CONNACK 0--> UP: "online", discovery,
- *    ^                 |                         state messages (QoS 1)
- *    +---- error / disconnect (batch retried) ---+
+ *   DOWN --send--> RESOLVING --> CONNECTING --CONNACK 0--> UP: "online",
+ *    ^                 |              |          discovery, state messages
+ *    +---- error / disconnect (batch retried) ---+          (QoS 1)
  *
  * libmosquitto is used without its thread: mosquitto_connect_async opens
  * a non-blocking socket, and libevent calls mosquitto_loop_read when it
@@ -11,7 +11,19 @@
  * (mosquitto_want_write) and mosquitto_loop_misc every second for
  * keep-alive and retries. Reconnection is ours (delivery back-off), so
  * the batch in flight is published again on the new connection.
+ *
+ * RESOLVING: mosquitto_connect_async looks the broker's name up with a
+ * blocking getaddrinfo. Resolving it ourselves and passing the address
+ * would break TLS, whose certificate check uses the name passed. So the
+ * whole call runs in a worker thread (resolve.h) on a fresh client that
+ * nothing else touches until the thread reports back: libmosquitto is
+ * thread safe for that (mosquitto.h: all but mosquitto_lib_init), and
+ * connect_async calls none of our callbacks (the CONNECT packet waits
+ * for the socket to connect). Name, TLS and everything else stay exactly
+ * libmosquitto's; a client whose call timed out is destroyed by its
+ * thread.
  */
+#include <errno.h>
 #include <event2/event.h>
 #include <mosquitto.h>
 #include <stdbool.h>
@@ -26,18 +38,28 @@
 #include "journal.h"
 #include "log.h"
 #include "mqtt.h"
+#include "resolve.h"
 
 #define MQTT_BATCH 50
 #define MQTT_ANNOUNCED_MAX 64		/* inverters announced per connection */
 #define MQTT_CONNECT_TIMEOUT_S 15
 #define JSON_MAX 1536
 
-enum mq_state { MQ_DOWN, MQ_CONNECTING, MQ_UP };
+enum mq_state { MQ_DOWN, MQ_RESOLVING, MQ_CONNECTING, MQ_UP };
+
+/* A worker thread's job: connect_async on a client only it holds. */
+struct mq_job {
+	struct mosquitto *m;
+	char host[CONFIG_STR];
+	int port, keepalive;
+	int rc, err;		/* MOSQ_ERR_*, errno */
+};
 
 struct mqtt {
 	struct delivery *d;
 	struct event_base *base;
 	struct mosquitto *m;
+	struct resolve *res;
 	struct event *ev_read, *ev_write, *tick;
 	enum mq_state state;
 	time_t connect_started;
@@ -234,7 +256,8 @@ static void publish_batch(struct mqtt *q);
 /*
  * libmosquitto's own return code for any TLS failure says only "A TLS
  * error occurred"; OpenSSL's reason (certificate verify failed...) comes
- * through its log callback. Keep it for the log line.
+ * through its log callback. Keep it for the log line. The callback is
+ * set only once the connect job is back from the lookup thread.
  */
 static void
 on_log(struct mosquitto *m, void *arg, int level, const char *str)
@@ -255,11 +278,12 @@ on_log(struct mosquitto *m, void *arg, int level, const char *str)
  * when there is one, is the better answer.
  */
 static const char *
-why(struct mqtt *q, int rc, const char *errno_text)
+fail_reason(struct mqtt *q, int rc, const char *errno_text)
 {
 	if (rc == MOSQ_ERR_TLS || (rc == MOSQ_ERR_ERRNO && q->tls_err[0])) {
 		snprintf(q->last_err, sizeof(q->last_err), "TLS: %s (check "
-		    "[mqtt] cafile, certfile and host)", q->tls_err[0] ? q->tls_err : "handshake failed");
+		    "[mqtt] cafile, certfile and host)",
+		    q->tls_err[0] ? q->tls_err : "no reason given");
 		return q->last_err;
 	}
 	return rc == MOSQ_ERR_ERRNO ? errno_text : mosquitto_strerror(rc);
@@ -282,7 +306,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	rc = mosquitto_loop_read(q->m, 16);
 	if (rc != MOSQ_ERR_SUCCESS && q->state != MQ_DOWN) {
-		mq_down(q, why(q, rc, "connection lost"));
+		mq_down(q, fail_reason(q, rc, "connection lost"));
 		return;
 	}
 	update_write(q);
@@ -298,7 +322,7 @@ on_write(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	rc = mosquitto_loop_write(q->m, 16);
 	if (rc != MOSQ_ERR_SUCCESS && q->state != MQ_DOWN) {
-		mq_down(q, why(q, rc, "cannot connect"));
+		mq_down(q, fail_reason(q, rc, "cannot connect"));
 		return;
 	}
 	update_write(q);
@@ -311,8 +335,8 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (q->state == MQ_DOWN)
-		return;
+	if (q->state == MQ_DOWN || q->state == MQ_RESOLVING)
+		return;		/* the lookup has a timeout of its own */
 	if (q->state == MQ_CONNECTING &&
 	    time(NULL) - q->connect_started > MQTT_CONNECT_TIMEOUT_S) {
 		mq_down(q, "no CONNACK from the broker");
@@ -396,7 +420,7 @@ on_disconnect(struct mosquitto *m, void *arg, int rc)
 	(void)m;
 	if (q->state != MQ_DOWN)
 		mq_down(q, rc == 0 ? "disconnected" :
-		    why(q, MOSQ_ERR_ERRNO, "connection lost"));
+		    fail_reason(q, MOSQ_ERR_ERRNO, "connection lost"));
 }
 
 static void
@@ -491,8 +515,6 @@ client_new(struct mqtt *q, char *err, size_t errlen)
 	mosquitto_connect_callback_set(q->m, on_connect);
 	mosquitto_disconnect_callback_set(q->m, on_disconnect);
 	mosquitto_publish_callback_set(q->m, on_publish);
-	mosquitto_log_callback_set(q->m, on_log);
-	q->tls_err[0] = '\0';
 	rc = mosquitto_will_set(q->m, q->status_topic, 7, "offline", 1, true);
 	if (rc == MOSQ_ERR_SUCCESS && cfg->mqtt_username[0])
 		rc = mosquitto_username_pw_set(q->m, cfg->mqtt_username,
@@ -510,22 +532,60 @@ client_new(struct mqtt *q, char *err, size_t errlen)
 	return 0;
 }
 
-static int
-mq_connect(struct mqtt *q)
+/* In a worker thread: the name lookup and the non-blocking connect. */
+static void
+job_work(void *arg)
 {
+	struct mq_job *job = arg;
+
+	errno = 0;
+	job->rc = mosquitto_connect_async(job->m, job->host, job->port,
+	    job->keepalive);
+	job->err = errno;
+}
+
+/* The loop gave up on the job (timeout, or the output freed). */
+static void
+job_discard(void *arg)
+{
+	struct mq_job *job = arg;
+
+	mosquitto_destroy(job->m);	/* calls none of our callbacks */
+	free(job);
+}
+
+static void
+on_connected(void *arg, void *job_arg, int err)
+{
+	struct mqtt *q = arg;
+	struct mq_job *job = job_arg;
+	char why[160];
 	int rc, fd;
 
-	if (client_new(q, q->last_err, sizeof(q->last_err)) != 0) {
-		q->state = MQ_CONNECTING;
-		mq_down(q, q->last_err);
-		return -1;
+	if (err != 0) {
+		snprintf(why, sizeof(why), "name lookup: no answer for %d s",
+		    MQTT_CONNECT_TIMEOUT_S);
+		mq_down(q, why);
+		return;
 	}
+	q->m = job->m;
+	rc = job->rc;
+	err = job->err;
+	free(job);
+	/* From here on, in this thread: the handshake runs in loop_read. */
+	q->tls_err[0] = '\0';
+	mosquitto_log_callback_set(q->m, on_log);
 	q->state = MQ_CONNECTING;
 	q->connect_started = time(NULL);
-	rc = mosquitto_connect_async(q->m, q->host, q->port, q->keepalive);
 	if (rc != MOSQ_ERR_SUCCESS) {
-		mq_down(q, why(q, rc, "cannot connect"));
-		return -1;
+		if (rc == MOSQ_ERR_ERRNO && err != 0) {
+			snprintf(why, sizeof(why), "cannot connect: %s",
+			    strerror(err));
+			mq_down(q, why);
+		} else {
+			mq_down(q, fail_reason(q, rc, "cannot connect"));
+		}
+		return;
 	}
 	fd = mosquitto_socket(q->m);
 	q->ev_read = event_new(q->base, fd, EV_READ | EV_PERSIST, on_read, q);
@@ -533,9 +593,41 @@ mq_connect(struct mqtt *q)
 	if (q->ev_read == NULL || q->ev_write == NULL ||
 	    event_add(q->ev_read, NULL) != 0) {
 		mq_down(q, "out of memory");
-		return -1;
+		return;
 	}
 	update_write(q);
+}
+
+static int
+mq_connect(struct mqtt *q)
+{
+	struct mq_job *job;
+
+	if (client_new(q, q->last_err, sizeof(q->last_err)) != 0) {
+		q->state = MQ_CONNECTING;
+		mq_down(q, q->last_err);
+		return -1;
+	}
+	q->state = MQ_RESOLVING;
+	job = calloc(1, sizeof(*job));
+	if (job == NULL) {
+		mq_down(q, "out of memory");
+		return -1;
+	}
+	snprintf(job->host, sizeof(job->host), "%s", q->host);
+	job->port = q->port;
+	job->keepalive = q->keepalive;
+	job->m = q->m;
+	if (resolve_start(q->res, job_work, job_discard, job,
+	    MQTT_CONNECT_TIMEOUT_S * 1000) != 0) {
+		snprintf(q->last_err, sizeof(q->last_err), "name lookup: %s",
+		    errno == EBUSY ? "an earlier one is still running" :
+		    strerror(errno));
+		free(job);
+		mq_down(q, q->last_err);
+		return -1;
+	}
+	q->m = NULL;		/* the thread's until on_connected */
 	return 0;
 }
 
@@ -567,6 +659,7 @@ mq_free(void *ctx)
 
 	if (q == NULL)
 		return;
+	resolve_free(q->res);	/* a client in a lookup: its thread's */
 	drop_events(q);
 	if (q->tick)
 		event_free(q->tick);
@@ -606,6 +699,11 @@ mqtt_start(struct journal *j, struct event_base *base,
 	}
 	q->base = base;
 	q->cfg = *cfg;
+	q->res = resolve_new(base, on_connected, q);
+	if (q->res == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	snprintf(q->host, sizeof(q->host), "%s", cfg->mqtt_host);
 	q->port = cfg->mqtt_port;
 	q->keepalive = cfg->mqtt_keepalive;

@@ -26,6 +26,15 @@ struct pgsql_opts {
 /* The table's DDL for a (quoted) table name, for the README and tests. */
 int pgsql_ddl(const char *table, char *buf, size_t n);
 
+/*
+ * The connection string libpq gets once the host names in `conninfo` are
+ * looked up (hostaddr= added; the output does this in a worker thread,
+ * this blocking form is for tests). NULL and err if no host is left.
+ * The caller frees the result.
+ */
+char *pgsql_conninfo_resolved(const char *conninfo, char *err,
+    size_t errlen);
+
 struct delivery *pgsql_start(struct journal *j, struct event_base *base,
     const struct pgsql_opts *o, char *err, size_t errlen);
 

@@ -29,7 +29,7 @@ struct outputs_remote {
 	struct event *prune;
 	struct event *news;		/* the journal writer's eventfd */
 	bool unkicked;			/* committed, deliveries not woken */
-	struct timeval kicked;		/* when they last were */
+	struct timeval unkicked_since;
 };
 
 static void
@@ -61,7 +61,8 @@ log_news(const struct journal_news *n)
 
 /*
  * After a commit. The deliveries are woken once the writer has caught up
- * (or a second after the last wake-up, under endless load): a burst of
+ * (or a second after the first commit they did not hear of, under
+ * endless load): a burst of
  * readings (a replay, many kits at once, a restart's backlog) then goes
  * out in full batches, not one request per commit; PVOutput counts
  * requests against its hourly limit.
@@ -78,15 +79,17 @@ on_news(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	journal_writer_poll(r->j, &n);
 	log_news(&n);
-	r->unkicked |= n.committed > 0;
+	gettimeofday(&now, NULL);
+	if (n.committed > 0 && !r->unkicked) {
+		r->unkicked = true;
+		r->unkicked_since = now;
+	}
 	if (!r->unkicked)
 		return;
-	gettimeofday(&now, NULL);
-	timersub(&now, &r->kicked, &since);
+	timersub(&now, &r->unkicked_since, &since);
 	if (n.queued == 0 || since.tv_sec * 1000000 + since.tv_usec >=
 	    KICK_MAX_DELAY_US) {
 		r->unkicked = false;
-		r->kicked = now;
 		kick_all(r);
 	}
 }
@@ -105,6 +108,27 @@ on_prune(evutil_socket_t fd, short what, void *arg)
 	else if (n > 0)
 		log_info("journal: retention removed %lld readings",
 		    (long long)n);
+}
+
+/* Outputs removed from the config no longer hold back retention. */
+static void
+retire_cursors(struct outputs_remote *r)
+{
+	const char *keep[REMOTE_MAX], *e;
+	char names[512];
+	int n;
+
+	for (int i = 0; i < r->nd; i++)
+		keep[i] = delivery_name(r->d[i]);
+	n = journal_cursors_retire(r->j, keep, r->nd, names, sizeof(names),
+	    &e);
+	if (n < 0)
+		log_warnx("journal: %s", e);
+	else if (n > 0)
+		log_info("journal: output%s %s no longer configured: %s no "
+		    "longer hold%s back retention (kept, should %s come back)",
+		    n > 1 ? "s" : "", names, n > 1 ? "they" : "it",
+		    n > 1 ? "" : "s", n > 1 ? "they" : "it");
 }
 
 /* The journal's directory, when it is a single missing level. */
@@ -215,6 +239,7 @@ outputs_setup(struct outputs *o, const struct config *cfg,
 	}
 	if (start_remote(r, cfg, base, err, errlen) != 0)
 		goto fail;
+	retire_cursors(r);
 	if (base != NULL && cfg->retention > 0) {
 		struct timeval tv = { PRUNE_INTERVAL_S, 0 };
 
@@ -228,6 +253,14 @@ outputs_setup(struct outputs *o, const struct config *cfg,
 fail:
 	outputs_teardown(o);
 	return -1;
+}
+
+int
+outputs_sync(struct outputs *o, int timeout_ms, const char **err)
+{
+	if (o->remote == NULL)
+		return 0;
+	return journal_sync(o->remote->j, timeout_ms, err);
 }
 
 int64_t

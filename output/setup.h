@@ -32,6 +32,7 @@ struct event_base;
  */
 int outputs_setup(struct outputs *o, const struct config *cfg,
     struct event_base *base, char *err, size_t errlen);
+int outputs_sync(struct outputs *o, int timeout_ms, const char **err);
 int64_t outputs_backlog(struct outputs *o);
 void outputs_teardown(struct outputs *o);
 

@@ -269,7 +269,12 @@ outputs_flush(void)
 {
 	struct timeval tick = { 0, 100000 }, limit = { M.flush_s, 0 };
 	struct event *ev;
+	const char *e;
 
+	/* The replay's readings committed first: delivered in full batches. */
+	if (outputs_sync(&M.out, (M.flush_s > 86400 ? 86400 : M.flush_s) * 1000,
+	    &e) != 0)
+		log_warnx("journal: %s", e);
 	if (M.base == NULL || outputs_backlog(&M.out) == 0)
 		return;
 	if ((ev = event_new(M.base, -1, EV_PERSIST, on_flush_tick, NULL)) ==

@@ -80,3 +80,12 @@ BENCHES += tests/bench-relay.sh
 bench: $(RELAY_TEST_PROGS)
 $(RELAY_TEST_PROGS): $(B)/tests/%: $(B)/tests/%.o $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(shell pkg-config --libs libevent 2>/dev/null || echo -levent)
+
+# The worker-thread calls of the remote outputs (output/resolve.c).
+$(B)/tests/test_resolve: $(B)/tests/test_resolve.o $(B)/output/resolve.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -levent -pthread
+
+# The PostgreSQL output's connection string after name lookups.
+$(B)/tests/test_pgsql.o: ALL_CFLAGS += $(PQ_CFLAGS)
+$(B)/tests/test_pgsql: $(B)/tests/test_pgsql.o $(LIB_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) $(LIB_LIBS)

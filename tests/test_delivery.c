@@ -184,7 +184,7 @@ batches_in_order(void **state)
 	assert_int_equal(s.first_id[2], 21);
 	assert_int_equal(s.n[2], 5);
 	assert_int_equal(delivery_backlog(s.d), 0);
-	assert_int_equal(journal_cursor_get(j, "test", 0, &pos, &e), 0);
+	assert_int_equal(journal_cursor_get(j, "test", NULL, 0, &pos, &e), 0);
 	assert_int_equal(pos, 25);
 	/* New rows wake it up. */
 	add_rows(j, 2, "A");
@@ -233,7 +233,7 @@ backoff_doubles_to_cap(void **state)
 				    i, gap, want[i]);
 		}
 	}
-	assert_int_equal(journal_cursor_get(j, "test", 0, &pos, &e), 0);
+	assert_int_equal(journal_cursor_get(j, "test", NULL, 0, &pos, &e), 0);
 	assert_int_equal(pos, 10);
 	delivery_free(s.d);
 	journal_close(j);

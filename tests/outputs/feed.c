@@ -226,8 +226,13 @@ main(int argc, char **argv)
 		fatalx("out of memory");
 	event_add(sig, NULL);
 	if (interval_ms == 0) {
+		const char *e;
+
+		/* A burst, as a replay feeds it: committed as a whole. */
 		while (f.fed < f.count)
 			feed_one(&f);
+		if (outputs_sync(&f.out, 10000, &e) != 0)
+			log_warnx("journal: %s", e);
 		on_feeder(-1, 0, &f);
 	} else {
 		event_add(f.feeder, &iv);

@@ -72,7 +72,7 @@ ok $([ $? -ne 0 ]; echo $?) "the broker's port takes no plain MQTT: what arrived
 
 # A wrong CA: the program restarted with a backlog, then the CA fixed.
 cp "$TLS/ca2.pem" "$ROOT"
-"$FEED" -c "$T/omk.conf" --count 5 --start $t0 --first 10 --flush 2 \
+"$FEED" -c "$T/omk.conf" --count 5 --start $t0 --first 10 --flush 3 \
     >"$T/f2.log" 2>&1
 is $? 3 "wrong CA: omk-feed stops with a backlog"
 grep -q "output mqtt: localhost:$MQPORT: TLS: certificate verify failed (check \[mqtt\] cafile" "$T/f2.log"
@@ -120,11 +120,11 @@ ok $([ -n "$late" ] && [ "$late" -lt 500 ]; echo $?) \
 
 # The name is checked: the right CA, a certificate for another host.
 conf "$T/name.conf" "$MQNPORT"
-"$FEED" -c "$T/name.conf" --count 3 --start $t0 --first 55 --flush 1.5 \
+"$FEED" -c "$T/name.conf" --count 3 --start $t0 --first 55 --flush 3 \
     >"$T/f4.log" 2>&1
 is $? 3 "a certificate for another host name: not delivered"
 grep -q "output mqtt: localhost:$MQNPORT: TLS: certificate verify failed" "$T/f4.log"
-ok $? "the mismatch is logged"
+ok $? "the mismatch is logged" || cat "$T/f4.log"
 
 # A listener that requires a client certificate.
 conf "$T/cert.conf" "$MQCPORT" "certfile = $TLS/client.pem" \
@@ -134,7 +134,7 @@ ok $? "client certificate accepted: the backlog delivered"
 wait_for 5 lines_at_least "$T/states" 58
 is "$(firsts | cut -d' ' -f50-)" "$(seq -s ' ' 50 58)" "readings 56..58 arrived"
 conf "$T/nocert.conf" "$MQCPORT"
-"$FEED" -c "$T/nocert.conf" --count 3 --start $t0 --first 58 --flush 1.5 \
+"$FEED" -c "$T/nocert.conf" --count 3 --start $t0 --first 58 --flush 3 \
     >"$T/f6.log" 2>&1
 is $? 3 "no client certificate: refused"
 is "$(sqlite3 "$T/journal.db" "SELECT count(*) FROM readings WHERE id > (SELECT position FROM cursors WHERE name = 'mqtt')")" \

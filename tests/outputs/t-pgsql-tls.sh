@@ -69,7 +69,7 @@ ok $([ $? -ne 0 ] && grep -q "no encryption" "$T/plain.out"; echo $?) \
 
 # A wrong CA: the program restarted with a backlog, then the CA fixed.
 cp "$TLS/ca2.pem" "$ROOT"
-"$FEED" -c "$T/omk.conf" --count 10 --start $t0 --first 40 --flush 2 \
+"$FEED" -c "$T/omk.conf" --count 10 --start $t0 --first 40 --flush 3 \
     >"$T/f3.log" 2>&1
 is $? 3 "wrong CA: omk-feed stops with a backlog"
 grep -q "output postgresql: cannot connect: .*SSL error: certificate verify failed" "$T/f3.log"
@@ -100,7 +100,7 @@ is "$(psql_q "SELECT count(*) FROM readings WHERE time <> to_timestamp($t0) + (r
 # so on three lines; they make one log line.
 dead=$(free_port)
 conf "$T/name.conf" "host=omk-not-this-server.invalid,omk-not-this-server.invalid hostaddr=127.0.0.1,127.0.0.1 port=$dead,$PGPORT"
-"$FEED" -c "$T/name.conf" --count 5 --start $t0 --first 60 --flush 1.5 \
+"$FEED" -c "$T/name.conf" --count 5 --start $t0 --first 60 --flush 3 \
     >"$T/f5.log" 2>&1
 is $? 3 "wrong host name: not delivered"
 grep -q 'output postgresql: cannot connect: .*server certificate for "localhost".*does not match host name "omk-not-this-server.invalid"' "$T/f5.log"
@@ -138,7 +138,7 @@ conf "$T/cert.conf" "host=localhost port=$PGPORT" \
 ok $? "client certificate: 5 readings delivered"
 is "$(rows)" "100 100" "100 rows"
 conf "$T/nocert.conf" "host=localhost port=$PGPORT" "user=$CERTUSER"
-"$FEED" -c "$T/nocert.conf" --count 3 --start $t0 --first 100 --flush 1.5 \
+"$FEED" -c "$T/nocert.conf" --count 3 --start $t0 --first 100 --flush 3 \
     >"$T/f9.log" 2>&1
 is $? 3 "the same role without its certificate: refused"
 grep -q "output postgresql: cannot connect: .*certificate" "$T/f9.log"

@@ -83,7 +83,7 @@ ok $? "the $n200 requests PVOutput answered went through the TLS proxy, system i
 
 # A wrong CA: the program restarted with a backlog, then the CA fixed.
 cp "$TLS/ca2.pem" "$ROOT"
-"$FEED" -c "$T/omk.conf" --count 5 --start $t0 --first 40 --flush 2 \
+"$FEED" -c "$T/omk.conf" --count 5 --start $t0 --first 40 --flush 3 \
     >"$T/f2.log" 2>&1
 is $? 3 "wrong CA: omk-feed stops with a backlog"
 is "$(sqlite3 "$T/journal.db" "SELECT count(*) FROM readings WHERE id > (SELECT position FROM cursors WHERE name = 'pvoutput:111')")" \
@@ -118,7 +118,7 @@ is "$(added)" "$(expect 0 65)" "statuses 55..64 once each, in order"
 
 # No cafile: the system's store, which does not know the test CA.
 conf "$T/sys.conf"
-"$FEED" -c "$T/sys.conf" --count 3 --start $t0 --first 65 --flush 1.5 \
+"$FEED" -c "$T/sys.conf" --count 3 --start $t0 --first 65 --flush 3 \
     >"$T/f5.log" 2>&1
 is $? 3 "no cafile: the system store refuses the test CA"
 grep -q "output pvoutput system 111: SSL certificate problem: unable to get local issuer certificate" "$T/f5.log"

@@ -53,6 +53,7 @@ struct mq_job {
 	char host[CONFIG_STR];
 	int port, keepalive;
 	int rc, err;		/* MOSQ_ERR_*, errno */
+	char tls_err[96];	/* OpenSSL's reason, if the handshake ended here */
 };
 
 struct mqtt {
@@ -256,20 +257,37 @@ static void publish_batch(struct mqtt *q);
 /*
  * libmosquitto's own return code for any TLS failure says only "A TLS
  * error occurred"; OpenSSL's reason (certificate verify failed...) comes
- * through its log callback. Keep it for the log line. The callback is
- * set only once the connect job is back from the lookup thread.
+ * through its log callback. Keep it for the log line. A handshake can
+ * end inside mosquitto_connect_async, in the lookup thread: there the
+ * client's user data and log callback are the job's (on_job_log).
  */
+static void
+keep_tls_reason(char *buf, size_t n, int level, const char *str)
+{
+	const char *reason = strstr(str, "::");
+
+	if (level == MOSQ_LOG_ERR && strncmp(str, "OpenSSL Error", 13) == 0 &&
+	    buf[0] == '\0')
+		snprintf(buf, n, "%s", reason ? reason + 2 : str);
+}
+
 static void
 on_log(struct mosquitto *m, void *arg, int level, const char *str)
 {
 	struct mqtt *q = arg;
-	const char *reason = strstr(str, "::");
 
 	(void)m;
-	if (level == MOSQ_LOG_ERR && strncmp(str, "OpenSSL Error", 13) == 0 &&
-	    q->tls_err[0] == '\0')
-		snprintf(q->tls_err, sizeof(q->tls_err), "%s",
-		    reason ? reason + 2 : str);
+	keep_tls_reason(q->tls_err, sizeof(q->tls_err), level, str);
+}
+
+/* The same in the lookup thread, where the client's user data is the job. */
+static void
+on_job_log(struct mosquitto *m, void *arg, int level, const char *str)
+{
+	struct mq_job *job = arg;
+
+	(void)m;
+	keep_tls_reason(job->tls_err, sizeof(job->tls_err), level, str);
 }
 
 /*
@@ -571,9 +589,10 @@ on_connected(void *arg, void *job_arg, int err)
 	q->m = job->m;
 	rc = job->rc;
 	err = job->err;
+	snprintf(q->tls_err, sizeof(q->tls_err), "%s", job->tls_err);
 	free(job);
-	/* From here on, in this thread: the handshake runs in loop_read. */
-	q->tls_err[0] = '\0';
+	/* The client is the loop's again: its callbacks get q. */
+	mosquitto_user_data_set(q->m, q);
 	mosquitto_log_callback_set(q->m, on_log);
 	q->state = MQ_CONNECTING;
 	q->connect_started = time(NULL);
@@ -618,11 +637,15 @@ mq_connect(struct mqtt *q)
 	job->port = q->port;
 	job->keepalive = q->keepalive;
 	job->m = q->m;
+	mosquitto_user_data_set(job->m, job);
+	mosquitto_log_callback_set(job->m, on_job_log);
 	if (resolve_start(q->res, job_work, job_discard, job,
 	    MQTT_CONNECT_TIMEOUT_S * 1000) != 0) {
 		snprintf(q->last_err, sizeof(q->last_err), "name lookup: %s",
 		    errno == EBUSY ? "an earlier one is still running" :
 		    strerror(errno));
+		mosquitto_user_data_set(q->m, q);
+		mosquitto_log_callback_set(q->m, on_log);
 		free(job);
 		mq_down(q, q->last_err);
 		return -1;

@@ -50,7 +50,10 @@ conf() {	# conf FILE PORT [more [mqtt] lines]
 conf "$T/omk.conf" "$MQPORT"
 t0=$(( $(date +%s) - 86400 ))
 
-sub -i omk-tls-sub-$$ -c -q 1 -t 'omniklog/+/state' -F '%p' >"$T/states" 2>"$T/sub.err" &
+# Started directly, not through sub(): $! must be mosquitto_sub itself.
+mosquitto_sub -h localhost -p "$MQPORT" --cafile "$TLS/ca.pem" \
+    -i omk-tls-sub-$$ -c -q 1 -t 'omniklog/+/state' -F '%p' \
+    >"$T/states" 2>"$T/sub.err" &
 subpid=$!
 at_exit "kill $subpid"
 sleep 0.5

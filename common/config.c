@@ -190,9 +190,10 @@ static const struct ckey keys[] = {
 	SC("journal", "synchronous", synchronous, "full", check_synchronous,
 	    "full: every reading survives a power cut; normal: a crash"),
 
-	S("postgresql", "conninfo", pg_conninfo, "",
-	    "libpq connection string (host, dbname, user, sslmode...); "
-	    "empty: off"),
+	/* A list, so that a long TLS conninfo goes on indented lines. */
+	L("postgresql", "conninfo", pg_conninfo, "",
+	    "libpq connection string (host, dbname, user, sslmode...), "
+	    "continued on indented lines; empty: off"),
 	S("postgresql", "table", pg_table, "omniklog_readings",
 	    "table the readings go to (created if missing)"),
 	I("postgresql", "batch", pg_batch, 1, 1000, "200",
@@ -226,6 +227,9 @@ static const struct ckey keys[] = {
 	    "INVERTER_SERIAL=SYSTEM_ID pairs, one system per inverter"),
 	SC("pvoutput", "url", pv_url, "https://pvoutput.org", check_url,
 	    "PVOutput's base URL"),
+	S("pvoutput", "cafile", pv_cafile, "",
+	    "CA certificates for an https url (a self-hosted proxy); empty: "
+	    "the system's"),
 	B("pvoutput", "donor", pv_donor, "no",
 	    "donor account: 100 statuses per request, 90 days of backfill"),
 	SC("pvoutput", "energy", pv_energy, "today", check_energy,
@@ -480,7 +484,8 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 		/* inih's own syntax error (our handler never fails). */
 		ld.line = r;
 		add_error(&ld, "syntax error (expected [section] or "
-		    "key = value; lines are limited to 200 bytes)");
+		    "key = value; lines are limited to 200 bytes, a long "
+		    "conninfo goes on indented lines)");
 	} else if (r < 0) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		return -1;

@@ -82,6 +82,7 @@ struct config {
 	char pv_api_key[128];		/* "" = off */
 	char pv_systems[CONFIG_STR * 4];	/* "INVERTER=SYSTEMID ..." */
 	char pv_url[CONFIG_STR];
+	char pv_cafile[CONFIG_STR];	/* "" = the system's CA store */
 	bool pv_donor;
 	char pv_energy[16];		/* today | lifetime */
 	bool pv_temperature;

@@ -95,6 +95,7 @@ struct mq_job {
 	char host[CONFIG_STR];
 	int port, keepalive;
 	int rc, err;		/* MOSQ_ERR_*, errno */
+	char tls_err[96];	/* OpenSSL's reason, if the handshake ended here */
 };
 
 struct mqtt {
@@ -117,7 +118,8 @@ struct mqtt {
 	bool published;			/* this batch went out on this link */
 	char announced[MQTT_ANNOUNCED_MAX][OMNIK_SERIAL_LEN + 1];
 	int nannounced;
-	char last_err[160];
+	char last_err[256];
+	char tls_err[96];		/* libmosquitto's reason for a TLS error */
 	struct config cfg;		/* credentials and TLS, for new clients */
 	char client_id[96];
 };
@@ -294,6 +296,59 @@ mqtt_discovery(const struct journal_row *row, int i, const char *prefix,
 static void mq_down(struct mqtt *q, const char *why);
 static void publish_batch(struct mqtt *q);
 
+/*
+ * libmosquitto's own return code for any TLS failure says only "A TLS
+ * error occurred"; OpenSSL's reason (certificate verify failed...) comes
+ * through its log callback. Keep it for the log line. A handshake can
+ * end inside mosquitto_connect_async, in the lookup thread: there the
+ * client's user data and log callback are the job's (on_job_log).
+ */
+static void
+keep_tls_reason(char *buf, size_t n, int level, const char *str)
+{
+	const char *reason = strstr(str, "::");
+
+	if (level == MOSQ_LOG_ERR && strncmp(str, "OpenSSL Error", 13) == 0 &&
+	    buf[0] == '\0')
+		snprintf(buf, n, "%s", reason ? reason + 2 : str);
+}
+
+static void
+on_log(struct mosquitto *m, void *arg, int level, const char *str)
+{
+	struct mqtt *q = arg;
+
+	(void)m;
+	keep_tls_reason(q->tls_err, sizeof(q->tls_err), level, str);
+}
+
+/* The same in the lookup thread, where the client's user data is the job. */
+static void
+on_job_log(struct mosquitto *m, void *arg, int level, const char *str)
+{
+	struct mq_job *job = arg;
+
+	(void)m;
+	keep_tls_reason(job->tls_err, sizeof(job->tls_err), level, str);
+}
+
+/*
+ * Why the link failed, for the log. A TLS alert from the broker (no
+ * client certificate) comes back as a socket error: OpenSSL's reason,
+ * when there is one, is the better answer.
+ */
+static const char *
+fail_reason(struct mqtt *q, int rc, const char *errno_text)
+{
+	if (rc == MOSQ_ERR_TLS || (rc == MOSQ_ERR_ERRNO && q->tls_err[0])) {
+		snprintf(q->last_err, sizeof(q->last_err), "TLS: %s (check "
+		    "[mqtt] cafile, certfile and host)",
+		    q->tls_err[0] ? q->tls_err : "no reason given");
+		return q->last_err;
+	}
+	return rc == MOSQ_ERR_ERRNO ? errno_text : mosquitto_strerror(rc);
+}
+
 static void
 update_write(struct mqtt *q)
 {
@@ -311,8 +366,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	rc = mosquitto_loop_read(q->m, 16);
 	if (rc != MOSQ_ERR_SUCCESS && q->state != MQ_DOWN) {
-		mq_down(q, rc == MOSQ_ERR_ERRNO ? "connection lost" :
-		    mosquitto_strerror(rc));
+		mq_down(q, fail_reason(q, rc, "connection lost"));
 		return;
 	}
 	update_write(q);
@@ -328,8 +382,7 @@ on_write(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	rc = mosquitto_loop_write(q->m, 16);
 	if (rc != MOSQ_ERR_SUCCESS && q->state != MQ_DOWN) {
-		mq_down(q, rc == MOSQ_ERR_ERRNO ? "cannot connect" :
-		    mosquitto_strerror(rc));
+		mq_down(q, fail_reason(q, rc, "cannot connect"));
 		return;
 	}
 	update_write(q);
@@ -426,7 +479,8 @@ on_disconnect(struct mosquitto *m, void *arg, int rc)
 
 	(void)m;
 	if (q->state != MQ_DOWN)
-		mq_down(q, rc == 0 ? "disconnected" : "connection lost");
+		mq_down(q, rc == 0 ? "disconnected" :
+		    fail_reason(q, MOSQ_ERR_ERRNO, "connection lost"));
 }
 
 static void
@@ -577,17 +631,21 @@ on_connected(void *arg, void *job_arg, int err)
 	q->m = job->m;
 	rc = job->rc;
 	err = job->err;
+	snprintf(q->tls_err, sizeof(q->tls_err), "%s", job->tls_err);
 	free(job);
+	/* The client is the loop's again: its callbacks get q. */
+	mosquitto_user_data_set(q->m, q);
+	mosquitto_log_callback_set(q->m, on_log);
 	q->state = MQ_CONNECTING;
 	q->connect_started = time(NULL);
 	if (rc != MOSQ_ERR_SUCCESS) {
-		if (rc == MOSQ_ERR_ERRNO && err != 0)
+		if (rc == MOSQ_ERR_ERRNO && err != 0) {
 			snprintf(why, sizeof(why), "cannot connect: %s",
 			    strerror(err));
-		else
-			snprintf(why, sizeof(why), "%s", rc == MOSQ_ERR_ERRNO ?
-			    "cannot connect" : mosquitto_strerror(rc));
-		mq_down(q, why);
+			mq_down(q, why);
+		} else {
+			mq_down(q, fail_reason(q, rc, "cannot connect"));
+		}
 		return;
 	}
 	fd = mosquitto_socket(q->m);
@@ -621,11 +679,15 @@ mq_connect(struct mqtt *q)
 	job->port = q->port;
 	job->keepalive = q->keepalive;
 	job->m = q->m;
+	mosquitto_user_data_set(job->m, job);
+	mosquitto_log_callback_set(job->m, on_job_log);
 	if (resolve_start(q->res, job_work, job_discard, job,
 	    MQTT_CONNECT_TIMEOUT_S * 1000) != 0) {
 		snprintf(q->last_err, sizeof(q->last_err), "name lookup: %s",
 		    errno == EBUSY ? "an earlier one is still running" :
 		    strerror(errno));
+		mosquitto_user_data_set(q->m, q);
+		mosquitto_log_callback_set(q->m, on_log);
 		free(job);
 		mq_down(q, q->last_err);
 		return -1;
@@ -673,6 +735,9 @@ mq_free(void *ctx)
 			    "offline", 1, true);
 			(void)mosquitto_loop_write(q->m, 4);
 		}
+		/* A stop, not a failure: on_disconnect has nothing to do. */
+		q->state = MQ_DOWN;
+		q->nrows = 0;
 		mosquitto_disconnect(q->m);
 		mosquitto_destroy(q->m);
 	}

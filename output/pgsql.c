@@ -110,7 +110,7 @@ struct pgsql {
 	size_t *group_end;		/* its length after group r */
 	char *vals;			/* nrows * NCOLS * VAL_LEN */
 	const char **params;
-	char last_err[256];
+	char last_err[512];		/* libpq's, one try per address */
 };
 
 static void on_socket(evutil_socket_t fd, short what, void *arg);
@@ -181,17 +181,35 @@ pgsql_ddl(const char *table, char *buf, size_t n)
 	return len < n ? 0 : -1;
 }
 
+/*
+ * libpq's message on one log line: it has a line per address tried (a
+ * name with an IPv6 and an IPv4 address, TLS failing on each) and
+ * tab-indented hints; those become "; " and " ".
+ */
 static void
 set_conn_error(struct pgsql *p, const char *what)
 {
 	const char *m = p->conn ? PQerrorMessage(p->conn) : "out of memory";
-	size_t len;
+	char *e = p->last_err;
+	size_t k, n = sizeof(p->last_err);
 
-	snprintf(p->last_err, sizeof(p->last_err), "%s: %s", what, m);
-	len = strlen(p->last_err);
-	while (len > 0 && (p->last_err[len - 1] == '\n' ||
-	    p->last_err[len - 1] == ' '))
-		p->last_err[--len] = '\0';
+	k = (size_t)snprintf(e, n, "%s: ", what);
+	if (k >= n)
+		k = n - 1;
+	for (; *m && k + 3 < n; m++) {
+		if (*m == '\n' && m[1] == '\t') {
+			e[k++] = ' ';
+			m++;
+		} else if (*m == '\n' && m[1] != '\0') {
+			e[k++] = ';';
+			e[k++] = ' ';
+		} else if (*m != '\n') {
+			e[k++] = *m == '\t' ? ' ' : *m;
+		}
+	}
+	while (k > 0 && e[k - 1] == ' ')
+		k--;
+	e[k < n ? k : n - 1] = '\0';
 }
 
 /* Close the connection; a batch in flight or waiting is retried later. */

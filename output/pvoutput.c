@@ -18,12 +18,14 @@
  * loaded by pvoutput_start (dynlib.h), not linked.
  */
 #include <curl/curl.h>
+#include <errno.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "delivery.h"
 #include "dynlib.h"
@@ -81,6 +83,7 @@ struct pv_client {
 	struct event_base *base;
 	struct event *timer;
 	char url[CONFIG_STR + 64];
+	char cafile[CONFIG_STR];	/* "" = curl's default store */
 	char key_header[160];
 	struct pvoutput_fmt fmt;
 	int batch;
@@ -102,6 +105,7 @@ struct pv_system {
 	struct curl_slist *headers;
 	char *post;
 	char reply[REPLY_MAX];
+	char curl_err[CURL_ERROR_SIZE];	/* curl's detail (TLS reasons) */
 	size_t reply_len;
 	const struct journal_row *rows;
 	int nrows;
@@ -362,8 +366,9 @@ finish(struct pv_system *s, CURLcode cc)
 	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
 	request_free(s);
 	if (cc != CURLE_OK) {
+		/* No URL in it, and the key travels in a header. */
 		log_warnx("output pvoutput system %s: %s", s->sid,
-		    curl_easy_strerror(cc));
+		    s->curl_err[0] ? s->curl_err : curl_easy_strerror(cc));
 		delivery_done(s->d, 0, DELIVERY_RETRY, 0);
 		return;
 	}
@@ -544,6 +549,10 @@ pv_send(void *ctx, const struct journal_row *rows, int n)
 	curl_easy_setopt(s->easy, CURLOPT_TIMEOUT, 30L);
 	curl_easy_setopt(s->easy, CURLOPT_USERAGENT, "omniklog");
 	curl_easy_setopt(s->easy, CURLOPT_PROTOCOLS_STR, "https,http");
+	s->curl_err[0] = '\0';
+	curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->curl_err);
+	if (c->cafile[0])
+		curl_easy_setopt(s->easy, CURLOPT_CAINFO, c->cafile);
 	if (curl_multi_add_handle(c->multi, s->easy) != CURLM_OK) {
 		request_free(s);
 		return -1;
@@ -602,6 +611,12 @@ pvoutput_start(struct journal *j, struct event_base *base,
 	snprintf(c->url, sizeof(c->url), "%s%sservice/r2/addbatchstatus.jsp",
 	    cfg->pv_url, cfg->pv_url[strlen(cfg->pv_url) - 1] == '/' ? "" :
 	    "/");
+	snprintf(c->cafile, sizeof(c->cafile), "%s", cfg->pv_cafile);
+	if (c->cafile[0] && access(c->cafile, R_OK) != 0) {
+		snprintf(err, errlen, "[pvoutput] cafile: cannot read %s: %s",
+		    c->cafile, strerror(errno));
+		goto fail;
+	}
 	snprintf(c->key_header, sizeof(c->key_header),
 	    "X-Pvoutput-Apikey: %s", cfg->pv_api_key);
 	c->fmt.lifetime = strcmp(cfg->pv_energy, "lifetime") == 0;

@@ -213,6 +213,33 @@ test_build_with_overrides(void **state)
 	assert_int_equal(config_override(&o, "omniklog", "csv", "x"), -1);
 }
 
+/*
+ * A TLS conninfo easily passes inih's 200-byte line: it goes on indented
+ * lines, joined with spaces as libpq reads them.
+ */
+static void
+test_long_conninfo(void **state)
+{
+	struct config c;
+	char err[1024];
+
+	(void)state;
+	write_file("[postgresql]\nconninfo = host=db.example.org port=5432 "
+	    "dbname=solar user=omniklog\n"
+	    "    sslmode=verify-full sslrootcert=/etc/omniklog/pg-ca.pem\n"
+	    "    sslcert=/etc/omniklog/pg-client.crt "
+	    "sslkey=/etc/omniklog/pg-client.key\ntable = t\n");
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, path, err, sizeof(err)), 0);
+	assert_string_equal(c.pg_conninfo, "host=db.example.org port=5432 "
+	    "dbname=solar user=omniklog sslmode=verify-full "
+	    "sslrootcert=/etc/omniklog/pg-ca.pem "
+	    "sslcert=/etc/omniklog/pg-client.crt "
+	    "sslkey=/etc/omniklog/pg-client.key");
+	assert_string_equal(c.pg_table, "t");
+	done();
+}
+
 /* Dumps end up in bug reports: a conninfo password never appears. */
 static void
 test_dump_hides_conninfo_password(void **state)
@@ -247,6 +274,7 @@ main(void)
 		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_build_with_overrides),
 		cmocka_unit_test(test_dump_hides_conninfo_password),
+		cmocka_unit_test(test_long_conninfo),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

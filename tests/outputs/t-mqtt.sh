@@ -38,7 +38,7 @@ dups() { jq -r .journal_id <"$T/states" | sort -n | uniq -d | wc -l; }
 # 1. Plain delivery.
 "$FEED" -c "$T/omk.conf" --count 20 --start $t0 --flush 10 >"$T/f1.log" 2>&1
 ok $? "20 readings acknowledged by the broker"
-wait_for 5 test "$(wc -l <"$T/states")" -ge 20
+wait_for 5 lines_at_least "$T/states" 20
 is "$(ids)" "$(seqs 1 20)" "the subscriber got readings 1..20, in order"
 is "$(head -n 1 "$T/states" | jq -c '[.pac, .etoday, .etotal, .temp, .vac1, .fac1, .inverter_sn, .time]')" \
    "[100,0,10000,30,230,50,\"NLDN302013000000\",\"$(date -u -d @$t0 +%Y-%m-%dT%H:%M:%SZ)\"]" \
@@ -56,7 +56,7 @@ sleep 2
 mq_start
 wait $feed
 ok $? "outage during capture: backlog delivered after the broker came back"
-wait_for 10 test "$(wc -l <"$T/states")" -ge 60
+wait_for 10 lines_at_least "$T/states" 60
 is "$(firsts)" "$(seqs 1 60)" "readings 21..60 all arrived, in order"
 d=$(dups)
 ok $([ "$d" -le 1 ]; echo $?) "at most the message in flight at the outage came twice ($d did)"
@@ -74,7 +74,7 @@ is $? 3 "broker down: omk-feed stops with a backlog"
 mq_start
 "$FEED" -c "$T/omk.conf" --count 0 --flush 15 >"$T/f4.log" 2>&1
 ok $? "restarted program delivers the backlog"
-wait_for 10 test "$(wc -l <"$T/states")" -ge 70
+wait_for 10 lines_at_least "$T/states" 70
 is "$(firsts)" "$(seqs 1 70)" "readings 61..70 all arrived, in order"
 is "$(dups)" "$d" "none of them twice"
 
@@ -90,7 +90,7 @@ ok $? "stalled broker: delivered once it answers"
 late=$(sed -n 's/.*late by at most \(-\?[0-9]*\) ms.*/\1/p' "$T/f4b.log")
 ok $([ -n "$late" ] && [ "$late" -lt 500 ]; echo $?) \
    "capture never waited on the stalled broker (late by at most ${late:-?} ms)"
-wait_for 10 test "$(wc -l <"$T/states")" -ge 90
+wait_for 10 lines_at_least "$T/states" 90
 is "$(firsts)" "$(seqs 1 90)" "readings 71..90 all arrived, in order"
 
 # 4. Home Assistant discovery: one retained config per sensor the
@@ -131,7 +131,8 @@ is "$(mosquitto_sub -h 127.0.0.1 -p "$MQPORT" -t omniklog/status -C 1 -W 3)" \
    online "status online while connected"
 kill -9 $feed
 wait $feed 2>/dev/null
-wait_for 5 test "$(mosquitto_sub -h 127.0.0.1 -p "$MQPORT" -t omniklog/status -C 1 -W 2)" = offline
+offline() { [ "$(mosquitto_sub -h 127.0.0.1 -p "$MQPORT" -t omniklog/status -C 1 -W 2)" = offline ]; }
+wait_for 5 offline
 ok $? "status offline through the last will after a crash"
 
 done_testing

@@ -37,7 +37,7 @@ sleep 0.5
 "$B/omnik-sniff" -c "$T/mq.conf" --stream "$T/s.bin" --db "$T/j2.db" \
     --flush 10 >/dev/null 2>"$T/err2"
 ok $? "omnik-sniff -c (with [mqtt]) --db exits 0"
-wait_for 5 test "$(wc -l <"$T/states")" -ge "$nread"
+wait_for 5 lines_at_least "$T/states" "$nread"
 is "$(jq -r .journal_id "$T/states" | tr '\n' ' ')" "$(seq -s ' ' 1 "$nread") " \
    "every reading reached the broker before exit, in order"
 done_testing

@@ -48,11 +48,13 @@
 	X(mosquitto_connack_string) X(mosquitto_connect_async) \
 	X(mosquitto_connect_callback_set) X(mosquitto_destroy) \
 	X(mosquitto_disconnect) X(mosquitto_disconnect_callback_set) \
-	X(mosquitto_lib_init) X(mosquitto_loop_misc) X(mosquitto_loop_read) \
+	X(mosquitto_lib_init) X(mosquitto_log_callback_set) \
+	X(mosquitto_loop_misc) X(mosquitto_loop_read) \
 	X(mosquitto_loop_write) X(mosquitto_new) X(mosquitto_publish) \
 	X(mosquitto_publish_callback_set) X(mosquitto_socket) \
 	X(mosquitto_strerror) X(mosquitto_tls_set) \
-	X(mosquitto_username_pw_set) X(mosquitto_want_write) \
+	X(mosquitto_user_data_set) X(mosquitto_username_pw_set) \
+	X(mosquitto_want_write) \
 	X(mosquitto_will_set)
 
 static struct mosq_api { MOSQ_SYMBOLS(DYNLIB_MEMBER) } mosq;
@@ -69,6 +71,7 @@ static struct dynlib mosq_lib = DYNLIB("MQTT output",
 #define mosquitto_disconnect_callback_set \
 	mosq.mosquitto_disconnect_callback_set
 #define mosquitto_lib_init mosq.mosquitto_lib_init
+#define mosquitto_log_callback_set mosq.mosquitto_log_callback_set
 #define mosquitto_loop_misc mosq.mosquitto_loop_misc
 #define mosquitto_loop_read mosq.mosquitto_loop_read
 #define mosquitto_loop_write mosq.mosquitto_loop_write
@@ -78,6 +81,7 @@ static struct dynlib mosq_lib = DYNLIB("MQTT output",
 #define mosquitto_socket mosq.mosquitto_socket
 #define mosquitto_strerror mosq.mosquitto_strerror
 #define mosquitto_tls_set mosq.mosquitto_tls_set
+#define mosquitto_user_data_set mosq.mosquitto_user_data_set
 #define mosquitto_username_pw_set mosq.mosquitto_username_pw_set
 #define mosquitto_want_write mosq.mosquitto_want_write
 #define mosquitto_will_set mosq.mosquitto_will_set

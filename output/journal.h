@@ -65,7 +65,9 @@ int journal_add_reject(struct journal *j, const struct reject *rej,
 /*
  * The writer thread, with its own connection: from now on writes are
  * queued for it (at most JOURNAL_QUEUE_MAX). journal_writer_fd() becomes
- * readable when a commit ended or failed: the program then calls
+ * readable when a commit failed, recovered, dropped or pruned something,
+ * and after every commit if tell_commits (someone waits for readings to
+ * be committed: the deliveries): the program then calls
  * journal_writer_poll(), which calls the notify hook (deliveries) if
  * readings were committed and says what happened since the last call.
  * journal_sync() waits up to timeout_ms for everything queued to commit
@@ -84,7 +86,8 @@ struct journal_news {
 	bool recovered;		/* a commit succeeded again after failures */
 	char error[512];	/* a new error since the last call, or "" */
 };
-int journal_writer_start(struct journal *j, char *err, size_t errlen);
+int journal_writer_start(struct journal *j, bool tell_commits, char *err,
+    size_t errlen);
 int journal_writer_fd(const struct journal *j);
 void journal_writer_poll(struct journal *j, struct journal_news *n);
 void journal_writer_stop(struct journal *j, struct journal_news *n);

@@ -226,9 +226,15 @@ outputs_setup(struct outputs *o, const struct config *cfg,
 	}
 	r->j = j;
 	o->remote = r;
+	if (start_remote(r, cfg, base, err, errlen) != 0)
+		goto fail;
+	retire_cursors(r);
 	if (base != NULL) {
-		/* Commits off the event loop: see journal.c. */
-		if (journal_writer_start(j, err, errlen) != 0)
+		/*
+		 * Commits off the event loop (see journal.c); the loop hears
+		 * of each commit only if deliveries wait for them.
+		 */
+		if (journal_writer_start(j, r->nd > 0, err, errlen) != 0)
 			goto fail;
 		r->news = event_new(base, journal_writer_fd(j),
 		    EV_READ | EV_PERSIST, on_news, r);
@@ -237,9 +243,6 @@ outputs_setup(struct outputs *o, const struct config *cfg,
 			goto fail;
 		}
 	}
-	if (start_remote(r, cfg, base, err, errlen) != 0)
-		goto fail;
-	retire_cursors(r);
 	if (base != NULL && cfg->retention > 0) {
 		struct timeval tv = { PRUNE_INTERVAL_S, 0 };
 

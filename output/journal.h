@@ -14,9 +14,11 @@
  * survives a power cut, with normal a crash of the program). Without the
  * writer thread a write has committed when it returns 0 (or at
  * journal_commit() after journal_begin()); with it, a write returning 0
- * is queued, commits within one commit's time of the ones before it, and
- * journal_writer_poll() says so (see journal.c for the full/failing
- * policy). Ids only grow (AUTOINCREMENT), so a cursor is a row id.
+ * is queued and commits in order with the ones before it, soon (at once
+ * when it comes alone, within 20 ms under load) unless the journal is
+ * failing, when it waits for the next try (1 s .. 60 s apart);
+ * journal_writer_poll() says what happened (see journal.c for the
+ * full/failing policy). Ids only grow (AUTOINCREMENT), so a cursor is a row id.
  * The schema carries a version (PRAGMA user_version) and is migrated
  * step by step when the file is opened; a file from a newer omniklog is
  * refused rather than touched. Library code: returns errors, never logs.
@@ -68,8 +70,11 @@ int journal_add_reject(struct journal *j, const struct reject *rej,
  * readable when a commit failed, recovered, dropped or pruned something,
  * and after every commit if tell_commits (someone waits for readings to
  * be committed: the deliveries): the program then calls
- * journal_writer_poll(), which calls the notify hook (deliveries) if
- * readings were committed and says what happened since the last call.
+ * journal_writer_poll(), which says what happened since the last call
+ * (and calls the notify hook, if one is set, when readings committed).
+ * A producer finding the queue full waits up to 2 s while the writer is
+ * healthy, and not at all while it is failing; then the write is
+ * refused with an error.
  * journal_sync() waits up to timeout_ms for everything queued to commit
  * (it fails at once while the writer is failing).
  * journal_writer_stop() commits what is queued (one last try when
@@ -112,7 +117,10 @@ int64_t journal_last_id(struct journal *j, const char *inverter);
  * Delivery cursors: the id of the last row an output has delivered (or
  * skipped for good). A missing cursor is created at `initial`. inverter:
  * the one inverter whose rows the output delivers, NULL for all (what
- * retention keeps for it). Getting a cursor marks it in use.
+ * retention keeps for it). Getting a cursor marks it in use. This and
+ * journal_cursors_retire() run on the caller's connection even with the
+ * writer thread (they may wait for its lock): call them at start-up,
+ * before queued journal_cursor_set()s could be newer.
  */
 int journal_cursor_get(struct journal *j, const char *name,
     const char *inverter, int64_t initial, int64_t *pos, const char **err);
@@ -137,8 +145,9 @@ int journal_cursors_retire(struct journal *j, const char *const *keep, int n,
 int journal_prune(struct journal *j, time_t now, int64_t *deleted,
     const char **err);
 
-/* Called after commits of readings (wakes the deliveries); with the
- * writer thread from journal_writer_poll(), on the caller's thread. */
+/* Called after commits of readings; with the writer thread from
+ * journal_writer_poll(), on the caller's thread. (The programs wake their
+ * deliveries from the poll's news instead: see setup.c.) */
 void journal_set_notify(struct journal *j, void (*fn)(void *), void *arg);
 
 /* The journal as the dispatcher's first sink; the sink owns j. */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "csv.h"
 #include "delivery.h"
@@ -29,7 +30,7 @@ struct outputs_remote {
 	struct event *prune;
 	struct event *news;		/* the journal writer's eventfd */
 	bool unkicked;			/* committed, deliveries not woken */
-	struct timeval unkicked_since;
+	int64_t unkicked_since;		/* monotonic, microseconds */
 };
 
 static void
@@ -41,7 +42,7 @@ kick_all(void *arg)
 		delivery_kick(r->d[i]);
 }
 
-/* What the journal writer did: deliveries are kicked by the poll. */
+/* What the journal writer did (on_news wakes the deliveries). */
 static void
 log_news(const struct journal_news *n)
 {
@@ -68,27 +69,35 @@ log_news(const struct journal_news *n)
  * requests against its hourly limit.
  */
 #define KICK_MAX_DELAY_US 1000000
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	/* Not the wall clock: an NTP step must not stop the kicks. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void
 on_news(evutil_socket_t fd, short what, void *arg)
 {
 	struct outputs_remote *r = arg;
 	struct journal_news n;
-	struct timeval now, since;
+	int64_t now;
 
 	(void)fd;
 	(void)what;
 	journal_writer_poll(r->j, &n);
 	log_news(&n);
-	gettimeofday(&now, NULL);
+	now = mono_us();
 	if (n.committed > 0 && !r->unkicked) {
 		r->unkicked = true;
 		r->unkicked_since = now;
 	}
 	if (!r->unkicked)
 		return;
-	timersub(&now, &r->unkicked_since, &since);
-	if (n.queued == 0 || since.tv_sec * 1000000 + since.tv_usec >=
-	    KICK_MAX_DELAY_US) {
+	if (n.queued == 0 || now - r->unkicked_since >= KICK_MAX_DELAY_US) {
 		r->unkicked = false;
 		kick_all(r);
 	}
@@ -287,6 +296,11 @@ outputs_teardown(struct outputs *o)
 	if (r != NULL) {
 		struct journal_news n;
 
+		/* Off the loop before the writer closes its eventfd. */
+		if (r->news) {
+			event_free(r->news);
+			r->news = NULL;
+		}
 		/* Queued readings first, with their errors in the log. */
 		journal_writer_stop(r->j, &n);
 		log_news(&n);

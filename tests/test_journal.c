@@ -605,6 +605,60 @@ writer_skips_a_refused_entry(void **state)
 	journal_close(j);
 }
 
+/*
+ * A refusal that rolls the whole transaction back (RAISE(ROLLBACK)): the
+ * batch starts over without it, and no row lands twice.
+ */
+static void
+writer_refusal_that_rolls_back(void **state)
+{
+	struct journal *j = open_journal(0);
+	sqlite3 *db = raw_open();
+	struct journal_news n;
+
+	(void)state;
+	assert_int_equal(sqlite3_exec(db, "CREATE TRIGGER refuse BEFORE "
+	    "INSERT ON readings WHEN NEW.inverter_sn = 'NLDN302013000002' "
+	    "BEGIN SELECT RAISE(ROLLBACK, 'rolled back by the test'); END",
+	    NULL, NULL, NULL), SQLITE_OK);
+	writer(j);
+	for (int i = 1; i <= 5; i++)
+		add(j, i, 1000);
+	journal_writer_stop(j, &n);
+	assert_int_equal(n.dropped, 1);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM readings"), 4);
+	assert_int_equal(raw_int(db, "SELECT count(DISTINCT inverter_sn) "
+	    "FROM readings"), 4);
+	sqlite3_close(db);
+	journal_close(j);
+}
+
+/* Stopped while the file is locked: one last try, the rest counted. */
+static void
+writer_stop_while_failing(void **state)
+{
+	struct journal *j = open_journal(0);
+	sqlite3 *db = raw_open();
+	struct journal_news n;
+
+	(void)state;
+	writer(j);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+	    SQLITE_OK);
+	for (int i = 1; i <= 3; i++)
+		add(j, i, 1000);
+	journal_writer_stop(j, &n);
+	assert_int_equal(n.dropped, 3);
+	assert_int_equal(n.committed, 0);
+	assert_false(n.failing);
+	assert_non_null(strstr(n.error, "locked"));
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM readings"), 0);
+	sqlite3_close(db);
+	journal_close(j);
+}
+
 /* Polls until the writer reports failing (bounded). */
 static void
 wait_failing(struct journal *j, char *error, size_t n)
@@ -854,6 +908,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(writer_skips_a_refused_entry,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(writer_retries_then_commits_all,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(writer_refusal_that_rolls_back,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(writer_stop_while_failing,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    writer_back_pressure_loses_nothing, setup, teardown),

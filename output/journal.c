@@ -566,6 +566,16 @@ writer_commit(struct journal *j, struct jentry *list, int64_t *pruned)
 	char msg[600];
 	int rc;
 
+	/*
+	 * Opened with the first write, not at start: an idle relay keeps
+	 * one connection (~200 KiB less); the caller's connection has
+	 * opened and migrated the same file already.
+	 */
+	if (c->db == NULL && conn_open(c, j->path, &j->opts, true) != 0) {
+		writer_error(w, c->err);
+		conn_close(c);
+		return -1;
+	}
 again:
 	*pruned = 0;
 	if (conn_exec(c, "BEGIN IMMEDIATE", "starting a commit") != 0) {
@@ -821,11 +831,7 @@ journal_writer_start(struct journal *j, bool tell_commits, char *err,
 		writer_free(w);
 		return -1;
 	}
-	if (conn_open(&w->c, j->path, &j->opts, true) != 0) {
-		snprintf(err, errlen, "%s", w->c.err);
-		writer_free(w);
-		return -1;
-	}
+	/* Its connection opens with the first write (writer_commit). */
 	j->w = w;
 	/*
 	 * The thread starts with every signal blocked, so the program's

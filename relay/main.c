@@ -282,7 +282,7 @@ main(int argc, char **argv)
 	struct event *sigs[4];
 	char err[4096], pidfile[CONFIG_STR + 32];
 	bool foreground = false, check = false;
-	int ch, r;
+	int ch;
 
 	log_init(PROG, true, 0);
 	while ((ch = getopt_long(argc, argv, "c:l:u:fnvhV", longopts,
@@ -378,13 +378,12 @@ main(int argc, char **argv)
 	if (geteuid() != 0 && M.cfg.user[0] != '\0') {
 		log_debug("not root: staying the current user");
 	} else {
-		r = daemon_drop_privileges(M.cfg.user, false, err, sizeof(err));
-		if (r < 0)
+		if (daemon_drop_privileges(M.cfg.user, false, err,
+		    sizeof(err)) != 0)
 			fatalx("%s", err);
-		if (r > 0)
-			log_warnx("user %s does not exist: running as uid %d "
-			    "(create it, or set user)", M.cfg.user,
-			    (int)geteuid());
+		if (geteuid() == 0)
+			log_info("running as root, as asked (user = '%s')",
+			    M.cfg.user);
 	}
 
 	if (outputs_open(err, sizeof(err)) != 0)

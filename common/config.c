@@ -605,7 +605,9 @@ config_build(struct config *c, const char *path,
 	char msg[256];
 
 	config_defaults(c);
-	if (path != NULL || access(p, F_OK) == 0) {
+	if (path != NULL && path[0] == '\0') {
+		/* No file at all: defaults and flags. */
+	} else if (path != NULL || access(p, F_OK) == 0) {
 		if (config_load(c, p, err, errlen) != 0)
 			return -1;
 	}

@@ -117,7 +117,8 @@ int config_override(struct config_overrides *o, const char *section,
     const char *key, const char *value);
 /*
  * Defaults, then the file, then the overrides. path NULL reads
- * CONFIG_DEFAULT_PATH if it exists. 0, or -1 with every problem in err.
+ * CONFIG_DEFAULT_PATH if it exists; path "" reads no file at all. 0, or
+ * -1 with every problem in err.
  */
 int config_build(struct config *c, const char *path,
     const struct config_overrides *o, char *err, size_t errlen);

@@ -91,3 +91,17 @@ $(B)/tests/test_pgsql.o: ALL_CFLAGS += $(PQ_CFLAGS)
 # output itself loads libpq at run time.
 $(B)/tests/test_pgsql: $(B)/tests/test_pgsql.o $(LIB_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) $(LIB_LIBS) -lpq
+
+# omnik-sniff with its default config file under the build directory
+# instead of /etc: what a replay does on an installed system, tested
+# without touching the real /etc (tests/cli/t-installed.sh).
+TEST_SYSCONFDIR := $(abspath $(B))/tests/sysconf
+TEST_TOOLS += $(B)/tests/omnik-sniff-sysconf
+$(B)/tests/sysconf-obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DSYSCONFDIR='"$(TEST_SYSCONFDIR)"' -c -o $@ $<
+$(B)/tests/omnik-sniff-sysconf: $(B)/tests/sysconf-obj/sniff/omnik-sniff.o \
+                $(B)/tests/sysconf-obj/common/config.o $(B)/sniff/pcapsrc.o \
+                $(B)/sniff/nfqsrc.o $(SNIFF_CORE_OBJ) \
+                $(filter-out $(B)/common/config.o,$(LIB_OBJ))
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(LIB_LIBS) $(SNIFF_LIBS)

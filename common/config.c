@@ -6,6 +6,7 @@
  * inih calls the handler for a line before it reads the next one.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -369,6 +371,8 @@ struct load {
 	FILE *fp;
 	const char *path;
 	int line;
+	size_t bytes;		/* read so far */
+	bool too_big;
 	int nerr;
 	char *err;
 	size_t errlen, errused;
@@ -406,11 +410,77 @@ static char *
 read_line(char *str, int num, void *stream)
 {
 	struct load *ld = stream;
-	char *r = fgets(str, num, ld->fp);
+	char *r;
 
-	if (r != NULL)
+	/* A file that grew past the cap while being read ends there. */
+	if (ld->bytes > CONFIG_MAX_SIZE) {
+		ld->too_big = true;
+		return NULL;
+	}
+	r = fgets(str, num, ld->fp);
+	if (r != NULL) {
 		ld->line++;
+		ld->bytes += strlen(r);
+	}
 	return r;
+}
+
+/*
+ * Open path as a config file: a regular file of at most CONFIG_MAX_SIZE
+ * bytes, or the null device (the documented empty config). A directory
+ * would read as empty and a device or FIFO could block or never end, so
+ * both are refused. Returns the stream, or NULL with a message in err.
+ */
+static FILE *
+config_open(const char *path, bool *empty, char *err, size_t errlen)
+{
+	struct stat st, null;
+	FILE *fp;
+	int fd;
+
+	*empty = false;
+	/* O_NONBLOCK: a FIFO must not hold us before we can refuse it. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot read %s: %s", path,
+		    strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "cannot read %s: %s", path,
+		    strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (S_ISCHR(st.st_mode) && stat("/dev/null", &null) == 0 &&
+	    S_ISCHR(null.st_mode) && st.st_rdev == null.st_rdev) {
+		*empty = true;
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a config file (%s); give a "
+		    "regular file, or /dev/null for none", path,
+		    S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ?
+		    "a FIFO" : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ?
+		    "a device" : "not a regular file");
+		close(fd);
+		return NULL;
+	}
+	if (st.st_size > CONFIG_MAX_SIZE) {
+		snprintf(err, errlen, "%s: %lld bytes, larger than a config "
+		    "file may be (%d)", path, (long long)st.st_size,
+		    CONFIG_MAX_SIZE);
+		close(fd);
+		return NULL;
+	}
+	if (fcntl(fd, F_SETFL, 0) != 0 || (fp = fdopen(fd, "r")) == NULL) {
+		snprintf(err, errlen, "cannot read %s: %s", path,
+		    strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	return fp;
 }
 
 static int
@@ -463,6 +533,7 @@ int
 config_load(struct config *c, const char *path, char *err, size_t errlen)
 {
 	struct load ld;
+	bool empty;
 	int r;
 
 	memset(&ld, 0, sizeof(ld));
@@ -472,14 +543,17 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 	ld.errlen = errlen;
 	if (errlen > 0)
 		err[0] = '\0';
-	ld.fp = fopen(path, "r");
-	if (ld.fp == NULL) {
-		snprintf(err, errlen, "cannot read %s: %s", path,
-		    strerror(errno));
+	ld.fp = config_open(path, &empty, err, errlen);
+	if (ld.fp == NULL && !empty)
+		return -1;
+	r = empty ? 0 : ini_parse_stream(read_line, &ld, handler, &ld);
+	if (ld.fp != NULL)
+		fclose(ld.fp);
+	if (ld.too_big) {
+		snprintf(err, errlen, "%s: grew past %d bytes while being "
+		    "read", path, CONFIG_MAX_SIZE);
 		return -1;
 	}
-	r = ini_parse_stream(read_line, &ld, handler, &ld);
-	fclose(ld.fp);
 	if (r > 0) {
 		/* inih's own syntax error (our handler never fails). */
 		ld.line = r;

@@ -105,3 +105,24 @@ $(B)/tests/omnik-sniff-sysconf: $(B)/tests/sysconf-obj/sniff/omnik-sniff.o \
                 $(B)/sniff/nfqsrc.o $(SNIFF_CORE_OBJ) \
                 $(filter-out $(B)/common/config.o,$(LIB_OBJ))
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(LIB_LIBS) $(SNIFF_LIBS)
+
+# The config loader's fuzz target, replayed like fuzz_proto's (its corpus:
+# tests/fuzz/corpus-config); `make fuzz` runs it with libFuzzer too.
+FUZZ_CONFIG_REPLAY := $(B)/tests/fuzz_config_replay
+test-programs: $(FUZZ_CONFIG_REPLAY)
+$(FUZZ_CONFIG_REPLAY): $(B)/tests/fuzz/fuzz_config.o $(B)/tests/fuzz/replay.o \
+                       $(B)/common/config.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) -linih
+
+.PHONY: fuzz-config
+fuzz: fuzz-config
+fuzz-config:
+	$(MAKE) B=build/fuzz CC=clang SANFLAGS= build/fuzz/common/config.o \
+	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined"
+	@mkdir -p build/fuzz/corpus-config
+	clang -std=c11 -D_GNU_SOURCE $(INCLUDES) $(WARN) -O1 -g \
+	    -fsanitize=fuzzer,address,undefined -o build/fuzz/fuzz_config \
+	    tests/fuzz/fuzz_config.c build/fuzz/common/config.o -linih
+	build/fuzz/fuzz_config -max_total_time=$(FUZZ_TIME) -max_len=4096 \
+	    -print_final_stats=1 -artifact_prefix=build/fuzz/config- \
+	    build/fuzz/corpus-config tests/fuzz/corpus-config

@@ -544,6 +544,15 @@ handler(void *user, const char *section, const char *name, const char *value)
 		return 1;
 	}
 	idx = (size_t)(k - keys);
+	/*
+	 * "key =;x" gives ";x", but written back as "key = ;x" it reads as
+	 * a comment: a setting that cannot be written is a typo anyway.
+	 */
+	if (value[0] == ';') {
+		add_error(ld, "[%s] %s: a value may not start with ';' (a "
+		    "comment goes after a space)", section, name);
+		return 1;
+	}
 	if (set_key(ld->c, k, value, ld->seen[idx], msg, sizeof(msg)) != 0)
 		add_error(ld, "%s", msg);
 	ld->seen[idx] = true;

@@ -29,4 +29,17 @@ for prog in omnik-relay omnik-sniff; do
 	if [ $rc -eq 0 ] && grep -qx "verbose = 1" "$T/out"; then ok "$prog: a config just under the cap is read to its end"
 	else not_ok "$prog under the cap" "rc=$rc $(tail -c 300 "$T/out")"; fi
 done
+
+# Text the parser would read otherwise than it is written: refused with
+# the line (found by the config fuzz target).
+printf '[omniklog]\nverbose = 1\ncsv = a\0b\n' >"$T/nul.conf"
+out=$("$B/omnik-relay" -n -c "$T/nul.conf" 2>&1); rc=$?
+if [ $rc -eq 1 ] && [ "$out" = "$T/nul.conf:3: a NUL byte: not a text file" ]; then
+	ok "a NUL byte: refused, with its line"
+else not_ok "NUL byte" "rc=$rc $out"; fi
+printf '[mqtt]\nhost =;broker\n' >"$T/semi.conf"
+out=$("$B/omnik-relay" -n -c "$T/semi.conf" 2>&1); rc=$?
+if [ $rc -eq 1 ] && echo "$out" | grep -q "semi.conf:2: \[mqtt\] host: a value may not start with ';'"; then
+	ok "a value starting with ';' (reads back as a comment): refused, with its line"
+else not_ok "value ;" "rc=$rc $out"; fi
 finish

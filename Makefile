@@ -90,13 +90,15 @@ check: deps
 	$(MAKE) SANITIZE=1 test-programs
 	tests/run-tests build/check
 
-# The relay on its built-in defaults (no config file): port 10004, IPv4 and
-# IPv6, forwarding to each connection's original destination, readings to
-# the journal data/omniklog.db, data/omniklog.csv and stderr. Ctrl-C stops.
+# The relay on its built-in defaults (-c /dev/null: no config file): port
+# 10004, IPv4 and IPv6, forwarding to each connection's original
+# destination, readings to the journal data/omniklog.db, data/omniklog.csv
+# and stderr, as the user who runs it (-u ''; without it root would need
+# the omniklog user). Ctrl-C stops.
 run: deps all
 	@mkdir -p data
 	@echo "omnik-relay: port 10004, upstream original, journal data/omniklog.db, CSV data/omniklog.csv (Ctrl-C stops)"
-	$(B)/omnik-relay -f -c /dev/null --db data/omniklog.db --csv data/omniklog.csv
+	$(B)/omnik-relay -f -c /dev/null -u '' --db data/omniklog.db --csv data/omniklog.csv
 
 bench: all $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done

@@ -6,6 +6,7 @@
  * inih calls the handler for a line before it reads the next one.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -134,7 +136,8 @@ check_url(const char *value, char *err, size_t errlen)
 
 static const struct ckey keys[] = {
 	S("omniklog", "user", user, "omniklog",
-	    "unprivileged user to run as after opening sockets"),
+	    "unprivileged user to run as after opening sockets (must "
+	    "exist; root or empty: stay as started)"),
 	S("omniklog", "pidfile", pidfile, "/run/omniklog/%s.pid",
 	    "pid file when daemonised (%s: program name)"),
 	S("omniklog", "csv", csv, "",
@@ -366,7 +369,8 @@ config_set(struct config *c, const char *section, const char *key,
 
 struct load {
 	struct config *c;
-	FILE *fp;
+	char *text;		/* the whole file, NUL-terminated */
+	size_t len, pos;	/* its length, what inih has had */
 	const char *path;
 	int line;
 	int nerr;
@@ -402,15 +406,118 @@ add_error(struct load *ld, const char *fmt, ...)
 		ld->errused = ld->errlen - 1;
 }
 
+/* inih reads lines through this: from the file's text, in memory. */
 static char *
 read_line(char *str, int num, void *stream)
 {
 	struct load *ld = stream;
-	char *r = fgets(str, num, ld->fp);
+	size_t n = 0;
 
-	if (r != NULL)
+	if (ld->pos >= ld->len || num < 2)
+		return NULL;
+	/* A line longer than num comes in pieces: count it once. */
+	if (ld->pos == 0 || ld->text[ld->pos - 1] == '\n')
 		ld->line++;
-	return r;
+	while (n < (size_t)num - 1 && ld->pos < ld->len) {
+		char ch = ld->text[ld->pos++];
+
+		str[n++] = ch;
+		if (ch == '\n')
+			break;
+	}
+	str[n] = '\0';
+	return str;
+}
+
+/*
+ * Read path, a config file: a regular file of at most CONFIG_MAX_SIZE
+ * bytes of text, or the null device (the documented empty config: *text
+ * NULL, 0 returned). A directory would read as empty and a device or FIFO
+ * could block or never end, so both are refused; so is a NUL byte, which
+ * would hide the rest of its line from the parser. Returns 0 with the
+ * text (malloc'd) in *text and *len, or -1 with a message in err.
+ */
+static int
+config_read(const char *path, char **text, size_t *len, char *err,
+    size_t errlen)
+{
+	struct stat st, null;
+	char *buf = NULL, *nul;
+	size_t have = 0;
+	int fd;
+
+	*text = NULL;
+	*len = 0;
+	/* O_NONBLOCK: a FIFO must not hold us before we can refuse it. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "cannot read %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	if (S_ISCHR(st.st_mode) && stat("/dev/null", &null) == 0 &&
+	    S_ISCHR(null.st_mode) && st.st_rdev == null.st_rdev) {
+		close(fd);
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a config file (%s); give a "
+		    "regular file, or /dev/null for none", path,
+		    S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ?
+		    "a FIFO" : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ?
+		    "a device" : "not a regular file");
+		goto fail;
+	}
+	if (st.st_size > CONFIG_MAX_SIZE) {
+		snprintf(err, errlen, "%s: %lld bytes, larger than a config "
+		    "file may be (%d)", path, (long long)st.st_size,
+		    CONFIG_MAX_SIZE);
+		goto fail;
+	}
+	/* One byte more than the cap: a file that grew is seen to. */
+	if ((buf = malloc(CONFIG_MAX_SIZE + 2)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto fail;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + have, CONFIG_MAX_SIZE + 1 - have);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "cannot read %s: %s", path,
+			    strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		have += (size_t)n;
+		if (have > CONFIG_MAX_SIZE) {
+			snprintf(err, errlen, "%s: grew past %d bytes while "
+			    "being read", path, CONFIG_MAX_SIZE);
+			goto fail;
+		}
+	}
+	close(fd);
+	buf[have] = '\0';
+	if ((nul = memchr(buf, '\0', have)) != NULL) {
+		int line = 1;
+
+		for (const char *p = buf; p < nul; p++)
+			line += *p == '\n';
+		snprintf(err, errlen, "%s:%d: a NUL byte: not a text file",
+		    path, line);
+		free(buf);
+		return -1;
+	}
+	*text = buf;
+	*len = have;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return -1;
 }
 
 static int
@@ -437,6 +544,15 @@ handler(void *user, const char *section, const char *name, const char *value)
 		return 1;
 	}
 	idx = (size_t)(k - keys);
+	/*
+	 * "key =;x" gives ";x", but written back as "key = ;x" it reads as
+	 * a comment: a setting that cannot be written is a typo anyway.
+	 */
+	if (value[0] == ';') {
+		add_error(ld, "[%s] %s: a value may not start with ';' (a "
+		    "comment goes after a space)", section, name);
+		return 1;
+	}
 	if (set_key(ld->c, k, value, ld->seen[idx], msg, sizeof(msg)) != 0)
 		add_error(ld, "%s", msg);
 	ld->seen[idx] = true;
@@ -472,14 +588,11 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 	ld.errlen = errlen;
 	if (errlen > 0)
 		err[0] = '\0';
-	ld.fp = fopen(path, "r");
-	if (ld.fp == NULL) {
-		snprintf(err, errlen, "cannot read %s: %s", path,
-		    strerror(errno));
+	if (config_read(path, &ld.text, &ld.len, err, errlen) != 0)
 		return -1;
-	}
-	r = ini_parse_stream(read_line, &ld, handler, &ld);
-	fclose(ld.fp);
+	r = ld.text == NULL ? 0 : ini_parse_stream(read_line, &ld, handler,
+	    &ld);
+	free(ld.text);
 	if (r > 0) {
 		/* inih's own syntax error (our handler never fails). */
 		ld.line = r;
@@ -605,7 +718,9 @@ config_build(struct config *c, const char *path,
 	char msg[256];
 
 	config_defaults(c);
-	if (path != NULL || access(p, F_OK) == 0) {
+	if (path != NULL && path[0] == '\0') {
+		/* No file at all: defaults and flags. */
+	} else if (path != NULL || access(p, F_OK) == 0) {
 		if (config_load(c, p, err, errlen) != 0)
 			return -1;
 	}

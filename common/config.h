@@ -22,6 +22,8 @@
 #define CONFIG_DEFAULT_PATH SYSCONFDIR "/omniklog/omniklog.conf"
 
 #define CONFIG_STR 256
+/* A config file holds a few dozen lines: past this it is not one. */
+#define CONFIG_MAX_SIZE (1 << 20)
 
 struct config {
 	/* [omniklog]: shared by every program */
@@ -91,8 +93,10 @@ struct config {
 
 void config_defaults(struct config *c);
 /*
- * Read path into c (on top of what c holds). Returns 0, or -1 with every
- * problem found as "path:line: message" lines in err.
+ * Read path into c (on top of what c holds). path must be a regular file
+ * of at most CONFIG_MAX_SIZE bytes, or the null device (/dev/null: no
+ * settings); a directory, a FIFO or another device is refused. Returns
+ * 0, or -1 with every problem found as "path:line: message" lines in err.
  */
 int config_load(struct config *c, const char *path, char *err, size_t errlen);
 /* Set one key, as the file would. Returns 0 or -1 with a message in err. */
@@ -117,7 +121,8 @@ int config_override(struct config_overrides *o, const char *section,
     const char *key, const char *value);
 /*
  * Defaults, then the file, then the overrides. path NULL reads
- * CONFIG_DEFAULT_PATH if it exists. 0, or -1 with every problem in err.
+ * CONFIG_DEFAULT_PATH if it exists; path "" reads no file at all. 0, or
+ * -1 with every problem in err.
  */
 int config_build(struct config *c, const char *path,
     const struct config_overrides *o, char *err, size_t errlen);

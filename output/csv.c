@@ -172,10 +172,20 @@ csv_open_fd(struct csv *c, char *err, size_t errlen)
 		c->fd = STDOUT_FILENO;
 		return write_line(c, csv_header, sizeof(csv_header) - 1, &e);
 	}
-	c->fd = open(c->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	/*
+	 * Never through a symbolic link: in a data directory the service
+	 * user can write, one planted there would have root (or us) append
+	 * to a file of its choosing.
+	 */
+	c->fd = open(c->path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW |
+	    O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0644);
 	if (c->fd < 0) {
-		snprintf(err, errlen, "cannot open %s: %s", c->path,
-		    strerror(errno));
+		if (errno == ELOOP)
+			snprintf(err, errlen, "%s is a symbolic link: refusing "
+			    "to write through it", c->path);
+		else
+			snprintf(err, errlen, "cannot open %s: %s", c->path,
+			    strerror(errno));
 		return -1;
 	}
 	if (fstat(c->fd, &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -49,7 +49,7 @@ usage(FILE *fp)
 "\n"
 "Options (each overrides the same key of the config file):\n"
 "  -c, --config FILE   read FILE (default " CONFIG_DEFAULT_PATH ",\n"
-"                      used only if it exists)\n"
+"                      used only if it exists); /dev/null: none\n"
 "  -l, --listen [ADDR:]PORT\n"
 "                      accept on this address (repeatable; IPv6 as\n"
 "                      [ADDR]:PORT). Default 10004, on IPv4 and IPv6\n"
@@ -70,8 +70,9 @@ usage(FILE *fp)
 "      --csv PATH      append readings to PATH in the seed script's CSV\n"
 "                      format; '-' is standard output [omniklog] csv\n"
 "  -u, --user USER     run as USER once the listeners are bound\n"
-"                      (default omniklog; '' keeps the current user)\n"
-"                      [omniklog] user\n"
+"                      (default omniklog; started as root, a missing\n"
+"                      USER is an error; '' or root keeps the current\n"
+"                      user) [omniklog] user\n"
 "  -f, --foreground    stay in the foreground and log to stderr; without\n"
 "                      it the relay detaches, writes [omniklog] pidfile\n"
 "                      and logs to syslog (facility daemon)\n"
@@ -282,7 +283,7 @@ main(int argc, char **argv)
 	struct event *sigs[4];
 	char err[4096], pidfile[CONFIG_STR + 32];
 	bool foreground = false, check = false;
-	int ch, r;
+	int ch;
 
 	log_init(PROG, true, 0);
 	while ((ch = getopt_long(argc, argv, "c:l:u:fnvhV", longopts,
@@ -378,13 +379,12 @@ main(int argc, char **argv)
 	if (geteuid() != 0 && M.cfg.user[0] != '\0') {
 		log_debug("not root: staying the current user");
 	} else {
-		r = daemon_drop_privileges(M.cfg.user, false, err, sizeof(err));
-		if (r < 0)
+		if (daemon_drop_privileges(M.cfg.user, false, err,
+		    sizeof(err)) != 0)
 			fatalx("%s", err);
-		if (r > 0)
-			log_warnx("user %s does not exist: running as uid %d "
-			    "(create it, or set user)", M.cfg.user,
-			    (int)geteuid());
+		if (geteuid() == 0)
+			log_info("running as root, as asked (user = '%s')",
+			    M.cfg.user);
 	}
 
 	if (outputs_open(err, sizeof(err)) != 0)

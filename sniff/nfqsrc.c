@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include "daemon.h"
 #include "nfqsrc.h"
 
 #define NFQ_COPY 65535
@@ -52,9 +53,15 @@ on_packet(struct nfq_q_handle *qh, struct nfgenmsg *msg, struct nfq_data *nfa,
 			len = (int)sizeof(q->copy);
 		memcpy(q->copy, data, (size_t)len);
 	}
-	/* The packet goes on, unchanged, before we look at it. */
-	if (nfq_set_verdict(qh, id, NF_ACCEPT, 0, NULL) < 0)
+	/*
+	 * The packet goes on, unchanged, before we look at it. The kernel
+	 * takes a verdict only from a sender with CAP_NET_ADMIN: raised for
+	 * this call alone (daemon.h), so the parsing below runs without it.
+	 */
+	if (daemon_net_admin(true) != 0 ||
+	    nfq_set_verdict(qh, id, NF_ACCEPT, 0, NULL) < 0)
 		q->verdict_errors++;
+	(void)daemon_net_admin(false);
 	q->packets++;
 	if (len <= 0)
 		return 0;
@@ -162,8 +169,12 @@ nfqsrc_close(struct nfqsrc *q)
 		return;
 	if (q->ev)
 		event_free(q->ev);
-	if (q->qh)
+	if (q->qh) {
+		/* Unbinding is a netlink request too. */
+		(void)daemon_net_admin(true);
 		nfq_destroy_queue(q->qh);
+		(void)daemon_net_admin(false);
+	}
 	if (q->h)
 		nfq_close(q->h);
 	free(q);

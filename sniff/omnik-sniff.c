@@ -70,7 +70,8 @@ usage(FILE *fp)
 "                      [sniff] nfqueue\n"
 "      --stream FILE   decode the kit-to-portal bytes of one or more\n"
 "                      pushes saved raw (e.g. nc -l 10004 > push.bin);\n"
-"                      '-' is standard input; stamped with the time read\n"
+"                      '-' is standard input; a raw stream holds no\n"
+"                      times, so readings carry the time they are read\n"
 "\n"
 "Capture (-r, -i):\n"
 "      --port P        TCP port the kits push to; repeatable (default\n"
@@ -102,10 +103,16 @@ usage(FILE *fp)
 "\n"
 "Running:\n"
 "  -c, --config FILE   read FILE (default " CONFIG_DEFAULT_PATH ",\n"
-"                      used only if it exists); flags override its keys\n"
-"  -u, --user USER     run as USER once the capture is open (default\n"
-"                      omniklog; '' keeps the current user); with\n"
-"                      --nfqueue only CAP_NET_ADMIN is kept [omniklog] user\n"
+"                      used only if it exists; -r and --stream read a\n"
+"                      config file only when -c names one); flags\n"
+"                      override its keys. /dev/null: none\n"
+"  -u, --user USER     run as USER once the capture or input is open\n"
+"                      (default omniklog, which must exist for -i and\n"
+"                      --nfqueue; -r and --stream use nobody without it;\n"
+"                      '' or root keeps the current user); outputs are\n"
+"                      opened as USER. With --nfqueue only CAP_NET_ADMIN\n"
+"                      is kept, raised just for each verdict\n"
+"                      [omniklog] user\n"
 "  -f, --foreground    -i, --nfqueue: stay in the foreground and log to\n"
 "                      stderr; without it omnik-sniff detaches, writes\n"
 "                      [omniklog] pidfile and logs to syslog (facility\n"
@@ -172,8 +179,10 @@ static struct {
 	struct config_overrides ov;
 	char ports[CONFIG_STR];
 	const char *files[MAX_FILES];
+	FILE *fps[MAX_FILES];		/* -r: opened before the drop */
 	int nfiles;
 	const char *stream_path;
+	int stream_fd;			/* --stream: opened before the drop */
 	int verbose_flags;
 	bool foreground;
 	bool cli_iface, cli_nfqueue;	/* inputs given as flags */
@@ -294,20 +303,16 @@ outputs_flush(void)
 /* --stream: unchanged from the first version */
 
 static int
-run_stream(const char *path, struct outputs *out)
+run_stream(const char *path, int fd, struct outputs *out)
 {
 	struct stream s;
 	struct timeval now;
 	uint8_t buf[65536];
 	ssize_t n;
-	int fd;
 
-	if (strcmp(path, "-") == 0) {
-		fd = STDIN_FILENO;
-	} else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		log_warn("cannot open %s", path);
-		return -1;
-	}
+	/* Raw bytes carry no time: the only one there is, is now. */
+	log_info("%s: readings are stamped with the time they are read",
+	    strcmp(path, "-") ? path : "stdin");
 	stream_init(&s, out, STREAM_TO_CLOUD, strcmp(path, "-") ? path : "stdin");
 	for (;;) {
 		n = read(fd, buf, sizeof(buf));
@@ -376,7 +381,7 @@ run_replay(void)
 	}
 	signal(SIGUSR1, on_usr1_replay);
 	for (int i = 0; i < M.nfiles; i++) {
-		if (pcapsrc_replay(&M.sn, M.files[i], M.cfg.filter,
+		if (pcapsrc_replay(&M.sn, M.fps[i], M.files[i], M.cfg.filter,
 		    M.cfg.ports, replay_between, NULL, err, sizeof(err)) != 0) {
 			log_warnx("%s", err);
 			rcode = -1;
@@ -471,7 +476,6 @@ run_live(void)
 	struct event *sigs[5], *tick;
 	struct timeval one = { 1, 0 }, now;
 	char err[512], pidfile[CONFIG_STR + 32], extra[256];
-	int r;
 
 	if (reasm_config(&M.cfg, &rc, err, sizeof(err)) != 0)
 		fatalx("%s", err);
@@ -508,14 +512,19 @@ run_live(void)
 	if (geteuid() != 0) {
 		log_debug("not root: staying the current user");
 	} else {
-		r = daemon_drop_privileges(M.cfg.user, M.nfq != NULL, err,
-		    sizeof(err));
-		if (r < 0)
+		/*
+		 * NFQUEUE: every verdict is a netlink message, and the kernel
+		 * (nfnetlink) takes one only from a sender holding
+		 * CAP_NET_ADMIN. It stays in the permitted set alone and is
+		 * raised just around the verdict (nfqsrc.c): the parsing of
+		 * what the packet holds runs without it.
+		 */
+		if (daemon_drop_privileges(M.cfg.user, M.nfq != NULL, err,
+		    sizeof(err)) != 0)
 			fatalx("%s", err);
-		if (r > 0)
-			log_warnx("user %s does not exist: running as uid %d "
-			    "(create it, or set user)", M.cfg.user,
-			    (int)geteuid());
+		if (geteuid() == 0)
+			log_info("running as root, as asked (user = '%s')",
+			    M.cfg.user);
 	}
 	/* Outputs are opened as the user that will write them. */
 	if (outputs_open(!M.foreground, err, sizeof(err)) != 0)
@@ -566,6 +575,34 @@ run_live(void)
 }
 
 /* ------------------------------------------------------------------ */
+
+/* -r and --stream: open every input first, while we may. 0, or -1. */
+static int
+open_inputs(void)
+{
+	if (M.stream_path != NULL) {
+		if (strcmp(M.stream_path, "-") == 0) {
+			M.stream_fd = STDIN_FILENO;
+		} else if ((M.stream_fd = open(M.stream_path, O_RDONLY |
+		    O_CLOEXEC)) < 0) {
+			log_warn("cannot open %s", M.stream_path);
+			return -1;
+		}
+		return 0;
+	}
+	for (int i = 0; i < M.nfiles; i++) {
+		M.fps[i] = strcmp(M.files[i], "-") == 0 ? stdin :
+		    fopen(M.files[i], "rbe");
+		if (M.fps[i] == NULL) {
+			log_warn("cannot open %s", M.files[i]);
+			while (i-- > 0)
+				if (M.fps[i] != stdin)
+					fclose(M.fps[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
 
 static void
 usage_error(const char *msg, const char *arg)
@@ -677,6 +714,13 @@ main(int argc, char **argv)
 			override("sniff", "nfqueue", "-1");
 	}
 
+	/*
+	 * A replay or a stream decode is not the service: the installed
+	 * config's CSV and journal are the service's, and it would append
+	 * to them. Without -c they read no config file at all: flags only.
+	 */
+	if ((M.nfiles > 0 || M.stream_path != NULL) && M.config_path == NULL)
+		M.config_path = "";
 	if (config_build(&M.cfg, M.config_path, &M.ov, err, sizeof(err)) != 0) {
 		log_warnx("%s", err);
 		return 1;
@@ -713,12 +757,35 @@ main(int argc, char **argv)
 		    "--stream)", NULL);
 
 	if (M.nfiles > 0 || M.stream_path != NULL) {
+		const char *user = M.cfg.user;
+
+		if (open_inputs() != 0)
+			return 1;
+		/*
+		 * The input is open: what parses it need not be root. The
+		 * service user if there is one, else nobody (a one-shot
+		 * decode needs no user of its own); -u '' stays root.
+		 */
+		if (geteuid() == 0 && user[0] != '\0') {
+			if (!daemon_user_exists(user) &&
+			    strcmp(user, DAEMON_DEFAULT_USER) == 0)
+				user = "nobody";
+			if (daemon_drop_privileges(user, false, err,
+			    sizeof(err)) != 0) {
+				log_warnx("%s", err);
+				return 1;
+			}
+		}
 		if (outputs_open(false, err, sizeof(err)) != 0) {
-			log_warnx("%s", err);
+			log_warnx("%s%s%s%s", err, geteuid() != 0 &&
+			    user[0] != '\0' ? " (outputs are opened as " : "",
+			    geteuid() != 0 && user[0] != '\0' ? user : "",
+			    geteuid() != 0 && user[0] != '\0' ?
+			    ", once the input is open; -u '' stays root)" : "");
 			return 1;
 		}
-		rc = M.stream_path ? run_stream(M.stream_path, &M.out) :
-		    run_replay();
+		rc = M.stream_path ? run_stream(M.stream_path, M.stream_fd,
+		    &M.out) : run_replay();
 		outputs_flush();
 		outputs_teardown(&M.out);
 		if (M.base)

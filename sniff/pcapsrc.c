@@ -84,9 +84,9 @@ set_filter(pcap_t *p, const char *filter, const char *ports, char *err,
 }
 
 int
-pcapsrc_replay(struct sniff *s, const char *path, const char *filter,
-    const char *ports, void (*between)(void *), void *arg, char *err,
-    size_t errlen)
+pcapsrc_replay(struct sniff *s, FILE *fp, const char *path,
+    const char *filter, const char *ports, void (*between)(void *),
+    void *arg, char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE];
 	struct pcapsrc ps;
@@ -94,9 +94,10 @@ pcapsrc_replay(struct sniff *s, const char *path, const char *filter,
 
 	memset(&ps, 0, sizeof(ps));
 	ps.s = s;
-	ps.p = pcap_open_offline(path, ebuf);
+	ps.p = pcap_fopen_offline(fp, ebuf);
 	if (ps.p == NULL) {
-		snprintf(err, errlen, "%s", ebuf);
+		snprintf(err, errlen, "%s: %s", path, ebuf);
+		fclose(fp);
 		return -1;
 	}
 	ps.link = packet_link_from_dlt(pcap_datalink(ps.p));

@@ -7,6 +7,7 @@
 #define PCAPSRC_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,14 +25,16 @@ int pcapsrc_filter_for_ports(const char *ports, bool vlan, char *buf,
     size_t n, char *err, size_t errlen);
 
 /*
- * Replay one pcap or pcapng file ("-": standard input) into s. filter ""
- * builds one from ports. between(arg), if not NULL, runs every few
- * thousand packets (for signals). Returns 0, or -1 with a message in err
- * (packets read before a read error are kept).
+ * Replay one pcap or pcapng file, open as fp (name for messages), into s;
+ * fp is closed. The caller opens it, so that it can give up its
+ * privileges before the first byte is parsed. filter "" builds one from
+ * ports. between(arg), if not NULL, runs every few thousand packets (for
+ * signals). Returns 0, or -1 with a message in err (packets read before a
+ * read error are kept).
  */
-int pcapsrc_replay(struct sniff *s, const char *path, const char *filter,
-    const char *ports, void (*between)(void *), void *arg, char *err,
-    size_t errlen);
+int pcapsrc_replay(struct sniff *s, FILE *fp, const char *name,
+    const char *filter, const char *ports, void (*between)(void *),
+    void *arg, char *err, size_t errlen);
 
 struct pcapsrc_live_config {
 	const char *interface;

@@ -14,6 +14,8 @@ set -u
 B=${B:-@B@}
 export TZ=Europe/Amsterdam
 tmp=$(mktemp -d /tmp/omk-sniff-bench.XXXXXX)
+# As root omnik-sniff opens its outputs as the user it switches to.
+chmod 777 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 MK="$B/tests/mkpcap"
 SNIFF="$B/omnik-sniff"

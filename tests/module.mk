@@ -91,3 +91,38 @@ $(B)/tests/test_pgsql.o: ALL_CFLAGS += $(PQ_CFLAGS)
 # output itself loads libpq at run time.
 $(B)/tests/test_pgsql: $(B)/tests/test_pgsql.o $(LIB_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) $(LIB_LIBS) -lpq
+
+# omnik-sniff with its default config file under the build directory
+# instead of /etc: what a replay does on an installed system, tested
+# without touching the real /etc (tests/cli/t-installed.sh).
+TEST_SYSCONFDIR := $(abspath $(B))/tests/sysconf
+TEST_TOOLS += $(B)/tests/omnik-sniff-sysconf
+$(B)/tests/sysconf-obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DSYSCONFDIR='"$(TEST_SYSCONFDIR)"' -c -o $@ $<
+$(B)/tests/omnik-sniff-sysconf: $(B)/tests/sysconf-obj/sniff/omnik-sniff.o \
+                $(B)/tests/sysconf-obj/common/config.o $(B)/sniff/pcapsrc.o \
+                $(B)/sniff/nfqsrc.o $(SNIFF_CORE_OBJ) \
+                $(filter-out $(B)/common/config.o,$(LIB_OBJ))
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(LIB_LIBS) $(SNIFF_LIBS)
+
+# The config loader's fuzz target, replayed like fuzz_proto's (its corpus:
+# tests/fuzz/corpus-config); `make fuzz` runs it with libFuzzer too.
+FUZZ_CONFIG_REPLAY := $(B)/tests/fuzz_config_replay
+test-programs: $(FUZZ_CONFIG_REPLAY)
+$(FUZZ_CONFIG_REPLAY): $(B)/tests/fuzz/fuzz_config.o $(B)/tests/fuzz/replay.o \
+                       $(B)/common/config.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) -linih
+
+.PHONY: fuzz-config
+fuzz: fuzz-config
+fuzz-config:
+	$(MAKE) B=build/fuzz CC=clang SANFLAGS= build/fuzz/common/config.o \
+	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined"
+	@mkdir -p build/fuzz/corpus-config
+	clang -std=c11 -D_GNU_SOURCE $(INCLUDES) $(WARN) -O1 -g \
+	    -fsanitize=fuzzer,address,undefined -o build/fuzz/fuzz_config \
+	    tests/fuzz/fuzz_config.c build/fuzz/common/config.o -linih
+	build/fuzz/fuzz_config -max_total_time=$(FUZZ_TIME) -max_len=4096 \
+	    -print_final_stats=1 -artifact_prefix=build/fuzz/config- \
+	    build/fuzz/corpus-config tests/fuzz/corpus-config

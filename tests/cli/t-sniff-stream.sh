@@ -4,6 +4,8 @@ set -u
 . "$(dirname "$0")/../tap.sh"
 SNIFF=$B/omnik-sniff
 T=$(mktemp -d)
+# As root omnik-sniff opens its outputs as the user it switches to.
+chmod 777 "$T"
 trap 'rm -rf "$T"' EXIT
 
 tests/vectors-to-stream tests/data/vectors.tsv > "$T/push.bin"

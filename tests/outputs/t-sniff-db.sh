@@ -4,6 +4,8 @@
 # the journal are those the CSV file shows; a remote output configured
 # in the config file gets every reading before omnik-sniff exits.
 . "$(dirname "$0")/lib.sh"
+# As root omnik-sniff opens its outputs as the user it switches to.
+chmod 777 "$T"
 
 tests/vectors-to-stream tests/data/vectors.tsv >"$T/s.bin"
 "$B/omnik-sniff" --stream "$T/s.bin" --db "$T/j.db" --csv "$T/r.csv" 2>"$T/err"

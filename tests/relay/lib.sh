@@ -215,7 +215,7 @@ csv_rows() {
 # Readings omnik-sniff decodes from the given files, as csv_rows.
 decoded_rows() {
 	local out="$T/decoded.$$.$RANDOM.csv"
-	cat "$@" | "$SNIFF" --stream - --csv "$out" 2>/dev/null
+	cat "$@" | "$SNIFF" -u '' --stream - --csv "$out" 2>/dev/null
 	csv_rows "$out"
 	rm -f "$out"
 }

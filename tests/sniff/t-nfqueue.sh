@@ -34,9 +34,13 @@ run_backend() {	# iptables | nft
 	: >"$tmp/recv.bin"
 	check "$be: omnik-sniff bound to the queue" \
 		sniff_start router "$base.log" --nfqueue "$q" -u nobody --csv "$tmp/out/$be.csv" --db "$tmp/out/$be.db"
-	check "$be: runs as nobody with CAP_NET_ADMIN alone" \
+	# CAP_NET_ADMIN permitted only, effective just around each verdict.
+	check "$be: runs as nobody, CAP_NET_ADMIN alone and only permitted, no_new_privs" \
 		bash -c "test \"\$(ps -o user= -p $SNIFF_PID | tr -d ' ')\" = nobody &&
-		    grep -q '^CapEff:[[:space:]]*0*1000\$' /proc/$SNIFF_PID/status"
+		    grep -q '^CapEff:[[:space:]]*0*\$' /proc/$SNIFF_PID/status &&
+		    grep -q '^CapPrm:[[:space:]]*0*1000\$' /proc/$SNIFF_PID/status &&
+		    grep -q '^CapBnd:[[:space:]]*0*1000\$' /proc/$SNIFF_PID/status &&
+		    grep -q '^NoNewPrivs:[[:space:]]*1\$' /proc/$SNIFF_PID/status"
 	check "$be: every push reaches the portal through the queue" \
 		push_all kit 203.0.113.69
 	wait_lines "$tmp/out/$be.csv" $((rows + 1))

@@ -150,11 +150,12 @@ on_gap(void *arg, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 	 * reported as truncated; the direction's count of rejects goes on.
 	 */
 	if (f->user[d] != NULL) {
+		static const uint8_t none[1];
 		uint64_t base;
 		struct stream *st = unpark(s, f, d, when, &base);
 
 		framer_finish(&st->fr);
-		stream_feed(st, NULL, 0, when);
+		stream_feed(st, none, 0, when);
 		framer_init(&st->fr);
 		park(s, f, d, st, base);
 	}

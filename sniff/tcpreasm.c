@@ -667,6 +667,14 @@ tcpreasm_segment(struct tcpreasm *r, const struct tcpreasm_seg *s,
 	bool syn = s->flags & TCPREASM_TH_SYN;
 
 	r->st.segments++;
+	/*
+	 * Time stepped back (the next file of a replay, a clock set back):
+	 * ended flows belong to another capture and cannot have late copies
+	 * in this one.
+	 */
+	while (r->newest && us + 1000000 < r->newest->last_us &&
+	    r->kind[KIND_CLOSED].oldest)
+		flow_free(r, r->kind[KIND_CLOSED].oldest);
 	/* The recency list stays sorted even if packet times step back. */
 	if (r->newest && us < r->newest->last_us)
 		us = r->newest->last_us;

@@ -21,7 +21,6 @@
 #define ETHERTYPE_VLAN 0x8100
 #define ETHERTYPE_QINQ 0x88a8
 #define ETHERTYPE_QINQ_OLD 0x9100
-#define MAX_VLAN_TAGS 4
 
 static uint16_t
 be16(const uint8_t *p)
@@ -239,7 +238,7 @@ static enum packet_result
 parse_ethertype(uint16_t type, const uint8_t *p, size_t caplen,
     struct tcpreasm_seg *seg)
 {
-	for (int i = 0; i <= MAX_VLAN_TAGS; i++) {
+	for (int i = 0; i <= PACKET_MAX_VLAN_TAGS; i++) {
 		switch (type) {
 		case ETHERTYPE_IPV4:
 			return parse_ipv4(p, caplen, seg);

@@ -22,6 +22,9 @@
 
 #include "tcpreasm.h"
 
+/* VLAN tags (802.1Q, 802.1ad, QinQ) taken in front of the IP header. */
+#define PACKET_MAX_VLAN_TAGS 4
+
 enum packet_link {
 	PACKET_LINK_ETHER,	/* DLT_EN10MB */
 	PACKET_LINK_SLL,	/* DLT_LINUX_SLL (-i any, libpcap < 1.10) */

@@ -258,14 +258,19 @@ sniff_log_stats(const struct sniff *s, const char *extra)
 	uint64_t frames = s->st.frames, readings = s->st.readings;
 	uint64_t rejects = s->st.rejects, skipped = s->st.skipped;
 
-	log_info("statistics: %llu packets (%llu not TCP, %llu fragments, "
+	char filt[64] = "";
+
+	if (s->filter_in_user)
+		snprintf(filt, sizeof(filt), "%llu left out by the filter, ",
+		    (unsigned long long)s->st.filtered);
+	log_info("statistics: %s%llu packets (%llu not TCP, %llu fragments, "
 	    "%llu malformed, %llu cut by snaplen, %llu bad checksums dropped, "
 	    "%llu with offloaded checksums, %llu on other ports), "
 	    "%llu flows (%u open, %llu idle, %llu evicted, %llu refused), "
 	    "%llu bytes in order, %llu duplicate, %llu gaps (%llu bytes never "
 	    "seen), %llu segments after the end, %llu out-of-window "
 	    "FIN/RST/SYN ignored, %llu frames, %llu readings, "
-	    "%llu rejected, %llu bytes skipped%s%s",
+	    "%llu rejected, %llu bytes skipped%s%s", filt,
 	    (unsigned long long)s->st.packets,
 	    (unsigned long long)s->st.not_tcp,
 	    (unsigned long long)s->st.fragments,

@@ -23,6 +23,7 @@
 #include "tcpreasm.h"
 
 struct sniff_stats {
+	uint64_t filtered;	/* left out by a replay's filter */
 	uint64_t packets;	/* handed to sniff_packet */
 	uint64_t not_tcp;
 	uint64_t fragments;
@@ -50,6 +51,7 @@ struct sniff {
 	 * ports (IPv6 extension headers): only r.cfg.server_ports count.
 	 */
 	bool match_ports;
+	bool filter_in_user;	/* a replay: `filtered` is counted */
 };
 
 int sniff_init(struct sniff *s, const struct tcpreasm_config *cfg,

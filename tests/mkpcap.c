@@ -49,7 +49,7 @@ enum attack { A_NONE, A_FORGE, A_FORGE_IP, A_SPOOF_FIN, A_AFTER_FIN,
     A_AFTER_RST };
 
 enum seg_mode { SEG_FRAME, SEG_SPLIT, SEG_OFFSETS, SEG_WHOLE };
-enum link { L_ETHER, L_VLAN, L_SLL, L_SLL2, L_RAW };
+enum link { L_ETHER, L_VLAN, L_QINQ, L_SLL, L_SLL2, L_RAW };
 
 static struct {
 	const char *vectors;
@@ -58,6 +58,7 @@ static struct {
 	enum seg_mode seg;
 	int split;
 	bool reorder, retransmit, overlap, ipv6, pcapng, bad_csum, offload;
+	bool ext_hdrs;		/* IPv6: hop-by-hop and destination options */
 	enum attack attack;
 	int bad_frames;		/* rejected frames in front of each push */
 	int bad_ip;		/* the packet being written: 1 bad TCP, 2 bad
@@ -265,6 +266,7 @@ linktype(void)
 	switch (O.link) {
 	case L_ETHER:
 	case L_VLAN:
+	case L_QINQ:
 		return 1;
 	case L_SLL:
 		return 113;
@@ -362,7 +364,7 @@ emit_ip(const struct timeval *tv, int v6, const uint8_t *src,
     const uint8_t *dst, uint8_t proto, const uint8_t *l4, size_t l4len)
 {
 	static uint8_t buf[70000];
-	size_t off = 0, iphl = v6 ? 40 : 20;
+	size_t off = 0, iphl = v6 ? (O.ext_hdrs ? 40 + 8 + 16 : 40) : 20;
 	uint8_t *ip;
 	uint16_t ethertype = v6 ? 0x86dd : 0x0800;
 	uint32_t s;
@@ -370,10 +372,17 @@ emit_ip(const struct timeval *tv, int v6, const uint8_t *src,
 	switch (O.link) {
 	case L_ETHER:
 	case L_VLAN:
+	case L_QINQ:
 		memcpy(buf, "\x02\x00\x00\x00\x00\x69\x02\x00\x00\x00\x00\x10",
 		    12);
 		off = 12;
-		if (O.link == L_VLAN) {
+		if (O.link == L_QINQ) {	/* 802.1ad service tag outside */
+			buf[off++] = 0x88;
+			buf[off++] = 0xa8;
+			buf[off++] = 0x00;
+			buf[off++] = 100;
+		}
+		if (O.link == L_VLAN || O.link == L_QINQ) {
 			buf[off++] = 0x81;
 			buf[off++] = 0x00;
 			buf[off++] = 0x00;
@@ -410,12 +419,24 @@ emit_ip(const struct timeval *tv, int v6, const uint8_t *src,
 	memset(ip, 0, iphl);
 	if (v6) {
 		ip[0] = 0x60;
-		ip[4] = (uint8_t)(l4len >> 8);
-		ip[5] = (uint8_t)l4len;
-		ip[6] = proto;
+		ip[4] = (uint8_t)((iphl - 40 + l4len) >> 8);
+		ip[5] = (uint8_t)(iphl - 40 + l4len);
+		ip[6] = O.ext_hdrs ? 0 : proto;
 		ip[7] = 64;
 		memcpy(ip + 8, src, 16);
 		memcpy(ip + 24, dst, 16);
+		if (O.ext_hdrs) {
+			/* Hop-by-hop (8 bytes: PadN), destination options
+			 * (16 bytes: PadN), then the transport. */
+			ip[40] = 60;
+			ip[41] = 0;
+			ip[42] = 1;
+			ip[43] = 4;
+			ip[48] = proto;
+			ip[49] = 1;
+			ip[50] = 1;
+			ip[51] = 12;
+		}
 	} else {
 		size_t tot = 20 + l4len;
 
@@ -456,7 +477,8 @@ emit_ip(const struct timeval *tv, int v6, const uint8_t *src,
 	}
 	off += iphl + l4len;
 	/* Ethernet pads short frames: the reader must go by the IP length. */
-	if ((O.link == L_ETHER || O.link == L_VLAN) && off < 60) {
+	if ((O.link == L_ETHER || O.link == L_VLAN || O.link == L_QINQ) &&
+	    off < 60) {
 		memset(buf + off, 0, 60 - off);
 		off = 60;
 	}
@@ -802,7 +824,8 @@ usage(void)
 "usage: mkpcap -o OUT [--expect CSV] [--vectors FILE | --synthetic N]\n"
 "  [--repeat N] [--seg frame|whole|offsets|N] [--reorder] [--retransmit]\n"
 "  [--overlap] [--drop N] [--kits K] [--noise PCT] [--ipv6]\n"
-"  [--link ether|vlan|sll|sll2|raw] [--pcapng] [--bad-checksums]\n"
+"  [--link ether|vlan|qinq|sll|sll2|raw] [--ext-headers] [--pcapng]\n"
+"  [--bad-checksums]\n"
 "  [--offload] [--attack forge-first|forge-first-ip|spoof-fin|after-fin|\n"
 "  after-rst] [--bad-frames N]\n"
 "  [--packets N] [--open-flows N] [--inverters N]\n");
@@ -823,7 +846,7 @@ main(int argc, char **argv)
 		{ "pcapng", 0, NULL, 'g' }, { "bad-checksums", 0, NULL, 'b' },
 		{ "inverters", 1, NULL, 'I' }, { "packets", 1, NULL, 'p' }, { "open-flows", 1, NULL, 'F' },
 		{ "offload", 0, NULL, 'L' }, { "attack", 1, NULL, 'A' },
-		{ "bad-frames", 1, NULL, 'X' },
+		{ "bad-frames", 1, NULL, 'X' }, { "ext-headers", 0, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct push *pushes = NULL;
@@ -865,6 +888,7 @@ main(int argc, char **argv)
 		case 'l':
 			if (strcmp(optarg, "ether") == 0) O.link = L_ETHER;
 			else if (strcmp(optarg, "vlan") == 0) O.link = L_VLAN;
+			else if (strcmp(optarg, "qinq") == 0) O.link = L_QINQ;
 			else if (strcmp(optarg, "sll") == 0) O.link = L_SLL;
 			else if (strcmp(optarg, "sll2") == 0) O.link = L_SLL2;
 			else if (strcmp(optarg, "raw") == 0) O.link = L_RAW;
@@ -876,6 +900,7 @@ main(int argc, char **argv)
 		case 'I': O.inverters = atoi(optarg); break;
 		case 'F': O.open_flows = atoi(optarg); break;
 		case 'L': O.offload = true; break;
+		case 'H': O.ext_hdrs = true; break;
 		case 'X': O.bad_frames = atoi(optarg); break;
 		case 'A':
 			if (strcmp(optarg, "forge-first") == 0)

@@ -59,6 +59,7 @@ static struct {
 	int split;
 	bool reorder, retransmit, overlap, ipv6, pcapng, bad_csum, offload;
 	bool ext_hdrs;		/* IPv6: hop-by-hop and destination options */
+	bool fuzz;		/* fuzz_sniff records instead of a capture */
 	enum attack attack;
 	int bad_frames;		/* rejected frames in front of each push */
 	int bad_ip;		/* the packet being written: 1 bad TCP, 2 bad
@@ -281,6 +282,11 @@ linktype(void)
 static void
 file_header(void)
 {
+	if (O.fuzz) {
+		/* fuzz_sniff's caps byte: 9 flows, the larger held caps. */
+		put("\xff", 1);
+		return;
+	}
 	if (O.pcapng) {
 		put32(0x0A0D0D0A);	/* section header block */
 		put32(28);
@@ -312,6 +318,17 @@ write_record(const struct timeval *tv, const uint8_t *p, size_t n)
 {
 	static const uint8_t zero[4];
 
+	if (O.fuzz) {
+		/* A raw record: the parser's link type, length, bytes. */
+		uint8_t hdr[3] = { O.link == L_SLL ? 1 : O.link == L_SLL2 ? 2 :
+		    O.link == L_RAW ? 3 : 0, (uint8_t)(n >> 8), (uint8_t)n };
+
+		(void)tv;
+		put(hdr, 3);
+		put(p, n);
+		O.written++;
+		return;
+	}
 	if (O.pcapng) {
 		uint64_t us = (uint64_t)tv->tv_sec * 1000000 +
 		    (uint64_t)tv->tv_usec;
@@ -825,7 +842,7 @@ usage(void)
 "  [--repeat N] [--seg frame|whole|offsets|N] [--reorder] [--retransmit]\n"
 "  [--overlap] [--drop N] [--kits K] [--noise PCT] [--ipv6]\n"
 "  [--link ether|vlan|qinq|sll|sll2|raw] [--ext-headers] [--pcapng]\n"
-"  [--bad-checksums]\n"
+"  [--bad-checksums] [--fuzz-records]\n"
 "  [--offload] [--attack forge-first|forge-first-ip|spoof-fin|after-fin|\n"
 "  after-rst] [--bad-frames N]\n"
 "  [--packets N] [--open-flows N] [--inverters N]\n");
@@ -847,6 +864,7 @@ main(int argc, char **argv)
 		{ "inverters", 1, NULL, 'I' }, { "packets", 1, NULL, 'p' }, { "open-flows", 1, NULL, 'F' },
 		{ "offload", 0, NULL, 'L' }, { "attack", 1, NULL, 'A' },
 		{ "bad-frames", 1, NULL, 'X' }, { "ext-headers", 0, NULL, 'H' },
+		{ "fuzz-records", 0, NULL, 'Z' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct push *pushes = NULL;
@@ -901,6 +919,7 @@ main(int argc, char **argv)
 		case 'F': O.open_flows = atoi(optarg); break;
 		case 'L': O.offload = true; break;
 		case 'H': O.ext_hdrs = true; break;
+		case 'Z': O.fuzz = true; break;
 		case 'X': O.bad_frames = atoi(optarg); break;
 		case 'A':
 			if (strcmp(optarg, "forge-first") == 0)

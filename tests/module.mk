@@ -91,3 +91,12 @@ $(B)/tests/test_pgsql.o: ALL_CFLAGS += $(PQ_CFLAGS)
 # output itself loads libpq at run time.
 $(B)/tests/test_pgsql: $(B)/tests/test_pgsql.o $(LIB_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) $(LIB_LIBS) -lpq
+
+# The packet parser + reassembly fuzz target (tests/fuzz/fuzz_sniff.c),
+# replayed over tests/fuzz/corpus-sniff like fuzz_proto's corpus.
+FUZZ_SNIFF_OBJ := $(SNIFF_CORE_OBJ) $(B)/common/stream.o $(B)/common/log.o \
+                  $(B)/output/outputs.o $(PROTO_OBJ)
+FUZZ_REPLAY += $(if $(wildcard tests/fuzz/fuzz_sniff.c),$(B)/tests/fuzz_sniff_replay)
+$(B)/tests/fuzz_sniff_replay: $(B)/tests/fuzz/fuzz_sniff.o $(B)/tests/fuzz/replay.o \
+                              $(FUZZ_SNIFF_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS)

@@ -23,7 +23,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <linux/if_packet.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "csv.h"
 #include "framer.h"
@@ -60,6 +65,8 @@ static struct {
 	bool reorder, retransmit, overlap, ipv6, pcapng, bad_csum, offload;
 	bool ext_hdrs;		/* IPv6: hop-by-hop and destination options */
 	bool fuzz;		/* fuzz_sniff records instead of a capture */
+	int inject;		/* --inject: an AF_PACKET socket, or -1 */
+	int flow_base;		/* first flow's number: other tuples, ISNs */
 	enum attack attack;
 	int bad_frames;		/* rejected frames in front of each push */
 	int bad_ip;		/* the packet being written: 1 bad TCP, 2 bad
@@ -282,6 +289,8 @@ linktype(void)
 static void
 file_header(void)
 {
+	if (O.inject >= 0)
+		return;
 	if (O.fuzz) {
 		/* fuzz_sniff's caps byte: 9 flows, the larger held caps. */
 		put("\xff", 1);
@@ -318,6 +327,15 @@ write_record(const struct timeval *tv, const uint8_t *p, size_t n)
 {
 	static const uint8_t zero[4];
 
+	if (O.inject >= 0) {
+		/* On the wire; now and then a pause for the receive queue. */
+		(void)tv;
+		if (send(O.inject, p, n, 0) != (ssize_t)n)
+			die("cannot send a frame");
+		if (++O.written % 64 == 0)
+			usleep(2000);
+		return;
+	}
 	if (O.fuzz) {
 		/* A raw record: the parser's link type, length, bytes. */
 		uint8_t hdr[3] = { O.link == L_SLL ? 1 : O.link == L_SLL2 ? 2 :
@@ -709,6 +727,7 @@ build_flow(struct flow *f, int idx, const struct push *p, time_t t,
 	uint32_t k, s;
 
 	memset(f, 0, sizeof(*f));
+	idx += O.flow_base;
 	f->v6 = O.ipv6;
 	f->push = p;
 	f->t = t;
@@ -842,7 +861,7 @@ usage(void)
 "  [--repeat N] [--seg frame|whole|offsets|N] [--reorder] [--retransmit]\n"
 "  [--overlap] [--drop N] [--kits K] [--noise PCT] [--ipv6]\n"
 "  [--link ether|vlan|qinq|sll|sll2|raw] [--ext-headers] [--pcapng]\n"
-"  [--bad-checksums] [--fuzz-records]\n"
+"  [--bad-checksums] [--fuzz-records] [--inject IFACE] [--flow-base N]\n"
 "  [--offload] [--attack forge-first|forge-first-ip|spoof-fin|after-fin|\n"
 "  after-rst] [--bad-frames N]\n"
 "  [--packets N] [--open-flows N] [--inverters N]\n");
@@ -864,7 +883,8 @@ main(int argc, char **argv)
 		{ "inverters", 1, NULL, 'I' }, { "packets", 1, NULL, 'p' }, { "open-flows", 1, NULL, 'F' },
 		{ "offload", 0, NULL, 'L' }, { "attack", 1, NULL, 'A' },
 		{ "bad-frames", 1, NULL, 'X' }, { "ext-headers", 0, NULL, 'H' },
-		{ "fuzz-records", 0, NULL, 'Z' },
+		{ "fuzz-records", 0, NULL, 'Z' }, { "inject", 1, NULL, 'J' },
+		{ "flow-base", 1, NULL, 'B' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct push *pushes = NULL;
@@ -873,6 +893,7 @@ main(int argc, char **argv)
 	long tick = 0;
 
 	O.repeat = 1;
+	O.inject = -1;
 	O.inverters = 1;
 	O.kits = 1;
 	O.rng = 12345;
@@ -920,6 +941,22 @@ main(int argc, char **argv)
 		case 'L': O.offload = true; break;
 		case 'H': O.ext_hdrs = true; break;
 		case 'Z': O.fuzz = true; break;
+		case 'B': O.flow_base = atoi(optarg); break;
+		case 'J': {
+			/* Send the frames out of IFACE instead (Ethernet). */
+			struct sockaddr_ll sll;
+
+			memset(&sll, 0, sizeof(sll));
+			sll.sll_family = AF_PACKET;
+			sll.sll_protocol = htons(0x0003);	/* ETH_P_ALL */
+			sll.sll_ifindex = (int)if_nametoindex(optarg);
+			O.inject = socket(AF_PACKET, SOCK_RAW, htons(0x0003));
+			if (sll.sll_ifindex == 0 || O.inject < 0 ||
+			    bind(O.inject, (struct sockaddr *)&sll,
+			    sizeof(sll)) != 0)
+				die("cannot open the interface to inject");
+			break;
+		}
 		case 'X': O.bad_frames = atoi(optarg); break;
 		case 'A':
 			if (strcmp(optarg, "forge-first") == 0)
@@ -938,7 +975,7 @@ main(int argc, char **argv)
 		default: usage();
 		}
 	}
-	if (outpath == NULL || optind < argc || O.noise < 0 || O.noise > 99 ||
+	if ((outpath == NULL && O.inject < 0) || optind < argc || O.noise < 0 || O.noise > 99 ||
 	    O.kits < 1 || O.repeat < 1)
 		usage();
 	if (O.vectors)
@@ -958,6 +995,8 @@ main(int argc, char **argv)
 		usage();
 	for (int i = 0; i < npush && O.bad_frames > 0; i++)
 		add_bad_frames(&pushes[i], O.bad_frames);
+	if (O.inject >= 0)
+		outpath = "/dev/null";
 	O.out = strcmp(outpath, "-") ? fopen(outpath, "wb") : stdout;
 	if (O.out == NULL)
 		die("cannot create the output");

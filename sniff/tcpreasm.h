@@ -117,7 +117,8 @@ struct tcpreasm_config {
 	size_t max_held;	/* out-of-order bytes held, all flows */
 	uint32_t max_held_half;	/* out-of-order bytes held per direction */
 	uint32_t idle_timeout;	/* seconds */
-	uint32_t closed_timeout;	/* seconds a tombstone is kept */
+	uint32_t closed_timeout;	/* seconds a tombstone is kept after
+					 * its last segment */
 	uint16_t server_ports[TCPREASM_MAX_PORTS];
 	int nports;
 	uint32_t hash_key[2];	/* secret: the caller fills it at random */

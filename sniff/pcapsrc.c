@@ -45,14 +45,17 @@ pcapsrc_filter_for_ports(const char *ports, bool vlan, char *buf, size_t n,
 	snprintf(one, sizeof(one), "(tcp port %s%s%s or (ip6 and (ip6[6] == 0 "
 	    "or ip6[6] == 43 or ip6[6] == 60)))", count > 1 ? "(" : "", list,
 	    count > 1 ? ")" : "");
-	w = (size_t)snprintf(buf, n, "%s", one);
 	/*
 	 * Each `vlan` shifts the offsets for the rest of the expression, so
-	 * the clause after k of them reads past k tags: as many clauses as
-	 * the parser takes tags (QinQ and more), the deepest last.
+	 * "E or (vlan and (E or (vlan and E)))" reads E past 0, 1 and 2
+	 * tags: nested as deep as the parser takes tags (QinQ and more).
+	 * Nested, an untagged packet E refused is refused at once.
 	 */
+	w = (size_t)snprintf(buf, n, "%s", one);
 	for (int i = 0; vlan && i < PACKET_MAX_VLAN_TAGS && w < n; i++)
-		w += (size_t)snprintf(buf + w, n - w, " or (vlan and %s)", one);
+		w += (size_t)snprintf(buf + w, n - w, " or (vlan and (%s", one);
+	for (int i = 0; vlan && i < PACKET_MAX_VLAN_TAGS && w < n; i++)
+		w += (size_t)snprintf(buf + w, n - w, "))");
 	if (w >= n) {
 		snprintf(err, errlen, "filter too long");
 		return -1;

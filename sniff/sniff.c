@@ -153,11 +153,19 @@ on_gap(void *arg, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 		static const uint8_t none[1];
 		uint64_t base;
 		struct stream *st = unpark(s, f, d, when, &base);
+		struct park *pk;
 
 		framer_finish(&st->fr);
 		stream_feed(st, none, 0, when);
-		framer_init(&st->fr);
-		park(s, f, d, st, base);
+		stream_account(s, st, base);
+		if (st->st.rejects == 0)
+			return;
+		if ((pk = calloc(1, sizeof(*pk))) == NULL) {
+			s->st.no_memory++;
+			return;
+		}
+		pk->rejects = st->st.rejects;
+		f->user[d] = pk;
 	}
 }
 

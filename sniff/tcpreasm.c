@@ -120,9 +120,9 @@ hsip_word(uint32_t v[4], uint32_t m)
 }
 
 static void
-hsip_side(uint32_t v[4], const uint8_t *a)
+hsip_side(uint32_t v[4], const uint8_t *a, int len)
 {
-	for (int i = 0; i < 16; i += 4) {
+	for (int i = 0; i < len; i += 4) {
 		uint32_t m;
 
 		memcpy(&m, a + i, 4);
@@ -136,7 +136,7 @@ hash_tuple(const struct tcpreasm *r, int af, const uint8_t *a, uint16_t pa,
 {
 	const uint32_t *k = r->cfg.hash_key;
 	uint32_t v[4] = { k[0], k[1], 0x6c796765u ^ k[0], 0x74656462u ^ k[1] };
-	int c = memcmp(a, b, 16);
+	int len = addr_len(af), c = memcmp(a, b, (size_t)len);
 
 	if (c > 0 || (c == 0 && pa > pb)) {
 		const uint8_t *t = a;
@@ -147,11 +147,12 @@ hash_tuple(const struct tcpreasm *r, int af, const uint8_t *a, uint16_t pa,
 		pa = pb;
 		pb = tp;
 	}
-	hsip_side(v, a);
-	hsip_side(v, b);
+	/* Only the address bytes the family has, as flow_find compares. */
+	hsip_side(v, a, len);
+	hsip_side(v, b, len);
 	hsip_word(v, (uint32_t)pa << 16 | pb);
 	/* The last word carries the length in bytes, as SipHash's does. */
-	hsip_word(v, (uint32_t)40 << 24 | (uint32_t)(af & 0xff));
+	hsip_word(v, (uint32_t)(2 * len + 8) << 24 | (uint32_t)(af & 0xff));
 	v[2] ^= 0xff;
 	hsip_round(v);
 	hsip_round(v);

@@ -723,6 +723,31 @@ test_keyed_hash(void **state)
 	tcpreasm_free(&r, &tv);
 }
 
+/* IPv4 lives in the first 4 address bytes: what follows is not looked at. */
+static void
+test_ipv4_padding_ignored(void **state)
+{
+	struct tcpreasm r;
+	struct tcpreasm_config cfg;
+	struct rec rc;
+	struct tcpreasm_seg s;
+	struct timeval tv = { 1000, 0 };
+
+	(void)state;
+	memset(&rc, 0, sizeof(rc));
+	tcpreasm_config_defaults(&cfg);
+	assert_int_equal(tcpreasm_init(&r, &cfg, &ops, &rc), 0);
+	make_seg(&s, AF_INET, true, 100, 1, TCPREASM_TH_ACK, "ab", 2);
+	tcpreasm_segment(&r, &s, &tv);
+	make_seg(&s, AF_INET, true, 102, 1, TCPREASM_TH_ACK, "cd", 2);
+	memset(s.src + 4, 0xa5, 12);
+	memset(s.dst + 4, 0x5a, 12);
+	tcpreasm_segment(&r, &s, &tv);
+	assert_int_equal(r.st.flows, 1);
+	assert_string_equal(rc.out[0], "abcd");
+	tcpreasm_free(&r, &tv);
+}
+
 static void
 test_side_name(void **state)
 {
@@ -758,6 +783,7 @@ main(void)
 		cmocka_unit_test(test_syn_flood_keeps_data_flows),
 		cmocka_unit_test(test_tombstone_expires),
 		cmocka_unit_test(test_keyed_hash),
+		cmocka_unit_test(test_ipv4_padding_ignored),
 		cmocka_unit_test(test_side_name),
 	};
 

@@ -92,7 +92,7 @@ addr_len(int af)
  */
 #define ROTL32(x, b) (uint32_t)(((x) << (b)) | ((x) >> (32 - (b))))
 
-static void
+static inline void
 hsip_round(uint32_t v[4])
 {
 	v[0] += v[1];
@@ -195,6 +195,37 @@ flow_find(struct tcpreasm *r, const struct tcpreasm_seg *s, uint32_t h,
 		}
 	}
 	return NULL;
+}
+
+/*
+ * The flow of a segment, if any, and the tuple's hash. A capture brings
+ * a flow's segments mostly one after the other: the last flow found is
+ * tried before the hash is computed.
+ */
+static struct tcpreasm_flow *
+lookup(struct tcpreasm *r, const struct tcpreasm_seg *s, uint32_t *h,
+    enum tcpreasm_dir *dir)
+{
+	struct tcpreasm_flow *f = r->last;
+
+	if (f != NULL && f->af == s->af) {
+		if (side_is(f, 0, s->src, s->sport) &&
+		    side_is(f, 1, s->dst, s->dport)) {
+			*dir = TCPREASM_TO_SERVER;
+			*h = f->hash;
+			return f;
+		}
+		if (side_is(f, 1, s->src, s->sport) &&
+		    side_is(f, 0, s->dst, s->dport)) {
+			*dir = TCPREASM_TO_CLIENT;
+			*h = f->hash;
+			return f;
+		}
+	}
+	*h = hash_seg(r, s);
+	if ((f = flow_find(r, s, *h, dir)) != NULL)
+		r->last = f;
+	return f;
 }
 
 static bool
@@ -413,6 +444,8 @@ flow_free(struct tcpreasm *r, struct tcpreasm_flow *f)
 			break;
 		}
 	list_unlink(r, f);
+	if (r->last == f)
+		r->last = NULL;
 	r->nflows--;
 	free(f);
 }
@@ -488,6 +521,7 @@ flow_new(struct tcpreasm *r, const struct tcpreasm_seg *s, uint32_t h,
 	list_append(r, f);
 	r->nflows++;
 	r->st.flows++;
+	r->last = f;
 	*dir = src_is_client ? TCPREASM_TO_SERVER : TCPREASM_TO_CLIENT;
 	return f;
 }
@@ -682,8 +716,7 @@ tcpreasm_segment(struct tcpreasm *r, const struct tcpreasm_seg *s,
 	to_timeval(us, &now);
 	tcpreasm_expire(r, &now);
 
-	h32 = hash_seg(r, s);
-	f = flow_find(r, s, h32, &d);
+	f = lookup(r, s, &h32, &d);
 	if (f != NULL && f->kind == KIND_CLOSED && tombstone(r, &f, s, d, us))
 		return;
 	if (f != NULL && syn && !(s->flags & TCPREASM_TH_ACK) &&

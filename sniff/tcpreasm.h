@@ -158,6 +158,7 @@ struct tcpreasm {
 	size_t held;		/* out-of-order bytes held, all flows */
 	struct tcpreasm_flow *oldest, *newest;	/* all flows, by recency */
 	struct tcpreasm_lru kind[3];	/* tombstones, no data yet, data */
+	struct tcpreasm_flow *last;	/* the flow found last */
 	struct tcpreasm_stats st;
 };
 

@@ -115,6 +115,15 @@ fuzz:
 	    tests/fuzz/fuzz_proto.c $(PROTO_SRC:%.c=build/fuzz/%.o)
 	build/fuzz/fuzz_proto -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
 	    -artifact_prefix=build/fuzz/ build/fuzz/corpus tests/fuzz/corpus
+	$(MAKE) B=build/fuzz CC=clang SANFLAGS= $(FUZZ_SNIFF_OBJ:$(B)/%=build/fuzz/%) \
+	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined"
+	@mkdir -p build/fuzz/corpus-sniff
+	clang -std=c11 -D_GNU_SOURCE $(INCLUDES) $(WARN) -O1 -g \
+	    -fsanitize=fuzzer,address,undefined -o build/fuzz/fuzz_sniff \
+	    tests/fuzz/fuzz_sniff.c $(FUZZ_SNIFF_OBJ:$(B)/%=build/fuzz/%)
+	build/fuzz/fuzz_sniff -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+	    -artifact_prefix=build/fuzz/sniff- build/fuzz/corpus-sniff \
+	    tests/fuzz/corpus-sniff
 
 install: all
 	install -d $(DESTDIR)$(BINDIR)

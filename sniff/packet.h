@@ -9,7 +9,10 @@
  * Pure code: every read is bounds-checked against the captured length;
  * the IP length, not the capture, says where the payload ends (Ethernet
  * pads short frames). Fragments are not reassembled (a kit's segments are
- * small) and are reported as such. TCP checksums are not checked.
+ * small) and are reported as such. IPv4 header and TCP checksums are
+ * checked where the capture holds them whole: a packet the receiver would
+ * drop is reported as PACKET_BAD_CHECKSUM, and seg->csum says whether the
+ * TCP checksum was right or could not be checked (see packet.c).
  */
 #ifndef PACKET_H
 #define PACKET_H
@@ -18,6 +21,9 @@
 #include <stdint.h>
 
 #include "tcpreasm.h"
+
+/* VLAN tags (802.1Q, 802.1ad, QinQ) taken in front of the IP header. */
+#define PACKET_MAX_VLAN_TAGS 4
 
 enum packet_link {
 	PACKET_LINK_ETHER,	/* DLT_EN10MB */
@@ -35,6 +41,14 @@ enum packet_result {
 	PACKET_MALFORMED,	/* headers cut short or inconsistent */
 	PACKET_SNAPPED,		/* TCP, but the payload was cut by snaplen:
 				 * *seg holds what was captured */
+	PACKET_BAD_CHECKSUM,	/* IPv4 header or TCP checksum wrong */
+};
+
+/* seg->csum after PACKET_TCP or PACKET_SNAPPED. */
+enum packet_csum {
+	PACKET_CSUM_GOOD,
+	PACKET_CSUM_OFFLOADED,	/* zero or partial: left to the NIC / GRO */
+	PACKET_CSUM_UNCHECKED,	/* payload incomplete (snaplen, TSO) */
 };
 
 /* Map a libpcap DLT_ value to a link type. */

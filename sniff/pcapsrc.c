@@ -17,6 +17,8 @@ struct pcapsrc {
 	struct sniff *s;
 	enum packet_link link;
 	struct event *ev;
+	struct bpf_program prog;	/* a replay's filter */
+	bool user_filter;
 };
 
 int
@@ -25,7 +27,7 @@ pcapsrc_filter_for_ports(const char *ports, bool vlan, char *buf, size_t n,
 {
 	char one[512], list[256];
 	uint16_t port[TCPREASM_MAX_PORTS];
-	size_t used = 0;
+	size_t used = 0, w;
 	int count;
 
 	count = config_ports(ports, port, TCPREASM_MAX_PORTS, err, errlen);
@@ -35,11 +37,26 @@ pcapsrc_filter_for_ports(const char *ports, bool vlan, char *buf, size_t n,
 	for (int i = 0; i < count; i++)
 		used += (size_t)snprintf(list + used, sizeof(list) - used,
 		    "%s%u", i ? " or " : "", port[i]);
-	snprintf(one, sizeof(one), count > 1 ? "tcp port (%s)" : "tcp port %s",
-	    list);
-	/* `vlan` shifts the offsets for the rest: the tagged case last. */
-	if ((size_t)snprintf(buf, n, vlan ? "(%s) or (vlan and %s)" : "%s",
-	    one, one) >= n) {
+	/*
+	 * BPF cannot walk IPv6 extension headers to the TCP ports (libpcap's
+	 * protochain runs outside the kernel): IPv6 packets that start with
+	 * one pass whole, and the parser checks their ports.
+	 */
+	snprintf(one, sizeof(one), "(tcp port %s%s%s or (ip6 and (ip6[6] == 0 "
+	    "or ip6[6] == 43 or ip6[6] == 60)))", count > 1 ? "(" : "", list,
+	    count > 1 ? ")" : "");
+	/*
+	 * Each `vlan` shifts the offsets for the rest of the expression, so
+	 * "E or (vlan and (E or (vlan and E)))" reads E past 0, 1 and 2
+	 * tags: nested as deep as the parser takes tags (QinQ and more).
+	 * Nested, an untagged packet E refused is refused at once.
+	 */
+	w = (size_t)snprintf(buf, n, "%s", one);
+	for (int i = 0; vlan && i < PACKET_MAX_VLAN_TAGS && w < n; i++)
+		w += (size_t)snprintf(buf + w, n - w, " or (vlan and (%s", one);
+	for (int i = 0; vlan && i < PACKET_MAX_VLAN_TAGS && w < n; i++)
+		w += (size_t)snprintf(buf + w, n - w, "))");
+	if (w >= n) {
 		snprintf(err, errlen, "filter too long");
 		return -1;
 	}
@@ -51,35 +68,51 @@ on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
 {
 	struct pcapsrc *ps = (struct pcapsrc *)user;
 
+	/* A replay filters here, the same program the kernel would run. */
+	if (ps->user_filter && pcap_offline_filter(&ps->prog, h, bytes) == 0) {
+		ps->s->st.filtered++;
+		return;
+	}
 	sniff_packet(ps->s, ps->link, bytes, h->caplen, &h->ts);
 }
 
+/*
+ * Compile the filter (the default one if none is given) into ps->prog.
+ * A live capture hands it to the kernel; a replay keeps it and filters
+ * in on_packet, which lets it count what the filter leaves out.
+ */
 static int
-set_filter(pcap_t *p, const char *filter, const char *ports, char *err,
-    size_t errlen)
+set_filter(struct pcapsrc *ps, const char *filter, const char *ports,
+    bool live, char *err, size_t errlen)
 {
-	struct bpf_program prog;
-	char built[1024];
+	char built[4096];
 
 	if (filter == NULL || filter[0] == '\0') {
 		if (pcapsrc_filter_for_ports(ports,
-		    pcap_datalink(p) == DLT_EN10MB, built, sizeof(built), err,
-		    errlen) != 0)
+		    pcap_datalink(ps->p) == DLT_EN10MB, built, sizeof(built),
+		    err, errlen) != 0)
 			return -1;
 		filter = built;
+		ps->s->match_ports = true;
 	}
-	if (pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+	if (pcap_compile(ps->p, &ps->prog, filter, 1, PCAP_NETMASK_UNKNOWN)
+	    != 0) {
 		snprintf(err, errlen, "filter '%s': %s", filter,
-		    pcap_geterr(p));
+		    pcap_geterr(ps->p));
 		return -1;
 	}
-	if (pcap_setfilter(p, &prog) != 0) {
+	if (!live) {
+		ps->user_filter = true;
+		ps->s->filter_in_user = true;
+		return 0;
+	}
+	if (pcap_setfilter(ps->p, &ps->prog) != 0) {
 		snprintf(err, errlen, "filter '%s': %s", filter,
-		    pcap_geterr(p));
-		pcap_freecode(&prog);
+		    pcap_geterr(ps->p));
+		pcap_freecode(&ps->prog);
 		return -1;
 	}
-	pcap_freecode(&prog);
+	pcap_freecode(&ps->prog);
 	return 0;
 }
 
@@ -107,20 +140,18 @@ pcapsrc_replay(struct sniff *s, FILE *fp, const char *path,
 		pcap_close(ps.p);
 		return -1;
 	}
-	if (set_filter(ps.p, filter, ports, err, errlen) != 0) {
+	if (set_filter(&ps, filter, ports, false, err, errlen) != 0) {
 		pcap_close(ps.p);
 		return -1;
 	}
 	while ((r = pcap_dispatch(ps.p, 4096, on_packet, (u_char *)&ps)) > 0)
 		if (between)
 			between(arg);
-	if (r == PCAP_ERROR) {
+	if (r == PCAP_ERROR)
 		snprintf(err, errlen, "%s: %s", path, pcap_geterr(ps.p));
-		pcap_close(ps.p);
-		return -1;
-	}
+	pcap_freecode(&ps.prog);
 	pcap_close(ps.p);
-	return 0;
+	return r == PCAP_ERROR ? -1 : 0;
 }
 
 struct pcapsrc *
@@ -161,7 +192,7 @@ pcapsrc_live_open(const struct pcapsrc_live_config *c, struct sniff *s,
 		    pcap_datalink_val_to_name(pcap_datalink(ps->p)));
 		goto fail;
 	}
-	if (set_filter(ps->p, c->filter, c->ports, err, errlen) != 0)
+	if (set_filter(ps, c->filter, c->ports, true, err, errlen) != 0)
 		goto fail;
 	if (pcap_setnonblock(ps->p, 1, ebuf) != 0) {
 		snprintf(err, errlen, "%s: %s", c->interface, ebuf);
@@ -218,6 +249,11 @@ pcapsrc_live_stats(struct pcapsrc *ps, char *buf, size_t n)
 		snprintf(buf, n, "kernel statistics unavailable");
 		return;
 	}
+	/*
+	 * Linux counts the packets its filter passed (received) and those
+	 * it then had no room for (dropped); those the filter turned away
+	 * it does not count at all.
+	 */
 	snprintf(buf, n, "kernel: %u received, %u dropped, %u dropped by "
 	    "the interface", st.ps_recv, st.ps_drop, st.ps_ifdrop);
 }

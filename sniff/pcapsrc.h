@@ -17,9 +17,10 @@ struct event_base;
 struct pcapsrc;
 
 /*
- * The BPF filter for these TCP ports (space or comma separated), also
- * matching 802.1Q-tagged frames when vlan is true. Returns 0, or -1 with a
- * message in err.
+ * The BPF filter for these TCP ports (space or comma separated), with the
+ * IPv6 packets whose ports it cannot see (extension headers), also under
+ * up to PACKET_MAX_VLAN_TAGS tags when vlan is true: what the parser can
+ * read. Returns 0, or -1 with a message in err.
  */
 int pcapsrc_filter_for_ports(const char *ports, bool vlan, char *buf,
     size_t n, char *err, size_t errlen);
@@ -28,7 +29,9 @@ int pcapsrc_filter_for_ports(const char *ports, bool vlan, char *buf,
  * Replay one pcap or pcapng file, open as fp (name for messages), into s;
  * fp is closed. The caller opens it, so that it can give up its
  * privileges before the first byte is parsed. filter "" builds one from
- * ports. between(arg), if not NULL, runs every few thousand packets (for
+ * ports, which also sets s->match_ports. The filter runs here, as the
+ * kernel would run it, and counts what it leaves out (s->st.filtered).
+ * between(arg), if not NULL, runs every few thousand packets (for
  * signals). Returns 0, or -1 with a message in err (packets read before a
  * read error are kept).
  */

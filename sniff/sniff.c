@@ -4,17 +4,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "sniff.h"
 #include "stream.h"
 
+/* Counts of the scratch stream; its rejects started at `base`. */
 static void
-stream_account(struct sniff *s, const struct stream *st)
+stream_account(struct sniff *s, const struct stream *st, uint64_t base)
 {
 	s->st.frames += st->st.frames;
 	s->st.readings += st->st.readings;
-	s->st.rejects += st->st.rejects;
+	s->st.rejects += st->st.rejects - base;
 	s->st.skipped += st->fr.st.skipped;
 }
 
@@ -37,25 +41,33 @@ stream_open(struct sniff *s, struct tcpreasm_flow *f, enum tcpreasm_dir d,
  * stream they start. Each segment runs through one scratch stream:
  * parked bytes first, then the new ones. 100,000 open flows therefore
  * cost the reassembler's entries plus their unfinished frames, not
- * 100,000 framers.
+ * 100,000 framers. The count of rejected frames is parked too (and
+ * outlives gaps), so STREAM_REJECTS_KEPT holds per flow direction as it
+ * does per relayed connection, not per segment.
  */
 struct park {
 	uint64_t offset;	/* stream offset of data[0] */
 	uint64_t quiet_until;	/* the framer's: no report twice */
+	uint64_t rejects;	/* in this direction so far */
 	uint16_t len;
 	uint8_t data[];
 };
 
-/* Load the scratch stream with a direction's parked bytes, if any. */
+/*
+ * Load the scratch stream with a direction's parked bytes, if any.
+ * *base is the count of rejects it starts with.
+ */
 static struct stream *
 unpark(struct sniff *s, struct tcpreasm_flow *f, enum tcpreasm_dir d,
-    const struct timeval *when)
+    const struct timeval *when, uint64_t *base)
 {
 	struct stream *st = &s->scratch;
 	struct park *pk = f->user[d];
 
 	stream_open(s, f, d, st);
+	*base = 0;
 	if (pk != NULL) {
+		*base = st->st.rejects = pk->rejects;
 		/* Offsets in messages stay those of the whole stream. */
 		framer_resume(&st->fr, pk->offset, pk->quiet_until);
 		stream_feed(st, pk->data, pk->len, when);
@@ -68,17 +80,17 @@ unpark(struct sniff *s, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 /* Keep what the framer holds back; the scratch stream is then free. */
 static void
 park(struct sniff *s, struct tcpreasm_flow *f, enum tcpreasm_dir d,
-    struct stream *st)
+    struct stream *st, uint64_t base)
 {
 	struct framer_suspended sus;
 	struct park *pk;
 
-	stream_account(s, st);
+	stream_account(s, st, base);
 	if (framer_suspend(&st->fr, &sus) != 0 || sus.len > OMNIK_FRAME_MAX) {
 		s->st.no_memory++;
 		return;
 	}
-	if (sus.len == 0)
+	if (sus.len == 0 && st->st.rejects == 0)
 		return;
 	if ((pk = malloc(sizeof(*pk) + sus.len)) == NULL) {
 		s->st.no_memory++;
@@ -86,6 +98,7 @@ park(struct sniff *s, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 	}
 	pk->offset = sus.offset;
 	pk->quiet_until = sus.quiet_until;
+	pk->rejects = st->st.rejects;
 	pk->len = (uint16_t)sus.len;
 	memcpy(pk->data, sus.data, sus.len);
 	f->user[d] = pk;
@@ -96,10 +109,11 @@ on_data(void *arg, struct tcpreasm_flow *f, enum tcpreasm_dir d,
     const uint8_t *buf, size_t len, const struct timeval *when)
 {
 	struct sniff *s = arg;
-	struct stream *st = unpark(s, f, d, when);
+	uint64_t base;
+	struct stream *st = unpark(s, f, d, when, &base);
 
 	stream_feed(st, buf, len, when);
-	park(s, f, d, st);
+	park(s, f, d, st, base);
 }
 
 /* The end of a stream: what is parked is reported as truncated. */
@@ -108,12 +122,13 @@ end_stream(struct sniff *s, struct tcpreasm_flow *f, enum tcpreasm_dir d,
     const struct timeval *when)
 {
 	struct stream *st;
+	uint64_t base;
 
 	if (f->user[d] == NULL)
 		return;
-	st = unpark(s, f, d, when);
+	st = unpark(s, f, d, when, &base);
 	stream_end(st, when);
-	stream_account(s, st);
+	stream_account(s, st, base);
 }
 
 static void
@@ -130,8 +145,28 @@ on_gap(void *arg, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 		log_debug("%s: %u bytes never captured; resynchronising",
 		    name, missing);
 	}
-	/* A frame cannot span the hole: what came before it ends here. */
-	end_stream(s, f, d, when);
+	/*
+	 * A frame cannot span the hole: what came before it ends here,
+	 * reported as truncated; the direction's count of rejects goes on.
+	 */
+	if (f->user[d] != NULL) {
+		static const uint8_t none[1];
+		uint64_t base;
+		struct stream *st = unpark(s, f, d, when, &base);
+		struct park *pk;
+
+		framer_finish(&st->fr);
+		stream_feed(st, none, 0, when);
+		stream_account(s, st, base);
+		if (st->st.rejects == 0)
+			return;
+		if ((pk = calloc(1, sizeof(*pk))) == NULL) {
+			s->st.no_memory++;
+			return;
+		}
+		pk->rejects = st->st.rejects;
+		f->user[d] = pk;
+	}
 }
 
 static void
@@ -149,9 +184,32 @@ int
 sniff_init(struct sniff *s, const struct tcpreasm_config *cfg,
     struct outputs *out)
 {
+	struct tcpreasm_config c = *cfg;
+
 	memset(s, 0, sizeof(*s));
 	s->out = out;
-	return tcpreasm_init(&s->r, cfg, &sniff_ops, s);
+	/* The flow hash's key: secret, so nobody can aim at one bucket. */
+	if (getrandom(c.hash_key, sizeof(c.hash_key), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(c.hash_key)) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		c.hash_key[0] ^= (uint32_t)ts.tv_nsec ^ (uint32_t)getpid() << 16;
+		c.hash_key[1] ^= (uint32_t)ts.tv_sec ^
+		    (uint32_t)(uintptr_t)&c;
+	}
+	return tcpreasm_init(&s->r, &c, &sniff_ops, s);
+}
+
+/* Either end on one of the kits' ports. */
+static bool
+port_wanted(const struct sniff *s, const struct tcpreasm_seg *seg)
+{
+	for (int i = 0; i < s->r.cfg.nports; i++)
+		if (seg->sport == s->r.cfg.server_ports[i] ||
+		    seg->dport == s->r.cfg.server_ports[i])
+			return true;
+	return false;
 }
 
 void
@@ -166,7 +224,16 @@ sniff_packet(struct sniff *s, enum packet_link link, const uint8_t *p,
 		s->st.snapped++;
 		/* FALLTHROUGH */
 	case PACKET_TCP:
+		if (s->match_ports && !port_wanted(s, &seg)) {
+			s->st.other_ports++;
+			break;
+		}
+		if (seg.csum != PACKET_CSUM_GOOD)
+			s->st.csum_unchecked++;
 		tcpreasm_segment(&s->r, &seg, when);
+		break;
+	case PACKET_BAD_CHECKSUM:
+		s->st.bad_checksum++;
 		break;
 	case PACKET_NOT_TCP:
 		s->st.not_tcp++;
@@ -199,21 +266,34 @@ sniff_log_stats(const struct sniff *s, const char *extra)
 	uint64_t frames = s->st.frames, readings = s->st.readings;
 	uint64_t rejects = s->st.rejects, skipped = s->st.skipped;
 
+	char filt[64] = "";
 
-	log_info("statistics: %llu packets (%llu not TCP, %llu fragments, "
-	    "%llu malformed, %llu cut by snaplen), %llu flows (%u open, "
-	    "%llu idle, %llu evicted), %llu bytes in order, %llu duplicate, "
-	    "%llu gaps (%llu bytes never seen), %llu frames, %llu readings, "
-	    "%llu rejected, %llu bytes skipped%s%s",
+	if (s->filter_in_user)
+		snprintf(filt, sizeof(filt), "%llu left out by the filter, ",
+		    (unsigned long long)s->st.filtered);
+	log_info("statistics: %s%llu packets (%llu not TCP, %llu fragments, "
+	    "%llu malformed, %llu cut by snaplen, %llu bad checksums dropped, "
+	    "%llu with offloaded checksums, %llu on other ports), "
+	    "%llu flows (%u open, %llu idle, %llu evicted, %llu refused), "
+	    "%llu bytes in order, %llu duplicate, %llu gaps (%llu bytes never "
+	    "seen), %llu segments after the end, %llu out-of-window "
+	    "FIN/RST/SYN ignored, %llu frames, %llu readings, "
+	    "%llu rejected, %llu bytes skipped%s%s", filt,
 	    (unsigned long long)s->st.packets,
 	    (unsigned long long)s->st.not_tcp,
 	    (unsigned long long)s->st.fragments,
 	    (unsigned long long)s->st.malformed,
 	    (unsigned long long)s->st.snapped,
+	    (unsigned long long)s->st.bad_checksum,
+	    (unsigned long long)s->st.csum_unchecked,
+	    (unsigned long long)s->st.other_ports,
 	    (unsigned long long)r->flows, s->r.nflows,
 	    (unsigned long long)r->idle, (unsigned long long)r->evicted,
+	    (unsigned long long)r->refused,
 	    (unsigned long long)r->bytes, (unsigned long long)r->dup_bytes,
 	    (unsigned long long)r->gaps, (unsigned long long)r->gap_bytes,
+	    (unsigned long long)r->closed_segments,
+	    (unsigned long long)r->ignored,
 	    (unsigned long long)frames, (unsigned long long)readings,
 	    (unsigned long long)rejects, (unsigned long long)skipped,
 	    extra && *extra ? ", " : "", extra ? extra : "");

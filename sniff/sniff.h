@@ -23,11 +23,17 @@
 #include "tcpreasm.h"
 
 struct sniff_stats {
+	uint64_t filtered;	/* left out by a replay's filter */
 	uint64_t packets;	/* handed to sniff_packet */
 	uint64_t not_tcp;
 	uint64_t fragments;
 	uint64_t malformed;
 	uint64_t snapped;	/* payload cut by the snap length */
+	uint64_t bad_checksum;	/* IPv4 or TCP checksum wrong: dropped */
+	uint64_t csum_unchecked;	/* offloaded or incomplete: taken
+					 * without a check */
+	uint64_t other_ports;	/* TCP the filter let by for its headers,
+				 * not on a kit port: dropped */
 	uint64_t frames;	/* whole frames (both directions) */
 	uint64_t readings;
 	uint64_t rejects;
@@ -40,6 +46,12 @@ struct sniff {
 	struct outputs *out;
 	struct sniff_stats st;
 	struct stream scratch;	/* the one framer all flows take turns on */
+	/*
+	 * Set by a source whose filter lets more TCP through than the
+	 * ports (IPv6 extension headers): only r.cfg.server_ports count.
+	 */
+	bool match_ports;
+	bool filter_in_user;	/* a replay: `filtered` is counted */
 };
 
 int sniff_init(struct sniff *s, const struct tcpreasm_config *cfg,

@@ -1,11 +1,13 @@
 /*
  * tcpreasm.c: per-flow, per-direction TCP reassembly (see tcpreasm.h).
  *
- * Flows live in a hash table keyed by both endpoints (a symmetric hash, so
- * either direction finds the flow) and on a recency list, oldest first:
- * the idle timeout and the flow cap both take from its head. Each
- * direction keeps the next sequence number it owes the consumer and a
- * sorted list of segments that arrived ahead of it.
+ * Flows live in a hash table keyed by both endpoints (taken in a fixed
+ * order, so either direction finds the flow) and on two recency lists,
+ * oldest first: one of all flows, which the idle timeout takes from, and
+ * one per kind (tombstone, no data yet, data), which the flow cap takes
+ * from in that order. Each direction keeps the next sequence number it
+ * owes the consumer and a sorted list of segments that arrived ahead of
+ * it.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -22,12 +24,24 @@ struct tcpreasm_held {
 	uint8_t data[];
 };
 
+/* Flow kinds, in the order the flow cap takes them. */
+enum { KIND_CLOSED, KIND_EMBRYO, KIND_DATA };
+
 /* What a held segment costs against the caps: its bytes and its node. */
 #define HELD_COST(len) ((len) + (uint32_t)sizeof(struct tcpreasm_held) + 16)
 
 #define SEQ_LT(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) < 0)
 #define SEQ_LEQ(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) <= 0)
 #define SEQ_GT(a, b) SEQ_LT(b, a)
+#define SEQ_GEQ(a, b) SEQ_LEQ(b, a)
+
+/*
+ * An RST counts only this close to the next byte its sender owes (the
+ * capture may have missed some of them); anything else is a guess.
+ */
+#define RST_WINDOW (1u << 20)
+/* A SYN restarts an open flow only after it was quiet this long. */
+#define REUSE_QUIET_US (30 * (int64_t)1000000)
 
 void
 tcpreasm_config_defaults(struct tcpreasm_config *c)
@@ -37,6 +51,7 @@ tcpreasm_config_defaults(struct tcpreasm_config *c)
 	c->max_held = 8u << 20;
 	c->max_held_half = 256u << 10;
 	c->idle_timeout = 300;
+	c->closed_timeout = 120;
 	c->server_ports[0] = 10004;
 	c->nports = 1;
 }
@@ -69,29 +84,86 @@ addr_len(int af)
 	return af == AF_INET6 ? 16 : 4;
 }
 
-static uint32_t
-hash_side(int af, const uint8_t *a, uint16_t port)
-{
-	uint32_t h = 2166136261u;
+/*
+ * HalfSipHash-1-3 (Aumasson and Bernstein's 32-bit SipHash variant, the
+ * one Linux keys its own socket tables with on 32-bit machines) over the
+ * two endpoints, lower one first. With a secret key nobody can choose
+ * tuples that share a bucket, so chains stay short whatever arrives.
+ */
+#define ROTL32(x, b) (uint32_t)(((x) << (b)) | ((x) >> (32 - (b))))
 
-	for (int i = 0; i < addr_len(af); i++)
-		h = (h ^ a[i]) * 16777619u;
-	h = (h ^ (port & 0xff)) * 16777619u;
-	h = (h ^ (port >> 8)) * 16777619u;
-	return h;
+static inline void
+hsip_round(uint32_t v[4])
+{
+	v[0] += v[1];
+	v[1] = ROTL32(v[1], 5);
+	v[1] ^= v[0];
+	v[0] = ROTL32(v[0], 16);
+	v[2] += v[3];
+	v[3] = ROTL32(v[3], 8);
+	v[3] ^= v[2];
+	v[0] += v[3];
+	v[3] = ROTL32(v[3], 7);
+	v[3] ^= v[0];
+	v[2] += v[1];
+	v[1] = ROTL32(v[1], 13);
+	v[1] ^= v[2];
+	v[2] = ROTL32(v[2], 16);
+}
+
+static void
+hsip_word(uint32_t v[4], uint32_t m)
+{
+	v[3] ^= m;
+	hsip_round(v);
+	v[0] ^= m;
+}
+
+static void
+hsip_side(uint32_t v[4], const uint8_t *a, int len)
+{
+	for (int i = 0; i < len; i += 4) {
+		uint32_t m;
+
+		memcpy(&m, a + i, 4);
+		hsip_word(v, m);
+	}
 }
 
 static uint32_t
-hash_seg(const struct tcpreasm_seg *s)
+hash_tuple(const struct tcpreasm *r, int af, const uint8_t *a, uint16_t pa,
+    const uint8_t *b, uint16_t pb)
 {
-	/* Addition commutes: both directions hash alike. */
-	uint32_t h = hash_side(s->af, s->src, s->sport) +
-	    hash_side(s->af, s->dst, s->dport);
+	const uint32_t *k = r->cfg.hash_key;
+	uint32_t v[4] = { k[0], k[1], 0x6c796765u ^ k[0], 0x74656462u ^ k[1] };
+	int len = addr_len(af), c = memcmp(a, b, (size_t)len);
 
-	h ^= h >> 16;
-	h *= 0x45d9f3bu;
-	h ^= h >> 16;
-	return h;
+	if (c > 0 || (c == 0 && pa > pb)) {
+		const uint8_t *t = a;
+		uint16_t tp = pa;
+
+		a = b;
+		b = t;
+		pa = pb;
+		pb = tp;
+	}
+	/* Only the address bytes the family has, as flow_find compares. */
+	hsip_side(v, a, len);
+	hsip_side(v, b, len);
+	hsip_word(v, (uint32_t)pa << 16 | pb);
+	/* The last word carries the length in bytes, as SipHash's does. */
+	hsip_word(v, (uint32_t)(2 * len + 8) << 24 | (uint32_t)(af & 0xff));
+	v[2] ^= 0xff;
+	hsip_round(v);
+	hsip_round(v);
+	hsip_round(v);
+	return v[1] ^ v[3];
+}
+
+static uint32_t
+hash_seg(const struct tcpreasm *r, const struct tcpreasm_seg *s)
+{
+	return hash_tuple(r, s->af, s->src, s->sport, s->dst, s->dport);
 }
 
 static bool
@@ -109,7 +181,7 @@ flow_find(struct tcpreasm *r, const struct tcpreasm_seg *s, uint32_t h,
 	struct tcpreasm_flow *f;
 
 	for (f = r->buckets[h & (r->nbuckets - 1)]; f; f = f->hnext) {
-		if (f->af != s->af)
+		if (f->hash != h || f->af != s->af)
 			continue;
 		if (side_is(f, 0, s->src, s->sport) &&
 		    side_is(f, 1, s->dst, s->dport)) {
@@ -125,6 +197,37 @@ flow_find(struct tcpreasm *r, const struct tcpreasm_seg *s, uint32_t h,
 	return NULL;
 }
 
+/*
+ * The flow of a segment, if any, and the tuple's hash. A capture brings
+ * a flow's segments mostly one after the other: the last flow found is
+ * tried before the hash is computed.
+ */
+static struct tcpreasm_flow *
+lookup(struct tcpreasm *r, const struct tcpreasm_seg *s, uint32_t *h,
+    enum tcpreasm_dir *dir)
+{
+	struct tcpreasm_flow *f = r->last;
+
+	if (f != NULL && f->af == s->af) {
+		if (side_is(f, 0, s->src, s->sport) &&
+		    side_is(f, 1, s->dst, s->dport)) {
+			*dir = TCPREASM_TO_SERVER;
+			*h = f->hash;
+			return f;
+		}
+		if (side_is(f, 1, s->src, s->sport) &&
+		    side_is(f, 0, s->dst, s->dport)) {
+			*dir = TCPREASM_TO_CLIENT;
+			*h = f->hash;
+			return f;
+		}
+	}
+	*h = hash_seg(r, s);
+	if ((f = flow_find(r, s, *h, dir)) != NULL)
+		r->last = f;
+	return f;
+}
+
 static bool
 server_port(const struct tcpreasm *r, uint16_t port)
 {
@@ -137,6 +240,8 @@ server_port(const struct tcpreasm *r, uint16_t port)
 static void
 list_unlink(struct tcpreasm *r, struct tcpreasm_flow *f)
 {
+	struct tcpreasm_lru *k = &r->kind[f->kind];
+
 	if (f->older)
 		f->older->newer = f->newer;
 	else
@@ -146,11 +251,22 @@ list_unlink(struct tcpreasm *r, struct tcpreasm_flow *f)
 	else
 		r->newest = f->older;
 	f->older = f->newer = NULL;
+	if (f->kolder)
+		f->kolder->knewer = f->knewer;
+	else
+		k->oldest = f->knewer;
+	if (f->knewer)
+		f->knewer->kolder = f->kolder;
+	else
+		k->newest = f->kolder;
+	f->kolder = f->knewer = NULL;
 }
 
 static void
 list_append(struct tcpreasm *r, struct tcpreasm_flow *f)
 {
+	struct tcpreasm_lru *k = &r->kind[f->kind];
+
 	f->older = r->newest;
 	f->newer = NULL;
 	if (r->newest)
@@ -158,6 +274,24 @@ list_append(struct tcpreasm *r, struct tcpreasm_flow *f)
 	else
 		r->oldest = f;
 	r->newest = f;
+	f->kolder = k->newest;
+	f->knewer = NULL;
+	if (k->newest)
+		k->newest->knewer = f;
+	else
+		k->oldest = f;
+	k->newest = f;
+}
+
+/* Most recent of all and of its kind (which may change here). */
+static void
+touch(struct tcpreasm *r, struct tcpreasm_flow *f, uint8_t kind)
+{
+	if (r->newest == f && f->kind == kind && r->kind[kind].newest == f)
+		return;
+	list_unlink(r, f);
+	f->kind = kind;
+	list_append(r, f);
 }
 
 static void
@@ -220,11 +354,14 @@ jump_to(struct tcpreasm *r, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 	struct tcpreasm_half *h = &f->half[d];
 	uint32_t missing = target - h->next;
 
-	r->st.gaps++;
-	r->st.gap_bytes += missing;
-	h->next = target;
-	if (r->ops.gap)
-		r->ops.gap(r->arg, f, d, missing, when);
+	/* Never backwards: what was delivered stays delivered. */
+	if (SEQ_GT(target, h->next)) {
+		r->st.gaps++;
+		r->st.gap_bytes += missing;
+		h->next = target;
+		if (r->ops.gap)
+			r->ops.gap(r->arg, f, d, missing, when);
+	}
 	drain(r, f, d, when);
 }
 
@@ -265,45 +402,86 @@ skip_acked(struct tcpreasm *r, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 
 		if (SEQ_LT(h->peer_ack, target))
 			target = h->peer_ack;
-		if (target == h->next)
+		if (!SEQ_GT(target, h->next))
 			break;
 		jump_to(r, f, d, target, when);
 	}
+}
+
+/*
+ * The end of a flow for the consumer: what is held is delivered after its
+ * holes, not thrown away, and close is called. The entry stays, as a
+ * tombstone, until flow_free.
+ */
+static void
+flow_end(struct tcpreasm *r, struct tcpreasm_flow *f, enum tcpreasm_end why,
+    const struct timeval *when)
+{
+	if (f->kind == KIND_CLOSED)
+		return;
+	for (int d = 0; d < 2; d++)
+		while (skip_hole(r, f, (enum tcpreasm_dir)d, when))
+			;
+	if (r->ops.close)
+		r->ops.close(r->arg, f, why, when);
+	for (int d = 0; d < 2; d++) {
+		while (f->half[d].held)
+			free_held(r, &f->half[d], f->half[d].held);
+		f->half[d].done = true;
+	}
+	touch(r, f, KIND_CLOSED);
+}
+
+static void
+flow_free(struct tcpreasm *r, struct tcpreasm_flow *f)
+{
+	struct tcpreasm_flow **pp;
+
+	for (pp = &r->buckets[f->hash & (r->nbuckets - 1)]; *pp;
+	    pp = &(*pp)->hnext)
+		if (*pp == f) {
+			*pp = f->hnext;
+			break;
+		}
+	list_unlink(r, f);
+	if (r->last == f)
+		r->last = NULL;
+	r->nflows--;
+	free(f);
 }
 
 static void
 flow_close(struct tcpreasm *r, struct tcpreasm_flow *f, enum tcpreasm_end why,
     const struct timeval *when)
 {
-	struct tcpreasm_flow **pp;
-	uint32_t h;
-	struct tcpreasm_seg key;
+	flow_end(r, f, why, when);
+	flow_free(r, f);
+}
 
-	/* What is held is delivered after its holes, not thrown away. */
-	for (int d = 0; d < 2; d++)
-		while (skip_hole(r, f, (enum tcpreasm_dir)d, when))
-			;
-	if (r->ops.close)
-		r->ops.close(r->arg, f, why, when);
-
-	memset(&key, 0, sizeof(key));
-	key.af = f->af;
-	memcpy(key.src, f->addr[0], 16);
-	memcpy(key.dst, f->addr[1], 16);
-	key.sport = f->port[0];
-	key.dport = f->port[1];
-	h = hash_seg(&key);
-	for (pp = &r->buckets[h & (r->nbuckets - 1)]; *pp; pp = &(*pp)->hnext)
-		if (*pp == f) {
-			*pp = f->hnext;
-			break;
+/*
+ * Room for one more flow: tombstones go first, then flows that never
+ * carried a byte; flows with data only make room for another with data.
+ * Returns false if there is none to be had.
+ */
+static bool
+make_room(struct tcpreasm *r, bool with_data, const struct timeval *when)
+{
+	while (r->nflows >= r->cfg.max_flows) {
+		if (r->kind[KIND_CLOSED].oldest) {
+			flow_free(r, r->kind[KIND_CLOSED].oldest);
+		} else if (r->kind[KIND_EMBRYO].oldest) {
+			r->st.evicted++;
+			flow_close(r, r->kind[KIND_EMBRYO].oldest,
+			    TCPREASM_END_EVICTED, when);
+		} else if (with_data && r->kind[KIND_DATA].oldest) {
+			r->st.evicted++;
+			flow_close(r, r->kind[KIND_DATA].oldest,
+			    TCPREASM_END_EVICTED, when);
+		} else {
+			return false;
 		}
-	list_unlink(r, f);
-	for (int d = 0; d < 2; d++)
-		while (f->half[d].held)
-			free_held(r, &f->half[d], f->half[d].held);
-	r->nflows--;
-	free(f);
+	}
+	return true;
 }
 
 static struct tcpreasm_flow *
@@ -322,9 +500,9 @@ flow_new(struct tcpreasm *r, const struct tcpreasm_seg *s, uint32_t h,
 	else
 		src_is_client = true;
 
-	while (r->nflows >= r->cfg.max_flows && r->oldest) {
-		r->st.evicted++;
-		flow_close(r, r->oldest, TCPREASM_END_EVICTED, when);
+	if (!make_room(r, s->len > 0, when)) {
+		r->st.refused++;
+		return NULL;
 	}
 	f = calloc(1, sizeof(*f));
 	if (f == NULL) {
@@ -336,11 +514,14 @@ flow_new(struct tcpreasm *r, const struct tcpreasm_seg *s, uint32_t h,
 	memcpy(f->addr[1], src_is_client ? s->dst : s->src, 16);
 	f->port[0] = src_is_client ? s->sport : s->dport;
 	f->port[1] = src_is_client ? s->dport : s->sport;
+	f->hash = h;
+	f->kind = s->len > 0 ? KIND_DATA : KIND_EMBRYO;
 	f->hnext = r->buckets[h & (r->nbuckets - 1)];
 	r->buckets[h & (r->nbuckets - 1)] = f;
 	list_append(r, f);
 	r->nflows++;
 	r->st.flows++;
+	r->last = f;
 	*dir = src_is_client ? TCPREASM_TO_SERVER : TCPREASM_TO_CLIENT;
 	return f;
 }
@@ -378,6 +559,33 @@ covered(const struct tcpreasm_half *h, uint32_t seq, uint32_t len)
 	return false;
 }
 
+/* A FIN is known at fin_seq: held bytes from there on never count. */
+static void
+trim_past_fin(struct tcpreasm *r, struct tcpreasm_half *h)
+{
+	struct tcpreasm_held **pp = &h->held, *n;
+
+	while ((n = *pp) != NULL) {
+		if (SEQ_GEQ(n->seq, h->fin_seq)) {
+			*pp = n->next;
+			r->st.dup_bytes += n->len;
+			h->held_bytes -= HELD_COST(n->len);
+			r->held -= HELD_COST(n->len);
+			free(n);
+			continue;
+		}
+		if (SEQ_GT(n->seq + n->len, h->fin_seq)) {
+			uint32_t keep = h->fin_seq - n->seq;
+
+			r->st.dup_bytes += n->len - keep;
+			h->held_bytes -= n->len - keep;
+			r->held -= n->len - keep;
+			n->len = keep;
+		}
+		pp = &n->next;
+	}
+}
+
 static void
 add_data(struct tcpreasm *r, struct tcpreasm_flow *f, enum tcpreasm_dir d,
     uint32_t seq, const uint8_t *data, uint32_t len,
@@ -385,8 +593,20 @@ add_data(struct tcpreasm *r, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 {
 	struct tcpreasm_half *h = &f->half[d];
 	struct tcpreasm_held **pp, *n;
-	uint32_t cost = HELD_COST(len);
+	uint32_t cost;
 
+	if (h->fin) {
+		/* Nothing after the FIN belongs to the stream. */
+		if (SEQ_GEQ(seq, h->fin_seq)) {
+			r->st.dup_bytes += len;
+			return;
+		}
+		if (SEQ_GT(seq + len, h->fin_seq)) {
+			r->st.dup_bytes += seq + len - h->fin_seq;
+			len = h->fin_seq - seq;
+		}
+	}
+	cost = HELD_COST(len);
 	for (;;) {
 		int32_t off = (int32_t)(seq - h->next);
 
@@ -443,6 +663,32 @@ add_data(struct tcpreasm *r, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 	r->st.held_segments++;
 }
 
+/*
+ * A segment for a flow that already ended: a new connection on the same
+ * tuple (a SYN with another ISN) replaces the tombstone; anything else is
+ * a late copy and dropped. Returns true if the segment is used up.
+ */
+static bool
+tombstone(struct tcpreasm *r, struct tcpreasm_flow **fp,
+    const struct tcpreasm_seg *s, enum tcpreasm_dir d, int64_t us)
+{
+	struct tcpreasm_flow *f = *fp;
+	const struct tcpreasm_half *c = &f->half[TCPREASM_TO_SERVER];
+
+	if ((s->flags & (TCPREASM_TH_SYN | TCPREASM_TH_ACK | TCPREASM_TH_RST))
+	    == TCPREASM_TH_SYN && d == TCPREASM_TO_SERVER &&
+	    !(c->syn && c->isn == s->seq)) {
+		flow_free(r, f);
+		*fp = NULL;
+		return false;
+	}
+	r->st.closed_segments++;
+	/* Kept while copies keep coming: they stay dropped. */
+	f->last_us = us;
+	touch(r, f, KIND_CLOSED);
+	return true;
+}
+
 void
 tcpreasm_segment(struct tcpreasm *r, const struct tcpreasm_seg *s,
     const struct timeval *when)
@@ -456,18 +702,36 @@ tcpreasm_segment(struct tcpreasm *r, const struct tcpreasm_seg *s,
 	bool syn = s->flags & TCPREASM_TH_SYN;
 
 	r->st.segments++;
+	/*
+	 * Time stepped back (the next file of a replay, a clock set back):
+	 * ended flows belong to another capture and cannot have late copies
+	 * in this one.
+	 */
+	while (r->newest && us + 1000000 < r->newest->last_us &&
+	    r->kind[KIND_CLOSED].oldest)
+		flow_free(r, r->kind[KIND_CLOSED].oldest);
 	/* The recency list stays sorted even if packet times step back. */
 	if (r->newest && us < r->newest->last_us)
 		us = r->newest->last_us;
 	to_timeval(us, &now);
 	tcpreasm_expire(r, &now);
 
-	h32 = hash_seg(s);
-	f = flow_find(r, s, h32, &d);
+	f = lookup(r, s, &h32, &d);
+	if (f != NULL && f->kind == KIND_CLOSED && tombstone(r, &f, s, d, us))
+		return;
 	if (f != NULL && syn && !(s->flags & TCPREASM_TH_ACK) &&
 	    d == TCPREASM_TO_SERVER && f->half[d].syn &&
 	    f->half[d].isn != s->seq) {
-		/* The 5-tuple is used again for a new connection. */
+		/*
+		 * The 5-tuple is used again for a new connection; but only
+		 * once the old one is closing or quiet, or a SYN forged into
+		 * a live push would cut it off.
+		 */
+		if (!f->half[0].fin && !f->half[1].fin &&
+		    us - f->last_us < REUSE_QUIET_US) {
+			r->st.ignored++;
+			return;
+		}
 		flow_close(r, f, TCPREASM_END_REUSED, &now);
 		f = NULL;
 	}
@@ -480,17 +744,22 @@ tcpreasm_segment(struct tcpreasm *r, const struct tcpreasm_seg *s,
 		if (f == NULL)
 			return;
 	}
-	f->last_us = us;
-	if (r->newest != f) {
-		list_unlink(r, f);
-		list_append(r, f);
-	}
-	if (s->flags & TCPREASM_TH_RST) {
-		flow_close(r, f, TCPREASM_END_RST, &now);
-		return;
-	}
 	h = &f->half[d];
 	peer = &f->half[1 - d];
+	if (s->flags & TCPREASM_TH_RST) {
+		/* Only where the sender's next byte is (RFC 5961's idea). */
+		if (h->known && (SEQ_LT(s->seq, h->next) ||
+		    s->seq - h->next > RST_WINDOW)) {
+			r->st.ignored++;
+			return;
+		}
+		f->last_us = us;
+		flow_end(r, f, TCPREASM_END_RST, &now);
+		return;
+	}
+	f->last_us = us;
+	touch(r, f, s->len > 0 || f->kind == KIND_DATA ? KIND_DATA :
+	    KIND_EMBRYO);
 	seq = s->seq;
 	if (syn) {
 		if (!h->syn) {
@@ -516,14 +785,22 @@ tcpreasm_segment(struct tcpreasm *r, const struct tcpreasm_seg *s,
 	if (s->len > 0 && h->known)
 		add_data(r, f, d, seq, s->data, (uint32_t)s->len, &now);
 	if ((s->flags & TCPREASM_TH_FIN) && h->known && !h->fin) {
-		h->fin = true;
-		h->fin_seq = seq + (uint32_t)s->len;
-		drain(r, f, d, &now);
+		uint32_t fin_seq = seq + (uint32_t)s->len;
+
+		if (SEQ_LT(fin_seq, h->next)) {
+			/* Behind bytes already delivered: not a real one. */
+			r->st.ignored++;
+		} else {
+			h->fin = true;
+			h->fin_seq = fin_seq;
+			trim_past_fin(r, h);
+			drain(r, f, d, &now);
+		}
 	}
 	skip_acked(r, f, TCPREASM_TO_SERVER, &now);
 	skip_acked(r, f, TCPREASM_TO_CLIENT, &now);
 	if (f->half[0].done && f->half[1].done)
-		flow_close(r, f, TCPREASM_END_FIN, &now);
+		flow_end(r, f, TCPREASM_END_FIN, &now);
 }
 
 void
@@ -531,10 +808,16 @@ tcpreasm_expire(struct tcpreasm *r, const struct timeval *now)
 {
 	int64_t us = (int64_t)now->tv_sec * 1000000 + now->tv_usec;
 	int64_t limit = (int64_t)r->cfg.idle_timeout * 1000000;
+	int64_t closed = (int64_t)r->cfg.closed_timeout * 1000000;
+	struct tcpreasm_flow *f;
 
-	while (r->oldest && us - r->oldest->last_us > limit) {
-		r->st.idle++;
-		flow_close(r, r->oldest, TCPREASM_END_IDLE, now);
+	while ((f = r->kind[KIND_CLOSED].oldest) != NULL &&
+	    us - f->last_us > closed)
+		flow_free(r, f);
+	while ((f = r->oldest) != NULL && us - f->last_us > limit) {
+		if (f->kind != KIND_CLOSED)
+			r->st.idle++;
+		flow_close(r, f, TCPREASM_END_IDLE, now);
 	}
 }
 

@@ -12,11 +12,22 @@
  * Promises: pure code (no I/O, no clock: time is the packet's), deterministic
  * for a given packet sequence, bounded memory (flows and held bytes are
  * capped; past a cap the oldest give way, counted). Retransmitted and
- * overlapping bytes are delivered once: the first copy seen wins. Segments
- * ahead of the next expected byte are held until the hole fills; a hole
- * that cannot fill any more (the peer acknowledged past it, the flow ends,
- * the held bytes reach their cap) is skipped and counted. Checksums are not
- * looked at: capturing hosts with offload see wrong ones on good packets.
+ * overlapping bytes are delivered once: the first copy seen wins (the
+ * parser has already dropped copies whose checksum the receiver would
+ * refuse). Segments ahead of the next expected byte are held until the
+ * hole fills; a hole that cannot fill any more (the peer acknowledged past
+ * it, the flow ends, the held bytes reach their cap) is skipped and
+ * counted.
+ *
+ * Against injected segments: the next expected byte never moves back;
+ * nothing past a direction's FIN is delivered; a FIN or RST behind what
+ * was delivered, or an RST far from it, is ignored (counted); a flow that
+ * ended by FIN or RST stays as a tombstone for closed_timeout seconds, so
+ * a late retransmission is dropped instead of starting it again; a SYN
+ * reuses an open flow only once it is closing or quiet; when the table is
+ * full, tombstones go first, then flows that never carried a byte, and a
+ * flow without data never pushes out one with data; the flow hash is
+ * keyed (hash_key), so an outsider cannot pick tuples that collide.
  *
  * Directions: TCPREASM_TO_SERVER is the client's data (the SYN sender, or
  * the side talking to one of the configured server ports: the kit's push
@@ -53,6 +64,7 @@ struct tcpreasm_seg {
 	uint16_t sport, dport;	/* host order */
 	uint32_t seq, ack;
 	uint8_t flags;		/* TCPREASM_TH_* */
+	uint8_t csum;		/* the parser's enum packet_csum; unused here */
 	const uint8_t *data;
 	size_t len;
 };
@@ -81,8 +93,11 @@ struct tcpreasm_flow {
 	struct tcpreasm_half half[2];	/* indexed by enum tcpreasm_dir */
 	int64_t last_us;	/* packet time of the last segment */
 	void *user[2];		/* the consumer's, per direction */
+	uint32_t hash;
+	uint8_t kind;		/* which eviction list: enum in tcpreasm.c */
 	struct tcpreasm_flow *hnext;	/* hash chain */
-	struct tcpreasm_flow *older, *newer;	/* recency list */
+	struct tcpreasm_flow *older, *newer;	/* recency list, all flows */
+	struct tcpreasm_flow *kolder, *knewer;	/* recency within its kind */
 };
 
 struct tcpreasm_ops {
@@ -102,8 +117,11 @@ struct tcpreasm_config {
 	size_t max_held;	/* out-of-order bytes held, all flows */
 	uint32_t max_held_half;	/* out-of-order bytes held per direction */
 	uint32_t idle_timeout;	/* seconds */
+	uint32_t closed_timeout;	/* seconds a tombstone is kept after
+					 * its last segment */
 	uint16_t server_ports[TCPREASM_MAX_PORTS];
 	int nports;
+	uint32_t hash_key[2];	/* secret: the caller fills it at random */
 };
 
 struct tcpreasm_stats {
@@ -119,7 +137,15 @@ struct tcpreasm_stats {
 	uint64_t idle;		/* flows ended by the idle timeout */
 	uint64_t held_pressure;	/* holes skipped because held bytes ran full */
 	uint64_t no_flow;	/* segments without payload or SYN, no flow */
+	uint64_t closed_segments;	/* for a flow already ended: dropped */
+	uint64_t ignored;	/* FIN, RST or SYN out of place: ignored */
+	uint64_t refused;	/* flows without data, table full of flows
+				 * with data: not followed */
 	uint64_t alloc_fail;
+};
+
+struct tcpreasm_lru {
+	struct tcpreasm_flow *oldest, *newest;
 };
 
 struct tcpreasm {
@@ -130,7 +156,9 @@ struct tcpreasm {
 	uint32_t nbuckets;	/* a power of two */
 	uint32_t nflows;
 	size_t held;		/* out-of-order bytes held, all flows */
-	struct tcpreasm_flow *oldest, *newest;
+	struct tcpreasm_flow *oldest, *newest;	/* all flows, by recency */
+	struct tcpreasm_lru kind[3];	/* tombstones, no data yet, data */
+	struct tcpreasm_flow *last;	/* the flow found last */
 	struct tcpreasm_stats st;
 };
 
@@ -141,7 +169,7 @@ int tcpreasm_init(struct tcpreasm *r, const struct tcpreasm_config *c,
 /* One segment, seen at `when` (times must not go backwards much). */
 void tcpreasm_segment(struct tcpreasm *r, const struct tcpreasm_seg *s,
     const struct timeval *when);
-/* End flows idle for longer than the timeout, as of `now`. */
+/* End flows idle for longer than the timeout, as of `now`; drop tombstones. */
 void tcpreasm_expire(struct tcpreasm *r, const struct timeval *now);
 /* End every flow (delivering what is held) and free everything. */
 void tcpreasm_free(struct tcpreasm *r, const struct timeval *now);

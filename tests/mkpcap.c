@@ -5,6 +5,7 @@
  *   pushes (vectors.tsv lines, or generated readings)
  *     -> one TCP connection each: handshake, data segments, FINs
  *     -> segment transformations (split, reorder, retransmit, overlap, drop)
+ *     -> attacks: forged copies (--attack), bad frames (--bad-frames)
  *     -> flows interleaved, unrelated traffic mixed in
  *     -> link layer (Ethernet, VLAN, Linux cooked v1/v2, raw IP; IPv4/IPv6)
  *     -> pcap or pcapng file; expected CSV lines on the side
@@ -22,16 +23,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <linux/if_packet.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "csv.h"
 #include "framer.h"
 #include "omnik.h"
 
 #define MAX_PUSH 4096
+#define MAX_SEGS 16384		/* data segments per push */
+
+/*
+ * Injected segments, as an attacker on the LAN would send them; a perfect
+ * reader gets the kit's readings, once, and nothing else:
+ *   forge-first     a forged copy of each data segment (other readings,
+ *                   valid frames) just before it, with a wrong TCP checksum
+ *   forge-first-ip  the same with a wrong IPv4 header checksum
+ *   spoof-fin       after the first data segment a FIN+ACK 89 bytes behind
+ *                   it, then the portal's ACK of all, then the rest
+ *   after-fin       once both FINs are through, every data segment again,
+ *                   and the whole push once more past the FIN
+ *   after-rst       the portal resets after the data; the kit retransmits
+ *                   it all, then closes
+ */
+enum attack { A_NONE, A_FORGE, A_FORGE_IP, A_SPOOF_FIN, A_AFTER_FIN,
+    A_AFTER_RST };
 
 enum seg_mode { SEG_FRAME, SEG_SPLIT, SEG_OFFSETS, SEG_WHOLE };
-enum link { L_ETHER, L_VLAN, L_SLL, L_SLL2, L_RAW };
+enum link { L_ETHER, L_VLAN, L_QINQ, L_SLL, L_SLL2, L_RAW };
 
 static struct {
 	const char *vectors;
@@ -39,7 +62,15 @@ static struct {
 	int repeat;
 	enum seg_mode seg;
 	int split;
-	bool reorder, retransmit, overlap, ipv6, pcapng, bad_csum;
+	bool reorder, retransmit, overlap, ipv6, pcapng, bad_csum, offload;
+	bool ext_hdrs;		/* IPv6: hop-by-hop and destination options */
+	bool fuzz;		/* fuzz_sniff records instead of a capture */
+	int inject;		/* --inject: an AF_PACKET socket, or -1 */
+	int flow_base;		/* first flow's number: other tuples, ISNs */
+	enum attack attack;
+	int bad_frames;		/* rejected frames in front of each push */
+	int bad_ip;		/* the packet being written: 1 bad TCP, 2 bad
+				 * IPv4 header checksum */
 	int drop;		/* drop the Nth data segment of every flow */
 	int kits;		/* flows interleaved at once */
 	int noise;		/* percent of packets unrelated */
@@ -54,12 +85,13 @@ static struct {
 } O;
 
 struct push {
-	uint8_t data[MAX_PUSH];
+	uint8_t *data;		/* MAX_PUSH, more with --bad-frames */
 	size_t len;
 };
 
 struct pkt {
 	bool from_kit;
+	uint8_t bad;		/* as O.bad_ip */
 	uint8_t flags;
 	uint32_t seq, ack;
 	const uint8_t *data;
@@ -115,7 +147,7 @@ load_vectors(const char *path, struct push **out)
 		if (tab)
 			*tab = '\0';
 		p = realloc(p, sizeof(*p) * (size_t)(n + 1));
-		if (p == NULL)
+		if (p == NULL || (p[n].data = malloc(MAX_PUSH)) == NULL)
 			die("out of memory");
 		for (size_t i = 0; hex[i] && hex[i + 1] && len < MAX_PUSH;
 		    i += 2) {
@@ -165,12 +197,12 @@ make_synthetic(int i, struct push *p)
 	snprintf(r.inverter_sn, sizeof(r.inverter_sn), "NLDN%06u%06u",
 	    (unsigned)inv % 1000000u, (unsigned)i % 1000000u);
 	if (omnik_encode_data(&r, 0x7D, p->data + p->len,
-	    sizeof(p->data) - p->len, &n1) != OMNIK_OK)
+	    MAX_PUSH - p->len, &n1) != OMNIK_OK)
 		die("cannot encode a reading");
 	p->len += n1;
 	}
 	if (omnik_encode_text(r.kit_sn, 0x41, "DATA SEND IS OK\r\n",
-	    p->data + p->len, sizeof(p->data) - p->len, &n2) != OMNIK_OK)
+	    p->data + p->len, MAX_PUSH - p->len, &n2) != OMNIK_OK)
 		die("cannot encode a text frame");
 	p->len += n2;
 }
@@ -189,7 +221,8 @@ expect_push(const struct push *p, time_t t, size_t lost_from, size_t lost_to)
 	char line[CSV_LINE_MAX];
 	int pass = 0;
 
-	if (O.expect == NULL)
+	/* Every packet has a checksum the portal drops: nothing arrives. */
+	if (O.expect == NULL || O.bad_csum)
 		return;
 	framer_init(&fr);
 	framer_input(&fr, p->data, p->len);
@@ -241,6 +274,7 @@ linktype(void)
 	switch (O.link) {
 	case L_ETHER:
 	case L_VLAN:
+	case L_QINQ:
 		return 1;
 	case L_SLL:
 		return 113;
@@ -255,6 +289,13 @@ linktype(void)
 static void
 file_header(void)
 {
+	if (O.inject >= 0)
+		return;
+	if (O.fuzz) {
+		/* fuzz_sniff's caps byte: 9 flows, the larger held caps. */
+		put("\xff", 1);
+		return;
+	}
 	if (O.pcapng) {
 		put32(0x0A0D0D0A);	/* section header block */
 		put32(28);
@@ -286,6 +327,26 @@ write_record(const struct timeval *tv, const uint8_t *p, size_t n)
 {
 	static const uint8_t zero[4];
 
+	if (O.inject >= 0) {
+		/* On the wire; now and then a pause for the receive queue. */
+		(void)tv;
+		if (send(O.inject, p, n, 0) != (ssize_t)n)
+			die("cannot send a frame");
+		if (++O.written % 64 == 0)
+			usleep(2000);
+		return;
+	}
+	if (O.fuzz) {
+		/* A raw record: the parser's link type, length, bytes. */
+		uint8_t hdr[3] = { O.link == L_SLL ? 1 : O.link == L_SLL2 ? 2 :
+		    O.link == L_RAW ? 3 : 0, (uint8_t)(n >> 8), (uint8_t)n };
+
+		(void)tv;
+		put(hdr, 3);
+		put(p, n);
+		O.written++;
+		return;
+	}
 	if (O.pcapng) {
 		uint64_t us = (uint64_t)tv->tv_sec * 1000000 +
 		    (uint64_t)tv->tv_usec;
@@ -338,7 +399,7 @@ emit_ip(const struct timeval *tv, int v6, const uint8_t *src,
     const uint8_t *dst, uint8_t proto, const uint8_t *l4, size_t l4len)
 {
 	static uint8_t buf[70000];
-	size_t off = 0, iphl = v6 ? 40 : 20;
+	size_t off = 0, iphl = v6 ? (O.ext_hdrs ? 40 + 8 + 16 : 40) : 20;
 	uint8_t *ip;
 	uint16_t ethertype = v6 ? 0x86dd : 0x0800;
 	uint32_t s;
@@ -346,10 +407,17 @@ emit_ip(const struct timeval *tv, int v6, const uint8_t *src,
 	switch (O.link) {
 	case L_ETHER:
 	case L_VLAN:
+	case L_QINQ:
 		memcpy(buf, "\x02\x00\x00\x00\x00\x69\x02\x00\x00\x00\x00\x10",
 		    12);
 		off = 12;
-		if (O.link == L_VLAN) {
+		if (O.link == L_QINQ) {	/* 802.1ad service tag outside */
+			buf[off++] = 0x88;
+			buf[off++] = 0xa8;
+			buf[off++] = 0x00;
+			buf[off++] = 100;
+		}
+		if (O.link == L_VLAN || O.link == L_QINQ) {
 			buf[off++] = 0x81;
 			buf[off++] = 0x00;
 			buf[off++] = 0x00;
@@ -386,12 +454,24 @@ emit_ip(const struct timeval *tv, int v6, const uint8_t *src,
 	memset(ip, 0, iphl);
 	if (v6) {
 		ip[0] = 0x60;
-		ip[4] = (uint8_t)(l4len >> 8);
-		ip[5] = (uint8_t)l4len;
-		ip[6] = proto;
+		ip[4] = (uint8_t)((iphl - 40 + l4len) >> 8);
+		ip[5] = (uint8_t)(iphl - 40 + l4len);
+		ip[6] = O.ext_hdrs ? 0 : proto;
 		ip[7] = 64;
 		memcpy(ip + 8, src, 16);
 		memcpy(ip + 24, dst, 16);
+		if (O.ext_hdrs) {
+			/* Hop-by-hop (8 bytes: PadN), destination options
+			 * (16 bytes: PadN), then the transport. */
+			ip[40] = 60;
+			ip[41] = 0;
+			ip[42] = 1;
+			ip[43] = 4;
+			ip[48] = proto;
+			ip[49] = 1;
+			ip[50] = 1;
+			ip[51] = 12;
+		}
 	} else {
 		size_t tot = 20 + l4len;
 
@@ -404,6 +484,8 @@ emit_ip(const struct timeval *tv, int v6, const uint8_t *src,
 		memcpy(ip + 12, src, 4);
 		memcpy(ip + 16, dst, 4);
 		s = csum_fold(csum_add(0, ip, 20));
+		if (O.bad_ip == 2)
+			s ^= 0x0101;
 		ip[10] = (uint8_t)(s >> 8);
 		ip[11] = (uint8_t)s;
 	}
@@ -418,15 +500,20 @@ emit_ip(const struct timeval *tv, int v6, const uint8_t *src,
 		s = csum_add(s, dst, v6 ? 16 : 4);
 		s += proto + (uint32_t)l4len;
 		l[co] = l[co + 1] = 0;
-		s = csum_fold(csum_add(s, l, l4len));
-		if (O.bad_csum)
+		/* Offload: the pseudo header's sum, left for the NIC. */
+		if (O.offload)
+			s = (uint16_t)~csum_fold(s);
+		else
+			s = csum_fold(csum_add(s, l, l4len));
+		if (O.bad_csum || O.bad_ip == 1)
 			s ^= 0x5a5a;
 		l[co] = (uint8_t)(s >> 8);
 		l[co + 1] = (uint8_t)s;
 	}
 	off += iphl + l4len;
 	/* Ethernet pads short frames: the reader must go by the IP length. */
-	if ((O.link == L_ETHER || O.link == L_VLAN) && off < 60) {
+	if ((O.link == L_ETHER || O.link == L_VLAN || O.link == L_QINQ) &&
+	    off < 60) {
 		memset(buf + off, 0, 60 - off);
 		off = 60;
 	}
@@ -442,6 +529,7 @@ struct flow {
 	time_t t;
 	struct pkt *pk;
 	int npk, cur;
+	uint8_t *forged;	/* --attack forge-*: the forged copies */
 };
 
 static void
@@ -464,6 +552,7 @@ emit_tcp(struct flow *f, const struct pkt *p, const struct timeval *tv)
 	l4[15] = 0xf0;
 	if (p->len > 0)
 		memcpy(l4 + 20, p->data, p->len);
+	O.bad_ip = p->bad;
 	emit_ip(tv, f->v6, p->from_kit ? f->kit : f->portal,
 	    p->from_kit ? f->portal : f->kit, 6, l4, 20 + p->len);
 }
@@ -525,6 +614,7 @@ add(struct flow *f, bool from_kit, uint8_t flags, uint32_t seq, uint32_t ack,
 	if (f->pk == NULL)
 		die("out of memory");
 	p = &f->pk[f->npk++];
+	p->bad = 0;
 	p->from_kit = from_kit;
 	p->flags = flags;
 	p->seq = seq;
@@ -580,16 +670,64 @@ cut(const struct push *p, int offset_split, size_t *from, size_t *to, int max)
 	return n;
 }
 
+/*
+ * A forged copy of a push: every whole frame in it keeps its place and
+ * length but carries other values (and a checksum that fits them), so
+ * that if it were taken it would be a reading the kit never sent.
+ */
+static void
+forge(const uint8_t *d, size_t len, uint8_t *out)
+{
+	memcpy(out, d, len);
+	for (size_t i = 0; i + OMNIK_FRAME_MIN <= len; i++) {
+		size_t fl = (size_t)d[i + 1] + OMNIK_OVERHEAD;
+
+		if (d[i] != OMNIK_START || i + fl > len ||
+		    d[i + fl - 1] != OMNIK_END ||
+		    omnik_checksum(d + i, fl) != d[i + fl - 2])
+			continue;
+		/* A byte in the middle: a value, in a data frame. */
+		out[i + fl / 2] ^= 0x21;
+		out[i + fl - 2] = omnik_checksum(out + i, fl);
+		i += fl - 1;
+	}
+}
+
+/* N frames with a broken checksum, then the push itself. */
+static void
+add_bad_frames(struct push *p, int n)
+{
+	uint8_t bad[64];
+	size_t bl;
+	uint8_t *d;
+
+	if (omnik_encode_text(600000001u, 0x41, "DATA SEND IS OK", bad,
+	    sizeof(bad), &bl) != OMNIK_OK)
+		die("cannot encode a text frame");
+	bad[bl - 2] ^= 0x01;
+	d = malloc(bl * (size_t)n + p->len);
+	if (d == NULL)
+		die("out of memory");
+	for (int i = 0; i < n; i++)
+		memcpy(d + bl * (size_t)i, bad, bl);
+	memcpy(d + bl * (size_t)n, p->data, p->len);
+	free(p->data);
+	p->data = d;
+	p->len += bl * (size_t)n;
+}
+
 static void
 build_flow(struct flow *f, int idx, const struct push *p, time_t t,
     int offset_split)
 {
-	size_t from[MAX_PUSH], to[MAX_PUSH];
-	int n, order[MAX_PUSH];
+	static size_t from[MAX_SEGS], to[MAX_SEGS];
+	static int order[MAX_SEGS];
+	int n;
 	size_t lost_from = 0, lost_to = 0;
 	uint32_t k, s;
 
 	memset(f, 0, sizeof(*f));
+	idx += O.flow_base;
 	f->v6 = O.ipv6;
 	f->push = p;
 	f->t = t;
@@ -618,7 +756,13 @@ build_flow(struct flow *f, int idx, const struct push *p, time_t t,
 	add(f, false, TH_SYN | TH_ACK, s, k + 1, NULL, 0);
 	add(f, true, TH_ACK, k + 1, s + 1, NULL, 0);
 
-	n = cut(p, offset_split, from, to, MAX_PUSH);
+	n = cut(p, offset_split, from, to, MAX_SEGS);
+	if (O.attack == A_FORGE || O.attack == A_FORGE_IP) {
+		f->forged = malloc(p->len ? p->len : 1);
+		if (f->forged == NULL)
+			die("out of memory");
+		forge(p->data, p->len, f->forged);
+	}
 	for (int i = 0; i < n; i++)
 		order[i] = i;
 	if (O.reorder)
@@ -637,8 +781,19 @@ build_flow(struct flow *f, int idx, const struct push *p, time_t t,
 			lost_to = to[i];
 			continue;
 		}
+		if (f->forged) {
+			add(f, true, TH_ACK | TH_PSH, seq, s + 1,
+			    f->forged + from[i], to[i] - from[i]);
+			f->pk[f->npk - 1].bad = O.attack == A_FORGE ? 1 : 2;
+		}
 		add(f, true, TH_ACK | TH_PSH, seq, s + 1, p->data + from[i],
 		    to[i] - from[i]);
+		if (O.attack == A_SPOOF_FIN && j == 0) {
+			add(f, true, TH_FIN | TH_ACK, seq + (uint32_t)
+			    (to[i] - from[i]) - 89, s + 1, NULL, 0);
+			add(f, false, TH_ACK, s + 1, k + 1 + (uint32_t)p->len,
+			    NULL, 0);
+		}
 		if (O.retransmit)
 			add(f, true, TH_ACK | TH_PSH, seq, s + 1,
 			    p->data + from[i], to[i] - from[i]);
@@ -653,9 +808,24 @@ build_flow(struct flow *f, int idx, const struct push *p, time_t t,
 	}
 	/* The portal got everything, whatever the capture missed. */
 	add(f, false, TH_ACK, s + 1, k + 1 + (uint32_t)p->len, NULL, 0);
+	if (O.attack == A_AFTER_RST) {
+		add(f, false, TH_RST, s + 1, 0, NULL, 0);
+		for (int i = 0; i < n; i++)
+			add(f, true, TH_ACK | TH_PSH, k + 1 + (uint32_t)from[i],
+			    s + 1, p->data + from[i], to[i] - from[i]);
+	}
 	add(f, true, TH_FIN | TH_ACK, k + 1 + (uint32_t)p->len, s + 1, NULL, 0);
 	add(f, false, TH_FIN | TH_ACK, s + 1, k + 2 + (uint32_t)p->len, NULL, 0);
 	add(f, true, TH_ACK, k + 2 + (uint32_t)p->len, s + 2, NULL, 0);
+	if (O.attack == A_AFTER_FIN) {
+		for (int i = 0; i < n; i++)
+			add(f, true, TH_ACK | TH_PSH, k + 1 + (uint32_t)from[i],
+			    s + 2, p->data + from[i], to[i] - from[i]);
+		for (int i = 0; i < n; i++)
+			add(f, true, TH_ACK | TH_PSH, k + 2 + (uint32_t)p->len +
+			    (uint32_t)from[i], s + 2, p->data + from[i],
+			    to[i] - from[i]);
+	}
 	expect_push(p, t, lost_from, lost_to);
 }
 
@@ -690,7 +860,10 @@ usage(void)
 "usage: mkpcap -o OUT [--expect CSV] [--vectors FILE | --synthetic N]\n"
 "  [--repeat N] [--seg frame|whole|offsets|N] [--reorder] [--retransmit]\n"
 "  [--overlap] [--drop N] [--kits K] [--noise PCT] [--ipv6]\n"
-"  [--link ether|vlan|sll|sll2|raw] [--pcapng] [--bad-checksums]\n"
+"  [--link ether|vlan|qinq|sll|sll2|raw] [--ext-headers] [--pcapng]\n"
+"  [--bad-checksums] [--fuzz-records] [--inject IFACE] [--flow-base N]\n"
+"  [--offload] [--attack forge-first|forge-first-ip|spoof-fin|after-fin|\n"
+"  after-rst] [--bad-frames N]\n"
 "  [--packets N] [--open-flows N] [--inverters N]\n");
 	exit(2);
 }
@@ -708,6 +881,10 @@ main(int argc, char **argv)
 		{ "ipv6", 0, NULL, '6' }, { "link", 1, NULL, 'l' },
 		{ "pcapng", 0, NULL, 'g' }, { "bad-checksums", 0, NULL, 'b' },
 		{ "inverters", 1, NULL, 'I' }, { "packets", 1, NULL, 'p' }, { "open-flows", 1, NULL, 'F' },
+		{ "offload", 0, NULL, 'L' }, { "attack", 1, NULL, 'A' },
+		{ "bad-frames", 1, NULL, 'X' }, { "ext-headers", 0, NULL, 'H' },
+		{ "fuzz-records", 0, NULL, 'Z' }, { "inject", 1, NULL, 'J' },
+		{ "flow-base", 1, NULL, 'B' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct push *pushes = NULL;
@@ -716,6 +893,7 @@ main(int argc, char **argv)
 	long tick = 0;
 
 	O.repeat = 1;
+	O.inject = -1;
 	O.inverters = 1;
 	O.kits = 1;
 	O.rng = 12345;
@@ -749,6 +927,7 @@ main(int argc, char **argv)
 		case 'l':
 			if (strcmp(optarg, "ether") == 0) O.link = L_ETHER;
 			else if (strcmp(optarg, "vlan") == 0) O.link = L_VLAN;
+			else if (strcmp(optarg, "qinq") == 0) O.link = L_QINQ;
 			else if (strcmp(optarg, "sll") == 0) O.link = L_SLL;
 			else if (strcmp(optarg, "sll2") == 0) O.link = L_SLL2;
 			else if (strcmp(optarg, "raw") == 0) O.link = L_RAW;
@@ -759,10 +938,44 @@ main(int argc, char **argv)
 		case 'p': O.packets = atol(optarg); break;
 		case 'I': O.inverters = atoi(optarg); break;
 		case 'F': O.open_flows = atoi(optarg); break;
+		case 'L': O.offload = true; break;
+		case 'H': O.ext_hdrs = true; break;
+		case 'Z': O.fuzz = true; break;
+		case 'B': O.flow_base = atoi(optarg); break;
+		case 'J': {
+			/* Send the frames out of IFACE instead (Ethernet). */
+			struct sockaddr_ll sll;
+
+			memset(&sll, 0, sizeof(sll));
+			sll.sll_family = AF_PACKET;
+			sll.sll_protocol = htons(0x0003);	/* ETH_P_ALL */
+			sll.sll_ifindex = (int)if_nametoindex(optarg);
+			O.inject = socket(AF_PACKET, SOCK_RAW, htons(0x0003));
+			if (sll.sll_ifindex == 0 || O.inject < 0 ||
+			    bind(O.inject, (struct sockaddr *)&sll,
+			    sizeof(sll)) != 0)
+				die("cannot open the interface to inject");
+			break;
+		}
+		case 'X': O.bad_frames = atoi(optarg); break;
+		case 'A':
+			if (strcmp(optarg, "forge-first") == 0)
+				O.attack = A_FORGE;
+			else if (strcmp(optarg, "forge-first-ip") == 0)
+				O.attack = A_FORGE_IP;
+			else if (strcmp(optarg, "spoof-fin") == 0)
+				O.attack = A_SPOOF_FIN;
+			else if (strcmp(optarg, "after-fin") == 0)
+				O.attack = A_AFTER_FIN;
+			else if (strcmp(optarg, "after-rst") == 0)
+				O.attack = A_AFTER_RST;
+			else
+				usage();
+			break;
 		default: usage();
 		}
 	}
-	if (outpath == NULL || optind < argc || O.noise < 0 || O.noise > 99 ||
+	if ((outpath == NULL && O.inject < 0) || optind < argc || O.noise < 0 || O.noise > 99 ||
 	    O.kits < 1 || O.repeat < 1)
 		usage();
 	if (O.vectors)
@@ -772,11 +985,18 @@ main(int argc, char **argv)
 		    (size_t)(npush + O.synthetic));
 		if (pushes == NULL)
 			die("out of memory");
-		for (int i = 0; i < O.synthetic; i++)
+		for (int i = 0; i < O.synthetic; i++) {
+			if ((pushes[npush].data = malloc(MAX_PUSH)) == NULL)
+				die("out of memory");
 			make_synthetic(i, &pushes[npush++]);
+		}
 	}
 	if (npush == 0)
 		usage();
+	for (int i = 0; i < npush && O.bad_frames > 0; i++)
+		add_bad_frames(&pushes[i], O.bad_frames);
+	if (O.inject >= 0)
+		outpath = "/dev/null";
 	O.out = strcmp(outpath, "-") ? fopen(outpath, "wb") : stdout;
 	if (O.out == NULL)
 		die("cannot create the output");
@@ -803,6 +1023,7 @@ main(int argc, char **argv)
 			while (fl[i].cur < fl[i].npk)
 				step(&fl[i], &tick);
 			free(fl[i].pk);
+			free(fl[i].forged);
 		}
 		free(fl);
 		goto done;
@@ -833,8 +1054,10 @@ main(int argc, char **argv)
 							more = true;
 						}
 				}
-				for (int k = 0; k < nf; k++)
+				for (int k = 0; k < nf; k++) {
 					free(fl[k].pk);
+					free(fl[k].forged);
+				}
 				idx++;
 				t = O.t0 + (time_t)idx * 300;
 				tick = 0;
@@ -849,6 +1072,8 @@ done:
 		die("write failed");
 	if (O.expect && fclose(O.expect) != 0)
 		die("write failed");
+	for (int i = 0; i < npush; i++)
+		free(pushes[i].data);
 	free(pushes);
 	fprintf(stderr, "mkpcap: %ld packets\n", O.written);
 	return 0;

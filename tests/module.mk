@@ -126,3 +126,12 @@ fuzz-config:
 	build/fuzz/fuzz_config -max_total_time=$(FUZZ_TIME) -max_len=4096 \
 	    -print_final_stats=1 -artifact_prefix=build/fuzz/config- \
 	    build/fuzz/corpus-config tests/fuzz/corpus-config
+
+# The packet parser + reassembly fuzz target (tests/fuzz/fuzz_sniff.c),
+# replayed over tests/fuzz/corpus-sniff like fuzz_proto's corpus.
+FUZZ_SNIFF_OBJ := $(SNIFF_CORE_OBJ) $(B)/common/stream.o $(B)/common/log.o \
+                  $(B)/output/outputs.o $(PROTO_OBJ)
+FUZZ_REPLAY += $(if $(wildcard tests/fuzz/fuzz_sniff.c),$(B)/tests/fuzz_sniff_replay)
+$(B)/tests/fuzz_sniff_replay: $(B)/tests/fuzz/fuzz_sniff.o $(B)/tests/fuzz/replay.o \
+                              $(FUZZ_SNIFF_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS)

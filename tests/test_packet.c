@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -189,6 +190,110 @@ test_snapped(void **state)
 }
 
 /* Every prefix of every packet shape: no read past the end. */
+/* Internet checksum helpers, written apart from packet.c's. */
+static uint32_t
+sum16(uint32_t s, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		s += i % 2 ? p[i] : (uint32_t)p[i] << 8;
+	return s;
+}
+
+static uint16_t
+fold(uint32_t s)
+{
+	while (s > 0xffff)
+		s = (s >> 16) + (s & 0xffff);
+	return (uint16_t)s;
+}
+
+/* Fill in the IPv4 header and TCP checksums of ipv4()'s packet. */
+static void
+fill_ipv4(uint8_t *p, size_t n, bool partial)
+{
+	uint32_t s;
+
+	s = fold(sum16(0, p, 20)) ^ 0xffff;
+	p[10] = (uint8_t)(s >> 8);
+	p[11] = (uint8_t)s;
+	s = sum16(0, p + 12, 8) + 6 + (uint32_t)(n - 20);
+	if (partial) {
+		s = fold(s);
+	} else {
+		s = fold(sum16(s, p + 20, n - 20)) ^ 0xffff;
+	}
+	p[36] = (uint8_t)(s >> 8);
+	p[37] = (uint8_t)s;
+}
+
+static void
+fill_ipv6(uint8_t *p, size_t n, size_t l4off)
+{
+	uint32_t s = sum16(0, p + 8, 32) + 6 + (uint32_t)(n - l4off);
+
+	s = fold(sum16(s, p + l4off, n - l4off)) ^ 0xffff;
+	p[l4off + 16] = (uint8_t)(s >> 8);
+	p[l4off + 17] = (uint8_t)s;
+}
+
+/*
+ * Checksums: right ones pass as checked; a packet the receiver would
+ * drop (TCP or IPv4 header checksum wrong) is reported, not parsed; the
+ * partial (offloaded) and zero ones and cut payloads pass, marked.
+ */
+static void
+test_checksums(void **state)
+{
+	uint8_t p[200];
+	struct tcpreasm_seg s;
+	size_t n;
+
+	(void)state;
+	n = ipv4(p, "reading");
+	fill_ipv4(p, n, false);
+	expect_tcp(packet_parse(PACKET_LINK_RAW, p, n, &s), &s, AF_INET,
+	    "reading");
+	assert_int_equal(s.csum, PACKET_CSUM_GOOD);
+	p[n - 1] ^= 0x01;		/* a forged payload, checksum kept */
+	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n, &s),
+	    PACKET_BAD_CHECKSUM);
+	p[n - 1] ^= 0x01;
+	p[8] = 63;			/* TTL changed, header sum not */
+	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n, &s),
+	    PACKET_BAD_CHECKSUM);
+	/* TX offload on the capturing host: the pseudo header's sum. */
+	n = ipv4(p, "reading");
+	fill_ipv4(p, n, true);
+	expect_tcp(packet_parse(PACKET_LINK_RAW, p, n, &s), &s, AF_INET,
+	    "reading");
+	assert_int_equal(s.csum, PACKET_CSUM_OFFLOADED);
+	/* Zero: not filled in. */
+	n = ipv4(p, "reading");
+	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n, &s), PACKET_TCP);
+	assert_int_equal(s.csum, PACKET_CSUM_OFFLOADED);
+	/* Cut by snaplen: nothing to check against. */
+	n = ipv4(p, "reading");
+	fill_ipv4(p, n, false);
+	p[n - 1] ^= 0x01;
+	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n - 2, &s),
+	    PACKET_SNAPPED);
+	assert_int_equal(s.csum, PACKET_CSUM_UNCHECKED);
+	/* IPv6, with and without an extension header. */
+	n = ipv6(p, "six", false);
+	fill_ipv6(p, n, 40);
+	expect_tcp(packet_parse(PACKET_LINK_RAW, p, n, &s), &s, AF_INET6,
+	    "six");
+	assert_int_equal(s.csum, PACKET_CSUM_GOOD);
+	n = ipv6(p, "six", true);
+	fill_ipv6(p, n, 48);
+	expect_tcp(packet_parse(PACKET_LINK_RAW, p, n, &s), &s, AF_INET6,
+	    "six");
+	assert_int_equal(s.csum, PACKET_CSUM_GOOD);
+	p[20] ^= 0x40;			/* another source address */
+	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n, &s),
+	    PACKET_BAD_CHECKSUM);
+}
+
 static void
 test_every_truncation(void **state)
 {
@@ -231,6 +336,7 @@ main(void)
 		cmocka_unit_test(test_cooked_and_raw),
 		cmocka_unit_test(test_not_tcp_and_fragments),
 		cmocka_unit_test(test_snapped),
+		cmocka_unit_test(test_checksums),
 		cmocka_unit_test(test_every_truncation),
 	};
 

@@ -149,10 +149,36 @@ static const struct tcase cases[] = {
 	  { HS, { 'C', "A", 1, "ab", 1 }, { 'C', "FA", 5, "", 1 },
 	    { 'S', "FA", 1, "", 6 } },
 	  "ab[gap 2]", "", 1, 0, "fin", 1 },
-	{ "RST ends the flow, data kept", 1000, 5000,
+	{ "RST ends the flow: what follows is not a new one", 1000, 5000,
 	  { HS, { 'C', "A", 1, "abc", 1 }, { 'S', "R", 1, "", 0 },
+	    { 'C', "A", 1, "abc", 1 }, { 'C', "A", 4, "def", 1 } },
+	  "abc", "", 0, 0, "rst", 1 },
+	{ "RST far from the next byte is ignored", 1000, 5000,
+	  { HS, { 'C', "A", 1, "abc", 1 }, { 'S', "R", 100000000, "", 0 },
+	    { 'C', "R", 2, "", 0 }, { 'C', "A", 4, "def", 1 } },
+	  "abcdef", "", 0, 0, "flush", 1 },
+	{ "late retransmission after both FINs: no second flow", 1000, 5000,
+	  { HS, { 'C', "A", 1, "hello", 1 }, { 'C', "FA", 6, "", 1 },
+	    { 'S', "FA", 1, "", 7 }, { 'C', "A", 7, "", 2 },
+	    { 'C', "A", 1, "hello", 1 }, { 'C', "FA", 1, "hello", 1 } },
+	  "hello", "", 0, 0, "fin", 1 },
+	{ "spoofed FIN behind the delivered bytes is ignored", 1000, 5000,
+	  { HS, { 'C', "A", 1, "hello", 1 }, { 'C', "FA", 2, "", 1 },
+	    { 'S', "A", 1, "", 9 }, { 'C', "A", 6, "world", 1 } },
+	  "helloworld", "", 0, 0, "flush", 1 },
+	{ "data past a FIN not yet reached is cut at the FIN", 1000, 5000,
+	  { HS, { 'C', "FA", 5, "", 1 }, { 'C', "A", 3, "cdefgh", 1 },
+	    { 'C', "A", 1, "ab", 1 }, { 'S', "FA", 1, "", 6 } },
+	  "abcd", "", 0, 4, "fin", 1 },
+	{ "data past a FIN, held before the hole fills, is dropped",
+	  1000, 5000,
+	  { HS, { 'C', "A", 1, "ab", 1 }, { 'C', "FA", 5, "", 1 },
+	    { 'C', "A", 5, "zz", 1 }, { 'C', "A", 3, "cd", 1 } },
+	  "abcd", "", 0, 2, "flush", 1 },
+	{ "a SYN forged into a live push does not cut it off", 1000, 5000,
+	  { HS, { 'C', "A", 1, "abc", 1 }, { 'C', "S", 7777, "", 0 },
 	    { 'C', "A", 4, "def", 1 } },
-	  "abcdef", "", 0, 0, "rst,flush", 2 },
+	  "abcdef", "", 0, 0, "flush", 1 },
 	{ "both directions", 1000, 5000,
 	  { HS, { 'C', "A", 1, "ping", 1 }, { 'S', "A", 1, "pong", 5 },
 	    { 'C', "A", 5, "!", 5 } },
@@ -175,9 +201,14 @@ static const struct tcase cases[] = {
 	{ "SYN retransmitted: same flow", 1000, 5000,
 	  { HS, { 'C', "S", 0, "", 0 }, { 'C', "A", 1, "abc", 1 } },
 	  "abc", "", 0, 0, "flush", 1 },
-	{ "new SYN on the same ports: a new flow", 1000, 5000,
-	  { HS, { 'C', "A", 1, "abc", 1 }, { 'C', "S", 7777, "", 0 },
+	{ "new SYN on the same ports after the FINs: a new flow", 1000, 5000,
+	  { HS, { 'C', "A", 1, "abc", 1 }, { 'C', "FA", 4, "", 1 },
+	    { 'S', "FA", 1, "", 5 }, { 'C', "S", 7777, "", 0 },
 	    { 'C', "A", 7778, "xyz", 0 } },
+	  "abcxyz", "", 0, 0, "fin,flush", 2 },
+	{ "new SYN on the same ports after one FIN: a new flow", 1000, 5000,
+	  { HS, { 'C', "A", 1, "abc", 1 }, { 'C', "FA", 4, "", 1 },
+	    { 'C', "S", 7777, "", 0 }, { 'C', "A", 7778, "xyz", 0 } },
 	  "abcxyz", "", 0, 0, "reused,flush", 2 },
 	{ "data on the SYN", 1000, 5000,
 	  { { 'C', "S", 0, "ab", 0 }, { 'C', "A", 3, "cd", 1 } },
@@ -557,6 +588,166 @@ test_random_bounded(void **state)
 	assert_int_equal(r.nflows, 0);
 }
 
+/*
+ * A SYN flood with fresh tuples while the table is full: flows that carry
+ * data stay, the flood's flows take turns on what is left or are refused.
+ */
+static void
+test_syn_flood_keeps_data_flows(void **state)
+{
+	struct tcpreasm r;
+	struct tcpreasm_config cfg;
+	struct rec rc;
+	struct tcpreasm_seg s;
+	struct timeval tv = { 1000, 0 };
+
+	(void)state;
+	memset(&rc, 0, sizeof(rc));
+	tcpreasm_config_defaults(&cfg);
+	cfg.max_flows = 4;
+	assert_int_equal(tcpreasm_init(&r, &cfg, &ops, &rc), 0);
+	seg_from(&r, 40001, 100, "a", 1000);
+	seg_from(&r, 40002, 100, "b", 1000);
+	for (uint16_t p = 0; p < 1000; p++) {
+		make_seg(&s, AF_INET, true, 7000u * p, 0, TCPREASM_TH_SYN,
+		    "", 0);
+		s.sport = (uint16_t)(50000 + p);
+		tcpreasm_segment(&r, &s, &tv);
+		assert_true(r.nflows <= 4);
+	}
+	/* Both data flows are still followed: no new flow, no gap. */
+	seg_from(&r, 40001, 101, "A", 1001);
+	seg_from(&r, 40002, 101, "B", 1001);
+	assert_int_equal(r.st.flows, 2 + 1000);
+	assert_int_equal(r.st.evicted, 1000 - 2);
+	assert_string_equal(rc.out[0], "abAB");
+	/* Now full of data flows: a SYN is refused, a tombstone gives way. */
+	seg_from(&r, 40003, 100, "c", 1002);
+	seg_from(&r, 40004, 100, "d", 1002);
+	make_seg(&s, AF_INET, true, 1, 0, TCPREASM_TH_SYN, "", 0);
+	s.sport = 60000;
+	tcpreasm_segment(&r, &s, &tv);
+	assert_int_equal(r.st.refused, 1);
+	make_seg(&s, AF_INET, false, 1, 0, TCPREASM_TH_RST, "", 0);
+	s.dport = 40003;
+	tcpreasm_segment(&r, &s, &tv);
+	make_seg(&s, AF_INET, true, 1, 0, TCPREASM_TH_SYN, "", 0);
+	s.sport = 60000;
+	tcpreasm_segment(&r, &s, &tv);
+	assert_int_equal(r.st.refused, 1);
+	assert_int_equal(r.nflows, 4);
+	seg_from(&r, 40001, 102, "x", 1003);
+	assert_int_equal(r.st.flows, 2 + 1000 + 3);
+	tcpreasm_free(&r, &tv);
+}
+
+/* A tombstone drops late copies for closed_timeout, then goes. */
+static void
+test_tombstone_expires(void **state)
+{
+	struct tcpreasm r;
+	struct tcpreasm_config cfg;
+	struct rec rc;
+	struct tcpreasm_seg s;
+	struct timeval tv = { 1000, 0 };
+
+	(void)state;
+	memset(&rc, 0, sizeof(rc));
+	tcpreasm_config_defaults(&cfg);
+	cfg.closed_timeout = 60;
+	assert_int_equal(tcpreasm_init(&r, &cfg, &ops, &rc), 0);
+	seg_from(&r, 40001, 100, "abc", 1000);
+	make_seg(&s, AF_INET, false, 1, 0, TCPREASM_TH_RST, "", 0);
+	s.dport = 40001;
+	tcpreasm_segment(&r, &s, &tv);
+	seg_from(&r, 40001, 100, "abc", 1030);
+	seg_from(&r, 40001, 100, "abc", 1089);
+	assert_int_equal(r.st.closed_segments, 2);
+	assert_string_equal(rc.out[0], "abc");
+	/* 61 s after the last copy the tuple is free again. */
+	seg_from(&r, 40001, 200, "new", 1150);
+	assert_int_equal(r.st.flows, 2);
+	assert_string_equal(rc.out[0], "abcnew");
+	tcpreasm_free(&r, &tv);
+}
+
+/*
+ * Tuples an outsider found to share a bucket under one key spread out
+ * under another: the hash is keyed, chains stay short.
+ */
+static void
+test_keyed_hash(void **state)
+{
+	struct tcpreasm r;
+	struct tcpreasm_config cfg;
+	struct rec rc;
+	struct timeval tv = { 1000, 0 };
+	uint16_t found[64];
+	unsigned n = 0, longest = 0;
+
+	(void)state;
+	memset(&rc, 0, sizeof(rc));
+	tcpreasm_config_defaults(&cfg);
+	cfg.max_flows = 1;		/* one at a time: cheap to probe */
+	cfg.hash_key[0] = 0x01234567u;
+	cfg.hash_key[1] = 0x89abcdefu;
+	assert_int_equal(tcpreasm_init(&r, &cfg, &ops, &rc), 0);
+	for (uint32_t p = 1; p < 65536 && n < 64; p++) {
+		seg_from(&r, (uint16_t)p, 100, "a", 1000);
+		if ((r.newest->hash & (r.nbuckets - 1)) == 0)
+			found[n++] = (uint16_t)p;
+		rc.len[0] = 0;
+	}
+	tcpreasm_free(&r, &tv);
+	assert_true(n >= 32);
+
+	tcpreasm_config_defaults(&cfg);
+	cfg.hash_key[0] = 0xdeadbeefu;
+	cfg.hash_key[1] = 0x0badf00du;
+	assert_int_equal(tcpreasm_init(&r, &cfg, &ops, &rc), 0);
+	for (unsigned i = 0; i < n; i++) {
+		seg_from(&r, found[i], 100, "a", 1000);
+		rc.len[0] = 0;
+	}
+	assert_int_equal(r.nflows, n);
+	for (uint32_t b = 0; b < r.nbuckets; b++) {
+		unsigned len = 0;
+
+		for (const struct tcpreasm_flow *f = r.buckets[b]; f;
+		    f = f->hnext)
+			len++;
+		if (len > longest)
+			longest = len;
+	}
+	assert_true(longest <= 4);
+	tcpreasm_free(&r, &tv);
+}
+
+/* IPv4 lives in the first 4 address bytes: what follows is not looked at. */
+static void
+test_ipv4_padding_ignored(void **state)
+{
+	struct tcpreasm r;
+	struct tcpreasm_config cfg;
+	struct rec rc;
+	struct tcpreasm_seg s;
+	struct timeval tv = { 1000, 0 };
+
+	(void)state;
+	memset(&rc, 0, sizeof(rc));
+	tcpreasm_config_defaults(&cfg);
+	assert_int_equal(tcpreasm_init(&r, &cfg, &ops, &rc), 0);
+	make_seg(&s, AF_INET, true, 100, 1, TCPREASM_TH_ACK, "ab", 2);
+	tcpreasm_segment(&r, &s, &tv);
+	make_seg(&s, AF_INET, true, 102, 1, TCPREASM_TH_ACK, "cd", 2);
+	memset(s.src + 4, 0xa5, 12);
+	memset(s.dst + 4, 0x5a, 12);
+	tcpreasm_segment(&r, &s, &tv);
+	assert_int_equal(r.st.flows, 1);
+	assert_string_equal(rc.out[0], "abcd");
+	tcpreasm_free(&r, &tv);
+}
+
 static void
 test_side_name(void **state)
 {
@@ -589,6 +780,10 @@ main(void)
 		cmocka_unit_test(test_held_cap_per_direction),
 		cmocka_unit_test(test_held_cap_global),
 		cmocka_unit_test(test_random_bounded),
+		cmocka_unit_test(test_syn_flood_keeps_data_flows),
+		cmocka_unit_test(test_tombstone_expires),
+		cmocka_unit_test(test_keyed_hash),
+		cmocka_unit_test(test_ipv4_padding_ignored),
 		cmocka_unit_test(test_side_name),
 	};
 

@@ -91,3 +91,9 @@ $(B)/tests/test_pgsql.o: ALL_CFLAGS += $(PQ_CFLAGS)
 # output itself loads libpq at run time.
 $(B)/tests/test_pgsql: $(B)/tests/test_pgsql.o $(LIB_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) $(LIB_LIBS) -lpq
+
+# The per-inverter rules across readings (output/invstate.c), seeded
+# from a real journal.
+$(B)/tests/test_invstate: $(B)/tests/test_invstate.o $(B)/output/invstate.o \
+                          $(B)/output/journal.o $(PROTO_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -lsqlite3 -lm

@@ -38,9 +38,13 @@ reject(struct stream *s, const char *reason, const struct framer_frame *fr,
 		.frame_len = fr->len,
 	};
 
+	uint64_t n;
+
+	/* Frames over an inverter's rate have a cap of their own. */
 	s->st.rejects++;
-	if (s->st.rejects > STREAM_REJECTS_KEPT) {
-		if (s->st.rejects == STREAM_REJECTS_KEPT + 1)
+	n = s->st.rejects - s->st.rate_limited;
+	if (n > STREAM_REJECTS_KEPT) {
+		if (n == STREAM_REJECTS_KEPT + 1)
 			log_warnx("%s %s: more than %d rejected frames: further "
 			    "ones are counted, not logged or kept", s->source,
 			    dir_name(s), STREAM_REJECTS_KEPT);
@@ -180,11 +184,16 @@ stream_end(struct stream *s, const struct timeval *when)
 {
 	framer_finish(&s->fr);
 	drain(s, when);
-	if (s->st.rejects > STREAM_REJECTS_KEPT)
+	if (s->st.rejects - s->st.rate_limited > STREAM_REJECTS_KEPT)
 		log_warnx("%s %s: %llu frames rejected in all, %llu of them "
 		    "only counted", s->source, dir_name(s),
-		    (unsigned long long)s->st.rejects,
-		    (unsigned long long)(s->st.rejects - STREAM_REJECTS_KEPT));
+		    (unsigned long long)(s->st.rejects - s->st.rate_limited),
+		    (unsigned long long)(s->st.rejects - s->st.rate_limited -
+		    STREAM_REJECTS_KEPT));
+	if (s->st.rate_limited > 0)
+		log_warnx("%s %s: %llu readings over an inverter's rate in all",
+		    s->source, dir_name(s),
+		    (unsigned long long)s->st.rate_limited);
 	if (s->fr.st.skipped > 0)
 		log_debug("%s %s: %llu bytes outside frames skipped",
 		    s->source, dir_name(s),

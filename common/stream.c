@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "invstate.h"
 #include "log.h"
 #include "stream.h"
 
@@ -37,9 +38,13 @@ reject(struct stream *s, const char *reason, const struct framer_frame *fr,
 		.frame_len = fr->len,
 	};
 
+	uint64_t n;
+
+	/* Frames over an inverter's rate have a cap of their own. */
 	s->st.rejects++;
-	if (s->st.rejects > STREAM_REJECTS_KEPT) {
-		if (s->st.rejects == STREAM_REJECTS_KEPT + 1)
+	n = s->st.rejects - s->st.rate_limited;
+	if (n > STREAM_REJECTS_KEPT) {
+		if (n == STREAM_REJECTS_KEPT + 1)
 			log_warnx("%s %s: more than %d rejected frames: further "
 			    "ones are counted, not logged or kept", s->source,
 			    dir_name(s), STREAM_REJECTS_KEPT);
@@ -52,15 +57,56 @@ reject(struct stream *s, const char *reason, const struct framer_frame *fr,
 		outputs_reject(s->out, &rej);
 }
 
+/* A value out of its limits (decoder or invstate): field and value. */
+static void
+implausible(struct stream *s, const char *why, const struct framer_frame *fr,
+    const struct timeval *when)
+{
+	char reason[200];
+
+	s->st.implausible++;
+	snprintf(reason, sizeof(reason), "implausible: %s", why);
+	reject(s, reason, fr, when);
+}
+
+/*
+ * Over an inverter's rate (invstate.h): counted always, kept raw up to a
+ * cap a minute, one log line a minute for all of them.
+ */
+static void
+rate_limited(struct stream *s, const struct invstate_result *res,
+    const struct framer_frame *fr, const struct timeval *when)
+{
+	struct reject rej = {
+		.reason = res->why, .when = *when, .source = s->source,
+		.frame = fr->data, .frame_len = fr->len,
+	};
+
+	s->st.rejects++;
+	s->st.rate_limited++;
+	if (res->log)
+		log_warnx("%s %s: %s: %llu readings over the limit since the "
+		    "last report (counted; %d a minute kept raw)", s->source,
+		    dir_name(s), res->why, (unsigned long long)res->excess,
+		    INVSTATE_KEPT_MAX);
+	if (res->keep && s->out)
+		outputs_reject(s->out, &rej);
+}
+
 static void
 handle_frame(struct stream *s, const struct framer_frame *fr,
     const struct timeval *when)
 {
 	struct omnik_msg m;
+	struct invstate_result res;
 	enum omnik_err e;
 
 	s->st.frames++;
 	e = omnik_decode(fr->data, fr->len, &m);
+	if (e == OMNIK_ERR_IMPLAUSIBLE && s->dir == STREAM_TO_CLOUD) {
+		implausible(s, m.reason, fr, when);
+		return;
+	}
 	if (e != OMNIK_OK) {
 		reject(s, omnik_strerror(e), fr, when);
 		return;
@@ -73,9 +119,19 @@ handle_frame(struct stream *s, const struct framer_frame *fr,
 	}
 	switch (m.kind) {
 	case OMNIK_MSG_DATA: {
+		switch (invstate_check(&m.reading, when, &res)) {
+		case INVSTATE_IMPLAUSIBLE:
+			implausible(s, res.why, fr, when);
+			return;
+		case INVSTATE_RATE:
+			rate_limited(s, &res, fr, when);
+			return;
+		case INVSTATE_OK:
+			break;
+		}
 		struct record rec = {
 			.reading = &m.reading,
-			.when = *when,
+			.when = res.when,	/* distinct per inverter */
 			.source = s->source,
 			.frame = fr->data,
 			.frame_len = fr->len,
@@ -128,11 +184,16 @@ stream_end(struct stream *s, const struct timeval *when)
 {
 	framer_finish(&s->fr);
 	drain(s, when);
-	if (s->st.rejects > STREAM_REJECTS_KEPT)
+	if (s->st.rejects - s->st.rate_limited > STREAM_REJECTS_KEPT)
 		log_warnx("%s %s: %llu frames rejected in all, %llu of them "
 		    "only counted", s->source, dir_name(s),
-		    (unsigned long long)s->st.rejects,
-		    (unsigned long long)(s->st.rejects - STREAM_REJECTS_KEPT));
+		    (unsigned long long)(s->st.rejects - s->st.rate_limited),
+		    (unsigned long long)(s->st.rejects - s->st.rate_limited -
+		    STREAM_REJECTS_KEPT));
+	if (s->st.rate_limited > 0)
+		log_warnx("%s %s: %llu readings over an inverter's rate in all",
+		    s->source, dir_name(s),
+		    (unsigned long long)s->st.rate_limited);
 	if (s->fr.st.skipped > 0)
 		log_debug("%s %s: %llu bytes outside frames skipped",
 		    s->source, dir_name(s),

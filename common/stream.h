@@ -30,6 +30,8 @@ struct stream_stats {
 	uint64_t readings;
 	uint64_t texts;
 	uint64_t rejects;	/* bad checksums, truncated, undecodable */
+	uint64_t implausible;	/* of those: values out of limits */
+	uint64_t rate_limited;	/* of those: over an inverter's rate */
 };
 
 struct stream {

@@ -17,7 +17,7 @@
 const char csv_header[] =
     "dateTime,Id,Temp,VPV1,VPV2,VPV3,IPV1,IPV2,IPV3,IAC1,IAC2,IAC3,"
     "VAC1,VAC2,VAC3,FAC1,PAC1,FAC2,PAC2,FAC3,PAC3,ETODAY,ETOTAL,HTOTAL,"
-    "RunMode,KitSN,FWMain,FWSlave\n";
+    "RunMode,KitSN,FWMain,FWSlave,Variant\n";
 
 struct csv {
 	char *path;
@@ -91,6 +91,12 @@ csv_format(char *buf, size_t n, const struct omnik_reading *r,
 		return 0;
 	buf[len++] = ',';
 	if (!put_cell(buf, n, &len, r->fw_slave))
+		return 0;
+	/* The layout the reading was decoded with (decode.c). */
+	if (len + 1 >= n)
+		return 0;
+	buf[len++] = ',';
+	if (!put_cell(buf, n, &len, omnik_variant_label(r, cell)))
 		return 0;
 	if (len + 2 > n)
 		return 0;

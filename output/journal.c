@@ -158,6 +158,13 @@ static const char *const migrations[JOURNAL_SCHEMA_VERSION + 1] = {
 	[3] =
 	"ALTER TABLE cursors ADD COLUMN inverter TEXT;"	/* NULL: all */
 	"ALTER TABLE cursors ADD COLUMN active INTEGER NOT NULL DEFAULT 1;",
+	/*
+	 * The layout a reading was decoded with (omnik_variant_label), and
+	 * whether the kit marked it a buffered record (0x80).
+	 */
+	[4] =
+	"ALTER TABLE readings ADD COLUMN variant TEXT;"
+	"ALTER TABLE readings ADD COLUMN historical INTEGER NOT NULL DEFAULT 0;",
 };
 
 const char *
@@ -266,7 +273,7 @@ prepare_all(struct jconn *c, bool writer)
 		    col);
 	}
 	len += (size_t)snprintf(sql + len, sizeof(sql) - len,
-	    ") VALUES (?,?,?,?,?,?,?,?,?,?");
+	    ", variant, historical) VALUES (?,?,?,?,?,?,?,?,?,?,?,?");
 	for (int i = 0; i < OMNIK_NFIELDS; i++)
 		len += (size_t)snprintf(sql + len, sizeof(sql) - len, ",?");
 	snprintf(sql + len, sizeof(sql) - len, ")");
@@ -426,6 +433,13 @@ conn_add(struct jconn *c, const struct record *rec)
 		else
 			sqlite3_bind_double(st, 11 + i, (double)r->value[i] /
 			    pow10i(omnik_fields[i].decimals));
+	}
+	{
+		char lab[OMNIK_VARIANT_LABEL];
+
+		sqlite3_bind_text(st, 11 + OMNIK_NFIELDS,
+		    omnik_variant_label(r, lab), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(st, 12 + OMNIK_NFIELDS, r->historical);
 	}
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);	/* every parameter is bound again next time */

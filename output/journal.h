@@ -35,7 +35,7 @@
 #include "omnik.h"
 #include "sink.h"
 
-#define JOURNAL_SCHEMA_VERSION 3
+#define JOURNAL_SCHEMA_VERSION 4
 
 struct journal;
 

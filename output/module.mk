@@ -4,6 +4,8 @@ OUTPUT_SRC += output/outputs.c output/csv.c output/text.c output/journal.c \
               output/delivery.c output/setup.c output/pgsql.c output/mqtt.c \
               output/pvoutput.c output/dynlib.c
 OUTPUT_SRC += output/resolve.c
+# The per-inverter limits and rate across readings (common/stream.c).
+OUTPUT_SRC += output/invstate.c
 # libpq, libmosquitto and libcurl are not linked: each remote output
 # loads its library with dlopen() when it is configured (output/dynlib.h),
 # so a relay without them carries neither them nor their TLS stacks. The

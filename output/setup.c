@@ -13,6 +13,7 @@
 
 #include "csv.h"
 #include "delivery.h"
+#include "invstate.h"
 #include "journal.h"
 #include "log.h"
 #include "mqtt.h"
@@ -203,6 +204,7 @@ outputs_setup(struct outputs *o, const struct config *cfg,
 	struct outputs_remote *r = NULL;
 	struct journal *j = NULL;
 	struct sink sk;
+	char serr[256];
 
 	outputs_init(o);
 	if (cfg->db[0] == '\0' && any_remote(cfg)) {
@@ -218,6 +220,9 @@ outputs_setup(struct outputs *o, const struct config *cfg,
 		if (make_parent(cfg->db, err, errlen) != 0 ||
 		    (j = journal_open(cfg->db, &jo, err, errlen)) == NULL)
 			return -1;
+		/* The limits across readings survive a restart. */
+		if (invstate_seed(cfg->db, serr, sizeof(serr)) < 0)
+			log_warnx("per-inverter limits start empty: %s", serr);
 		journal_sink(j, &sk);
 		(void)outputs_add(o, &sk);	/* first: commit before all */
 	}

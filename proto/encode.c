@@ -54,37 +54,61 @@ omnik_encode_data(const struct omnik_reading *r, uint8_t payload_len,
     uint8_t *out, size_t cap, size_t *outlen)
 {
 	size_t len = (size_t)payload_len + OMNIK_OVERHEAD, fw;
+	const struct omnik_variant_info *vi;
 
 	if (len < OMNIK_DATA_MIN_SIZE)
 		return OMNIK_ERR_TRUNCATED;
 	if (cap < len)
 		return OMNIK_ERR_SPACE;
+	if (r->variant >= OMNIK_NVARIANTS)
+		return OMNIK_ERR_RANGE;
+	vi = &omnik_variants[r->variant];
+	/* Another length would read back as another layout. */
+	if (payload_len < vi->len_min || payload_len > vi->len_max)
+		return OMNIK_ERR_RANGE;
 
 	memset(out, 0, len);
-	out[12] = 0x81;
-	out[13] = 0x02;
-	out[14] = 0x01;
+	if (r->variant == OMNIK_VARIANT_UNKNOWN) {
+		memcpy(out + 12, r->marker, 3);
+	} else {
+		out[12] = r->historical ? 0x80 : 0x81;
+		out[13] = vi->marker[0];
+		out[14] = vi->marker[1];
+	}
 	put_str(out + 15, r->inverter_sn, OMNIK_SERIAL_LEN);
 
 	for (int i = 0; i < OMNIK_NFIELDS; i++) {
 		const struct omnik_field_info *fi = &omnik_fields[i];
-		uint32_t max = fi->size == 4 ? 0xFFFFFFFEu : 0xFFFEu;
+		int64_t max = fi->size == 4 ? 0xFFFFFFFE : 0xFFFE, min = 0;
 		int64_t v = r->value[i];
+		unsigned mult = vi->mult[i];
 
-		if (i == OMNIK_TEMP)
-			max = 0x7FFF;
-		if (v == OMNIK_ABSENT) {
+		if (i == OMNIK_TEMP) {
+			/* Signed; -0.1 (0xFFFF) and -21.0 (0xFF2E) read back
+			 * as absent. */
+			min = -32768;
+			max = 32767;
+			if (v == -1 || v == -210)
+				return OMNIK_ERR_RANGE;
+		}
+		if (v == OMNIK_ABSENT || mult == 0) {
+			if (v != OMNIK_ABSENT)
+				return OMNIK_ERR_RANGE;	/* not in the layout */
 			put_be(out + fi->offset, 0xFFFFFFFFu, fi->size);
 			continue;
 		}
-		if (v < 0 || v > (int64_t)max)
+		if (v % (int64_t)mult != 0)
+			return OMNIK_ERR_RANGE;
+		v /= (int64_t)mult;
+		if (v < min || v > max)
 			return OMNIK_ERR_RANGE;
 		put_be(out + fi->offset, (uint32_t)v, fi->size);
 	}
-	if (r->has_fault && OMNIK_FAULT_OFFSET + OMNIK_FAULT_LEN <= len - 2)
+	if (vi->fault && r->has_fault &&
+	    OMNIK_FAULT_OFFSET + OMNIK_FAULT_LEN <= len - 2)
 		memcpy(out + OMNIK_FAULT_OFFSET, r->fault, OMNIK_FAULT_LEN);
 
-	fw = omnik_fw_offset(payload_len);
+	fw = vi->fw ? omnik_fw_offset(payload_len) : 0;
 	if (fw != 0 && fw + 2 * OMNIK_FW_LEN <= len - 2) {
 		put_str(out + fw, r->fw_main, OMNIK_FW_LEN);
 		put_str(out + fw + OMNIK_FW_LEN, r->fw_slave, OMNIK_FW_LEN);

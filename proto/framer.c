@@ -128,6 +128,44 @@ report_bad(struct framer *f, uint64_t pos, size_t n)
 	return true;
 }
 
+/*
+ * A candidate must not hold back a frame that lies whole inside it: a
+ * stray 0x68 takes a later byte for its length ("68 ff" wants 269 bytes)
+ * and would sit on the push behind it until the connection closes. So a
+ * valid frame that starts inside the candidate b (need bytes, avail of
+ * them here) and ends before it does wins, the one ending first; the
+ * candidate's 0x68 is then garbage. The rule depends only on the bytes,
+ * not on how they were chunked. The inner frame must also carry its
+ * serial twice, as every kit frame does: with its end byte and checksum
+ * that leaves a real frame split by chance one time in 2^48.
+ * Returns the inner frame's offset in b, or 0.
+ */
+static size_t
+inner_frame(const uint8_t *b, size_t avail, size_t need)
+{
+	size_t lim = avail < need ? avail : need - 1, best = 0, best_end = 0;
+	const uint8_t *p = b + 1;
+
+	while (lim > 1 && (size_t)(p - b) < lim &&
+	    (p = memchr(p, OMNIK_START, lim - (size_t)(p - b))) != NULL) {
+		size_t at = (size_t)(p - b), end;
+
+		p++;
+		if (at + 2 > lim)
+			break;
+		end = at + frame_size(b + at);
+		if (end > lim || (best != 0 && end >= best_end))
+			continue;
+		if (b[end - 1] != OMNIK_END ||
+		    memcmp(b + at + 4, b + at + 8, 4) != 0 ||
+		    omnik_checksum(b + at, end - at) != b[end - 2])
+			continue;
+		best = at;
+		best_end = end;
+	}
+	return best;
+}
+
 /* Slow path: the buffer holds the start of a candidate. */
 static enum framer_status
 next_buffered(struct framer *f, struct framer_frame *out, bool *again)
@@ -171,6 +209,17 @@ next_buffered(struct framer *f, struct framer_frame *out, bool *again)
 		break;
 	}
 
+	if (f->buflen >= 2) {
+		size_t at = inner_frame(f->buf, f->buflen, need);
+
+		if (at != 0) {
+			/* Drop the candidate; the loop returns the frame now
+			 * at the front. */
+			count_skipped(f, f->buf, at);
+			buf_drop(f, at);
+			return FRAMER_NEED_MORE;
+		}
+	}
 	pos = f->inpos - f->buflen;
 	if (f->buflen < need) {
 		/* Input used up inside the candidate. */
@@ -228,7 +277,7 @@ enum framer_status
 framer_next(struct framer *f, struct framer_frame *out)
 {
 	const uint8_t *p;
-	size_t n, avail;
+	size_t n, avail, k;
 	enum framer_status st;
 	bool again;
 
@@ -269,11 +318,17 @@ framer_next(struct framer *f, struct framer_frame *out)
 			f->in += avail;
 			f->inlen = 0;
 			f->inpos += avail;
-			if (!f->eof)
-				return FRAMER_NEED_MORE;
+			/* The slow path also looks inside it for a whole frame. */
 			return framer_next(f, out);
 		}
 		n = frame_size(p);
+		if ((k = inner_frame(p, avail, n)) != 0) {
+			count_skipped(f, p, k);
+			f->in += k;
+			f->inlen -= k;
+			f->inpos += k;
+			continue;
+		}
 		switch (check_candidate(p, n)) {
 		case CHECK_OK:
 			f->st.frames++;

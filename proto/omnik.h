@@ -66,12 +66,67 @@ extern const struct omnik_field_info omnik_fields[OMNIK_NFIELDS];
 #define OMNIK_FAULT_OFFSET 81
 #define OMNIK_FAULT_LEN 16
 
+/*
+ * Layouts of the data frame, told apart by payload bytes 13..14 (frame
+ * offsets 13, 14) and the length L; byte 12 is 0x81 for a current record
+ * and 0x80 for a buffered one. See the variant table in decode.c and
+ * docs/PROTOCOL.md. OMNIK_VARIANT_OMNIK is 0, so a cleared reading
+ * encodes as the Omnik layout.
+ */
+enum omnik_variant {
+	OMNIK_VARIANT_OMNIK,		/* 81 02 01, any L: Omnik 1- and 3-phase */
+	OMNIK_VARIANT_810105,		/* 81 01 05, L 0x59: single-phase, other make */
+	OMNIK_VARIANT_810304,		/* 81 03 04, L 0x55: frequency /10 */
+	OMNIK_VARIANT_UNKNOWN,		/* anything else: common fields only */
+	OMNIK_NVARIANTS
+};
+
+struct omnik_variant_info {
+	const char *name;	/* what the CSV and the journal say */
+	uint8_t marker[2];	/* frame bytes 13, 14 */
+	uint8_t len_min, len_max;	/* L this layout is known with */
+	uint8_t phases;		/* AC phases the layout can carry */
+	bool fault, fw;		/* fault block at 81, firmware by length */
+	/*
+	 * Per field: 0 = not in this layout (reported absent), otherwise
+	 * the factor from the raw value to the field's fixed point
+	 * (omnik_fields[].decimals): 10 for a frequency sent in 0.1 Hz.
+	 */
+	uint8_t mult[OMNIK_NFIELDS];
+};
+
+extern const struct omnik_variant_info omnik_variants[OMNIK_NVARIANTS];
+
+/*
+ * Plausibility limits, one per field, in the field's fixed point: a value
+ * outside [min, max] (and not 0 where zero_ok: an offline inverter sends
+ * 0 V, 0 Hz) makes the frame implausible. max_per_phase: max is per AC
+ * phase the reading carries (E today). Cross-field rules are in
+ * omnik_check(); rules across readings live outside proto/ (invstate.h).
+ */
+struct omnik_limit {
+	int64_t min, max;
+	bool zero_ok;
+	bool max_per_phase;
+};
+
+extern const struct omnik_limit omnik_limits[OMNIK_NFIELDS];
+
+/* The longest variant label ("unknown-" and six hex digits) and NUL. */
+#define OMNIK_VARIANT_LABEL 16
+
 /* One inverter data frame (C2 = 0xB0), decoded. */
 struct omnik_reading {
 	uint32_t kit_sn;
 	uint8_t ctrl1;			/* 0x41 or 0x51 */
 	uint8_t frame_len;		/* L, the payload length */
-	char inverter_sn[OMNIK_SERIAL_LEN + 1];	/* printable ASCII, trimmed */
+	uint8_t variant;		/* enum omnik_variant */
+	uint8_t marker[3];		/* frame bytes 12..14 as sent */
+	uint8_t phases;			/* AC phases with a voltage, >= 1 */
+	bool historical;		/* byte 12 0x80: a buffered record */
+	/* Printable ASCII, leading and trailing blanks, NULs and control
+	 * bytes trimmed (decode.c: serial_copy), never empty. */
+	char inverter_sn[OMNIK_SERIAL_LEN + 1];
 	int64_t value[OMNIK_NFIELDS];	/* scaled, or OMNIK_ABSENT */
 	bool has_fault;
 	uint8_t fault[OMNIK_FAULT_LEN];	/* raw bytes 81..96 */
@@ -93,6 +148,7 @@ struct omnik_msg {
 	uint8_t ctrl1, ctrl2;
 	uint16_t frame_size;	/* whole frame, L + 14 */
 	char text[256];		/* printable ASCII, CR LF and NUL padding removed */
+	char reason[96];	/* OMNIK_ERR_IMPLAUSIBLE: field, value, limit */
 	struct omnik_reading reading;
 };
 
@@ -108,6 +164,7 @@ enum omnik_err {
 	OMNIK_ERR_TRUNCATED,	/* data frame too short for the common fields */
 	OMNIK_ERR_SPACE,	/* encoder: output buffer too small */
 	OMNIK_ERR_RANGE,	/* encoder: a value does not fit its field */
+	OMNIK_ERR_IMPLAUSIBLE,	/* a value outside its limit: msg.reason */
 };
 
 const char *omnik_strerror(enum omnik_err err);
@@ -118,9 +175,25 @@ uint8_t omnik_checksum(const uint8_t *frame, size_t len);
 /*
  * Decode one whole frame (start byte to end byte). Checks length, end byte
  * and checksum first: a frame that fails any check never becomes a reading.
+ * A data frame whose values break the limits (omnik_check) returns
+ * OMNIK_ERR_IMPLAUSIBLE with out->reason set; out->reading then holds what
+ * the frame says, for the message only: it is not a reading.
  */
 enum omnik_err omnik_decode(const uint8_t *frame, size_t len,
     struct omnik_msg *out);
+
+/*
+ * The per-frame limits: every field against omnik_limits, E today against
+ * E total, no current, frequency or power on a phase without a voltage, a
+ * serial. OMNIK_OK, or OMNIK_ERR_IMPLAUSIBLE with the first broken rule
+ * in why ("FAC1 335.00 Hz outside 45.00..65.00").
+ */
+enum omnik_err omnik_check(const struct omnik_reading *r, char *why,
+    size_t n);
+
+/* "omnik", "810105", ..., "unknown-8104a1" (the bytes 12..14 seen). */
+const char *omnik_variant_label(const struct omnik_reading *r,
+    char buf[OMNIK_VARIANT_LABEL]);
 
 /* Data frames shorter than this cannot hold the common fields. */
 #define OMNIK_DATA_MIN_SIZE 83
@@ -130,8 +203,12 @@ enum omnik_err omnik_decode(const uint8_t *frame, size_t len,
  * frame into out (cap bytes) and stores its size in *outlen.
  *
  * omnik_encode_data: payload_len is L (0x55, 0x7D, 0x81, 0xA9, or any value
- * >= OMNIK_DATA_MIN_SIZE - 14). Absent values are written as all-ones
- * (0xFFFF / 0xFFFFFFFF); present values must fit their field.
+ * >= OMNIK_DATA_MIN_SIZE - 14 for the Omnik layout; the variant's own L
+ * for the others). r->variant picks the layout, r->historical the 0x80
+ * marker; an unknown variant writes r->marker and the common fields.
+ * Absent values, and fields the layout lacks, are written as all-ones
+ * (0xFFFF / 0xFFFFFFFF); present values must fit their field (and be a
+ * multiple of the layout's factor) or OMNIK_ERR_RANGE.
  */
 enum omnik_err omnik_encode_data(const struct omnik_reading *r,
     uint8_t payload_len, uint8_t *out, size_t cap, size_t *outlen);

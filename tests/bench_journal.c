@@ -84,8 +84,11 @@ sample_init(struct sample *s)
 	r.kit_sn = 1601299688u;
 	r.ctrl1 = 0x41;
 	snprintf(r.inverter_sn, sizeof(r.inverter_sn), "NLDN3020131A0123");
+	/* Within the decoder's limits. */
 	for (int i = 0; i < OMNIK_NFIELDS; i++)
-		r.value[i] = 100 + i;
+		r.value[i] = omnik_limits[i].min + 100 + i;
+	r.value[OMNIK_TEMP] = 200;
+	r.value[OMNIK_RUNMODE] = 1;
 	r.has_fw = true;
 	snprintf(r.fw_main, sizeof(r.fw_main), "V5.07Build230");
 	snprintf(r.fw_slave, sizeof(r.fw_slave), "V4.13Build253");

@@ -61,14 +61,18 @@ random_reading(struct omnik_reading *r)
 	r->ctrl1 = rng_next() & 1 ? 0x41 : 0x51;
 	snprintf(r->inverter_sn, sizeof(r->inverter_sn), "NLDN%012llu",
 	    (unsigned long long)(rng_next() % 1000000000000ull));
+	/* Any values the decoder's limits allow (a reading, not a reject). */
 	for (int i = 0; i < OMNIK_NFIELDS; i++) {
 		uint64_t x = rng_next();
+		int64_t lo = i == OMNIK_TEMP ? 0 : omnik_limits[i].min;
+		int64_t hi = i == OMNIK_ETODAY ? 5000 : omnik_limits[i].max;
 
-		if (x % 8 == 0)
+		if (x % 8 == 0 && (i < OMNIK_VAC1 || i > OMNIK_VAC3))
 			continue;	/* absent */
-		r->value[i] = (int64_t)((x >> 8) %
-		    (i == OMNIK_TEMP ? 0x8000 : 0xFFFF));
+		r->value[i] = lo + (int64_t)((x >> 8) % (uint64_t)(hi - lo + 1));
 	}
+	if (r->value[OMNIK_ETOTAL] != OMNIK_ABSENT)
+		r->value[OMNIK_ETOTAL] += 1000;
 	r->has_fault = true;
 	snprintf(r->fw_main, sizeof(r->fw_main), "NL1-V1.0-%04u-4",
 	    (unsigned)(rng_next() % 10000));

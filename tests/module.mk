@@ -130,8 +130,14 @@ fuzz-config:
 # The packet parser + reassembly fuzz target (tests/fuzz/fuzz_sniff.c),
 # replayed over tests/fuzz/corpus-sniff like fuzz_proto's corpus.
 FUZZ_SNIFF_OBJ := $(SNIFF_CORE_OBJ) $(B)/common/stream.o $(B)/common/log.o \
-                  $(B)/output/outputs.o $(PROTO_OBJ)
+                  $(B)/output/outputs.o $(B)/output/invstate.o $(PROTO_OBJ)
 FUZZ_REPLAY += $(if $(wildcard tests/fuzz/fuzz_sniff.c),$(B)/tests/fuzz_sniff_replay)
 $(B)/tests/fuzz_sniff_replay: $(B)/tests/fuzz/fuzz_sniff.o $(B)/tests/fuzz/replay.o \
                               $(FUZZ_SNIFF_OBJ)
-	$(CC) -o $@ $^ $(ALL_LDFLAGS)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) -lsqlite3 -lm
+
+# The per-inverter rules across readings (output/invstate.c), seeded
+# from a real journal.
+$(B)/tests/test_invstate: $(B)/tests/test_invstate.o $(B)/output/invstate.o \
+                          $(B)/output/journal.o $(PROTO_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -lsqlite3 -lm

@@ -145,7 +145,13 @@ test_absent_and_quoting(void **state)
 	strcpy(r.inverter_sn, "A,B\"C");
 	assert_true(csv_format(line, sizeof(line), &r, &when) > 0);
 	assert_string_equal(line, "2023-11-14 23:13:20,\"A,B\"\"C\",29.7,,,,,,,"
-	    ",,,,,,,35,,,,,,92.8,,,602302630,,\n");
+	    ",,,,,,,35,,,,,,92.8,,,602302630,,,omnik\n");
+	/* The last column names the layout, the bytes of an unknown one. */
+	r.variant = OMNIK_VARIANT_UNKNOWN;
+	memcpy(r.marker, "\x81\x04\x06", 3);
+	assert_true(csv_format(line, sizeof(line), &r, &when) > 0);
+	assert_non_null(strstr(line, ",602302630,,,unknown-810406\n"));
+	r.variant = OMNIK_VARIANT_OMNIK;
 	/* Too small a buffer fails cleanly, never writes past it. */
 	assert_int_equal(csv_format(line, 40, &r, &when), 0);
 }
@@ -170,7 +176,7 @@ count_lines(const char *buf, size_t len, int cols)
 	return start == len ? lines : -1;
 }
 
-#define NCOLS 28
+#define NCOLS 29
 
 /* A writer killed at random moments leaves only whole lines. */
 static void

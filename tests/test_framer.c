@@ -89,6 +89,8 @@ data_frame(uint8_t *out, uint32_t sn, uint8_t L)
 	omnik_reading_clear(&r);
 	r.kit_sn = sn;
 	strcpy(r.inverter_sn, "NLDN202013953027");
+	r.value[OMNIK_VAC1] = 2300;
+	r.value[OMNIK_FAC1] = 5000;
 	r.value[OMNIK_PAC1] = sn % 3000;
 	assert_int_equal(omnik_encode_data(&r, L, out, OMNIK_FRAME_MAX, &len),
 	    OMNIK_OK);
@@ -165,7 +167,8 @@ test_stray_start_byte(void **state)
 	len += n;
 	feed(buf, len, 0, 0, r);
 	assert_int_equal(count(r, FRAMER_FRAME), 1);
-	assert_int_equal(count(r, FRAMER_TRUNCATED), 1);
+	/* The bogus candidate holds a whole frame: dropped, not reported. */
+	assert_int_equal(count(r, FRAMER_TRUNCATED), 0);
 	assert_int_equal(r->ev[r->n - 1].st, FRAMER_FRAME);
 	assert_int_equal(r->ev[r->n - 1].offset, 3);
 	assert_int_equal(r->ev[r->n - 1].len, n);
@@ -178,6 +181,99 @@ test_stray_start_byte(void **state)
 		assert_int_equal(count(r, FRAMER_FRAME), 4);
 		assert_int_equal(r->ev[0].st == FRAMER_FRAME ? r->ev[0].offset :
 		    r->ev[1].offset, 3);
+	}
+	free(r);
+}
+
+/*
+ * Feed buf in chunks without ending the stream: what a live connection
+ * has delivered while it stays open.
+ */
+static void
+feed_open(const uint8_t *buf, size_t len, size_t chunk, uint64_t seed,
+    struct run *r, struct framer *fr)
+{
+	size_t off = 0;
+
+	memset(r, 0, sizeof(*r));
+	framer_init(fr);
+	while (off < len) {
+		size_t n = chunk == 0 ? len : 1 + test_rand(&seed) % chunk;
+		if (n > len - off)
+			n = len - off;
+		framer_input(fr, buf + off, n);
+		off += n;
+		collect(fr, r);
+	}
+}
+
+/*
+ * "... data 68 ack": the stray 0x68 takes the ack's first byte for its
+ * length (0x68: 118 bytes wanted). The ack lies whole inside the bogus
+ * candidate: it must come at once, and the end of the stream must not
+ * report a truncated frame.
+ */
+static void
+test_stray_68_before_ack(void **state)
+{
+	uint8_t buf[512];
+	size_t len, nd, na;
+	struct run *r = malloc(sizeof(*r));
+	struct framer fr;
+
+	(void)state;
+	nd = data_frame(buf, 7, 0x7D);
+	len = nd;
+	buf[len++] = 0x68;
+	na = ack_frame(buf + len, 7);
+	len += na;
+	for (size_t chunk = 0; chunk < 200; chunk += 7) {
+		feed_open(buf, len, chunk, chunk + 3, r, &fr);
+		assert_int_equal(count(r, FRAMER_FRAME), 2);
+		assert_int_equal(r->ev[1].offset, nd + 1);
+		assert_int_equal(r->ev[1].len, na);
+		framer_finish(&fr);
+		collect(&fr, r);
+		assert_int_equal(r->n, 2);
+		assert_int_equal(count(r, FRAMER_TRUNCATED), 0);
+		assert_int_equal(framer_buffered(&fr), 0);
+		assert_int_equal(fr.st.skipped, 1);
+	}
+	free(r);
+}
+
+/*
+ * A stray "68 ff" before a push wants 269 bytes; the push (a data frame
+ * and the ack, 170 bytes) is shorter. Its reading must not wait for the
+ * connection to close.
+ */
+static void
+test_stray_68ff_before_push(void **state)
+{
+	uint8_t buf[512];
+	size_t len = 0, nd, na;
+	struct run *r = malloc(sizeof(*r));
+	struct framer fr;
+
+	(void)state;
+	buf[len++] = 0x68;
+	buf[len++] = 0xFF;
+	nd = data_frame(buf + len, 9, 0x7D);
+	len += nd;
+	na = ack_frame(buf + len, 9);
+	len += na;
+	for (size_t chunk = 0; chunk < 200; chunk += 11) {
+		feed_open(buf, len, chunk, chunk + 5, r, &fr);
+		assert_int_equal(count(r, FRAMER_FRAME), 2);
+		assert_int_equal(r->ev[0].offset, 2);
+		assert_int_equal(r->ev[0].len, nd);
+		assert_int_equal(r->ev[1].offset, 2 + nd);
+		assert_int_equal(framer_buffered(&fr), 0);
+		framer_finish(&fr);
+		collect(&fr, r);
+		assert_int_equal(r->n, 2);
+		assert_int_equal(fr.st.skipped, 1);
+		assert_int_equal(fr.st.filler, 1);
 	}
 	free(r);
 }
@@ -404,6 +500,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_garbage_between_frames),
 		cmocka_unit_test(test_stray_start_byte),
+		cmocka_unit_test(test_stray_68_before_ack),
+		cmocka_unit_test(test_stray_68ff_before_push),
 		cmocka_unit_test(test_filler_counted),
 		cmocka_unit_test(test_truncated_at_end),
 		cmocka_unit_test(test_oversized_frame),

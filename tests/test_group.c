@@ -91,8 +91,11 @@ feed(struct outputs *o, int seed)
 	r.ctrl1 = 0x41;
 	snprintf(r.inverter_sn, sizeof(r.inverter_sn), "NLDN302013%06u",
 	    (unsigned)seed % 1000000u);
+	/* Distinct, and within the decoder's limits (omnik_limits). */
 	for (int i = 0; i < OMNIK_NFIELDS; i++)
-		r.value[i] = 10 + i + seed;
+		r.value[i] = omnik_limits[i].min + 10 + i + seed % 200;
+	r.value[OMNIK_RUNMODE] = 1;
+	r.value[OMNIK_TEMP] = 200 + seed % 500;
 	assert_int_equal(omnik_encode_data(&r, 0x7D, frame, sizeof(frame),
 	    &flen), OMNIK_OK);
 	assert_int_equal(omnik_decode(frame, flen, &m), OMNIK_OK);

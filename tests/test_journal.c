@@ -64,8 +64,11 @@ make_reading(struct omnik_msg *m, uint8_t *frame, size_t *flen, int seed)
 	r.ctrl1 = 0x41;
 	snprintf(r.inverter_sn, sizeof(r.inverter_sn), "NLDN302013%06u",
 	    (unsigned)seed % 1000000u);
+	/* Distinct, and within the decoder's limits (omnik_limits). */
 	for (int i = 0; i < OMNIK_NFIELDS; i++)
-		r.value[i] = 100 + i * 7 + seed;
+		r.value[i] = omnik_limits[i].min + 100 + i * 7 + seed % 97;
+	r.value[OMNIK_RUNMODE] = 1 + seed % 9;
+	r.value[OMNIK_TEMP] = 200 + seed % 97;
 	r.has_fw = true;
 	snprintf(r.fw_main, sizeof(r.fw_main), "V5.07Build230");
 	snprintf(r.fw_slave, sizeof(r.fw_slave), "V4.13Build253");

@@ -1,5 +1,6 @@
 /*
- * vectors.c: load vectors.tsv (name TAB hex TAB JSON) with jansson and
+ * vectors.c: load vectors.tsv (name TAB hex TAB JSON [TAB source]) with
+ * jansson (also real-frames.tsv) and
  * compare decoded messages with the expected JSON objects.
  */
 #include <math.h>
@@ -52,7 +53,9 @@ vectors_load(const char *path, struct vector **out)
 			continue;
 		name = strtok_r(line, "\t", &save);
 		hex = strtok_r(NULL, "\t", &save);
-		js = strtok_r(NULL, "\n", &save);
+		/* A fourth column (real-frames.tsv: where it was published)
+		 * is not part of the JSON. */
+		js = strtok_r(NULL, "\t\n", &save);
 		if (!name || !hex || !js) {
 			fprintf(stderr, "%s: malformed line\n", path);
 			goto fail;

@@ -192,20 +192,70 @@ check_reading_equal(const struct omnik_reading *a,
 	CHECK(a->has_fault == b->has_fault);
 	CHECK(memcmp(a->fault, b->fault, sizeof(a->fault)) == 0);
 	CHECK(a->has_fw == b->has_fw);
+	CHECK(a->variant == b->variant && a->historical == b->historical);
 	CHECK(strcmp(a->fw_main, b->fw_main) == 0);
 	CHECK(strcmp(a->fw_slave, b->fw_slave) == 0);
 }
 
+/* What the encoder takes: the layout's fields, signed temperature. */
 static bool
 reading_fits(const struct omnik_reading *r)
 {
+	const struct omnik_variant_info *vi = &omnik_variants[r->variant];
+
 	for (int i = 0; i < OMNIK_NFIELDS; i++) {
-		if (r->value[i] == OMNIK_ABSENT)
+		int64_t v = r->value[i];
+
+		if (v == OMNIK_ABSENT)
 			continue;
-		if (r->value[i] < 0 || (uint64_t)r->value[i] > field_max(i))
+		if (vi->mult[i] == 0 || v % vi->mult[i] != 0)
 			return false;
+		v /= vi->mult[i];
+		if (i == OMNIK_TEMP) {
+			if (v < -32768 || v > 32767 || v == -1 || v == -210)
+				return false;
+		} else if (v < 0 || (uint64_t)v > field_max(i)) {
+			return false;
+		}
 	}
 	return true;
+}
+
+/*
+ * The limits, checked again independently of omnik_check: no reading
+ * that decodes OK may hold a value outside them (issue 10).
+ */
+static void
+check_limits(const struct omnik_reading *r)
+{
+	const struct omnik_variant_info *vi;
+	const int64_t *v = r->value;
+
+	CHECK(r->variant < OMNIK_NVARIANTS);
+	vi = &omnik_variants[r->variant];
+	CHECK(r->phases >= 1 && r->phases <= vi->phases);
+	CHECK(r->inverter_sn[0] != '\0' && r->inverter_sn[0] != ' ');
+	CHECK(r->inverter_sn[strlen(r->inverter_sn) - 1] != ' ');
+	for (int i = 0; i < OMNIK_NFIELDS; i++) {
+		const struct omnik_limit *l = &omnik_limits[i];
+		int64_t max = l->max * (l->max_per_phase ? r->phases : 1);
+
+		if (vi->mult[i] == 0)
+			CHECK(v[i] == OMNIK_ABSENT);
+		if (v[i] == OMNIK_ABSENT || (v[i] == 0 && l->zero_ok))
+			continue;
+		CHECK(v[i] >= l->min && v[i] <= max);
+	}
+	for (int p = 0; p < 3; p++)
+		if (v[OMNIK_VAC1 + p] == OMNIK_ABSENT)
+			CHECK((v[OMNIK_IAC1 + p] == OMNIK_ABSENT ||
+			    v[OMNIK_IAC1 + p] == 0) &&
+			    (v[OMNIK_FAC1 + 2 * p] == OMNIK_ABSENT ||
+			    v[OMNIK_FAC1 + 2 * p] == 0) &&
+			    (v[OMNIK_PAC1 + 2 * p] == OMNIK_ABSENT ||
+			    v[OMNIK_PAC1 + 2 * p] == 0));
+	if (v[OMNIK_ETODAY] != OMNIK_ABSENT && v[OMNIK_ETOTAL] != OMNIK_ABSENT)
+		CHECK(v[OMNIK_ETODAY] <= v[OMNIK_ETOTAL] * 10 + 10);
 }
 
 /*
@@ -226,7 +276,8 @@ check_round_trip(const struct omnik_reading *r, uint8_t L,
 		CHECK(err == OMNIK_ERR_TRUNCATED);
 		return;
 	}
-	if (!reading_fits(r)) {
+	if (L < omnik_variants[r->variant].len_min ||
+	    L > omnik_variants[r->variant].len_max || !reading_fits(r)) {
 		CHECK(err == OMNIK_ERR_RANGE);
 		return;
 	}
@@ -235,8 +286,12 @@ check_round_trip(const struct omnik_reading *r, uint8_t L,
 	/* A buffer one byte short must be refused, not overrun. */
 	CHECK(omnik_encode_data(r, L, frame, len - 1, &len) ==
 	    OMNIK_ERR_SPACE);
-	CHECK(omnik_decode(frame, len, &m) == OMNIK_OK);
+	err = omnik_decode(frame, len, &m);
+	CHECK(err == OMNIK_OK || err == OMNIK_ERR_IMPLAUSIBLE);
 	CHECK(m.kind == OMNIK_MSG_DATA);
+	CHECK((err == OMNIK_ERR_IMPLAUSIBLE) == (m.reason[0] != '\0'));
+	if (err == OMNIK_OK)
+		check_limits(&m.reading);
 	check_reading_equal(&m.reading, expect);
 }
 
@@ -273,11 +328,12 @@ check_msg(const uint8_t *fr, size_t len, const struct omnik_msg *m)
 	check_string(r->fw_main, sizeof(r->fw_main));
 	check_string(r->fw_slave, sizeof(r->fw_slave));
 	CHECK(r->has_fw || (r->fw_main[0] == '\0' && r->fw_slave[0] == '\0'));
-	for (int i = 0; i < OMNIK_NFIELDS; i++) {
-		CHECK(r->value[i] == OMNIK_ABSENT ||
-		    (r->value[i] >= 0 && (uint64_t)r->value[i] <= field_max(i)));
+	CHECK(m->reason[0] == '\0');
+	CHECK(memcmp(r->marker, fr + 12, 3) == 0);
+	CHECK(r->historical == (fr[12] == 0x80));
+	check_limits(r);
+	for (int i = 0; i < OMNIK_NFIELDS; i++)
 		check_format((enum omnik_field)i, r->value[i]);
-	}
 
 	/*
 	 * Re-encoding writes ctrl1 0x41 for a reading without one: the only
@@ -298,12 +354,18 @@ check_event_decode(enum framer_status st, const uint8_t *fr, size_t len)
 
 	memset(&m, 0xA5, sizeof(m));
 	err = omnik_decode(fr, len, &m);
-	CHECK(err <= OMNIK_ERR_RANGE);
+	CHECK(err <= OMNIK_ERR_IMPLAUSIBLE);
 	CHECK(strcmp(omnik_strerror(err), "unknown error") != 0);
 	switch (st) {
 	case FRAMER_FRAME:
 		CHECK(err == OMNIK_OK || err == OMNIK_ERR_TYPE ||
-		    err == OMNIK_ERR_TRUNCATED);
+		    err == OMNIK_ERR_TRUNCATED || err == OMNIK_ERR_IMPLAUSIBLE);
+		if (err == OMNIK_ERR_IMPLAUSIBLE) {
+			/* Terminated; units may be UTF-8 ("°C"). */
+			CHECK(m.kind == OMNIK_MSG_DATA && m.reason[0] != '\0');
+			CHECK(strnlen(m.reason, sizeof(m.reason)) <
+			    sizeof(m.reason));
+		}
 		if (err == OMNIK_OK)
 			check_msg(fr, len, &m);
 		break;
@@ -556,6 +618,13 @@ check_built_reading(const uint8_t *data, size_t size)
 	for (i = 0; i < n / 2; i++)
 		r.fw_slave[i] = (char)(0x21 + (in[(100 + i)] % 94));
 	r.has_fw = true;
+	/* Any layout, a buffered record or not (the unknown one with a
+	 * marker no known layout has). */
+	r.variant = in[96] % OMNIK_NVARIANTS;
+	r.historical = in[96] & 0x80;
+	r.marker[0] = r.historical ? 0x80 : 0x81;
+	r.marker[1] = 0xEE;
+	r.marker[2] = in[95];
 
 	for (int k = 0; k < 2; k++) {
 		uint8_t L = k == 0 ? in[4] : (uint8_t)(in[5] | 0x45);
@@ -571,7 +640,11 @@ check_built_reading(const uint8_t *data, size_t size)
 			    <= (size_t)L + OMNIK_OVERHEAD - 2;
 			memset(expect.fault, 0, sizeof(expect.fault));
 		}
-		n = omnik_fw_offset(L);
+		if (!omnik_variants[r.variant].fault) {
+			expect.has_fault = false;
+			memset(expect.fault, 0, sizeof(expect.fault));
+		}
+		n = omnik_variants[r.variant].fw ? omnik_fw_offset(L) : 0;
 		expect.has_fw = n != 0 &&
 		    n + 2 * OMNIK_FW_LEN <= (size_t)L + OMNIK_OVERHEAD - 2;
 		if (!expect.has_fw)
@@ -611,7 +684,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* The raw input as one frame. */
 	err = omnik_decode(data, size, &m);
-	CHECK(err <= OMNIK_ERR_RANGE);
+	CHECK(err <= OMNIK_ERR_IMPLAUSIBLE);
 	if (err == OMNIK_OK)
 		check_msg(data, size, &m);
 
@@ -643,9 +716,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    size == (size_t)data[1] + OMNIK_OVERHEAD &&
 	    data[size - 1] == OMNIK_END &&
 	    omnik_checksum(data, size) == data[size - 2]) {
-		CHECK(whole.ev.n == 1 && whole.ev.ev[0].st == FRAMER_FRAME);
+		/* One frame event, unless a valid frame lies inside it and
+		 * ends first (framer.c: inner frames win). */
+		CHECK(whole.ev.n >= 1 && whole.ev.ev[0].st == FRAMER_FRAME);
+		CHECK(whole.ev.n == 1 || memchr(data + 1, OMNIK_START,
+		    size - 2) != NULL);
 		CHECK(err == OMNIK_OK || err == OMNIK_ERR_TYPE ||
-		    err == OMNIK_ERR_TRUNCATED);
+		    err == OMNIK_ERR_TRUNCATED || err == OMNIK_ERR_IMPLAUSIBLE);
 	} else {
 		CHECK(err != OMNIK_OK);
 	}

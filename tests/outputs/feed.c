@@ -14,7 +14,10 @@
  *
  * Reading i (from --first, default 0) is stamped start + i * step, and
  * its values follow from i (ETOTAL = 10000 kWh + i / 10, PAC1 = 100 + i W
- * ...), so a test can tell every reading apart at the far end.
+ * ...), so a test can tell every reading apart at the far end. ETODAY is
+ * 0.1 kWh per reading since the first one of its local day, as an
+ * inverter's restarts each morning (the decoder's limits hold it to the
+ * time of day).
  *
  * Exit: 0 when every remote output has delivered everything, 3 when the
  * --flush time ran out first, 1 on a setup error.
@@ -51,8 +54,25 @@ struct feed {
 	long max_gap_ms;		/* how late the feeder ran, worst case */
 };
 
+/* The first reading on the local day of reading i (stamped start + i * step). */
+static int
+day_first(time_t start, int step, int i)
+{
+	time_t t = start + (time_t)i * step, mid;
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	tm.tm_isdst = -1;
+	mid = mktime(&tm);
+	if (mid <= start)
+		return 0;
+	return (int)((mid - start + step - 1) / step);
+}
+
 static void
-make_frame(int i, int k, int bad, int night, uint8_t *frame, size_t *len)
+make_frame(int i, int k, int bad, int night, int day0, int nday0,
+    uint8_t *frame, size_t *len)
 {
 	struct omnik_reading r;
 
@@ -70,15 +90,16 @@ make_frame(int i, int k, int bad, int night, uint8_t *frame, size_t *len)
 	r.value[OMNIK_VAC1] = 2300 + i % 10;
 	r.value[OMNIK_FAC1] = 5000;
 	r.value[OMNIK_PAC1] = 100 + i % 1000;
-	r.value[OMNIK_ETODAY] = (i * 10) % 6000;
+	r.value[OMNIK_ETODAY] = ((i - day0) * 10) % 6000;
 	r.value[OMNIK_ETOTAL] = 100000 + i;
 	r.value[OMNIK_HTOTAL] = 1000 + i;
 	r.value[OMNIK_RUNMODE] = 1;
-	if (i == bad)		/* out of any sane range for a home inverter */
-		r.value[OMNIK_PAC1] = 65000;
+	if (i == bad)	/* over the stand-in PVOutput's 10 kW system, yet
+			 * within the decoder's 12 kW a phase */
+		r.value[OMNIK_PAC1] = 11000;
 	if (night >= 0 && i >= night) {	/* sun down: no power, no energy */
 		r.value[OMNIK_PAC1] = 0;
-		r.value[OMNIK_ETODAY] = (night * 10) % 6000;
+		r.value[OMNIK_ETODAY] = ((night - nday0) * 10) % 6000;
 	}
 	r.has_fw = true;
 	snprintf(r.fw_main, sizeof(r.fw_main), "V5.07Build230");
@@ -97,7 +118,10 @@ feed_one(struct feed *f)
 	struct timeval when = { f->start + (time_t)i * f->step, 0 };
 
 	for (int k = 0; k < f->inverters; k++) {
-		make_frame(i, k, f->bad, f->night, frame, &len);
+		make_frame(i, k, f->bad, f->night,
+		    day_first(f->start, f->step, i),
+		    f->night >= 0 ? day_first(f->start, f->step, f->night) : 0,
+		    frame, &len);
 		stream_feed(&f->streams[k], frame, len, &when);
 	}
 	f->fed++;

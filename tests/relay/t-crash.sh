@@ -14,9 +14,9 @@ printf '[relay]\ndrain_timeout = 3\n' >"$T/relay.conf"
 start_relay "$T/relay.log" -c "$T/relay.conf" --csv "$CSV" ||
 	{ not_ok "relay starts"; cat "$T/relay.log"; finish; exit; }
 
-whole_lines() {	# every line ends in \n and has the header's 28 columns
+whole_lines() {	# every line ends in \n and has the header's 29 columns
 	[ "$(tail -c 1 "$1" | od -An -tx1 | tr -d ' ')" = "0a" ] &&
-	[ "$(awk -F, 'NF != 28' "$1" | wc -l)" -eq 0 ]
+	[ "$(awk -F, 'NF != 29' "$1" | wc -l)" -eq 0 ]
 }
 
 # kill -9 while 20 kits push at once.

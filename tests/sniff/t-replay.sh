@@ -14,7 +14,7 @@ tmp=$(mktemp -d /tmp/omk-sniff-replay.XXXXXX)
 chmod 777 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 n=0
-HEADER=$(printf '%s' "dateTime,Id,Temp,VPV1,VPV2,VPV3,IPV1,IPV2,IPV3,IAC1,IAC2,IAC3,VAC1,VAC2,VAC3,FAC1,PAC1,FAC2,PAC2,FAC3,PAC3,ETODAY,ETOTAL,HTOTAL,RunMode,KitSN,FWMain,FWSlave")
+HEADER=$(printf '%s' "dateTime,Id,Temp,VPV1,VPV2,VPV3,IPV1,IPV2,IPV3,IAC1,IAC2,IAC3,VAC1,VAC2,VAC3,FAC1,PAC1,FAC2,PAC2,FAC3,PAC3,ETODAY,ETOTAL,HTOTAL,RunMode,KitSN,FWMain,FWSlave,Variant")
 
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
 notok() { n=$((n + 1)); echo "not ok $n - $*"; }

@@ -7,6 +7,8 @@ set -u
 . "$(dirname "$0")/../tap.sh"
 SNIFF=$B/omnik-sniff
 T=$(mktemp -d)
+# As root omnik-sniff opens its outputs as the user it switches to.
+chmod 777 "$T"
 trap 'rm -rf "$T"' EXIT
 v01=$(awk -F'\t' '$1 ~ /^V01-/ { print $2 }' tests/data/vectors.tsv)
 # frame HEX [OFFSET VALUE16]...: the frame with 16-bit fields patched.

@@ -107,7 +107,7 @@ perl -e 'my $f = pack("H*", shift); my $b = $f; substr($b, 12, 1) = "\x80";
     my $s = 0; $s += ord(substr($b, $_, 1)) for 1 .. length($b) - 3;
     substr($b, -2, 1) = chr($s % 256); print $b, $f, $f' "$v01" \
     >"$T/buffered.bin"
-"$B/omnik-sniff" -c "$T/omk.conf" --stream "$T/buffered.bin" \
+"$B/omnik-sniff" -u '' -c "$T/omk.conf" --stream "$T/buffered.bin" \
     --db "$T/journal.db" >"$T/s7.log" 2>&1
 ok $? "omnik-sniff --stream with a buffered record exits 0"
 is "$(psql_q "SELECT count(*) FROM $TBL WHERE inverter_sn = 'NLDN012345CS4321'")" \

@@ -11,6 +11,8 @@ SNIFF=${SNIFF:-$B/omnik-sniff}
 VEC="$top/tests/data/vectors.tsv"
 export TZ=Europe/Amsterdam
 tmp=$(mktemp -d /tmp/omk-sniff-forged.XXXXXX)
+# As root omnik-sniff opens its outputs as the user it switches to.
+chmod 777 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 n=0
 

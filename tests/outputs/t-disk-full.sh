@@ -1,0 +1,61 @@
+#!/bin/bash
+# A full disk: the journal and the CSV live on a small file system the
+# test fills while readings come in, then frees. The journal keeps what it
+# could not commit in memory and commits it when space returns; the CSV,
+# written from the journal, catches up: both then hold the same N
+# readings, row for row, each once and in order.
+. "$(dirname "$0")/lib.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "1..0 # skip needs root to mount a small file system"
+	exit 0
+fi
+N=400
+FS="$T/fs"
+mkdir "$FS"
+mount -t tmpfs -o size=768k,mode=755 omk-test-full "$FS" ||
+	{ echo "1..0 # skip cannot mount a tmpfs"; exit 0; }
+at_exit "umount -l $FS"
+
+rows() { sqlite3 -readonly "$1" 'SELECT count(*) FROM readings' 2>/dev/null; }
+rows_at_least() { [ "$(rows "$1")" -ge "$2" ] 2>/dev/null; }
+# The same columns of both stores, in their CSV spelling: time (local),
+# inverter, PAC1, ETODAY, ETOTAL, HTOTAL.
+journal_rows() {
+	sqlite3 -readonly -separator , "$1" "SELECT datetime(usec / 1000000, \
+	    'unixepoch', 'localtime'), inverter_sn, pac1, etoday, etotal, htotal \
+	    FROM readings ORDER BY id" | awk -F, -v OFS=, \
+	    '{ print $1, $2, $3 + 0, $4 + 0, $5 + 0, $6 + 0 }'
+}
+csv_rows_of() {
+	awk -F, -v OFS=, 'NR > 1 { print $1, $2, $17 + 0, $22 + 0, $23 + 0, $24 + 0 }' "$1"
+}
+
+printf '[omniklog]\ndb = %s/j.db\ncsv = %s/r.csv\n' "$FS" "$FS" >"$T/f.conf"
+"$FEED" -c "$T/f.conf" --count "$N" --interval 10 --flush 60 \
+    >"$T/f.out" 2>"$T/f.log" &
+pid=$!
+at_exit "kill $pid"
+wait_for 20 rows_at_least "$FS/j.db" 20
+# Fill what is left (dd stops at ENOSPC), hold it full a while, free it.
+dd if=/dev/zero of="$FS/fill" bs=4k 2>/dev/null
+wait_for 20 grep -q 'journal: .*\(full\|No space\)' "$T/f.log"
+ok $? "the journal reports the full disk"
+sleep 3
+full_journal=$(rows "$FS/j.db")
+full_csv=$(($(wc -l <"$FS/r.csv") - 1))
+rm "$FS/fill"
+wait "$pid"
+ok $? "once space returned the feeder delivered everything and exited 0"
+grep -q 'journal: committing again' "$T/f.log"
+ok $? "the journal's recovery is logged"
+journal_rows "$FS/j.db" >"$T/j.rows"
+csv_rows_of "$FS/r.csv" >"$T/c.rows"
+is "$(wc -l <"$T/j.rows")" "$N" "the journal holds all $N readings"
+is "$(wc -l <"$T/c.rows")" "$N" "the CSV holds all $N readings"
+cmp -s "$T/j.rows" "$T/c.rows"
+ok $? "the CSV and the journal hold the same rows, in the same order"
+is "$(cut -d, -f5 "$T/c.rows" | sort -u | wc -l)" "$N" "no reading twice"
+echo "# while full: journal $full_journal rows, CSV $full_csv lines;" \
+    "after: journal $(wc -l <"$T/j.rows"), CSV $(wc -l <"$T/c.rows")"
+done_testing

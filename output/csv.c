@@ -308,3 +308,32 @@ csv_sink_open(const char *path, struct sink *out, char *err, size_t errlen)
 	out->close = sink_close;
 	return 0;
 }
+
+/*
+ * The file's last line (with its "\n") in buf, or 0 if there is none or
+ * it does not fit: where a CSV written from the journal stands.
+ */
+size_t
+csv_last_line(const struct csv *c, char *buf, size_t n)
+{
+	struct stat st;
+	off_t from;
+	ssize_t got;
+	size_t start;
+
+	if (c->is_stdout || c->fd < 0 || n < 2 || fstat(c->fd, &st) != 0 ||
+	    st.st_size == 0)
+		return 0;
+	from = st.st_size > (off_t)(n - 1) ? st.st_size - (off_t)(n - 1) : 0;
+	got = pread(c->fd, buf, (size_t)(st.st_size - from), from);
+	if (got <= 0 || buf[got - 1] != '\n')
+		return 0;
+	for (start = (size_t)got - 1; start > 0 && buf[start - 1] != '\n';
+	    start--)
+		;
+	if (start == 0 && from > 0)
+		return 0;		/* longer than buf */
+	memmove(buf, buf + start, (size_t)got - start);
+	buf[(size_t)got - start] = '\0';
+	return (size_t)got - start;
+}

@@ -25,6 +25,7 @@ struct delivery {
 	struct journal_row *rows;
 	int nrows;
 	bool in_flight, waiting, stopped, in_send, done_in_send;
+	bool reload;		/* re-read the cursor once the batch is done */
 	uint64_t delivered;
 	uint64_t save_errors;
 };
@@ -135,6 +136,64 @@ delivery_backlog(struct delivery *d)
 	return last > d->cursor ? last - d->cursor : 0;
 }
 
+/* The cursor as the journal has it: after journal_reopen(), a new file. */
+static void
+load_cursor(struct delivery *d)
+{
+	const char *e;
+
+	d->reload = false;
+	if (journal_cursor_get(d->j, d->name, d->by_inverter ? d->inverter :
+	    NULL, 0, &d->cursor, &e) != 0) {
+		log_warnx("output %s: %s", d->name, e);
+		d->cursor = 0;
+	}
+}
+
+void
+delivery_reload(struct delivery *d)
+{
+	if (d->in_flight) {
+		d->reload = true;	/* its rows were the old file's */
+		return;
+	}
+	load_cursor(d);
+	delivery_wake(d);
+}
+
+void
+delivery_wake(struct delivery *d)
+{
+	if (d->stopped || d->in_flight)
+		return;
+	d->backoff_ms = 0;
+	evtimer_del(d->timer);
+	d->waiting = true;
+	arm(d, 0);
+}
+
+int64_t
+delivery_flush(struct delivery *d, int max_steps)
+{
+	uint64_t before = d->delivered, seen;
+
+	for (int i = 0; i < max_steps && !d->in_flight && !d->stopped; i++) {
+		evtimer_del(d->timer);
+		d->waiting = false;
+		seen = d->delivered;
+		step(d);
+		if (d->delivered == seen)
+			break;
+	}
+	return (int64_t)(d->delivered - before);
+}
+
+int64_t
+delivery_cursor(const struct delivery *d)
+{
+	return d->cursor;
+}
+
 void
 delivery_kick(struct delivery *d)
 {
@@ -186,6 +245,11 @@ delivery_done(struct delivery *d, int n, enum delivery_result r,
 	d->in_flight = false;
 	if (n > d->nrows)
 		n = d->nrows;
+	if (d->reload) {
+		/* Rows of a journal that is gone: the new one's cursor. */
+		load_cursor(d);
+		n = 0;
+	}
 	if (n > 0) {
 		d->cursor = d->rows[n - 1].id;
 		d->delivered += (uint64_t)n;

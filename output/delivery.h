@@ -73,6 +73,21 @@ void delivery_kick(struct delivery *d);
 void delivery_done(struct delivery *d, int n, enum delivery_result r,
     time_t retry_at);
 
+/*
+ * The journal was opened anew (journal_reopen): re-read the cursor from
+ * it (a new file starts every cursor at 0) and go on from there.
+ */
+void delivery_reload(struct delivery *d);
+/* Try now, without waiting for the back-off (a HUP fixed the output). */
+void delivery_wake(struct delivery *d);
+/*
+ * For an output whose send() completes at once (the CSV): deliver what
+ * the journal has, at most max_steps batches, before returning. Returns
+ * the rows delivered.
+ */
+int64_t delivery_flush(struct delivery *d, int max_steps);
+int64_t delivery_cursor(const struct delivery *d);
+
 /* Rows not yet delivered (0 when stopped). */
 int64_t delivery_backlog(struct delivery *d);
 const char *delivery_name(const struct delivery *d);

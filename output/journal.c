@@ -41,6 +41,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -49,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -91,6 +93,7 @@ struct jwriter {
 	int readings;			/* of which readings */
 	bool busy, failing, stop;
 	bool idle;			/* waiting for work: signal it */
+	bool moved;			/* the path names another file: paused */
 	bool tell_commits;		/* wake the loop after every commit */
 	uint64_t recoveries;		/* from failing to committing */
 	uint64_t told_error, told_dropped, told_recoveries;
@@ -113,6 +116,18 @@ struct journal {
 	int64_t seen_pruned;
 	void (*notify)(void *);
 	void *notify_arg;
+	/*
+	 * The file both connections have open, to tell when the path no
+	 * longer names it (deleted, replaced); written by the loop while
+	 * the writer is paused. lost: the connections are closed and a new
+	 * journal could not be opened yet.
+	 */
+	dev_t dev;
+	ino_t ino;
+	bool lost;
+	/* Readings a full queue refused since the last news (loop only). */
+	uint64_t refused;
+	struct timeval refused_first, refused_last;
 	char err[1024];
 };
 
@@ -489,6 +504,37 @@ conn_prune(struct jconn *c, int days, time_t now, int64_t *deleted)
 }
 
 /* ------------------------------------------------------------------ */
+/* The file under the path */
+
+/*
+ * Is the path still the file the connections have open? A journal
+ * deleted (or moved, or replaced) while open would otherwise take every
+ * later commit into a file nobody can read. One stat() per commit batch.
+ */
+static bool
+same_file(const struct journal *j)
+{
+	struct stat st;
+
+	return stat(j->path, &st) == 0 && st.st_dev == j->dev &&
+	    st.st_ino == j->ino;
+}
+
+static void
+note_file(struct journal *j)
+{
+	struct stat st;
+
+	if (stat(j->path, &st) == 0) {
+		j->dev = st.st_dev;
+		j->ino = st.st_ino;
+	} else {
+		j->dev = 0;
+		j->ino = 0;
+	}
+}
+
+/* ------------------------------------------------------------------ */
 /* The writer thread */
 
 /* Refused for its own sake: retrying cannot help, the others must pass. */
@@ -566,6 +612,12 @@ writer_commit(struct journal *j, struct jentry *list, int64_t *pruned)
 	char msg[600];
 	int rc;
 
+	/*
+	 * Not into a file the path no longer names: the loop opens a new
+	 * journal (journal_reopen) and resumes us.
+	 */
+	if (!same_file(j))
+		return -2;
 	/*
 	 * Opened with the first write, not at start: an idle relay keeps
 	 * one connection (~200 KiB less); the caller's connection has
@@ -682,7 +734,7 @@ mono_ns(void)
 static bool
 writer_news(struct jwriter *w, bool committed)
 {
-	bool tell = (committed && w->tell_commits) || w->failing ||
+	bool tell = (committed && w->tell_commits) || w->failing || w->moved ||
 	    w->error_seq != w->told_error || w->dropped != w->told_dropped ||
 	    w->recoveries != w->told_recoveries;
 
@@ -707,7 +759,7 @@ writer_main(void *arg)
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
 		w->idle = true;
-		while (w->head == NULL && !w->stop)
+		while ((w->head == NULL || w->moved) && !w->stop)
 			pthread_cond_wait(&w->work, &w->mu);
 		w->idle = false;
 		if (w->head == NULL)
@@ -750,6 +802,8 @@ writer_main(void *arg)
 			w->failing = false;	/* nothing is retried now */
 		} else {
 			/* Keep the order: the failed list goes back first. */
+			if (rc == -2)
+				w->moved = true;	/* until resumed */
 			struct jentry **end = &list;
 
 			while (*end != NULL)
@@ -764,7 +818,7 @@ writer_main(void *arg)
 		pthread_cond_broadcast(&w->done);
 		if (writer_news(w, committed) || (rc == 0 && pruned > 0))
 			writer_wake(w);
-		if (rc != 0 && !w->stop) {
+		if (rc == -1 && !w->stop) {
 			pause_ms = pause_ms == 0 ? WRITER_RETRY_MIN_MS :
 			    pause_ms * 2 > WRITER_RETRY_MAX_MS ?
 			    WRITER_RETRY_MAX_MS : pause_ms * 2;
@@ -889,6 +943,7 @@ journal_writer_poll(struct journal *j, struct journal_news *n)
 	n->pruned = w->pruned - j->seen_pruned;
 	n->queued = w->readings;
 	n->failing = w->failing;
+	n->moved = w->moved || j->lost;
 	n->recovered = w->recoveries != j->seen_recoveries;
 	j->seen_recoveries = w->recoveries;
 	if (w->error_seq != j->seen_error)
@@ -898,6 +953,10 @@ journal_writer_poll(struct journal *j, struct journal_news *n)
 	j->seen_pruned = w->pruned;
 	j->seen_error = w->error_seq;
 	pthread_mutex_unlock(&w->mu);
+	n->refused = j->refused;
+	n->refused_first = j->refused_first;
+	n->refused_last = j->refused_last;
+	j->refused = 0;
 	if (n->committed > 0 && j->notify)
 		j->notify(j->notify_arg);
 }
@@ -966,6 +1025,11 @@ enqueue(struct journal *j, struct jentry *e, const char **err)
 		    "cannot be written: " : "is slow to commit",
 		    w->failing ? w->error : "");
 		pthread_mutex_unlock(&w->mu);
+		if (e->op == JOP_READING) {
+			if (j->refused++ == 0)
+				j->refused_first = e->when;
+			j->refused_last = e->when;
+		}
 		free(e);
 		if (err)
 			*err = j->err;
@@ -1050,6 +1114,7 @@ journal_open(const char *path, const struct journal_opts *o, char *err,
 		journal_close(j);
 		return NULL;
 	}
+	note_file(j);
 	if (journal_prune(j, time(NULL), &deleted, &e) != 0) {
 		snprintf(err, errlen, "%s", e);
 		journal_close(j);
@@ -1088,6 +1153,137 @@ journal_writer_stop(struct journal *j, struct journal_news *n)
 	j->w = NULL;
 }
 
+/*
+ * The writer takes no new batch while moved is set; the one it may be
+ * committing ends first. Then its connection is the loop's to close.
+ */
+static void
+writer_pause(struct jwriter *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->moved = true;
+	while (w->busy)
+		pthread_cond_wait(&w->done, &w->mu);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Cursor moves queued for the old file mean nothing in a new one. */
+static void
+writer_forget_cursors(struct jwriter *w)
+{
+	struct jentry **p = &w->head, *e;
+
+	pthread_mutex_lock(&w->mu);
+	w->tail = &w->head;
+	while ((e = *p) != NULL) {
+		if (e->op == JOP_CURSOR) {
+			*p = e->next;
+			w->queued--;
+			free(e);
+			continue;
+		}
+		w->tail = &e->next;
+		p = &e->next;
+	}
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void
+writer_resume(struct jwriter *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->moved = false;
+	pthread_cond_signal(&w->work);
+	pthread_mutex_unlock(&w->mu);
+}
+
+bool
+journal_moved(struct journal *j, char *why, size_t len)
+{
+	struct stat st;
+
+	if (j->lost) {
+		snprintf(why, len, "is not open (a new journal could not be "
+		    "opened yet)");
+		return true;
+	}
+	if (same_file(j))
+		return false;
+	if (stat(j->path, &st) == 0)
+		snprintf(why, len, "was replaced by another file");
+	else if (errno == ENOENT || errno == ENOTDIR)
+		snprintf(why, len, "was deleted (or its directory)");
+	else
+		snprintf(why, len, "cannot be found: %s", strerror(errno));
+	return true;
+}
+
+int
+journal_reopen(struct journal *j, void (*drain)(void *), void *arg,
+    char *err, size_t errlen)
+{
+	struct jwriter *w = j->w;
+	char side[PATH_MAX + 8];
+	struct stat st;
+
+	if (w != NULL)
+		writer_pause(w);
+	if (!j->lost) {
+		/* The last reads of the old file, while it is still open. */
+		if (drain != NULL)
+			drain(arg);
+		if (j->tx == TX_BATCH)
+			(void)sqlite3_exec(j->c.db, "COMMIT", NULL, NULL, NULL);
+		j->tx = TX_NONE;
+		/*
+		 * Empty the old file's WAL (through our descriptors): left
+		 * beside the path, SQLite would read it as the WAL of the
+		 * next file there and take the old pages for its own.
+		 */
+		(void)sqlite3_wal_checkpoint_v2(j->c.db, NULL,
+		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		/* Both: a WAL index shared with the old file would mix them. */
+		conn_close(&j->c);
+		if (w != NULL) {
+			conn_close(&w->c);
+			writer_forget_cursors(w);
+		}
+		j->lost = true;
+	}
+	/*
+	 * A deleted journal's WAL and shared-memory files, if they outlived
+	 * it, belong to no file now: SQLite must not replay them into the
+	 * new one. A file that replaced the journal keeps its own.
+	 */
+	if (stat(j->path, &st) != 0 && errno == ENOENT) {
+		snprintf(side, sizeof(side), "%s-wal", j->path);
+		(void)unlink(side);
+		snprintf(side, sizeof(side), "%s-shm", j->path);
+		(void)unlink(side);
+	}
+	if (conn_open(&j->c, j->path, &j->opts, false) != 0) {
+		snprintf(err, errlen, "%s", j->c.err);
+		conn_close(&j->c);
+		return -1;	/* still lost; the writer stays paused */
+	}
+	note_file(j);
+	j->lost = false;
+	if (w != NULL)
+		writer_resume(w);
+	return 0;
+}
+
+/* The loop's connection is closed until journal_reopen succeeds. */
+static int
+lost_fail(struct journal *j, const char **err)
+{
+	snprintf(j->err, sizeof(j->err), "%s: not open (it was deleted or "
+	    "replaced; a new journal is not open yet)", j->path);
+	if (err)
+		*err = j->err;
+	return -1;
+}
+
 const char *
 journal_path(const struct journal *j)
 {
@@ -1118,6 +1314,8 @@ journal_add(struct journal *j, const struct record *rec, const char **err)
 			memcpy(e->data, rec->frame, rec->frame_len);
 		return enqueue(j, e, err);
 	}
+	if (j->lost)
+		return lost_fail(j, err);
 	if ((rc = conn_add(&j->c, rec)) != SQLITE_OK)
 		return conn_fail(&j->c, "storing a reading", err);
 	if (j->notify && j->tx == TX_NONE)
@@ -1143,6 +1341,8 @@ journal_add_reject(struct journal *j, const struct reject *rej,
 			memcpy(e->data, rej->frame, rej->frame_len);
 		return enqueue(j, e, err);
 	}
+	if (j->lost)
+		return lost_fail(j, err);
 	if ((rc = conn_add_reject(&j->c, rej)) != SQLITE_OK)
 		return conn_fail(&j->c, "storing a rejected frame", err);
 	return 0;
@@ -1160,6 +1360,8 @@ journal_begin(struct journal *j, const char **err)
 		*err = j->err;
 		return -1;
 	}
+	if (j->lost)
+		return lost_fail(j, err);
 	if (conn_exec(&j->c, "BEGIN IMMEDIATE", "begin") != 0) {
 		*err = j->c.err;
 		return -1;
@@ -1245,6 +1447,8 @@ journal_fetch(struct journal *j, int64_t after, const char *inverter,
 	int b = 1, rc = SQLITE_DONE;
 
 	*n = 0;
+	if (j->lost)
+		return lost_fail(j, err);
 	if (inverter)
 		sqlite3_bind_text(st, b++, inverter, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, b++, after);
@@ -1281,6 +1485,8 @@ last_id(struct jconn *c, const char *inverter, int64_t cap)
 int64_t
 journal_last_id(struct journal *j, const char *inverter)
 {
+	if (j->lost)
+		return 0;
 	return last_id(&j->c, inverter, visible(j));
 }
 
@@ -1300,6 +1506,8 @@ journal_cursor_get(struct journal *j, const char *name, const char *inverter,
 	struct jconn *c = &j->c;
 	int rc;
 
+	if (j->lost)
+		return lost_fail(j, err);
 	sqlite3_bind_text(c->cur_ins, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(c->cur_ins, 2, initial);
 	bind_text_or_null(c->cur_ins, 3, inverter);
@@ -1333,6 +1541,8 @@ journal_cursors_retire(struct journal *j, const char *const *keep, int n,
 
 	if (len > 0)
 		retired[0] = '\0';
+	if (j->lost)
+		return lost_fail(j, err);
 	if (sqlite3_prepare_v2(c->db, "SELECT name FROM cursors WHERE active",
 	    -1, &sel, NULL) != SQLITE_OK)
 		return conn_fail(c, "listing cursors", err);
@@ -1383,6 +1593,8 @@ journal_cursor_set(struct journal *j, const char *name, int64_t pos,
 		e->pos = pos;
 		return enqueue(j, e, err);
 	}
+	if (j->lost)
+		return lost_fail(j, err);
 	if ((rc = conn_cursor_set(&j->c, name, pos)) != SQLITE_OK)
 		return conn_fail(&j->c, "saving a cursor", err);
 	return 0;
@@ -1405,6 +1617,8 @@ journal_prune(struct journal *j, time_t now, int64_t *deleted,
 		e->pos = (int64_t)now;
 		return enqueue(j, e, err);
 	}
+	if (j->lost)
+		return lost_fail(j, err);
 	if ((rc = conn_prune(&j->c, j->opts.retention_days, now, deleted)) !=
 	    SQLITE_OK)
 		return conn_fail(&j->c, "pruning", err);

@@ -20,17 +20,34 @@
 #include "pvoutput.h"
 #include "setup.h"
 
-#define REMOTE_MAX (2 + PVOUTPUT_SYSTEMS_MAX)
+#define REMOTE_MAX (3 + PVOUTPUT_SYSTEMS_MAX)	/* + the CSV */
 #define PRUNE_INTERVAL_S 3600
+/* How often the journal's file is checked (and a lost one reopened). */
+#define CHECK_INTERVAL_S 2
+
+/*
+ * The CSV as a cursor over the journal (when there is one): a line the
+ * disk had no room for is written when it has, in order, once.
+ */
+struct csv_out {
+	struct csv *c;			/* owned by the CSV sink */
+	struct delivery *d;
+	bool failing;
+	uint64_t skipped;
+};
 
 struct outputs_remote {
 	struct journal *j;		/* owned by the journal sink */
 	struct delivery *d[REMOTE_MAX];
 	int nd;
+	struct csv_out *csv;		/* its delivery is one of d[] */
 	struct event *prune;
 	struct event *news;		/* the journal writer's eventfd */
+	struct event *check;		/* the journal's file, every few s */
 	bool unkicked;			/* committed, deliveries not woken */
 	int64_t unkicked_since;		/* monotonic, microseconds */
+	bool moved_told;		/* the loss of the journal is logged */
+	char reopen_err[1024];		/* the last reopen error logged */
 };
 
 static void
@@ -42,18 +59,41 @@ kick_all(void *arg)
 		delivery_kick(r->d[i]);
 }
 
+static void
+local_time(const struct timeval *tv, char *buf, size_t n)
+{
+	struct tm tm;
+	time_t t = tv->tv_sec;
+
+	if (localtime_r(&t, &tm) == NULL ||
+	    strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(buf, n, "%lld", (long long)t);
+}
+
 /* What the journal writer did (on_news wakes the deliveries). */
 static void
 log_news(const struct journal_news *n)
 {
+	if (n->refused > 0) {
+		char t1[32], t2[32];
+
+		local_time(&n->refused_first, t1, sizeof(t1));
+		local_time(&n->refused_last, t2, sizeof(t2));
+		log_warnx("journal: %llu readings refused, taken from %s to "
+		    "%s: it cannot be written and the %d readings it keeps "
+		    "in memory fill its queue; they are lost to the journal "
+		    "and to the CSV, only their log lines have them",
+		    (unsigned long long)n->refused, t1, t2, n->queued);
+	}
 	if (n->error[0] != '\0')
 		log_warnx("journal: %s%s", n->error, n->failing ? " (retrying; "
 		    "readings wait in memory meanwhile)" : "");
 	if (n->recovered)
 		log_info("journal: committing again");
 	if (n->dropped > 0)
-		log_warnx("journal: %llu readings could not be journaled (the "
-		    "CSV and the log still have them)",
+		log_warnx("journal: %llu readings could not be journaled "
+		    "(lost to the journal and to a CSV written from it; their "
+		    "log lines have them)",
 		    (unsigned long long)n->dropped);
 	if (n->pruned > 0)
 		log_info("journal: retention removed %lld readings",
@@ -79,6 +119,8 @@ mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static void check_journal(struct outputs_remote *r);
+
 static void
 on_news(evutil_socket_t fd, short what, void *arg)
 {
@@ -90,6 +132,8 @@ on_news(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	journal_writer_poll(r->j, &n);
 	log_news(&n);
+	if (n.moved)
+		check_journal(r);
 	now = mono_us();
 	if (n.committed > 0 && !r->unkicked) {
 		r->unkicked = true;
@@ -101,6 +145,83 @@ on_news(evutil_socket_t fd, short what, void *arg)
 		r->unkicked = false;
 		kick_all(r);
 	}
+}
+
+/*
+ * Before the old file is closed: the CSV takes what it still lacks from
+ * it; a remote output loses the rows it had yet to send (said once).
+ */
+static void
+drain_old(void *arg)
+{
+	struct outputs_remote *r = arg;
+	int64_t left;
+
+	for (int i = 0; i < r->nd; i++) {
+		if (r->csv && r->d[i] == r->csv->d)
+			(void)delivery_flush(r->d[i], 1000);
+		left = delivery_backlog(r->d[i]);
+		if (left > 0)
+			log_warnx("journal: output %s had %lld readings of the "
+			    "old journal yet to deliver: they stay in that "
+			    "file only", delivery_name(r->d[i]),
+			    (long long)left);
+	}
+}
+
+/*
+ * The journal's path no longer names the file open (deleted, replaced,
+ * its directory removed): open a new journal there. Readings queued
+ * meanwhile wait in the writer's memory and go to the new one.
+ */
+static void
+check_journal(struct outputs_remote *r)
+{
+	const char *path = journal_path(r->j);
+	char why[128], err[1024];
+
+	if (!journal_moved(r->j, why, sizeof(why)))
+		return;
+	if (!r->moved_told) {
+		log_warnx("journal: %s %s while open: opening a new journal "
+		    "there (%d readings wait in memory meanwhile)", path, why,
+		    journal_queued(r->j));
+		r->moved_told = true;
+	}
+	if (journal_reopen(r->j, drain_old, r, err, sizeof(err)) != 0) {
+		if (strcmp(err, r->reopen_err) != 0)
+			log_warnx("journal: %s (left as it is; tried again "
+			    "every %d s, the readings wait in memory, up to "
+			    "%d)", err, CHECK_INTERVAL_S, JOURNAL_QUEUE_MAX);
+		snprintf(r->reopen_err, sizeof(r->reopen_err), "%s", err);
+		return;
+	}
+	log_warnx("journal: opened a new journal at %s; %d readings waiting "
+	    "in memory go to it", path, journal_queued(r->j));
+	r->moved_told = false;
+	r->reopen_err[0] = '\0';
+	for (int i = 0; i < r->nd; i++)
+		delivery_reload(r->d[i]);
+}
+
+static void
+on_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct outputs_remote *r = arg;
+
+	on_news(fd, what, arg);		/* refusals are counted on the loop */
+	check_journal(r);
+}
+
+/* SIGHUP, after the sinks: the journal's file; a CSV that failed. */
+static void
+on_reopen(void *arg)
+{
+	struct outputs_remote *r = arg;
+
+	check_journal(r);
+	if (r->csv)
+		delivery_wake(r->csv->d);
 }
 
 static void
@@ -159,6 +280,146 @@ make_parent(const char *path, char *err, size_t errlen)
 	return -1;
 }
 
+/* ------------------------------------------------------------------ */
+/* The CSV from the journal */
+
+static int
+csv_send(void *ctx, const struct journal_row *rows, int n)
+{
+	struct csv_out *co = ctx;
+	char line[CSV_LINE_MAX];
+	const char *e = NULL;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		/* A line that can never be written must not block the rest. */
+		if (csv_format(line, sizeof(line), &rows[i].r,
+		    &rows[i].when) == 0) {
+			if (co->skipped++ % 100 == 0)
+				log_warnx("output csv: journal row %lld skipped: "
+				    "its line is too long (%llu so far)",
+				    (long long)rows[i].id,
+				    (unsigned long long)co->skipped);
+			continue;
+		}
+		if (csv_write(co->c, &rows[i].r, &rows[i].when, &e) != 0)
+			break;
+	}
+	if (i < n) {
+		if (!co->failing)
+			log_warnx("output csv: write failed: %s (from journal "
+			    "row %lld on the readings wait in the journal, and "
+			    "are written in order once the CSV can be written)",
+			    e ? e : "unknown error", (long long)rows[i].id);
+		co->failing = true;
+		delivery_done(co->d, i, DELIVERY_RETRY, 0);
+		return 0;
+	}
+	if (co->failing)
+		log_info("output csv: writing again, from journal row %lld",
+		    n > 0 ? (long long)rows[0].id : 0LL);
+	co->failing = false;
+	delivery_done(co->d, n, DELIVERY_OK, 0);
+	return 0;
+}
+
+static void
+csv_out_free(void *ctx)
+{
+	free(ctx);	/* the CSV itself is the sink's */
+}
+
+static const struct delivery_ops csv_ops = { csv_send, csv_out_free };
+
+static int
+sink_csv_reopen(void *ctx, const char **err)
+{
+	return csv_reopen(ctx, err);
+}
+
+static void
+sink_csv_close(void *ctx)
+{
+	csv_close(ctx);
+}
+
+/*
+ * The cursor saved in the journal may lag the file by the lines written
+ * after its last commit (a crash): go on after the row the file ends
+ * with, if it is one of the next ones, so that none is written twice.
+ */
+#define CSV_RESUME_ROWS 100
+static void
+csv_resume(struct journal *j, struct csv *c)
+{
+	struct journal_row *rows;
+	char last[CSV_LINE_MAX], line[CSV_LINE_MAX];
+	const char *e;
+	int64_t pos;
+	int n;
+
+	if (journal_cursor_get(j, "csv", NULL, journal_last_id(j, NULL), &pos,
+	    &e) != 0 || csv_last_line(c, last, sizeof(last)) == 0)
+		return;
+	rows = calloc(CSV_RESUME_ROWS, sizeof(*rows));
+	if (rows == NULL || journal_fetch(j, pos, NULL, rows, CSV_RESUME_ROWS,
+	    &n, &e) != 0) {
+		free(rows);
+		return;
+	}
+	for (int i = n - 1; i >= 0; i--) {
+		if (csv_format(line, sizeof(line), &rows[i].r,
+		    &rows[i].when) > 0 && strcmp(line, last) == 0) {
+			if (journal_cursor_set(j, "csv", rows[i].id, &e) == 0)
+				log_info("output csv: the file already has "
+				    "journal rows %lld to %lld; going on after "
+				    "them", (long long)pos + 1,
+				    (long long)rows[i].id);
+			break;
+		}
+	}
+	free(rows);
+}
+
+static int
+start_csv(struct outputs *o, struct outputs_remote *r,
+    const struct config *cfg, struct event_base *base, char *err,
+    size_t errlen)
+{
+	struct delivery_opts dopt = { .name = "csv", .batch = 500,
+	    .start_at_end = true, .backoff_min_ms = 250,
+	    .backoff_max_ms = 5000 };
+	struct csv_out *co;
+	struct csv *c;
+	struct sink sk;
+
+	if ((c = csv_open(cfg->csv, err, errlen)) == NULL)
+		return -1;
+	if (csv_repaired(c) > 0)
+		log_warnx("%s: cut %zu bytes of a partial last line", cfg->csv,
+		    csv_repaired(c));
+	memset(&sk, 0, sizeof(sk));
+	sk.name = "csv";
+	sk.ctx = c;
+	sk.reopen = sink_csv_reopen;
+	sk.close = sink_csv_close;
+	(void)outputs_add(o, &sk);	/* owns c from here */
+	if ((co = calloc(1, sizeof(*co))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	co->c = c;
+	csv_resume(r->j, c);
+	co->d = delivery_new(r->j, base, &dopt, &csv_ops, co, err, errlen);
+	if (co->d == NULL) {
+		free(co);
+		return -1;
+	}
+	r->csv = co;
+	r->d[r->nd++] = co->d;
+	return 0;
+}
+
 static bool
 any_remote(const struct config *cfg)
 {
@@ -200,6 +461,7 @@ outputs_setup(struct outputs *o, const struct config *cfg,
 {
 	struct journal_opts jo = { .retention_days = cfg->retention,
 	    .sync_full = strcmp(cfg->synchronous, "normal") != 0 };
+	struct timeval check_tv = { CHECK_INTERVAL_S, 0 };
 	struct outputs_remote *r = NULL;
 	struct journal *j = NULL;
 	struct sink sk;
@@ -221,7 +483,12 @@ outputs_setup(struct outputs *o, const struct config *cfg,
 		journal_sink(j, &sk);
 		(void)outputs_add(o, &sk);	/* first: commit before all */
 	}
-	if (cfg->csv[0] != '\0') {
+	/*
+	 * Written directly without a journal (or a loop to follow it, or to
+	 * standard output); else from the journal, see start_csv().
+	 */
+	if (cfg->csv[0] != '\0' && (j == NULL || base == NULL ||
+	    strcmp(cfg->csv, "-") == 0)) {
 		if (csv_sink_open(cfg->csv, &sk, err, errlen) != 0)
 			goto fail;
 		(void)outputs_add(o, &sk);
@@ -235,6 +502,9 @@ outputs_setup(struct outputs *o, const struct config *cfg,
 	}
 	r->j = j;
 	o->remote = r;
+	if (cfg->csv[0] != '\0' && base != NULL && strcmp(cfg->csv, "-") != 0 &&
+	    start_csv(o, r, cfg, base, err, errlen) != 0)
+		goto fail;
 	if (start_remote(r, cfg, base, err, errlen) != 0)
 		goto fail;
 	retire_cursors(r);
@@ -251,6 +521,13 @@ outputs_setup(struct outputs *o, const struct config *cfg,
 			snprintf(err, errlen, "out of memory");
 			goto fail;
 		}
+		r->check = event_new(base, -1, EV_PERSIST, on_check, r);
+		if (r->check == NULL || event_add(r->check, &check_tv) != 0) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		o->reopen_hook = on_reopen;
+		o->reopen_arg = r;
 	}
 	if (base != NULL && cfg->retention > 0) {
 		struct timeval tv = { PRUNE_INTERVAL_S, 0 };
@@ -301,9 +578,23 @@ outputs_teardown(struct outputs *o)
 			event_free(r->news);
 			r->news = NULL;
 		}
+		if (r->check) {
+			event_free(r->check);
+			r->check = NULL;
+		}
+		o->reopen_hook = NULL;
+		/* A journal deleted meanwhile: its queue goes to a new one. */
+		check_journal(r);
 		/* Queued readings first, with their errors in the log. */
 		journal_writer_stop(r->j, &n);
 		log_news(&n);
+		/* Then the CSV gets every reading committed. */
+		if (r->csv && delivery_flush(r->csv->d, 1000000) >= 0 &&
+		    delivery_backlog(r->csv->d) > 0)
+			log_warnx("output csv: %lld readings of the journal "
+			    "not written to the CSV at exit (written at the "
+			    "next start)", (long long)delivery_backlog(
+			    r->csv->d));
 		for (int i = 0; i < r->nd; i++)
 			delivery_free(r->d[i]);
 		if (r->prune)

@@ -58,6 +58,7 @@ struct delivery_opts {
 	int batch;		/* rows per send, 1 .. DELIVERY_BATCH_MAX */
 	bool start_at_end;	/* a new cursor skips what is already there */
 	int backoff_min_ms, backoff_max_ms;	/* 0: 500 ms, 120 s */
+	bool parked;		/* start parked (delivery_park) */
 };
 
 #define DELIVERY_BATCH_MAX 1000
@@ -87,6 +88,14 @@ void delivery_wake(struct delivery *d);
  */
 int64_t delivery_flush(struct delivery *d, int max_steps);
 int64_t delivery_cursor(const struct delivery *d);
+/*
+ * An output that follows the journal only at times (the CSV after a
+ * failed write): parked, it fetches nothing and owes nothing, and its
+ * cursor stops holding back retention; resumed, it goes on after pos.
+ */
+void delivery_park(struct delivery *d);
+void delivery_resume_at(struct delivery *d, int64_t pos);
+bool delivery_parked(const struct delivery *d);
 
 /* Rows not yet delivered (0 when stopped). */
 int64_t delivery_backlog(struct delivery *d);

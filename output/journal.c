@@ -66,13 +66,16 @@ struct jconn {
 	char err[512];
 };
 
-enum jop { JOP_READING, JOP_REJECT, JOP_CURSOR, JOP_PRUNE };
+enum jop { JOP_READING, JOP_REJECT, JOP_CURSOR, JOP_PRUNE, JOP_CURSTATE };
 
 /* A write waiting for the writer thread; owns copies of what it needs. */
 struct jentry {
 	struct jentry *next;
 	enum jop op;
 	bool skip;			/* refused by SQLite for itself */
+	bool active;			/* JOP_CURSTATE */
+	uint64_t seq;			/* a reading's journal_seq() */
+	int64_t id;			/* its row id, once inserted */
 	struct timeval when;
 	int64_t pos;			/* cursor position; prune: now */
 	const char *source, *reason, *name;	/* in data[], or NULL */
@@ -125,6 +128,13 @@ struct journal {
 	dev_t dev;
 	ino_t ino;
 	bool lost;
+	/*
+	 * Readings accepted (journal_seq), and the row id of the first one
+	 * from watch_seq on that committed (0: not yet); with the writer
+	 * watch_id is its, under its lock.
+	 */
+	uint64_t seq, watch_seq;
+	int64_t watch_id;
 	/* Readings a full queue refused since the last news (loop only). */
 	uint64_t refused;
 	struct timeval refused_first, refused_last;
@@ -484,6 +494,32 @@ conn_cursor_set(struct jconn *c, const char *name, int64_t pos)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/*
+ * A cursor created or moved, in use or not (an output that follows the
+ * journal only now and then: the CSV after a failed write). Rare: the
+ * statement is prepared each time.
+ */
+static int
+conn_cursor_state(struct jconn *c, const char *name, int64_t pos,
+    bool active)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(c->db, "INSERT INTO cursors (name, position, "
+	    "updated, active) VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%fZ'), "
+	    "?3) ON CONFLICT (name) DO UPDATE SET position = ?2, active = ?3, "
+	    "updated = strftime('%Y-%m-%dT%H:%M:%fZ')", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, pos);
+	sqlite3_bind_int(st, 3, active ? 1 : 0);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 static int
 conn_prune(struct jconn *c, int days, time_t now, int64_t *deleted)
 {
@@ -555,8 +591,10 @@ entry_apply(struct journal *j, struct jconn *c, struct jentry *e,
 		struct record rec = { .reading = &e->r, .when = e->when,
 		    .source = e->source, .frame = e->frame,
 		    .frame_len = e->frame_len };
+		int rc = conn_add(c, &rec);
 
-		return conn_add(c, &rec);
+		e->id = rc == SQLITE_OK ? sqlite3_last_insert_rowid(c->db) : 0;
+		return rc;
 	}
 	case JOP_REJECT: {
 		struct reject rej = { .reason = e->reason, .when = e->when,
@@ -567,6 +605,8 @@ entry_apply(struct journal *j, struct jconn *c, struct jentry *e,
 	}
 	case JOP_CURSOR:
 		return conn_cursor_set(c, e->name, e->pos);
+	case JOP_CURSTATE:
+		return conn_cursor_state(c, e->name, e->pos, e->active);
 	case JOP_PRUNE: {
 		int64_t n;
 		int rc = conn_prune(c, j->opts.retention_days,
@@ -583,7 +623,8 @@ static const char *
 entry_what(const struct jentry *e)
 {
 	static const char *const what[] = { "storing a reading",
-	    "storing a rejected frame", "saving a cursor", "pruning" };
+	    "storing a rejected frame", "saving a cursor", "pruning",
+	    "saving a cursor" };
 
 	return what[e->op];
 }
@@ -786,6 +827,11 @@ writer_main(void *arg)
 		committed = false;
 		if (rc == 0) {
 			w->pruned += pruned;
+			for (struct jentry *e = list; e && j->watch_seq &&
+			    j->watch_id == 0; e = e->next)
+				if (e->op == JOP_READING && !e->skip &&
+				    e->seq >= j->watch_seq)
+					j->watch_id = e->id;
 			for (struct jentry *e = list; e && !committed; e = e->next)
 				committed = e->op == JOP_READING && !e->skip;
 			writer_retire(w, list, true);
@@ -804,6 +850,8 @@ writer_main(void *arg)
 			/* Keep the order: the failed list goes back first. */
 			if (rc == -2)
 				w->moved = true;	/* until resumed */
+			else
+				w->failing = true;
 			struct jentry **end = &list;
 
 			while (*end != NULL)
@@ -812,7 +860,6 @@ writer_main(void *arg)
 			if (w->head == NULL)
 				w->tail = end;
 			w->head = list;
-			w->failing = true;
 		}
 		pthread_cond_broadcast(&w->room);
 		pthread_cond_broadcast(&w->done);
@@ -973,11 +1020,14 @@ journal_sync(struct journal *j, int timeout_ms, const char **err)
 	deadline_in(&until, timeout_ms);
 	pthread_mutex_lock(&w->mu);
 	/* Not while failing: the next try may be a minute away. */
-	while ((w->head != NULL || w->busy) && !w->failing &&
+	while ((w->head != NULL || w->busy) && !w->failing && !w->moved &&
 	    pthread_cond_timedwait(&w->done, &w->mu, &until) != ETIMEDOUT)
 		;
 	left = w->queued;
-	if (left > 0 && w->failing)
+	if (left > 0 && w->moved)
+		snprintf(j->err, sizeof(j->err), "%d writes not yet committed: "
+		    "%s is no longer the journal's file", left, j->path);
+	else if (left > 0 && w->failing)
 		snprintf(j->err, sizeof(j->err), "%d writes not yet committed: "
 		    "the journal is failing (%s)", left, w->error);
 	else if (left > 0)
@@ -1009,21 +1059,23 @@ enqueue(struct journal *j, struct jentry *e, const char **err)
 	struct jwriter *w = j->w;
 
 	pthread_mutex_lock(&w->mu);
-	if (w->queued >= JOURNAL_QUEUE_MAX && !w->failing && !w->stop) {
+	if (w->queued >= JOURNAL_QUEUE_MAX && !w->failing && !w->moved &&
+	    !w->stop) {
 		struct timespec until;
 
 		/* Bounded: a stuck disk must not hold the loop for long. */
 		deadline_in(&until, JOURNAL_FULL_WAIT_MS);
 		while (w->queued >= JOURNAL_QUEUE_MAX && !w->failing &&
-		    !w->stop && pthread_cond_timedwait(&w->room, &w->mu,
+		    !w->moved && !w->stop && pthread_cond_timedwait(&w->room, &w->mu,
 		    &until) != ETIMEDOUT)
 			;
 	}
 	if (w->queued >= JOURNAL_QUEUE_MAX || w->stop) {
 		snprintf(j->err, sizeof(j->err), "not journaled: %d writes "
-		    "wait for a journal that %s%s", w->queued, w->failing ?
+		    "wait for a journal that %s%s", w->queued, w->moved ?
+		    "is no longer at its path" : w->failing ?
 		    "cannot be written: " : "is slow to commit",
-		    w->failing ? w->error : "");
+		    w->failing && !w->moved ? w->error : "");
 		pthread_mutex_unlock(&w->mu);
 		if (e->op == JOP_READING) {
 			if (j->refused++ == 0)
@@ -1176,7 +1228,7 @@ writer_forget_cursors(struct jwriter *w)
 	pthread_mutex_lock(&w->mu);
 	w->tail = &w->head;
 	while ((e = *p) != NULL) {
-		if (e->op == JOP_CURSOR) {
+		if (e->op == JOP_CURSOR || e->op == JOP_CURSTATE) {
 			*p = e->next;
 			w->queued--;
 			free(e);
@@ -1310,14 +1362,20 @@ journal_add(struct journal *j, const struct record *rec, const char **err)
 			return -1;
 		e->when = rec->when;
 		e->r = *rec->reading;
+		e->seq = j->seq + 1;
 		if (rec->frame)
 			memcpy(e->data, rec->frame, rec->frame_len);
-		return enqueue(j, e, err);
+		if (enqueue(j, e, err) != 0)
+			return -1;
+		j->seq++;
+		return 0;
 	}
 	if (j->lost)
 		return lost_fail(j, err);
 	if ((rc = conn_add(&j->c, rec)) != SQLITE_OK)
 		return conn_fail(&j->c, "storing a reading", err);
+	if (++j->seq >= j->watch_seq && j->watch_seq && j->watch_id == 0)
+		j->watch_id = sqlite3_last_insert_rowid(j->c.db);
 	if (j->notify && j->tx == TX_NONE)
 		j->notify(j->notify_arg);
 	return 0;
@@ -1598,6 +1656,86 @@ journal_cursor_set(struct journal *j, const char *name, int64_t pos,
 	if ((rc = conn_cursor_set(&j->c, name, pos)) != SQLITE_OK)
 		return conn_fail(&j->c, "saving a cursor", err);
 	return 0;
+}
+
+int
+journal_cursor_state(struct journal *j, const char *name, int64_t pos,
+    bool active, const char **err)
+{
+	int rc;
+
+	if (j->w != NULL) {
+		struct jentry *e = entry_new(j, JOP_CURSTATE, name, NULL, 0,
+		    err);
+
+		if (e == NULL)
+			return -1;
+		e->name = e->source;
+		e->source = NULL;
+		e->pos = pos;
+		e->active = active;
+		return enqueue(j, e, err);
+	}
+	if (j->lost)
+		return lost_fail(j, err);
+	if ((rc = conn_cursor_state(&j->c, name, pos, active)) != SQLITE_OK)
+		return conn_fail(&j->c, "saving a cursor", err);
+	return 0;
+}
+
+int
+journal_cursor_peek(struct journal *j, const char *name, int64_t *pos,
+    bool *active, const char **err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (j->lost)
+		return lost_fail(j, err);
+	if (sqlite3_prepare_v2(j->c.db, "SELECT position, active FROM "
+	    "cursors WHERE name = ?", -1, &st, NULL) != SQLITE_OK)
+		return conn_fail(&j->c, "reading a cursor", err);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*pos = sqlite3_column_int64(st, 0);
+		*active = sqlite3_column_int(st, 1) != 0;
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : conn_fail(&j->c, "reading a cursor",
+	    err);
+}
+
+uint64_t
+journal_seq(const struct journal *j)
+{
+	return j->seq;
+}
+
+void
+journal_watch(struct journal *j, uint64_t seq)
+{
+	if (j->w != NULL)
+		pthread_mutex_lock(&j->w->mu);
+	j->watch_seq = seq;
+	j->watch_id = 0;
+	if (j->w != NULL)
+		pthread_mutex_unlock(&j->w->mu);
+}
+
+int64_t
+journal_watched(struct journal *j)
+{
+	int64_t id;
+
+	if (j->w != NULL)
+		pthread_mutex_lock(&j->w->mu);
+	id = j->watch_id;
+	if (j->w != NULL)
+		pthread_mutex_unlock(&j->w->mu);
+	return id;
 }
 
 int

@@ -151,6 +151,30 @@ int journal_cursor_set(struct journal *j, const char *name, int64_t pos,
     const char **err);
 
 /*
+ * An output that follows the journal only at times (the CSV, behind
+ * after a failed write): create or move its cursor and say whether it is
+ * in use (holds back retention); queued in order with the writes.
+ * journal_cursor_peek() reads one without marking it in use: 1 found,
+ * 0 not, -1 error.
+ */
+int journal_cursor_state(struct journal *j, const char *name, int64_t pos,
+    bool active, const char **err);
+int journal_cursor_peek(struct journal *j, const char *name, int64_t *pos,
+    bool *active, const char **err);
+
+/*
+ * Readings in journal order before they have row ids: journal_seq() is
+ * the number of readings the journal accepted so far (journal_add
+ * returned 0); it grows by one per accepted reading, in the order of
+ * their rows. journal_watch(seq) asks for the row id of the first
+ * reading from seq on to commit; journal_watched() returns it, 0 until
+ * then.
+ */
+uint64_t journal_seq(const struct journal *j);
+void journal_watch(struct journal *j, uint64_t seq);
+int64_t journal_watched(struct journal *j);
+
+/*
  * The cursors of outputs no longer configured: every cursor in use but
  * not named in keep[0..n-1] stops holding back retention (it is kept, and
  * resumes if its output comes back). Returns how many, their names in

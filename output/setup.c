@@ -30,10 +30,14 @@
  * disk had no room for is written when it has, in order, once.
  */
 struct csv_out {
-	struct csv *c;			/* owned by the CSV sink */
-	struct delivery *d;
-	bool failing;
-	uint64_t skipped;
+	struct csv *c;
+	struct journal *j;
+	struct delivery *d;		/* parked while the file is in step */
+	uint64_t seq;			/* journal_seq() at the last reading */
+	bool behind;			/* written from the journal */
+	bool failing;			/* the last write from it failed */
+	uint64_t from_journal;		/* lines written from it, this time */
+	uint64_t lost;			/* readings in neither store */
 };
 
 struct outputs_remote {
@@ -120,6 +124,7 @@ mono_us(void)
 }
 
 static void check_journal(struct outputs_remote *r);
+static void csv_follow(struct csv_out *co);
 
 static void
 on_news(evutil_socket_t fd, short what, void *arg)
@@ -134,6 +139,8 @@ on_news(evutil_socket_t fd, short what, void *arg)
 	log_news(&n);
 	if (n.moved)
 		check_journal(r);
+	if (n.committed > 0)
+		csv_follow(r->csv);
 	now = mono_us();
 	if (n.committed > 0 && !r->unkicked) {
 		r->unkicked = true;
@@ -211,17 +218,22 @@ on_check(evutil_socket_t fd, short what, void *arg)
 
 	on_news(fd, what, arg);		/* refusals are counted on the loop */
 	check_journal(r);
+	csv_follow(r->csv);
 }
 
-/* SIGHUP, after the sinks: the journal's file; a CSV that failed. */
+/* SIGHUP, after the sinks: the journal's file; the CSV catches up. */
 static void
 on_reopen(void *arg)
 {
 	struct outputs_remote *r = arg;
 
 	check_journal(r);
-	if (r->csv)
+	if (r->csv) {
+		/* What the journal committed is in the CSV too on return. */
+		csv_follow(r->csv);
+		(void)delivery_flush(r->csv->d, 1000);
 		delivery_wake(r->csv->d);
+	}
 }
 
 static void
@@ -281,7 +293,25 @@ make_parent(const char *path, char *err, size_t errlen)
 }
 
 /* ------------------------------------------------------------------ */
-/* The CSV from the journal */
+/* The CSV: written directly, from the journal when it fell behind */
+
+/* Caught up: every reading the journal took is in the file. Directly. */
+static void
+csv_caught_up(struct csv_out *co)
+{
+	delivery_park(co->d);
+	co->behind = false;
+	log_info("output csv: caught up: %llu lines written from the journal "
+	    "since the failure%s; written directly again",
+	    (unsigned long long)co->from_journal, co->lost > 0 ?
+	    "" : ", none missing");
+	if (co->lost > 0)
+		log_warnx("output csv: %llu readings the journal had refused "
+		    "meanwhile are missing from the CSV (their log lines have "
+		    "them)", (unsigned long long)co->lost);
+	co->from_journal = 0;
+	co->lost = 0;
+}
 
 static int
 csv_send(void *ctx, const struct journal_row *rows, int n)
@@ -295,90 +325,151 @@ csv_send(void *ctx, const struct journal_row *rows, int n)
 		/* A line that can never be written must not block the rest. */
 		if (csv_format(line, sizeof(line), &rows[i].r,
 		    &rows[i].when) == 0) {
-			if (co->skipped++ % 100 == 0)
-				log_warnx("output csv: journal row %lld skipped: "
-				    "its line is too long (%llu so far)",
-				    (long long)rows[i].id,
-				    (unsigned long long)co->skipped);
+			log_warnx("output csv: journal row %lld skipped: its "
+			    "line is too long", (long long)rows[i].id);
 			continue;
 		}
 		if (csv_write(co->c, &rows[i].r, &rows[i].when, &e) != 0)
 			break;
+		co->from_journal++;
 	}
 	if (i < n) {
 		if (!co->failing)
-			log_warnx("output csv: write failed: %s (from journal "
-			    "row %lld on the readings wait in the journal, and "
-			    "are written in order once the CSV can be written)",
-			    e ? e : "unknown error", (long long)rows[i].id);
+			log_warnx("output csv: write failed: %s (journal row "
+			    "%lld on wait in the journal; retried)", e ? e :
+			    "unknown error", (long long)rows[i].id);
 		co->failing = true;
 		delivery_done(co->d, i, DELIVERY_RETRY, 0);
 		return 0;
 	}
-	if (co->failing)
-		log_info("output csv: writing again, from journal row %lld",
-		    n > 0 ? (long long)rows[0].id : 0LL);
 	co->failing = false;
 	delivery_done(co->d, n, DELIVERY_OK, 0);
+	/* Nothing queued, nothing committed unwritten: go direct again. */
+	if (journal_queued(co->j) == 0 && delivery_backlog(co->d) == 0)
+		csv_caught_up(co);
 	return 0;
 }
 
+/* Behind, and the first reading the file lacks has its row: follow. */
 static void
-csv_out_free(void *ctx)
+csv_follow(struct csv_out *co)
 {
-	free(ctx);	/* the CSV itself is the sink's */
+	int64_t id;
+
+	if (co == NULL || !co->behind)
+		return;
+	if (!delivery_parked(co->d)) {
+		/* Caught up without a row to write (the last was refused). */
+		if (!co->failing && journal_queued(co->j) == 0 &&
+		    delivery_backlog(co->d) == 0)
+			csv_caught_up(co);
+		return;
+	}
+	if ((id = journal_watched(co->j)) > 0)
+		delivery_resume_at(co->d, id - 1);
 }
 
-static const struct delivery_ops csv_ops = { csv_send, csv_out_free };
+/*
+ * The dispatcher's CSV sink. The journal sink ran first: journal_seq()
+ * says whether it took this reading. While the file writes, each line
+ * goes out at once (as without a journal); when a write fails the file
+ * falls behind: from then on it is written from the journal, starting
+ * with this reading's row, and directly again once it has caught up.
+ */
+static int
+csv_sink_reading(void *ctx, const struct record *rec, const char **err)
+{
+	struct csv_out *co = ctx;
+	uint64_t seq = journal_seq(co->j);
+	bool journaled = seq != co->seq;
+	char line[CSV_LINE_MAX];
+
+	co->seq = seq;
+	if (co->behind) {
+		if (!journaled)
+			co->lost++;		/* in neither store */
+		return 0;
+	}
+	if (csv_format(line, sizeof(line), rec->reading, &rec->when) == 0) {
+		*err = "line too long";
+		return -1;
+	}
+	if (csv_write(co->c, rec->reading, &rec->when, err) == 0)
+		return 0;
+	log_warnx("output csv: write failed: %s; that line and the next come "
+	    "from the journal, in order, once the CSV can be written, then "
+	    "directly again", *err);
+	if (!journaled)
+		co->lost++;
+	co->behind = true;
+	co->failing = true;
+	journal_watch(co->j, journaled ? seq : seq + 1);
+	csv_follow(co);		/* without the writer it has its row now */
+	return 0;
+}
 
 static int
 sink_csv_reopen(void *ctx, const char **err)
 {
-	return csv_reopen(ctx, err);
+	struct csv_out *co = ctx;
+
+	return csv_reopen(co->c, err);
 }
 
 static void
 sink_csv_close(void *ctx)
 {
-	csv_close(ctx);
+	struct csv_out *co = ctx;
+
+	csv_close(co->c);
+	free(co);
 }
 
+static void
+csv_delivery_free(void *ctx)
+{
+	(void)ctx;	/* the sink's */
+}
+
+static const struct delivery_ops csv_ops = { csv_send, csv_delivery_free };
+
 /*
- * The cursor saved in the journal may lag the file by the lines written
- * after its last commit (a crash): go on after the row the file ends
- * with, if it is one of the next ones, so that none is written twice.
+ * Behind when the program stopped (its cursor in use): catch up from the
+ * cursor. The cursor saved may lag the file by the lines written after
+ * its last commit (a crash): go on after the row the file ends with, if
+ * it is one of the next ones, so that none is written twice.
  */
 #define CSV_RESUME_ROWS 100
 static void
-csv_resume(struct journal *j, struct csv *c)
+csv_resume(struct csv_out *co)
 {
 	struct journal_row *rows;
 	char last[CSV_LINE_MAX], line[CSV_LINE_MAX];
 	const char *e;
 	int64_t pos;
+	bool active;
 	int n;
 
-	if (journal_cursor_get(j, "csv", NULL, journal_last_id(j, NULL), &pos,
-	    &e) != 0 || csv_last_line(c, last, sizeof(last)) == 0)
+	if (journal_cursor_peek(co->j, "csv", &pos, &active, &e) != 1 ||
+	    !active || pos >= journal_last_id(co->j, NULL))
 		return;
 	rows = calloc(CSV_RESUME_ROWS, sizeof(*rows));
-	if (rows == NULL || journal_fetch(j, pos, NULL, rows, CSV_RESUME_ROWS,
-	    &n, &e) != 0) {
-		free(rows);
-		return;
-	}
-	for (int i = n - 1; i >= 0; i--) {
-		if (csv_format(line, sizeof(line), &rows[i].r,
-		    &rows[i].when) > 0 && strcmp(line, last) == 0) {
-			if (journal_cursor_set(j, "csv", rows[i].id, &e) == 0)
-				log_info("output csv: the file already has "
-				    "journal rows %lld to %lld; going on after "
-				    "them", (long long)pos + 1,
-				    (long long)rows[i].id);
-			break;
+	if (rows != NULL && csv_last_line(co->c, last, sizeof(last)) > 0 &&
+	    journal_fetch(co->j, pos, NULL, rows, CSV_RESUME_ROWS, &n,
+	    &e) == 0) {
+		for (int i = n - 1; i >= 0; i--) {
+			if (csv_format(line, sizeof(line), &rows[i].r,
+			    &rows[i].when) > 0 && strcmp(line, last) == 0) {
+				pos = rows[i].id;
+				break;
+			}
 		}
 	}
 	free(rows);
+	log_warnx("output csv: behind the journal at the last stop: writing "
+	    "journal rows from %lld on first", (long long)pos + 1);
+	co->behind = true;
+	delivery_resume_at(co->d, pos);
 }
 
 static int
@@ -387,36 +478,35 @@ start_csv(struct outputs *o, struct outputs_remote *r,
     size_t errlen)
 {
 	struct delivery_opts dopt = { .name = "csv", .batch = 500,
-	    .start_at_end = true, .backoff_min_ms = 250,
-	    .backoff_max_ms = 5000 };
+	    .parked = true, .backoff_min_ms = 250, .backoff_max_ms = 5000 };
 	struct csv_out *co;
-	struct csv *c;
 	struct sink sk;
 
-	if ((c = csv_open(cfg->csv, err, errlen)) == NULL)
-		return -1;
-	if (csv_repaired(c) > 0)
-		log_warnx("%s: cut %zu bytes of a partial last line", cfg->csv,
-		    csv_repaired(c));
-	memset(&sk, 0, sizeof(sk));
-	sk.name = "csv";
-	sk.ctx = c;
-	sk.reopen = sink_csv_reopen;
-	sk.close = sink_csv_close;
-	(void)outputs_add(o, &sk);	/* owns c from here */
 	if ((co = calloc(1, sizeof(*co))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	co->c = c;
-	csv_resume(r->j, c);
-	co->d = delivery_new(r->j, base, &dopt, &csv_ops, co, err, errlen);
-	if (co->d == NULL) {
+	co->j = r->j;
+	if ((co->c = csv_open(cfg->csv, err, errlen)) == NULL) {
 		free(co);
 		return -1;
 	}
+	if (csv_repaired(co->c) > 0)
+		log_warnx("%s: cut %zu bytes of a partial last line", cfg->csv,
+		    csv_repaired(co->c));
+	memset(&sk, 0, sizeof(sk));
+	sk.name = "csv";
+	sk.ctx = co;
+	sk.reading = csv_sink_reading;
+	sk.reopen = sink_csv_reopen;
+	sk.close = sink_csv_close;
+	(void)outputs_add(o, &sk);	/* owns co from here */
+	co->d = delivery_new(r->j, base, &dopt, &csv_ops, co, err, errlen);
+	if (co->d == NULL)
+		return -1;
 	r->csv = co;
 	r->d[r->nd++] = co->d;
+	csv_resume(co);
 	return 0;
 }
 
@@ -588,13 +678,16 @@ outputs_teardown(struct outputs *o)
 		/* Queued readings first, with their errors in the log. */
 		journal_writer_stop(r->j, &n);
 		log_news(&n);
-		/* Then the CSV gets every reading committed. */
-		if (r->csv && delivery_flush(r->csv->d, 1000000) >= 0 &&
-		    delivery_backlog(r->csv->d) > 0)
-			log_warnx("output csv: %lld readings of the journal "
-			    "not written to the CSV at exit (written at the "
-			    "next start)", (long long)delivery_backlog(
-			    r->csv->d));
+		/* Then a CSV behind gets every reading committed. */
+		if (r->csv && r->csv->behind) {
+			csv_follow(r->csv);
+			(void)delivery_flush(r->csv->d, 1000000);
+			if (r->csv->behind)
+				log_warnx("output csv: behind the journal at "
+				    "exit by %lld readings: written at the next "
+				    "start", (long long)delivery_backlog(
+				    r->csv->d));
+		}
 		for (int i = 0; i < r->nd; i++)
 			delivery_free(r->d[i]);
 		if (r->prune)

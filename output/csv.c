@@ -119,7 +119,7 @@ write_line(struct csv *c, const char *line, size_t len, const char **err)
 		    strerror(errno));
 	} else {
 		snprintf(c->err, sizeof(c->err),
-		    "%s: short write (%zd of %zu bytes), line dropped",
+		    "%s: short write (%zd of %zu bytes), cut back off",
 		    c->path, w, len);
 		if (!c->is_stdout && fstat(c->fd, &st) == 0 &&
 		    st.st_size >= w)

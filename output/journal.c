@@ -1066,8 +1066,8 @@ enqueue(struct journal *j, struct jentry *e, const char **err)
 		/* Bounded: a stuck disk must not hold the loop for long. */
 		deadline_in(&until, JOURNAL_FULL_WAIT_MS);
 		while (w->queued >= JOURNAL_QUEUE_MAX && !w->failing &&
-		    !w->moved && !w->stop && pthread_cond_timedwait(&w->room, &w->mu,
-		    &until) != ETIMEDOUT)
+		    !w->moved && !w->stop && pthread_cond_timedwait(&w->room,
+		    &w->mu, &until) != ETIMEDOUT)
 			;
 	}
 	if (w->queued >= JOURNAL_QUEUE_MAX || w->stop) {

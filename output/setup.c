@@ -26,8 +26,9 @@
 #define CHECK_INTERVAL_S 2
 
 /*
- * The CSV as a cursor over the journal (when there is one): a line the
- * disk had no room for is written when it has, in order, once.
+ * The CSV with a journal: written directly; after a failed write (a
+ * full disk) from the journal through its cursor, in order, each line
+ * once, until it has caught up.
  */
 struct csv_out {
 	struct csv *c;
@@ -335,8 +336,8 @@ csv_send(void *ctx, const struct journal_row *rows, int n)
 	}
 	if (i < n) {
 		if (!co->failing)
-			log_warnx("output csv: write failed: %s (journal row "
-			    "%lld on wait in the journal; retried)", e ? e :
+			log_warnx("output csv: write failed: %s (journal rows "
+			    "from %lld on wait for it; retried)", e ? e :
 			    "unknown error", (long long)rows[i].id);
 		co->failing = true;
 		delivery_done(co->d, i, DELIVERY_RETRY, 0);
@@ -682,11 +683,15 @@ outputs_teardown(struct outputs *o)
 		if (r->csv && r->csv->behind) {
 			csv_follow(r->csv);
 			(void)delivery_flush(r->csv->d, 1000000);
-			if (r->csv->behind)
+			if (r->csv->behind && !delivery_parked(r->csv->d))
 				log_warnx("output csv: behind the journal at "
 				    "exit by %lld readings: written at the next "
 				    "start", (long long)delivery_backlog(
 				    r->csv->d));
+			else if (r->csv->behind)
+				log_warnx("output csv: the readings since its "
+				    "failed write reached neither the CSV nor "
+				    "the journal; their log lines have them");
 		}
 		for (int i = 0; i < r->nd; i++)
 			delivery_free(r->d[i]);

@@ -66,4 +66,28 @@ cmp "$T/room/r.csv" "$FS/r.csv"
 ok $? "the CSV is byte for byte the one written without a full disk"
 echo "# while full: journal $full_journal rows, CSV $full_csv lines;" \
     "after: journal $(wc -l <"$T/j.rows"), CSV $(wc -l <"$T/c.rows")"
+
+# The CSV still behind when the program stops (the journal elsewhere, with
+# room): the next start writes what it lacks first.
+rm -f "$FS"/*
+mkdir "$T/k"
+printf '[omniklog]\ndb = %s/j.db\ncsv = %s/r.csv\n' "$T/k" "$FS" >"$T/k.conf"
+"$FEED" -c "$T/k.conf" --count 20 --start "$START" --flush 10 >/dev/null 2>"$T/k1.log"
+dd if=/dev/zero of="$FS/fill" bs=4k 2>/dev/null
+"$FEED" -c "$T/k.conf" --count 50 --first 20 --start "$START" --interval 5 \
+    --flush 2 >/dev/null 2>"$T/k2.log"
+is "$?" 3 "a CSV still failing at the end leaves the feeder a backlog"
+grep -q 'output csv: behind the journal at exit by' "$T/k2.log"
+ok $? "... and the log says the CSV is behind"
+before=$(($(wc -l <"$FS/r.csv") - 1))
+rm "$FS/fill"
+"$FEED" -c "$T/k.conf" --count 0 --flush 10 >/dev/null 2>"$T/k3.log"
+ok $? "the next start catches up (no backlog left)"
+grep -q 'output csv: behind the journal at the last stop' "$T/k3.log"
+ok $? "... and says so"
+journal_rows "$T/k/j.db" >"$T/kj.rows"
+csv_rows_of "$FS/r.csv" >"$T/kc.rows"
+is "$(wc -l <"$T/kc.rows")" 70 "the CSV holds all 70 readings ($before before the restart)"
+cmp -s "$T/kj.rows" "$T/kc.rows"
+ok $? "... the journal's, row for row"
 done_testing

@@ -90,4 +90,22 @@ csv_rows_of "$FS/r.csv" >"$T/kc.rows"
 is "$(wc -l <"$T/kc.rows")" 70 "the CSV holds all 70 readings ($before before the restart)"
 cmp -s "$T/kj.rows" "$T/kc.rows"
 ok $? "... the journal's, row for row"
+
+# A crash while behind: the cursor saved lags the file. The next start
+# goes on after the row the file ends with, writing none twice.
+lag() {	# lag N: the saved cursor 10 rows back, the file N lines short
+	sqlite3 "$T/k/j.db" "UPDATE cursors SET position = 60, active = 1 WHERE name = 'csv'"
+	head -n $((71 - $1)) "$FS/r.csv" >"$FS/r.tmp" && mv "$FS/r.tmp" "$FS/r.csv"
+	"$FEED" -c "$T/k.conf" --count 0 --flush 10 >/dev/null 2>"$T/lag$1.log"
+	csv_rows_of "$FS/r.csv" >"$T/kc.rows"
+	cmp -s "$T/kj.rows" "$T/kc.rows"
+}
+lag 0
+ok $? "cursor 10 rows behind a complete file: nothing written twice"
+grep -q 'writing journal rows from 71 on' "$T/lag0.log"
+ok $? "... it goes on after row 70"
+lag 4
+ok $? "cursor 10 rows behind a file 4 lines short: the 4 written, once"
+grep -q 'writing journal rows from 67 on' "$T/lag4.log"
+ok $? "... from row 67 on"
 done_testing

@@ -125,7 +125,7 @@ write_line(struct csv *c, const char *line, size_t len, const char **err)
 		    strerror(errno));
 	} else {
 		snprintf(c->err, sizeof(c->err),
-		    "%s: short write (%zd of %zu bytes), line dropped",
+		    "%s: short write (%zd of %zu bytes), cut back off",
 		    c->path, w, len);
 		if (!c->is_stdout && fstat(c->fd, &st) == 0 &&
 		    st.st_size >= w)
@@ -323,4 +323,33 @@ csv_sink_open(const char *path, struct sink *out, char *err, size_t errlen)
 	out->reopen = sink_reopen;
 	out->close = sink_close;
 	return 0;
+}
+
+/*
+ * The file's last line (with its "\n") in buf, or 0 if there is none or
+ * it does not fit: where a CSV written from the journal stands.
+ */
+size_t
+csv_last_line(const struct csv *c, char *buf, size_t n)
+{
+	struct stat st;
+	off_t from;
+	ssize_t got;
+	size_t start;
+
+	if (c->is_stdout || c->fd < 0 || n < 2 || fstat(c->fd, &st) != 0 ||
+	    st.st_size == 0)
+		return 0;
+	from = st.st_size > (off_t)(n - 1) ? st.st_size - (off_t)(n - 1) : 0;
+	got = pread(c->fd, buf, (size_t)(st.st_size - from), from);
+	if (got <= 0 || buf[got - 1] != '\n')
+		return 0;
+	for (start = (size_t)got - 1; start > 0 && buf[start - 1] != '\n';
+	    start--)
+		;
+	if (start == 0 && from > 0)
+		return 0;		/* longer than buf */
+	memmove(buf, buf + start, (size_t)got - start);
+	buf[(size_t)got - start] = '\0';
+	return (size_t)got - start;
 }

@@ -38,6 +38,8 @@ int csv_reopen(struct csv *c, const char **err);
 void csv_close(struct csv *c);
 /* Bytes cut from a partial last line when the file was last opened. */
 size_t csv_repaired(const struct csv *c);
+/* The last line of the file (header or reading), "" if none: length. */
+size_t csv_last_line(const struct csv *c, char *buf, size_t n);
 
 /* The CSV file as a sink for the dispatcher. */
 int csv_sink_open(const char *path, struct sink *out, char *err,

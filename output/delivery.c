@@ -25,6 +25,8 @@ struct delivery {
 	struct journal_row *rows;
 	int nrows;
 	bool in_flight, waiting, stopped, in_send, done_in_send;
+	bool reload;		/* re-read the cursor once the batch is done */
+	bool parked;		/* not following the journal (delivery_park) */
 	uint64_t delivered;
 	uint64_t save_errors;
 };
@@ -83,6 +85,10 @@ delivery_new(struct journal *j, struct event_base *base,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	if (o->parked) {
+		d->parked = true;	/* its cursor is set when it resumes */
+		return d;
+	}
 	initial = o->start_at_end ? journal_last_id(j, o->inverter) : 0;
 	if (journal_cursor_get(j, d->name, o->inverter, initial, &d->cursor,
 	    &e) != 0) {
@@ -129,16 +135,109 @@ delivery_backlog(struct delivery *d)
 {
 	int64_t last;
 
-	if (d->stopped)
+	if (d->stopped || d->parked)
 		return 0;
 	last = journal_last_id(d->j, d->by_inverter ? d->inverter : NULL);
 	return last > d->cursor ? last - d->cursor : 0;
 }
 
+/* The cursor as the journal has it: after journal_reopen(), a new file. */
+static void
+load_cursor(struct delivery *d)
+{
+	const char *e;
+
+	d->reload = false;
+	if (journal_cursor_get(d->j, d->name, d->by_inverter ? d->inverter :
+	    NULL, 0, &d->cursor, &e) != 0) {
+		log_warnx("output %s: %s", d->name, e);
+		d->cursor = 0;
+	}
+}
+
+void
+delivery_reload(struct delivery *d)
+{
+	if (d->parked)
+		return;
+	if (d->in_flight) {
+		d->reload = true;	/* its rows were the old file's */
+		return;
+	}
+	load_cursor(d);
+	delivery_wake(d);
+}
+
+void
+delivery_wake(struct delivery *d)
+{
+	if (d->stopped || d->in_flight || d->parked)
+		return;
+	d->backoff_ms = 0;
+	evtimer_del(d->timer);
+	d->waiting = true;
+	arm(d, 0);
+}
+
+int64_t
+delivery_flush(struct delivery *d, int max_steps)
+{
+	uint64_t before = d->delivered, seen;
+
+	for (int i = 0; i < max_steps && !d->in_flight && !d->stopped; i++) {
+		evtimer_del(d->timer);
+		d->waiting = false;
+		seen = d->delivered;
+		step(d);
+		if (d->delivered == seen)
+			break;
+	}
+	return (int64_t)(d->delivered - before);
+}
+
+int64_t
+delivery_cursor(const struct delivery *d)
+{
+	return d->cursor;
+}
+
+bool
+delivery_parked(const struct delivery *d)
+{
+	return d->parked;
+}
+
+void
+delivery_park(struct delivery *d)
+{
+	const char *e;
+
+	if (d->parked)
+		return;
+	d->parked = true;
+	evtimer_del(d->timer);
+	d->waiting = false;
+	if (journal_cursor_state(d->j, d->name, d->cursor, false, &e) != 0)
+		log_warnx("output %s: %s", d->name, e);
+}
+
+void
+delivery_resume_at(struct delivery *d, int64_t pos)
+{
+	const char *e;
+
+	d->parked = false;
+	d->cursor = pos;
+	if (journal_cursor_state(d->j, d->name, pos, true, &e) != 0)
+		log_warnx("output %s: %s (rows may be written again after a "
+		    "restart)", d->name, e);
+	delivery_wake(d);
+}
+
 void
 delivery_kick(struct delivery *d)
 {
-	if (d->in_flight || d->waiting || d->stopped)
+	if (d->in_flight || d->waiting || d->stopped || d->parked)
 		return;
 	d->waiting = true;
 	arm(d, 0);
@@ -150,7 +249,7 @@ step(struct delivery *d)
 {
 	const char *e;
 
-	if (d->in_flight || d->stopped)
+	if (d->in_flight || d->stopped || d->parked)
 		return;
 	if (journal_fetch(d->j, d->cursor, d->by_inverter ? d->inverter :
 	    NULL, d->rows, d->batch, &d->nrows, &e) != 0) {
@@ -168,7 +267,7 @@ step(struct delivery *d)
 		delivery_done(d, 0, DELIVERY_RETRY, 0);
 	d->in_send = false;
 	/* Done synchronously: go on from the loop, not by recursion. */
-	if (d->done_in_send && !d->waiting && !d->stopped) {
+	if (d->done_in_send && !d->waiting && !d->stopped && !d->parked) {
 		d->waiting = true;
 		arm(d, 0);
 	}
@@ -186,6 +285,11 @@ delivery_done(struct delivery *d, int n, enum delivery_result r,
 	d->in_flight = false;
 	if (n > d->nrows)
 		n = d->nrows;
+	if (d->reload) {
+		/* Rows of a journal that is gone: the new one's cursor. */
+		load_cursor(d);
+		n = 0;
+	}
 	if (n > 0) {
 		d->cursor = d->rows[n - 1].id;
 		d->delivered += (uint64_t)n;
@@ -194,6 +298,8 @@ delivery_done(struct delivery *d, int n, enum delivery_result r,
 			log_warnx("output %s: %s (rows may be sent again "
 			    "after a restart)", d->name, e);
 	}
+	if (d->parked)
+		return;		/* parked from inside send: stay so */
 	switch (r) {
 	case DELIVERY_OK:
 		d->backoff_ms = 0;

@@ -58,6 +58,7 @@ struct delivery_opts {
 	int batch;		/* rows per send, 1 .. DELIVERY_BATCH_MAX */
 	bool start_at_end;	/* a new cursor skips what is already there */
 	int backoff_min_ms, backoff_max_ms;	/* 0: 500 ms, 120 s */
+	bool parked;		/* start parked (delivery_park) */
 };
 
 #define DELIVERY_BATCH_MAX 1000
@@ -72,6 +73,29 @@ void delivery_free(struct delivery *d);
 void delivery_kick(struct delivery *d);
 void delivery_done(struct delivery *d, int n, enum delivery_result r,
     time_t retry_at);
+
+/*
+ * The journal was opened anew (journal_reopen): re-read the cursor from
+ * it (a new file starts every cursor at 0) and go on from there.
+ */
+void delivery_reload(struct delivery *d);
+/* Try now, without waiting for the back-off (a HUP fixed the output). */
+void delivery_wake(struct delivery *d);
+/*
+ * For an output whose send() completes at once (the CSV): deliver what
+ * the journal has, at most max_steps batches, before returning. Returns
+ * the rows delivered.
+ */
+int64_t delivery_flush(struct delivery *d, int max_steps);
+int64_t delivery_cursor(const struct delivery *d);
+/*
+ * An output that follows the journal only at times (the CSV after a
+ * failed write): parked, it fetches nothing and owes nothing, and its
+ * cursor stops holding back retention; resumed, it goes on after pos.
+ */
+void delivery_park(struct delivery *d);
+void delivery_resume_at(struct delivery *d, int64_t pos);
+bool delivery_parked(const struct delivery *d);
 
 /* Rows not yet delivered (0 when stopped). */
 int64_t delivery_backlog(struct delivery *d);

@@ -41,6 +41,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -49,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,13 +66,16 @@ struct jconn {
 	char err[512];
 };
 
-enum jop { JOP_READING, JOP_REJECT, JOP_CURSOR, JOP_PRUNE };
+enum jop { JOP_READING, JOP_REJECT, JOP_CURSOR, JOP_PRUNE, JOP_CURSTATE };
 
 /* A write waiting for the writer thread; owns copies of what it needs. */
 struct jentry {
 	struct jentry *next;
 	enum jop op;
 	bool skip;			/* refused by SQLite for itself */
+	bool active;			/* JOP_CURSTATE */
+	uint64_t seq;			/* a reading's journal_seq() */
+	int64_t id;			/* its row id, once inserted */
 	struct timeval when;
 	int64_t pos;			/* cursor position; prune: now */
 	const char *source, *reason, *name;	/* in data[], or NULL */
@@ -91,6 +96,7 @@ struct jwriter {
 	int readings;			/* of which readings */
 	bool busy, failing, stop;
 	bool idle;			/* waiting for work: signal it */
+	bool moved;			/* the path names another file: paused */
 	bool tell_commits;		/* wake the loop after every commit */
 	uint64_t recoveries;		/* from failing to committing */
 	uint64_t told_error, told_dropped, told_recoveries;
@@ -113,6 +119,25 @@ struct journal {
 	int64_t seen_pruned;
 	void (*notify)(void *);
 	void *notify_arg;
+	/*
+	 * The file both connections have open, to tell when the path no
+	 * longer names it (deleted, replaced); written by the loop while
+	 * the writer is paused. lost: the connections are closed and a new
+	 * journal could not be opened yet.
+	 */
+	dev_t dev;
+	ino_t ino;
+	bool lost;
+	/*
+	 * Readings accepted (journal_seq), and the row id of the first one
+	 * from watch_seq on that committed (0: not yet); with the writer
+	 * watch_id is its, under its lock.
+	 */
+	uint64_t seq, watch_seq;
+	int64_t watch_id;
+	/* Readings a full queue refused since the last news (loop only). */
+	uint64_t refused;
+	struct timeval refused_first, refused_last;
 	char err[1024];
 };
 
@@ -483,6 +508,32 @@ conn_cursor_set(struct jconn *c, const char *name, int64_t pos)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/*
+ * A cursor created or moved, in use or not (an output that follows the
+ * journal only now and then: the CSV after a failed write). Rare: the
+ * statement is prepared each time.
+ */
+static int
+conn_cursor_state(struct jconn *c, const char *name, int64_t pos,
+    bool active)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(c->db, "INSERT INTO cursors (name, position, "
+	    "updated, active) VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%fZ'), "
+	    "?3) ON CONFLICT (name) DO UPDATE SET position = ?2, active = ?3, "
+	    "updated = strftime('%Y-%m-%dT%H:%M:%fZ')", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, pos);
+	sqlite3_bind_int(st, 3, active ? 1 : 0);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 static int
 conn_prune(struct jconn *c, int days, time_t now, int64_t *deleted)
 {
@@ -500,6 +551,37 @@ conn_prune(struct jconn *c, int days, time_t now, int64_t *deleted)
 	rc = sqlite3_step(c->prune_j);
 	sqlite3_reset(c->prune_j);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* The file under the path */
+
+/*
+ * Is the path still the file the connections have open? A journal
+ * deleted (or moved, or replaced) while open would otherwise take every
+ * later commit into a file nobody can read. One stat() per commit batch.
+ */
+static bool
+same_file(const struct journal *j)
+{
+	struct stat st;
+
+	return stat(j->path, &st) == 0 && st.st_dev == j->dev &&
+	    st.st_ino == j->ino;
+}
+
+static void
+note_file(struct journal *j)
+{
+	struct stat st;
+
+	if (stat(j->path, &st) == 0) {
+		j->dev = st.st_dev;
+		j->ino = st.st_ino;
+	} else {
+		j->dev = 0;
+		j->ino = 0;
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -523,8 +605,10 @@ entry_apply(struct journal *j, struct jconn *c, struct jentry *e,
 		struct record rec = { .reading = &e->r, .when = e->when,
 		    .source = e->source, .frame = e->frame,
 		    .frame_len = e->frame_len };
+		int rc = conn_add(c, &rec);
 
-		return conn_add(c, &rec);
+		e->id = rc == SQLITE_OK ? sqlite3_last_insert_rowid(c->db) : 0;
+		return rc;
 	}
 	case JOP_REJECT: {
 		struct reject rej = { .reason = e->reason, .when = e->when,
@@ -535,6 +619,8 @@ entry_apply(struct journal *j, struct jconn *c, struct jentry *e,
 	}
 	case JOP_CURSOR:
 		return conn_cursor_set(c, e->name, e->pos);
+	case JOP_CURSTATE:
+		return conn_cursor_state(c, e->name, e->pos, e->active);
 	case JOP_PRUNE: {
 		int64_t n;
 		int rc = conn_prune(c, j->opts.retention_days,
@@ -551,7 +637,8 @@ static const char *
 entry_what(const struct jentry *e)
 {
 	static const char *const what[] = { "storing a reading",
-	    "storing a rejected frame", "saving a cursor", "pruning" };
+	    "storing a rejected frame", "saving a cursor", "pruning",
+	    "saving a cursor" };
 
 	return what[e->op];
 }
@@ -580,6 +667,12 @@ writer_commit(struct journal *j, struct jentry *list, int64_t *pruned)
 	char msg[600];
 	int rc;
 
+	/*
+	 * Not into a file the path no longer names: the loop opens a new
+	 * journal (journal_reopen) and resumes us.
+	 */
+	if (!same_file(j))
+		return -2;
 	/*
 	 * Opened with the first write, not at start: an idle relay keeps
 	 * one connection (~200 KiB less); the caller's connection has
@@ -696,7 +789,7 @@ mono_ns(void)
 static bool
 writer_news(struct jwriter *w, bool committed)
 {
-	bool tell = (committed && w->tell_commits) || w->failing ||
+	bool tell = (committed && w->tell_commits) || w->failing || w->moved ||
 	    w->error_seq != w->told_error || w->dropped != w->told_dropped ||
 	    w->recoveries != w->told_recoveries;
 
@@ -721,7 +814,7 @@ writer_main(void *arg)
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
 		w->idle = true;
-		while (w->head == NULL && !w->stop)
+		while ((w->head == NULL || w->moved) && !w->stop)
 			pthread_cond_wait(&w->work, &w->mu);
 		w->idle = false;
 		if (w->head == NULL)
@@ -748,6 +841,11 @@ writer_main(void *arg)
 		committed = false;
 		if (rc == 0) {
 			w->pruned += pruned;
+			for (struct jentry *e = list; e && j->watch_seq &&
+			    j->watch_id == 0; e = e->next)
+				if (e->op == JOP_READING && !e->skip &&
+				    e->seq >= j->watch_seq)
+					j->watch_id = e->id;
 			for (struct jentry *e = list; e && !committed; e = e->next)
 				committed = e->op == JOP_READING && !e->skip;
 			writer_retire(w, list, true);
@@ -764,6 +862,10 @@ writer_main(void *arg)
 			w->failing = false;	/* nothing is retried now */
 		} else {
 			/* Keep the order: the failed list goes back first. */
+			if (rc == -2)
+				w->moved = true;	/* until resumed */
+			else
+				w->failing = true;
 			struct jentry **end = &list;
 
 			while (*end != NULL)
@@ -772,13 +874,12 @@ writer_main(void *arg)
 			if (w->head == NULL)
 				w->tail = end;
 			w->head = list;
-			w->failing = true;
 		}
 		pthread_cond_broadcast(&w->room);
 		pthread_cond_broadcast(&w->done);
 		if (writer_news(w, committed) || (rc == 0 && pruned > 0))
 			writer_wake(w);
-		if (rc != 0 && !w->stop) {
+		if (rc == -1 && !w->stop) {
 			pause_ms = pause_ms == 0 ? WRITER_RETRY_MIN_MS :
 			    pause_ms * 2 > WRITER_RETRY_MAX_MS ?
 			    WRITER_RETRY_MAX_MS : pause_ms * 2;
@@ -903,6 +1004,7 @@ journal_writer_poll(struct journal *j, struct journal_news *n)
 	n->pruned = w->pruned - j->seen_pruned;
 	n->queued = w->readings;
 	n->failing = w->failing;
+	n->moved = w->moved || j->lost;
 	n->recovered = w->recoveries != j->seen_recoveries;
 	j->seen_recoveries = w->recoveries;
 	if (w->error_seq != j->seen_error)
@@ -912,6 +1014,10 @@ journal_writer_poll(struct journal *j, struct journal_news *n)
 	j->seen_pruned = w->pruned;
 	j->seen_error = w->error_seq;
 	pthread_mutex_unlock(&w->mu);
+	n->refused = j->refused;
+	n->refused_first = j->refused_first;
+	n->refused_last = j->refused_last;
+	j->refused = 0;
 	if (n->committed > 0 && j->notify)
 		j->notify(j->notify_arg);
 }
@@ -928,11 +1034,14 @@ journal_sync(struct journal *j, int timeout_ms, const char **err)
 	deadline_in(&until, timeout_ms);
 	pthread_mutex_lock(&w->mu);
 	/* Not while failing: the next try may be a minute away. */
-	while ((w->head != NULL || w->busy) && !w->failing &&
+	while ((w->head != NULL || w->busy) && !w->failing && !w->moved &&
 	    pthread_cond_timedwait(&w->done, &w->mu, &until) != ETIMEDOUT)
 		;
 	left = w->queued;
-	if (left > 0 && w->failing)
+	if (left > 0 && w->moved)
+		snprintf(j->err, sizeof(j->err), "%d writes not yet committed: "
+		    "%s is no longer the journal's file", left, j->path);
+	else if (left > 0 && w->failing)
 		snprintf(j->err, sizeof(j->err), "%d writes not yet committed: "
 		    "the journal is failing (%s)", left, w->error);
 	else if (left > 0)
@@ -964,22 +1073,29 @@ enqueue(struct journal *j, struct jentry *e, const char **err)
 	struct jwriter *w = j->w;
 
 	pthread_mutex_lock(&w->mu);
-	if (w->queued >= JOURNAL_QUEUE_MAX && !w->failing && !w->stop) {
+	if (w->queued >= JOURNAL_QUEUE_MAX && !w->failing && !w->moved &&
+	    !w->stop) {
 		struct timespec until;
 
 		/* Bounded: a stuck disk must not hold the loop for long. */
 		deadline_in(&until, JOURNAL_FULL_WAIT_MS);
 		while (w->queued >= JOURNAL_QUEUE_MAX && !w->failing &&
-		    !w->stop && pthread_cond_timedwait(&w->room, &w->mu,
-		    &until) != ETIMEDOUT)
+		    !w->moved && !w->stop && pthread_cond_timedwait(&w->room,
+		    &w->mu, &until) != ETIMEDOUT)
 			;
 	}
 	if (w->queued >= JOURNAL_QUEUE_MAX || w->stop) {
 		snprintf(j->err, sizeof(j->err), "not journaled: %d writes "
-		    "wait for a journal that %s%s", w->queued, w->failing ?
+		    "wait for a journal that %s%s", w->queued, w->moved ?
+		    "is no longer at its path" : w->failing ?
 		    "cannot be written: " : "is slow to commit",
-		    w->failing ? w->error : "");
+		    w->failing && !w->moved ? w->error : "");
 		pthread_mutex_unlock(&w->mu);
+		if (e->op == JOP_READING) {
+			if (j->refused++ == 0)
+				j->refused_first = e->when;
+			j->refused_last = e->when;
+		}
 		free(e);
 		if (err)
 			*err = j->err;
@@ -1064,6 +1180,7 @@ journal_open(const char *path, const struct journal_opts *o, char *err,
 		journal_close(j);
 		return NULL;
 	}
+	note_file(j);
 	if (journal_prune(j, time(NULL), &deleted, &e) != 0) {
 		snprintf(err, errlen, "%s", e);
 		journal_close(j);
@@ -1102,6 +1219,137 @@ journal_writer_stop(struct journal *j, struct journal_news *n)
 	j->w = NULL;
 }
 
+/*
+ * The writer takes no new batch while moved is set; the one it may be
+ * committing ends first. Then its connection is the loop's to close.
+ */
+static void
+writer_pause(struct jwriter *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->moved = true;
+	while (w->busy)
+		pthread_cond_wait(&w->done, &w->mu);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Cursor moves queued for the old file mean nothing in a new one. */
+static void
+writer_forget_cursors(struct jwriter *w)
+{
+	struct jentry **p = &w->head, *e;
+
+	pthread_mutex_lock(&w->mu);
+	w->tail = &w->head;
+	while ((e = *p) != NULL) {
+		if (e->op == JOP_CURSOR || e->op == JOP_CURSTATE) {
+			*p = e->next;
+			w->queued--;
+			free(e);
+			continue;
+		}
+		w->tail = &e->next;
+		p = &e->next;
+	}
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void
+writer_resume(struct jwriter *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->moved = false;
+	pthread_cond_signal(&w->work);
+	pthread_mutex_unlock(&w->mu);
+}
+
+bool
+journal_moved(struct journal *j, char *why, size_t len)
+{
+	struct stat st;
+
+	if (j->lost) {
+		snprintf(why, len, "is not open (a new journal could not be "
+		    "opened yet)");
+		return true;
+	}
+	if (same_file(j))
+		return false;
+	if (stat(j->path, &st) == 0)
+		snprintf(why, len, "was replaced by another file");
+	else if (errno == ENOENT || errno == ENOTDIR)
+		snprintf(why, len, "was deleted (or its directory)");
+	else
+		snprintf(why, len, "cannot be found: %s", strerror(errno));
+	return true;
+}
+
+int
+journal_reopen(struct journal *j, void (*drain)(void *), void *arg,
+    char *err, size_t errlen)
+{
+	struct jwriter *w = j->w;
+	char side[PATH_MAX + 8];
+	struct stat st;
+
+	if (w != NULL)
+		writer_pause(w);
+	if (!j->lost) {
+		/* The last reads of the old file, while it is still open. */
+		if (drain != NULL)
+			drain(arg);
+		if (j->tx == TX_BATCH)
+			(void)sqlite3_exec(j->c.db, "COMMIT", NULL, NULL, NULL);
+		j->tx = TX_NONE;
+		/*
+		 * Empty the old file's WAL (through our descriptors): left
+		 * beside the path, SQLite would read it as the WAL of the
+		 * next file there and take the old pages for its own.
+		 */
+		(void)sqlite3_wal_checkpoint_v2(j->c.db, NULL,
+		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		/* Both: a WAL index shared with the old file would mix them. */
+		conn_close(&j->c);
+		if (w != NULL) {
+			conn_close(&w->c);
+			writer_forget_cursors(w);
+		}
+		j->lost = true;
+	}
+	/*
+	 * A deleted journal's WAL and shared-memory files, if they outlived
+	 * it, belong to no file now: SQLite must not replay them into the
+	 * new one. A file that replaced the journal keeps its own.
+	 */
+	if (stat(j->path, &st) != 0 && errno == ENOENT) {
+		snprintf(side, sizeof(side), "%s-wal", j->path);
+		(void)unlink(side);
+		snprintf(side, sizeof(side), "%s-shm", j->path);
+		(void)unlink(side);
+	}
+	if (conn_open(&j->c, j->path, &j->opts, false) != 0) {
+		snprintf(err, errlen, "%s", j->c.err);
+		conn_close(&j->c);
+		return -1;	/* still lost; the writer stays paused */
+	}
+	note_file(j);
+	j->lost = false;
+	if (w != NULL)
+		writer_resume(w);
+	return 0;
+}
+
+/* The loop's connection is closed until journal_reopen succeeds. */
+static int
+lost_fail(struct journal *j, const char **err)
+{
+	snprintf(j->err, sizeof(j->err), "%s: not open (it was deleted or "
+	    "replaced; a new journal is not open yet)", j->path);
+	if (err)
+		*err = j->err;
+	return -1;
+}
+
 const char *
 journal_path(const struct journal *j)
 {
@@ -1128,12 +1376,20 @@ journal_add(struct journal *j, const struct record *rec, const char **err)
 			return -1;
 		e->when = rec->when;
 		e->r = *rec->reading;
+		e->seq = j->seq + 1;
 		if (rec->frame)
 			memcpy(e->data, rec->frame, rec->frame_len);
-		return enqueue(j, e, err);
+		if (enqueue(j, e, err) != 0)
+			return -1;
+		j->seq++;
+		return 0;
 	}
+	if (j->lost)
+		return lost_fail(j, err);
 	if ((rc = conn_add(&j->c, rec)) != SQLITE_OK)
 		return conn_fail(&j->c, "storing a reading", err);
+	if (++j->seq >= j->watch_seq && j->watch_seq && j->watch_id == 0)
+		j->watch_id = sqlite3_last_insert_rowid(j->c.db);
 	if (j->notify && j->tx == TX_NONE)
 		j->notify(j->notify_arg);
 	return 0;
@@ -1157,6 +1413,8 @@ journal_add_reject(struct journal *j, const struct reject *rej,
 			memcpy(e->data, rej->frame, rej->frame_len);
 		return enqueue(j, e, err);
 	}
+	if (j->lost)
+		return lost_fail(j, err);
 	if ((rc = conn_add_reject(&j->c, rej)) != SQLITE_OK)
 		return conn_fail(&j->c, "storing a rejected frame", err);
 	return 0;
@@ -1174,6 +1432,8 @@ journal_begin(struct journal *j, const char **err)
 		*err = j->err;
 		return -1;
 	}
+	if (j->lost)
+		return lost_fail(j, err);
 	if (conn_exec(&j->c, "BEGIN IMMEDIATE", "begin") != 0) {
 		*err = j->c.err;
 		return -1;
@@ -1259,6 +1519,8 @@ journal_fetch(struct journal *j, int64_t after, const char *inverter,
 	int b = 1, rc = SQLITE_DONE;
 
 	*n = 0;
+	if (j->lost)
+		return lost_fail(j, err);
 	if (inverter)
 		sqlite3_bind_text(st, b++, inverter, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, b++, after);
@@ -1295,6 +1557,8 @@ last_id(struct jconn *c, const char *inverter, int64_t cap)
 int64_t
 journal_last_id(struct journal *j, const char *inverter)
 {
+	if (j->lost)
+		return 0;
 	return last_id(&j->c, inverter, visible(j));
 }
 
@@ -1314,6 +1578,8 @@ journal_cursor_get(struct journal *j, const char *name, const char *inverter,
 	struct jconn *c = &j->c;
 	int rc;
 
+	if (j->lost)
+		return lost_fail(j, err);
 	sqlite3_bind_text(c->cur_ins, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(c->cur_ins, 2, initial);
 	bind_text_or_null(c->cur_ins, 3, inverter);
@@ -1347,6 +1613,8 @@ journal_cursors_retire(struct journal *j, const char *const *keep, int n,
 
 	if (len > 0)
 		retired[0] = '\0';
+	if (j->lost)
+		return lost_fail(j, err);
 	if (sqlite3_prepare_v2(c->db, "SELECT name FROM cursors WHERE active",
 	    -1, &sel, NULL) != SQLITE_OK)
 		return conn_fail(c, "listing cursors", err);
@@ -1397,9 +1665,91 @@ journal_cursor_set(struct journal *j, const char *name, int64_t pos,
 		e->pos = pos;
 		return enqueue(j, e, err);
 	}
+	if (j->lost)
+		return lost_fail(j, err);
 	if ((rc = conn_cursor_set(&j->c, name, pos)) != SQLITE_OK)
 		return conn_fail(&j->c, "saving a cursor", err);
 	return 0;
+}
+
+int
+journal_cursor_state(struct journal *j, const char *name, int64_t pos,
+    bool active, const char **err)
+{
+	int rc;
+
+	if (j->w != NULL) {
+		struct jentry *e = entry_new(j, JOP_CURSTATE, name, NULL, 0,
+		    err);
+
+		if (e == NULL)
+			return -1;
+		e->name = e->source;
+		e->source = NULL;
+		e->pos = pos;
+		e->active = active;
+		return enqueue(j, e, err);
+	}
+	if (j->lost)
+		return lost_fail(j, err);
+	if ((rc = conn_cursor_state(&j->c, name, pos, active)) != SQLITE_OK)
+		return conn_fail(&j->c, "saving a cursor", err);
+	return 0;
+}
+
+int
+journal_cursor_peek(struct journal *j, const char *name, int64_t *pos,
+    bool *active, const char **err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (j->lost)
+		return lost_fail(j, err);
+	if (sqlite3_prepare_v2(j->c.db, "SELECT position, active FROM "
+	    "cursors WHERE name = ?", -1, &st, NULL) != SQLITE_OK)
+		return conn_fail(&j->c, "reading a cursor", err);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*pos = sqlite3_column_int64(st, 0);
+		*active = sqlite3_column_int(st, 1) != 0;
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : conn_fail(&j->c, "reading a cursor",
+	    err);
+}
+
+uint64_t
+journal_seq(const struct journal *j)
+{
+	return j->seq;
+}
+
+void
+journal_watch(struct journal *j, uint64_t seq)
+{
+	if (j->w != NULL)
+		pthread_mutex_lock(&j->w->mu);
+	j->watch_seq = seq;
+	j->watch_id = 0;
+	if (j->w != NULL)
+		pthread_mutex_unlock(&j->w->mu);
+}
+
+int64_t
+journal_watched(struct journal *j)
+{
+	int64_t id;
+
+	if (j->w != NULL)
+		pthread_mutex_lock(&j->w->mu);
+	id = j->watch_id;
+	if (j->w != NULL)
+		pthread_mutex_unlock(&j->w->mu);
+	return id;
 }
 
 int
@@ -1419,6 +1769,8 @@ journal_prune(struct journal *j, time_t now, int64_t *deleted,
 		e->pos = (int64_t)now;
 		return enqueue(j, e, err);
 	}
+	if (j->lost)
+		return lost_fail(j, err);
 	if ((rc = conn_prune(&j->c, j->opts.retention_days, now, deleted)) !=
 	    SQLITE_OK)
 		return conn_fail(&j->c, "pruning", err);

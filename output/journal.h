@@ -88,7 +88,11 @@ struct journal_news {
 	int64_t pruned;		/* readings retention removed since then */
 	int queued;		/* readings waiting for their commit now */
 	bool failing;		/* the last commit failed; it is retried */
+	bool moved;		/* the path no longer names the open file:
+				 * the writer waits for journal_reopen() */
 	bool recovered;		/* a commit succeeded again after failures */
+	uint64_t refused;	/* readings a full queue refused since then */
+	struct timeval refused_first, refused_last;	/* their times */
 	char error[512];	/* a new error since the last call, or "" */
 };
 int journal_writer_start(struct journal *j, bool tell_commits, char *err,
@@ -98,6 +102,25 @@ void journal_writer_poll(struct journal *j, struct journal_news *n);
 void journal_writer_stop(struct journal *j, struct journal_news *n);
 int journal_sync(struct journal *j, int timeout_ms, const char **err);
 int journal_queued(struct journal *j);	/* readings not yet committed */
+
+/*
+ * The file under the path. Before each commit the writer checks that the
+ * path still names the file it has open (one stat); when it does not
+ * (deleted, moved away, replaced, its directory removed) it commits
+ * nothing, keeps its queue and reports `moved`. journal_moved() makes the
+ * same check for the caller (SIGHUP, a timer) and says why in `why`.
+ * journal_reopen() then (on the caller's thread) pauses the writer, calls
+ * drain(arg) while the old file can still be read (the CSV's last rows),
+ * closes both connections and opens, creating it if need be, the journal
+ * at the path; the writer resumes with everything it queued meanwhile.
+ * When that fails (no directory, a file that is not a journal: left as
+ * it is) the journal stays closed, readers get errors, the writer keeps
+ * its queue, and the caller tries again later (drain is not called
+ * again). Cursors of the new file start afresh: callers re-read them.
+ */
+bool journal_moved(struct journal *j, char *why, size_t len);
+int journal_reopen(struct journal *j, void (*drain)(void *), void *arg,
+    char *err, size_t errlen);
 
 /* Batch many adds in one transaction (fleet ingest, benchmarks; not
  * with the writer thread). */
@@ -126,6 +149,30 @@ int journal_cursor_get(struct journal *j, const char *name,
     const char *inverter, int64_t initial, int64_t *pos, const char **err);
 int journal_cursor_set(struct journal *j, const char *name, int64_t pos,
     const char **err);
+
+/*
+ * An output that follows the journal only at times (the CSV, behind
+ * after a failed write): create or move its cursor and say whether it is
+ * in use (holds back retention); queued in order with the writes.
+ * journal_cursor_peek() reads one without marking it in use: 1 found,
+ * 0 not, -1 error.
+ */
+int journal_cursor_state(struct journal *j, const char *name, int64_t pos,
+    bool active, const char **err);
+int journal_cursor_peek(struct journal *j, const char *name, int64_t *pos,
+    bool *active, const char **err);
+
+/*
+ * Readings in journal order before they have row ids: journal_seq() is
+ * the number of readings the journal accepted so far (journal_add
+ * returned 0); it grows by one per accepted reading, in the order of
+ * their rows. journal_watch(seq) asks for the row id of the first
+ * reading from seq on to commit; journal_watched() returns it, 0 until
+ * then.
+ */
+uint64_t journal_seq(const struct journal *j);
+void journal_watch(struct journal *j, uint64_t seq);
+int64_t journal_watched(struct journal *j);
 
 /*
  * The cursors of outputs no longer configured: every cursor in use but

@@ -67,6 +67,8 @@ outputs_reopen(struct outputs *o)
 		    o->sinks[i].reopen(o->sinks[i].ctx, &err) != 0)
 			sink_failed(o, i, "reopen", err);
 	}
+	if (o->reopen_hook)
+		o->reopen_hook(o->reopen_arg);
 }
 
 void

@@ -18,6 +18,9 @@ struct outputs {
 	uint64_t errors[OUTPUTS_MAX];
 	int n;
 	struct outputs_remote *remote;	/* setup.h: journal cursors */
+	/* After the sinks on SIGHUP (setup.c: the journal's file). */
+	void (*reopen_hook)(void *arg);
+	void *reopen_arg;
 };
 
 void outputs_init(struct outputs *o);

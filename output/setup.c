@@ -21,17 +21,39 @@
 #include "pvoutput.h"
 #include "setup.h"
 
-#define REMOTE_MAX (2 + PVOUTPUT_SYSTEMS_MAX)
+#define REMOTE_MAX (3 + PVOUTPUT_SYSTEMS_MAX)	/* + the CSV */
 #define PRUNE_INTERVAL_S 3600
+/* How often the journal's file is checked (and a lost one reopened). */
+#define CHECK_INTERVAL_S 2
+
+/*
+ * The CSV with a journal: written directly; after a failed write (a
+ * full disk) from the journal through its cursor, in order, each line
+ * once, until it has caught up.
+ */
+struct csv_out {
+	struct csv *c;
+	struct journal *j;
+	struct delivery *d;		/* parked while the file is in step */
+	uint64_t seq;			/* journal_seq() at the last reading */
+	bool behind;			/* written from the journal */
+	bool failing;			/* the last write from it failed */
+	uint64_t from_journal;		/* lines written from it, this time */
+	uint64_t lost;			/* readings in neither store */
+};
 
 struct outputs_remote {
 	struct journal *j;		/* owned by the journal sink */
 	struct delivery *d[REMOTE_MAX];
 	int nd;
+	struct csv_out *csv;		/* its delivery is one of d[] */
 	struct event *prune;
 	struct event *news;		/* the journal writer's eventfd */
+	struct event *check;		/* the journal's file, every few s */
 	bool unkicked;			/* committed, deliveries not woken */
 	int64_t unkicked_since;		/* monotonic, microseconds */
+	bool moved_told;		/* the loss of the journal is logged */
+	char reopen_err[1024];		/* the last reopen error logged */
 };
 
 static void
@@ -43,18 +65,41 @@ kick_all(void *arg)
 		delivery_kick(r->d[i]);
 }
 
+static void
+local_time(const struct timeval *tv, char *buf, size_t n)
+{
+	struct tm tm;
+	time_t t = tv->tv_sec;
+
+	if (localtime_r(&t, &tm) == NULL ||
+	    strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(buf, n, "%lld", (long long)t);
+}
+
 /* What the journal writer did (on_news wakes the deliveries). */
 static void
 log_news(const struct journal_news *n)
 {
+	if (n->refused > 0) {
+		char t1[32], t2[32];
+
+		local_time(&n->refused_first, t1, sizeof(t1));
+		local_time(&n->refused_last, t2, sizeof(t2));
+		log_warnx("journal: %llu readings refused, taken from %s to "
+		    "%s: it cannot be written and the %d readings it keeps "
+		    "in memory fill its queue; they are lost to the journal "
+		    "and to the CSV, only their log lines have them",
+		    (unsigned long long)n->refused, t1, t2, n->queued);
+	}
 	if (n->error[0] != '\0')
 		log_warnx("journal: %s%s", n->error, n->failing ? " (retrying; "
 		    "readings wait in memory meanwhile)" : "");
 	if (n->recovered)
 		log_info("journal: committing again");
 	if (n->dropped > 0)
-		log_warnx("journal: %llu readings could not be journaled (the "
-		    "CSV and the log still have them)",
+		log_warnx("journal: %llu readings could not be journaled "
+		    "(lost to the journal and to a CSV written from it; their "
+		    "log lines have them)",
 		    (unsigned long long)n->dropped);
 	if (n->pruned > 0)
 		log_info("journal: retention removed %lld readings",
@@ -80,6 +125,9 @@ mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static void check_journal(struct outputs_remote *r);
+static void csv_follow(struct csv_out *co);
+
 static void
 on_news(evutil_socket_t fd, short what, void *arg)
 {
@@ -91,6 +139,10 @@ on_news(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	journal_writer_poll(r->j, &n);
 	log_news(&n);
+	if (n.moved)
+		check_journal(r);
+	if (n.committed > 0)
+		csv_follow(r->csv);
 	now = mono_us();
 	if (n.committed > 0 && !r->unkicked) {
 		r->unkicked = true;
@@ -101,6 +153,88 @@ on_news(evutil_socket_t fd, short what, void *arg)
 	if (n.queued == 0 || now - r->unkicked_since >= KICK_MAX_DELAY_US) {
 		r->unkicked = false;
 		kick_all(r);
+	}
+}
+
+/*
+ * Before the old file is closed: the CSV takes what it still lacks from
+ * it; a remote output loses the rows it had yet to send (said once).
+ */
+static void
+drain_old(void *arg)
+{
+	struct outputs_remote *r = arg;
+	int64_t left;
+
+	for (int i = 0; i < r->nd; i++) {
+		if (r->csv && r->d[i] == r->csv->d)
+			(void)delivery_flush(r->d[i], 1000);
+		left = delivery_backlog(r->d[i]);
+		if (left > 0)
+			log_warnx("journal: output %s had %lld readings of the "
+			    "old journal yet to deliver: they stay in that "
+			    "file only", delivery_name(r->d[i]),
+			    (long long)left);
+	}
+}
+
+/*
+ * The journal's path no longer names the file open (deleted, replaced,
+ * its directory removed): open a new journal there. Readings queued
+ * meanwhile wait in the writer's memory and go to the new one.
+ */
+static void
+check_journal(struct outputs_remote *r)
+{
+	const char *path = journal_path(r->j);
+	char why[128], err[1024];
+
+	if (!journal_moved(r->j, why, sizeof(why)))
+		return;
+	if (!r->moved_told) {
+		log_warnx("journal: %s %s while open: opening a new journal "
+		    "there (%d readings wait in memory meanwhile)", path, why,
+		    journal_queued(r->j));
+		r->moved_told = true;
+	}
+	if (journal_reopen(r->j, drain_old, r, err, sizeof(err)) != 0) {
+		if (strcmp(err, r->reopen_err) != 0)
+			log_warnx("journal: %s (left as it is; tried again "
+			    "every %d s, the readings wait in memory, up to "
+			    "%d)", err, CHECK_INTERVAL_S, JOURNAL_QUEUE_MAX);
+		snprintf(r->reopen_err, sizeof(r->reopen_err), "%s", err);
+		return;
+	}
+	log_warnx("journal: opened a new journal at %s; %d readings waiting "
+	    "in memory go to it", path, journal_queued(r->j));
+	r->moved_told = false;
+	r->reopen_err[0] = '\0';
+	for (int i = 0; i < r->nd; i++)
+		delivery_reload(r->d[i]);
+}
+
+static void
+on_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct outputs_remote *r = arg;
+
+	on_news(fd, what, arg);		/* refusals are counted on the loop */
+	check_journal(r);
+	csv_follow(r->csv);
+}
+
+/* SIGHUP, after the sinks: the journal's file; the CSV catches up. */
+static void
+on_reopen(void *arg)
+{
+	struct outputs_remote *r = arg;
+
+	check_journal(r);
+	if (r->csv) {
+		/* What the journal committed is in the CSV too on return. */
+		csv_follow(r->csv);
+		(void)delivery_flush(r->csv->d, 1000);
+		delivery_wake(r->csv->d);
 	}
 }
 
@@ -160,6 +294,224 @@ make_parent(const char *path, char *err, size_t errlen)
 	return -1;
 }
 
+/* ------------------------------------------------------------------ */
+/* The CSV: written directly, from the journal when it fell behind */
+
+/* Caught up: every reading the journal took is in the file. Directly. */
+static void
+csv_caught_up(struct csv_out *co)
+{
+	delivery_park(co->d);
+	co->behind = false;
+	log_info("output csv: caught up: %llu lines written from the journal "
+	    "since the failure%s; written directly again",
+	    (unsigned long long)co->from_journal, co->lost > 0 ?
+	    "" : ", none missing");
+	if (co->lost > 0)
+		log_warnx("output csv: %llu readings the journal had refused "
+		    "meanwhile are missing from the CSV (their log lines have "
+		    "them)", (unsigned long long)co->lost);
+	co->from_journal = 0;
+	co->lost = 0;
+}
+
+static int
+csv_send(void *ctx, const struct journal_row *rows, int n)
+{
+	struct csv_out *co = ctx;
+	char line[CSV_LINE_MAX];
+	const char *e = NULL;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		/* A line that can never be written must not block the rest. */
+		if (csv_format(line, sizeof(line), &rows[i].r,
+		    &rows[i].when) == 0) {
+			log_warnx("output csv: journal row %lld skipped: its "
+			    "line is too long", (long long)rows[i].id);
+			continue;
+		}
+		if (csv_write(co->c, &rows[i].r, &rows[i].when, &e) != 0)
+			break;
+		co->from_journal++;
+	}
+	if (i < n) {
+		if (!co->failing)
+			log_warnx("output csv: write failed: %s (journal rows "
+			    "from %lld on wait for it; retried)", e ? e :
+			    "unknown error", (long long)rows[i].id);
+		co->failing = true;
+		delivery_done(co->d, i, DELIVERY_RETRY, 0);
+		return 0;
+	}
+	co->failing = false;
+	delivery_done(co->d, n, DELIVERY_OK, 0);
+	/* Nothing queued, nothing committed unwritten: go direct again. */
+	if (journal_queued(co->j) == 0 && delivery_backlog(co->d) == 0)
+		csv_caught_up(co);
+	return 0;
+}
+
+/* Behind, and the first reading the file lacks has its row: follow. */
+static void
+csv_follow(struct csv_out *co)
+{
+	int64_t id;
+
+	if (co == NULL || !co->behind)
+		return;
+	if (!delivery_parked(co->d)) {
+		/* Caught up without a row to write (the last was refused). */
+		if (!co->failing && journal_queued(co->j) == 0 &&
+		    delivery_backlog(co->d) == 0)
+			csv_caught_up(co);
+		return;
+	}
+	if ((id = journal_watched(co->j)) > 0)
+		delivery_resume_at(co->d, id - 1);
+}
+
+/*
+ * The dispatcher's CSV sink. The journal sink ran first: journal_seq()
+ * says whether it took this reading. While the file writes, each line
+ * goes out at once (as without a journal); when a write fails the file
+ * falls behind: from then on it is written from the journal, starting
+ * with this reading's row, and directly again once it has caught up.
+ */
+static int
+csv_sink_reading(void *ctx, const struct record *rec, const char **err)
+{
+	struct csv_out *co = ctx;
+	uint64_t seq = journal_seq(co->j);
+	bool journaled = seq != co->seq;
+	char line[CSV_LINE_MAX];
+
+	co->seq = seq;
+	if (co->behind) {
+		if (!journaled)
+			co->lost++;		/* in neither store */
+		return 0;
+	}
+	if (csv_format(line, sizeof(line), rec->reading, &rec->when) == 0) {
+		*err = "line too long";
+		return -1;
+	}
+	if (csv_write(co->c, rec->reading, &rec->when, err) == 0)
+		return 0;
+	log_warnx("output csv: write failed: %s; that line and the next come "
+	    "from the journal, in order, once the CSV can be written, then "
+	    "directly again", *err);
+	if (!journaled)
+		co->lost++;
+	co->behind = true;
+	co->failing = true;
+	journal_watch(co->j, journaled ? seq : seq + 1);
+	csv_follow(co);		/* without the writer it has its row now */
+	return 0;
+}
+
+static int
+sink_csv_reopen(void *ctx, const char **err)
+{
+	struct csv_out *co = ctx;
+
+	return csv_reopen(co->c, err);
+}
+
+static void
+sink_csv_close(void *ctx)
+{
+	struct csv_out *co = ctx;
+
+	csv_close(co->c);
+	free(co);
+}
+
+static void
+csv_delivery_free(void *ctx)
+{
+	(void)ctx;	/* the sink's */
+}
+
+static const struct delivery_ops csv_ops = { csv_send, csv_delivery_free };
+
+/*
+ * Behind when the program stopped (its cursor in use): catch up from the
+ * cursor. The cursor saved may lag the file by the lines written after
+ * its last commit (a crash): go on after the row the file ends with, if
+ * it is one of the next ones, so that none is written twice.
+ */
+#define CSV_RESUME_ROWS 100
+static void
+csv_resume(struct csv_out *co)
+{
+	struct journal_row *rows;
+	char last[CSV_LINE_MAX], line[CSV_LINE_MAX];
+	const char *e;
+	int64_t pos;
+	bool active;
+	int n;
+
+	if (journal_cursor_peek(co->j, "csv", &pos, &active, &e) != 1 ||
+	    !active || pos >= journal_last_id(co->j, NULL))
+		return;
+	rows = calloc(CSV_RESUME_ROWS, sizeof(*rows));
+	if (rows != NULL && csv_last_line(co->c, last, sizeof(last)) > 0 &&
+	    journal_fetch(co->j, pos, NULL, rows, CSV_RESUME_ROWS, &n,
+	    &e) == 0) {
+		for (int i = n - 1; i >= 0; i--) {
+			if (csv_format(line, sizeof(line), &rows[i].r,
+			    &rows[i].when) > 0 && strcmp(line, last) == 0) {
+				pos = rows[i].id;
+				break;
+			}
+		}
+	}
+	free(rows);
+	log_warnx("output csv: behind the journal at the last stop: writing "
+	    "journal rows from %lld on first", (long long)pos + 1);
+	co->behind = true;
+	delivery_resume_at(co->d, pos);
+}
+
+static int
+start_csv(struct outputs *o, struct outputs_remote *r,
+    const struct config *cfg, struct event_base *base, char *err,
+    size_t errlen)
+{
+	struct delivery_opts dopt = { .name = "csv", .batch = 500,
+	    .parked = true, .backoff_min_ms = 250, .backoff_max_ms = 5000 };
+	struct csv_out *co;
+	struct sink sk;
+
+	if ((co = calloc(1, sizeof(*co))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	co->j = r->j;
+	if ((co->c = csv_open(cfg->csv, err, errlen)) == NULL) {
+		free(co);
+		return -1;
+	}
+	if (csv_repaired(co->c) > 0)
+		log_warnx("%s: cut %zu bytes of a partial last line", cfg->csv,
+		    csv_repaired(co->c));
+	memset(&sk, 0, sizeof(sk));
+	sk.name = "csv";
+	sk.ctx = co;
+	sk.reading = csv_sink_reading;
+	sk.reopen = sink_csv_reopen;
+	sk.close = sink_csv_close;
+	(void)outputs_add(o, &sk);	/* owns co from here */
+	co->d = delivery_new(r->j, base, &dopt, &csv_ops, co, err, errlen);
+	if (co->d == NULL)
+		return -1;
+	r->csv = co;
+	r->d[r->nd++] = co->d;
+	csv_resume(co);
+	return 0;
+}
+
 static bool
 any_remote(const struct config *cfg)
 {
@@ -201,6 +553,7 @@ outputs_setup(struct outputs *o, const struct config *cfg,
 {
 	struct journal_opts jo = { .retention_days = cfg->retention,
 	    .sync_full = strcmp(cfg->synchronous, "normal") != 0 };
+	struct timeval check_tv = { CHECK_INTERVAL_S, 0 };
 	struct outputs_remote *r = NULL;
 	struct journal *j = NULL;
 	struct sink sk;
@@ -226,7 +579,12 @@ outputs_setup(struct outputs *o, const struct config *cfg,
 		journal_sink(j, &sk);
 		(void)outputs_add(o, &sk);	/* first: commit before all */
 	}
-	if (cfg->csv[0] != '\0') {
+	/*
+	 * Written directly without a journal (or a loop to follow it, or to
+	 * standard output); else from the journal, see start_csv().
+	 */
+	if (cfg->csv[0] != '\0' && (j == NULL || base == NULL ||
+	    strcmp(cfg->csv, "-") == 0)) {
 		if (csv_sink_open(cfg->csv, &sk, err, errlen) != 0)
 			goto fail;
 		(void)outputs_add(o, &sk);
@@ -240,6 +598,9 @@ outputs_setup(struct outputs *o, const struct config *cfg,
 	}
 	r->j = j;
 	o->remote = r;
+	if (cfg->csv[0] != '\0' && base != NULL && strcmp(cfg->csv, "-") != 0 &&
+	    start_csv(o, r, cfg, base, err, errlen) != 0)
+		goto fail;
 	if (start_remote(r, cfg, base, err, errlen) != 0)
 		goto fail;
 	retire_cursors(r);
@@ -256,6 +617,13 @@ outputs_setup(struct outputs *o, const struct config *cfg,
 			snprintf(err, errlen, "out of memory");
 			goto fail;
 		}
+		r->check = event_new(base, -1, EV_PERSIST, on_check, r);
+		if (r->check == NULL || event_add(r->check, &check_tv) != 0) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		o->reopen_hook = on_reopen;
+		o->reopen_arg = r;
 	}
 	if (base != NULL && cfg->retention > 0) {
 		struct timeval tv = { PRUNE_INTERVAL_S, 0 };
@@ -306,9 +674,30 @@ outputs_teardown(struct outputs *o)
 			event_free(r->news);
 			r->news = NULL;
 		}
+		if (r->check) {
+			event_free(r->check);
+			r->check = NULL;
+		}
+		o->reopen_hook = NULL;
+		/* A journal deleted meanwhile: its queue goes to a new one. */
+		check_journal(r);
 		/* Queued readings first, with their errors in the log. */
 		journal_writer_stop(r->j, &n);
 		log_news(&n);
+		/* Then a CSV behind gets every reading committed. */
+		if (r->csv && r->csv->behind) {
+			csv_follow(r->csv);
+			(void)delivery_flush(r->csv->d, 1000000);
+			if (r->csv->behind && !delivery_parked(r->csv->d))
+				log_warnx("output csv: behind the journal at "
+				    "exit by %lld readings: written at the next "
+				    "start", (long long)delivery_backlog(
+				    r->csv->d));
+			else if (r->csv->behind)
+				log_warnx("output csv: the readings since its "
+				    "failed write reached neither the CSV nor "
+				    "the journal; their log lines have them");
+		}
 		for (int i = 0; i < r->nd; i++)
 			delivery_free(r->d[i]);
 		if (r->prune)

@@ -347,6 +347,36 @@ test_reopen_after_move(void **state)
 	free(buf);
 }
 
+/* Where a CSV followed from the journal stands: its last whole line. */
+static void
+test_last_line(void **state)
+{
+	char path[256], err[256], buf[CSV_LINE_MAX], want[CSV_LINE_MAX];
+	const char *e;
+	struct csv *c;
+	struct omnik_reading r;
+	struct timeval when = { .tv_sec = 1700000000 };
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/last.csv", dir);
+	sample(&r);
+	c = csv_open(path, err, sizeof(err));
+	assert_non_null(c);
+	assert_int_equal(csv_last_line(c, buf, sizeof(buf)),
+	    strlen(csv_header));
+	assert_string_equal(buf, csv_header);
+	assert_int_equal(csv_write(c, &r, &when, &e), 0);
+	r.value[OMNIK_PAC1] = 36;
+	when.tv_sec += 300;
+	assert_int_equal(csv_write(c, &r, &when, &e), 0);
+	assert_true(csv_format(want, sizeof(want), &r, &when) > 0);
+	assert_int_equal(csv_last_line(c, buf, sizeof(buf)), strlen(want));
+	assert_string_equal(buf, want);
+	/* Longer than the buffer: none rather than a piece. */
+	assert_int_equal(csv_last_line(c, buf, 16), 0);
+	csv_close(c);
+}
+
 static void
 test_open_errors(void **state)
 {
@@ -386,6 +416,7 @@ main(void)
 		cmocka_unit_test(test_torn_tail_repaired),
 		cmocka_unit_test(test_short_write_undone),
 		cmocka_unit_test(test_reopen_after_move),
+		cmocka_unit_test(test_last_line),
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_text_line),
 	};

@@ -8,7 +8,9 @@
  * itself, keeps everything and retries while the file is locked, refuses
  * new entries only when full while failing, applies back-pressure
  * otherwise, commits on close and on the sink's reopen; a kill -9 keeps
- * every committed row and the file consistent.
+ * every committed row and the file consistent; a journal deleted or
+ * replaced while open is noticed and opened anew with nothing queued
+ * lost, a file that is not a journal left untouched.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -710,11 +712,23 @@ writer_retries_then_commits_all(void **state)
 		size_t flen;
 		struct record rec;
 
+		uint64_t seq = journal_seq(j);
+
 		make_reading(&m, frame, &flen, 12345);
-		rec = (struct record){ .reading = &m.reading,
-		    .when = { 1000, 0 }, .frame = frame, .frame_len = flen };
-		assert_int_equal(journal_add(j, &rec, &err), -1);
-		assert_non_null(strstr(err, "not journaled"));
+		for (int i = 0; i < 3; i++) {
+			rec = (struct record){ .reading = &m.reading,
+			    .when = { 2000 + i, 0 }, .frame = frame,
+			    .frame_len = flen };
+			assert_int_equal(journal_add(j, &rec, &err), -1);
+			assert_non_null(strstr(err, "not journaled"));
+		}
+		/* Said exactly: how many, taken when; not counted as kept. */
+		assert_int_equal(journal_seq(j), seq);
+		journal_writer_poll(j, &n);
+		assert_int_equal(n.refused, 3);
+		assert_int_equal(n.refused_first.tv_sec, 2000);
+		assert_int_equal(n.refused_last.tv_sec, 2002);
+		assert_int_equal(n.queued, JOURNAL_QUEUE_MAX);
 	}
 	/* Failing: no waiting for it. */
 	assert_int_equal(journal_sync(j, 60000, &err), -1);
@@ -887,6 +901,177 @@ crash_keeps_committed(void **state)
 	}
 }
 
+static int drained_rows;
+
+static void
+drain_count(void *arg)
+{
+	drained_rows = fetch_n(arg);	/* the old file, still readable */
+}
+
+/* Waits (bounded) for the writer to report the path moved. */
+static void
+wait_moved(struct journal *j)
+{
+	struct journal_news n;
+
+	for (int i = 0; i < 40; i++) {
+		news_wait(j, &n, 250);
+		if (n.moved)
+			return;
+	}
+	fail_msg("the writer never reported the journal moved");
+}
+
+static bool
+same_content(const char *file, const char *want)
+{
+	char buf[64] = "";
+	FILE *f = fopen(file, "r");
+	size_t n;
+
+	if (f == NULL)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strcmp(buf, want) == 0;
+}
+
+/*
+ * Deleted while open (its WAL and shared memory left behind): the writer
+ * commits nothing into the deleted file, the reopen lets the caller read
+ * the old file a last time, and every reading queued meanwhile lands in
+ * a new journal at the path, which is sound.
+ */
+static void
+reopen_after_delete(void **state)
+{
+	struct journal *j = open_journal(0);
+	char why[128], err[512];
+	const char *e;
+
+	(void)state;
+	writer(j);
+	for (int i = 0; i < 3; i++)
+		add(j, i, 1000);
+	assert_int_equal(journal_sync(j, 5000, &e), 0);
+	assert_false(journal_moved(j, why, sizeof(why)));
+	assert_int_equal(unlink(path), 0);
+	assert_true(journal_moved(j, why, sizeof(why)));
+	assert_non_null(strstr(why, "deleted"));
+	add(j, 3, 1000);
+	add(j, 4, 1000);
+	wait_moved(j);
+	assert_int_equal(journal_queued(j), 2);
+	assert_int_equal(access(path, F_OK), -1);	/* nothing created */
+	drained_rows = -1;
+	if (journal_reopen(j, drain_count, j, err, sizeof(err)) != 0)
+		fail_msg("journal_reopen: %s", err);
+	assert_int_equal(drained_rows, 3);
+	assert_false(journal_moved(j, why, sizeof(why)));
+	assert_int_equal(journal_sync(j, 5000, &e), 0);
+	assert_int_equal(disk_rows("readings"), 2);
+	assert_int_equal(fetch_n(j), 2);
+	{
+		sqlite3 *db = raw_open();
+
+		assert_int_equal(raw_int(db, "SELECT min(id) FROM readings"),
+		    1);
+		assert_int_equal(raw_int(db, "SELECT count(*) FROM "
+		    "pragma_integrity_check WHERE integrity_check <> 'ok'"), 0);
+		sqlite3_close(db);
+	}
+	journal_close(j);
+}
+
+/*
+ * Replaced by a file that is not a journal: refused and left untouched;
+ * readers get an error meanwhile; once the file is gone a new journal
+ * takes the queue.
+ */
+static void
+reopen_refuses_another_file(void **state)
+{
+	struct journal *j = open_journal(0);
+	struct journal_row rows[4];
+	char other[300], why[128], err[512];
+	const char *e;
+	FILE *f;
+	int n;
+
+	(void)state;
+	writer(j);
+	add(j, 0, 1000);
+	assert_int_equal(journal_sync(j, 5000, &e), 0);
+	snprintf(other, sizeof(other), "%s.other", path);
+	f = fopen(other, "w");
+	assert_non_null(f);
+	fputs("not a journal\n", f);
+	fclose(f);
+	assert_int_equal(rename(other, path), 0);
+	assert_true(journal_moved(j, why, sizeof(why)));
+	assert_non_null(strstr(why, "replaced"));
+	add(j, 1, 1000);
+	wait_moved(j);
+	assert_int_equal(journal_reopen(j, NULL, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not a database"));
+	assert_true(same_content(path, "not a journal\n"));
+	assert_int_equal(journal_fetch(j, 0, NULL, rows, 4, &n, &e), -1);
+	assert_int_equal(journal_last_id(j, NULL), 0);
+	assert_true(journal_moved(j, why, sizeof(why)));
+	add(j, 2, 1000);		/* queued meanwhile */
+	assert_int_equal(unlink(path), 0);
+	if (journal_reopen(j, NULL, NULL, err, sizeof(err)) != 0)
+		fail_msg("journal_reopen: %s", err);
+	assert_int_equal(journal_sync(j, 5000, &e), 0);
+	assert_int_equal(fetch_n(j), 2);
+	journal_close(j);
+}
+
+/*
+ * journal_seq counts the readings taken, in row order; a watch gives the
+ * row of the first one from a given seq on, once it committed.
+ */
+static void
+seq_and_watch(void **state)
+{
+	struct journal *j = open_journal(0);
+	const char *e;
+	int64_t pos;
+	bool active;
+
+	(void)state;
+	add(j, 0, 1000);
+	add(j, 1, 1000);
+	assert_int_equal(journal_seq(j), 2);
+	journal_watch(j, 4);
+	add(j, 2, 1000);
+	assert_int_equal(journal_watched(j), 0);
+	add(j, 3, 1000);		/* direct: seq 4 is row 4 at once */
+	assert_int_equal(journal_watched(j), 4);
+	writer(j);
+	journal_watch(j, 6);
+	add(j, 4, 1000);
+	add(j, 5, 1000);
+	assert_int_equal(journal_seq(j), 6);
+	assert_int_equal(journal_sync(j, 5000, &e), 0);
+	assert_int_equal(journal_watched(j), 6);
+	/* A cursor set aside: kept, not in use, not marked by a peek. */
+	assert_int_equal(journal_cursor_peek(j, "csv", &pos, &active, &e), 0);
+	assert_int_equal(journal_cursor_state(j, "csv", 5, false, &e), 0);
+	assert_int_equal(journal_sync(j, 5000, &e), 0);
+	assert_int_equal(journal_cursor_peek(j, "csv", &pos, &active, &e), 1);
+	assert_int_equal(pos, 5);
+	assert_false(active);
+	assert_int_equal(journal_cursor_state(j, "csv", 6, true, &e), 0);
+	assert_int_equal(journal_sync(j, 5000, &e), 0);
+	assert_int_equal(journal_cursor_peek(j, "csv", &pos, &active, &e), 1);
+	assert_int_equal(pos, 6);
+	assert_true(active);
+	journal_close(j);
+}
+
 int
 main(void)
 {
@@ -923,6 +1108,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(batch_hidden_until_commit,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(crash_keeps_committed, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(reopen_after_delete, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(reopen_refuses_another_file,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(seq_and_watch, setup,
 		    teardown),
 	};
 

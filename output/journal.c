@@ -306,7 +306,7 @@ prepare_all(struct jconn *c, bool writer)
 #define FETCH_COLS "id, usec, kit_sn, inverter_sn, ctrl, fault, fw_main, " \
 	"fw_slave, temp, vpv1, vpv2, vpv3, ipv1, ipv2, ipv3, iac1, iac2, " \
 	"iac3, vac1, vac2, vac3, fac1, pac1, fac2, pac2, fac3, pac3, " \
-	"etoday, etotal, htotal, runmode, length(frame)"
+	"etoday, etotal, htotal, runmode, length(frame), variant, historical"
 	/* What the writer thread runs. */
 	if (prepare(c, sql, &c->ins) != 0 ||
 	    prepare(c, "INSERT INTO rejects (time, usec, source, reason, "
@@ -1501,6 +1501,15 @@ read_row(sqlite3_stmt *st, struct journal_row *row)
 
 		r->frame_len = flen >= OMNIK_OVERHEAD ?
 		    (uint8_t)(flen - OMNIK_OVERHEAD) : 0;
+	}
+	/* Rows of schema 3 and before have no variant: the Omnik layout. */
+	{
+		const unsigned char *v = sqlite3_column_text(st,
+		    9 + OMNIK_NFIELDS);
+
+		if (v == NULL || !omnik_variant_parse((const char *)v,
+		    sqlite3_column_int(st, 10 + OMNIK_NFIELDS) != 0, r))
+			omnik_variant_parse("omnik", false, r);
 	}
 }
 

@@ -318,6 +318,52 @@ omnik_variant_label(const struct omnik_reading *r,
 	return buf;
 }
 
+static int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+bool
+omnik_variant_parse(const char *label, bool historical,
+    struct omnik_reading *r)
+{
+	uint8_t marker[3];
+	int v;
+
+	for (v = 0; v < OMNIK_VARIANT_UNKNOWN; v++)
+		if (strcmp(label, omnik_variants[v].name) == 0)
+			break;
+	if (v < OMNIK_VARIANT_UNKNOWN) {
+		marker[0] = historical ? 0x80 : 0x81;
+		marker[1] = omnik_variants[v].marker[0];
+		marker[2] = omnik_variants[v].marker[1];
+	} else {
+		if (strncmp(label, "unknown-", 8) != 0 || strlen(label) != 14)
+			return false;
+		for (int i = 0; i < 3; i++) {
+			int hi = hex_digit(label[8 + 2 * i]);
+			int lo = hex_digit(label[9 + 2 * i]);
+
+			if (hi < 0 || lo < 0)
+				return false;
+			marker[i] = (uint8_t)(hi << 4 | lo);
+		}
+	}
+	r->variant = (uint8_t)v;
+	memcpy(r->marker, marker, sizeof(marker));
+	r->historical = historical;
+	r->phases = 1;
+	for (int p = 1; p < omnik_variants[v].phases; p++)
+		if (r->value[OMNIK_VAC1 + p] != OMNIK_ABSENT)
+			r->phases = (uint8_t)(p + 1);
+	return true;
+}
+
 static enum omnik_err
 decode_data(const uint8_t *f, size_t len, struct omnik_msg *m)
 {

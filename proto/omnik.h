@@ -194,6 +194,14 @@ enum omnik_err omnik_check(const struct omnik_reading *r, char *why,
 /* "omnik", "810105", ..., "unknown-8104a1" (the bytes 12..14 seen). */
 const char *omnik_variant_label(const struct omnik_reading *r,
     char buf[OMNIK_VARIANT_LABEL]);
+/*
+ * The reverse, for a reading read back from the journal: sets r->variant,
+ * r->marker, r->historical and r->phases (from the voltages in r->value)
+ * from a label omnik_variant_label wrote. False, and r unchanged, for a
+ * label it did not write.
+ */
+bool omnik_variant_parse(const char *label, bool historical,
+    struct omnik_reading *r);
 
 /* Data frames shorter than this cannot hold the common fields. */
 #define OMNIK_DATA_MIN_SIZE 83

@@ -940,6 +940,36 @@ test_roundtrip_variants(void **state)
 		if (vi->fw && omnik_fw_offset(L) != 0 &&
 		    omnik_fw_offset(L) + 40 <= len - 2)
 			assert_string_equal(m.reading.fw_main, r.fw_main);
+		/* What the journal stores reads back as the same layout. */
+		{
+			struct omnik_reading back;
+
+			omnik_reading_clear(&back);
+			memcpy(back.value, m.reading.value, sizeof(back.value));
+			assert_true(omnik_variant_parse(omnik_variant_label(
+			    &m.reading, l1), m.reading.historical, &back));
+			assert_int_equal(back.variant, m.reading.variant);
+			assert_memory_equal(back.marker, m.reading.marker, 3);
+			assert_int_equal(back.historical, m.reading.historical);
+			assert_int_equal(back.phases, m.reading.phases);
+		}
+	}
+}
+
+static void
+test_variant_parse_refuses(void **state)
+{
+	static const char *bad[] = { "", "Omnik", "unknown-", "unknown-81020",
+	    "unknown-81020g", "unknown-8102011", "810105 " };
+	struct omnik_reading r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		omnik_reading_clear(&r);
+		r.variant = 0xEE;
+		if (omnik_variant_parse(bad[i], false, &r))
+			fail_msg("'%s' parsed", bad[i]);
+		assert_int_equal(r.variant, 0xEE);
 	}
 }
 
@@ -1009,6 +1039,7 @@ main(void)
 		cmocka_unit_test(test_one_byte_late),
 		cmocka_unit_test(test_serial_trim),
 		cmocka_unit_test(test_roundtrip_variants),
+		cmocka_unit_test(test_variant_parse_refuses),
 		cmocka_unit_test(test_real_frames),
 	};
 

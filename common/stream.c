@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "stream.h"
@@ -17,6 +18,53 @@ stream_init(struct stream *s, struct outputs *out, enum stream_dir dir,
 	s->out = out;
 	s->dir = dir;
 	snprintf(s->source, sizeof(s->source), "%s", source);
+}
+
+void
+stream_set_limit(struct stream *s, unsigned burst, unsigned per_minute)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	s->lim.burst = burst;
+	s->lim.per_minute = per_minute;
+	s->lim.tokens = burst;
+	s->lim.last = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	s->lim.logged = s->lim.last - 60;
+}
+
+/* May this reading be stored? Counts and logs the ones that may not. */
+static bool
+limit_allows(struct stream *s)
+{
+	struct stream_limit *l = &s->lim;
+	struct timespec ts;
+	double now;
+
+	if (l->burst == 0)
+		return true;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	l->tokens += (now - l->last) * l->per_minute / 60.0;
+	if (l->tokens > l->burst)
+		l->tokens = l->burst;
+	l->last = now;
+	if (l->tokens >= 1) {
+		l->tokens -= 1;
+		return true;
+	}
+	s->st.limited++;
+	l->unlogged++;
+	if (now - l->logged >= 60) {
+		log_warnx("%s from kit: over the reading rate (%u, then %u a "
+		    "minute): %llu readings not stored in the last minute, "
+		    "%llu in all", s->source, l->burst, l->per_minute,
+		    (unsigned long long)l->unlogged,
+		    (unsigned long long)s->st.limited);
+		l->logged = now;
+		l->unlogged = 0;
+	}
+	return false;
 }
 
 static const char *
@@ -65,6 +113,7 @@ handle_frame(struct stream *s, const struct framer_frame *fr,
 		reject(s, omnik_strerror(e), fr, when);
 		return;
 	}
+	s->st.valid++;
 	if (s->dir == STREAM_FROM_CLOUD) {
 		log_debug("%s from portal: frame %02X %02X kit %lu, %zu bytes%s%s",
 		    s->source, m.ctrl1, m.ctrl2, (unsigned long)m.kit_sn,
@@ -80,6 +129,20 @@ handle_frame(struct stream *s, const struct framer_frame *fr,
 			.frame = fr->data,
 			.frame_len = fr->len,
 		};
+		struct reject rej = {
+			.reason = "over the reading rate",
+			.when = *when,
+			.source = s->source,
+			.frame = fr->data,
+			.frame_len = fr->len,
+		};
+
+		if (!limit_allows(s)) {
+			/* Kept raw, up to a cap, so nothing is silently lost. */
+			if (s->out && s->st.limited <= STREAM_LIMITED_KEPT)
+				outputs_reject(s->out, &rej);
+			break;
+		}
 		s->st.readings++;
 		if (s->out)
 			outputs_reading(s->out, &rec);
@@ -91,6 +154,13 @@ handle_frame(struct stream *s, const struct framer_frame *fr,
 		    (unsigned long)m.kit_sn, m.text);
 		break;
 	case OMNIK_MSG_LOGGER_INFO:
+		/* A kit sends it with every push: once per connection. */
+		if (s->said_logger) {
+			log_debug("%s kit %lu logger firmware \"%s\"",
+			    s->source, (unsigned long)m.kit_sn, m.text);
+			break;
+		}
+		s->said_logger = true;
 		log_info("%s kit %lu logger firmware \"%s\"", s->source,
 		    (unsigned long)m.kit_sn, m.text);
 		break;
@@ -133,6 +203,10 @@ stream_end(struct stream *s, const struct timeval *when)
 		    "only counted", s->source, dir_name(s),
 		    (unsigned long long)s->st.rejects,
 		    (unsigned long long)(s->st.rejects - STREAM_REJECTS_KEPT));
+	if (s->lim.unlogged > 0)
+		log_warnx("%s from kit: %llu readings over the reading rate "
+		    "not stored in all", s->source,
+		    (unsigned long long)s->st.limited);
 	if (s->fr.st.skipped > 0)
 		log_debug("%s %s: %llu bytes outside frames skipped",
 		    s->source, dir_name(s),

@@ -50,9 +50,6 @@
 #define LOOKUP_TIMEOUT_MS 15000
 #define LOOKUP_RETRY_MIN 5	/* seconds, doubling */
 #define LOOKUP_RETRY_MAX 300
-/* Where kits are by default, and where an original destination is not. */
-#define PRIVATE_NETS "10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 127.0.0.0/8 " \
-	"169.254.0.0/16 ::1/128 fe80::/10 fc00::/7"
 /* Per session, for max_connections from memory: ours and the kernel's. */
 #define SESSION_COST 8192
 
@@ -273,7 +270,7 @@ relay_init(struct relay *r, struct event_base *base, struct outputs *out)
 	if (getrandom(&r->cseed, sizeof(r->cseed), GRND_NONBLOCK) !=
 	    sizeof(r->cseed))
 		r->cseed = (uint32_t)mono_ms() ^ (uint32_t)getpid();
-	(void)acl_parse(&r->private_nets, PRIVATE_NETS, err, sizeof(err));
+	(void)acl_parse(&r->private_nets, ACL_PRIVATE_NETS, err, sizeof(err));
 }
 
 /* ------------------------------------------------------------------ */

@@ -33,6 +33,46 @@ stream_set_limit(struct stream *s, unsigned burst, unsigned per_minute)
 	s->lim.logged = s->lim.last - 60;
 }
 
+/*
+ * Per-event lines (a rejected frame, a logger's firmware) from all streams
+ * together: at most LOG_PER_MINUTE a minute, then counted, and the count
+ * logged when the next minute begins. Many connections each sending a
+ * few bad frames cannot flood the log either.
+ */
+#define LOG_PER_MINUTE 60
+
+static bool
+event_log_ok(void)
+{
+	static double window = -1e9;
+	static unsigned lines;
+	static uint64_t unlogged;
+	struct timespec ts;
+	double now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	if (now - window >= 60) {
+		if (unlogged > 0)
+			log_warnx("%llu more rejected frames and logger lines "
+			    "in the last minute were not logged (at most %d a "
+			    "minute)", (unsigned long long)unlogged,
+			    LOG_PER_MINUTE);
+		window = now;
+		lines = 0;
+		unlogged = 0;
+	}
+	if (lines < LOG_PER_MINUTE) {
+		lines++;
+		return true;
+	}
+	if (unlogged++ == 0)
+		log_warnx("more than %d rejected frames and logger lines this "
+		    "minute: further ones are counted, and the count logged "
+		    "next minute", LOG_PER_MINUTE);
+	return false;
+}
+
 /* May this reading be stored? Counts and logs the ones that may not. */
 static bool
 limit_allows(struct stream *s)
@@ -93,9 +133,10 @@ reject(struct stream *s, const char *reason, const struct framer_frame *fr,
 			    dir_name(s), STREAM_REJECTS_KEPT);
 		return;
 	}
-	log_warnx("%s %s: %zu-byte frame at offset %llu rejected: %s",
-	    s->source, dir_name(s), fr->len, (unsigned long long)fr->offset,
-	    reason);
+	if (event_log_ok())
+		log_warnx("%s %s: %zu-byte frame at offset %llu rejected: %s",
+		    s->source, dir_name(s), fr->len,
+		    (unsigned long long)fr->offset, reason);
 	if (s->dir == STREAM_TO_CLOUD && s->out)
 		outputs_reject(s->out, &rej);
 }
@@ -161,8 +202,9 @@ handle_frame(struct stream *s, const struct framer_frame *fr,
 			break;
 		}
 		s->said_logger = true;
-		log_info("%s kit %lu logger firmware \"%s\"", s->source,
-		    (unsigned long)m.kit_sn, m.text);
+		if (event_log_ok())
+			log_info("%s kit %lu logger firmware \"%s\"",
+			    s->source, (unsigned long)m.kit_sn, m.text);
 		break;
 	case OMNIK_MSG_REQUEST:
 		log_debug("%s poll request for kit %lu", s->source,

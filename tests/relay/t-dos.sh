@@ -12,6 +12,9 @@
 # 3. One connection sends 200,000 valid frames: readings stored are
 #    bounded by reading_burst and reading_rate, the rest counted and
 #    logged once, and every byte still reaches the portal.
+# 4. 100 connections each send 5 logger-info frames and 20 bad ones: one
+#    logger line per connection at most, and per-event lines from all of
+#    them together sampled (60 a minute) with a count.
 . "$(dirname "$0")/lib.sh"
 
 HOLD="$TOP/tests/relay/hold.py"
@@ -131,7 +134,56 @@ check "... and every byte reached the portal ($(stat -c %s "$last") of $(stat -c
 st=$(stats)
 check "... the readings over the rate are counted" \
 	eval 'grep -Eq " [0-9]{5,} readings over the rate" <<<"$st"'
+
+# 4. Logger info and bad frames from 100 connections.
+python3 - "$T/events.bin" <<'PY'
+import sys
+def frame(c1, c2, sn, payload, bad=False):
+    f = bytes([0x68, len(payload), c1, c2]) + sn.to_bytes(4, "little") * 2 + payload
+    ck = (sum(f[1:]) + (1 if bad else 0)) & 0xFF
+    return f + bytes([ck, 0x16])
+info = bytes([0x80, 0x01]) + b"H4.01.51Y4.0.02W1.0.57(GL17-07-261-D)" + b"\0\0"
+text = b"DATA SEND IS OK\r\n"
+data = frame(0x51, 0xB1, 504123456, info) * 5 + \
+    frame(0x41, 0xF0, 602302630, text, bad=True) * 20
+open(sys.argv[1], "wb").write(data)
+PY
+l0=$(grep -c 'logger firmware' "$T/relay.log")
+r0=$(grep -c 'rejected: ' "$T/relay.log")
+# From the 16 hosts (7 connections each at most: within client_connections).
+ip netns exec "$NS_KIT" python3 - "$PORTAL_IP" "$PORT" "$T/events.bin" "$SRC" <<'PY'
+import socket, sys, time
+data = open(sys.argv[3], "rb").read()
+srcs = sys.argv[4].split(",")
+socks = []
+for i in range(100):
+    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5,
+                                 source_address=(srcs[i % len(srcs)], 0))
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    socks.append(s)
+for s in socks:
+    s.settimeout(10)
+    try:
+        while s.recv(4096):
+            pass
+    except OSError:
+        pass
+    s.close()
+PY
+sleep 1
+logger=$(( $(grep -c 'logger firmware' "$T/relay.log") - l0 ))
+rejects=$(( $(grep -c 'rejected: ' "$T/relay.log") - r0 ))
+check "500 logger-info frames on 100 connections: at most one line each ($logger lines)" \
+	[ "$logger" -ge 1 -a "$logger" -le 100 ]
+check "2,000 bad frames on 100 connections: lines sampled ($rejects, at most 60 a minute)" \
+	[ "$rejects" -ge 1 -a "$rejects" -le 60 ]
 stop_relay TERM
+check "... says the rest is counted" \
+	grep -q 'more than 60 rejected frames and logger lines this minute' "$T/relay.log"
+nrej=$(sed -n 's/.*stats (exit): .* \([0-9]*\) rejected;.*/\1/p' "$T/relay.log")
+check "... and counts every one ($nrej rejected in the exit statistics)" \
+	[ "${nrej:-0}" -ge 2000 ]
 check "the relay exits 0" [ "$RELAY_RC" -eq 0 ]
 check "no sanitizer report" eval '! grep -q Sanitizer "$T/relay.log"'
 finish

@@ -10,7 +10,8 @@
 #   hold.py ADDR:PORT SRC[,SRC...] PER SECONDS [--drip S] [--bulk N]
 #           [--churn] [--attempts N]
 #
-# Prints "held N" (connections open, all addresses) every second and
+# Prints "held N opened M" (connections open and opened so far, all
+# addresses) every second and
 # "done held N opened M" at the end.
 import argparse
 import resource
@@ -121,7 +122,8 @@ def main():
                 open_one(src)
         if now >= next_report:
             held = sum(1 for st in conns.values() if st[1])
-            print("held %d" % held, flush=True)
+            print("held %d opened %d" % (held, sum(opened.values())),
+                  flush=True)
             next_report = now + 1
     held = sum(1 for st in conns.values() if st[1])
     print("done held %d opened %d" % (held, sum(opened.values())),

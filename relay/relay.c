@@ -220,15 +220,24 @@ relay_settings_from_config(struct relay_settings *set, const struct config *c,
 	set->reading_burst = (unsigned)c->reading_burst;
 	set->reading_rate = (unsigned)c->reading_rate;
 	set->max_connections = c->max_connections;
+	/* Two descriptors a session, some kept for logs and outputs. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 ||
+	    rl.rlim_cur == RLIM_INFINITY)
+		rl.rlim_cur = 1024;
+	/*
+	 * More than the descriptors allow would end in EMFILE before the
+	 * limit, where nothing is evicted and kits wait: never above it.
+	 */
+	if (rl.rlim_cur > 96 && set->max_connections >
+	    (int)((rl.rlim_cur - 64) / 2)) {
+		set->max_connections_asked = set->max_connections;
+		set->max_connections = (int)((rl.rlim_cur - 64) / 2);
+	}
 	if (set->max_connections == 0) {
 		long pages = sysconf(_SC_PHYS_PAGES);
 		long psize = sysconf(_SC_PAGESIZE);
 		long long bymem;
 
-		/* Two descriptors a session, some kept for logs and outputs. */
-		if (getrlimit(RLIMIT_NOFILE, &rl) != 0 ||
-		    rl.rlim_cur == RLIM_INFINITY)
-			rl.rlim_cur = 1024;
 		set->max_connections = rl.rlim_cur > 96 ?
 		    (int)((rl.rlim_cur - 64) / 2) : 16;
 		/*
@@ -383,6 +392,10 @@ relay_apply(struct relay *r, const struct relay_settings *set)
 	    strcmp(r->set.fixed_port, set->fixed_port) == 0;
 
 	r->set = *set;
+	if (set->max_connections_asked > 0)
+		log_warnx("max_connections %d is more than the open-files limit "
+		    "allows: %d", set->max_connections_asked,
+		    set->max_connections);
 	if (set->mode == RELAY_UP_FIXED && !resolve_is_numeric(set->fixed_host)) {
 		/* The address found last serves until the new lookup ends. */
 		if (same_name)
@@ -461,6 +474,7 @@ client_get(struct relay *r, const uint8_t key[16])
 	TAILQ_INIT(&c->unproven);
 	LIST_INSERT_HEAD(&r->chash[client_hash(r, key)], c, hash);
 	TAILQ_INSERT_TAIL(&r->clients, c, all);
+	r->nclients++;
 	return c;
 }
 
@@ -471,6 +485,7 @@ client_drop(struct relay *r, struct relay_client *c)
 		return;
 	LIST_REMOVE(c, hash);
 	TAILQ_REMOVE(&r->clients, c, all);
+	r->nclients--;
 	free(c);
 }
 
@@ -553,6 +568,21 @@ session_end_streams(struct relay_session *s)
 		stream_end(s->from_cloud, &now);
 }
 
+/*
+ * Free a bufferevent and close its socket now: with deferred callbacks
+ * libevent may close it only on a later loop pass, and a burst of
+ * evictions in one accept loop would then run out of descriptors.
+ */
+static void
+bev_close(struct bufferevent *bev)
+{
+	evutil_socket_t fd = bufferevent_getfd(bev);
+
+	if (fd >= 0 && bufferevent_setfd(bev, -1) == 0)
+		evutil_closesocket(fd);
+	bufferevent_free(bev);
+}
+
 /* The one way a session ends. */
 static void
 session_close(struct relay_session *s, const char *why)
@@ -580,9 +610,9 @@ session_close(struct relay_session *s, const char *why)
 		    (unsigned long long)s->to_cloud.st.readings, why);
 
 	if (s->kit != NULL)
-		bufferevent_free(s->kit);
+		bev_close(s->kit);
 	if (s->up != NULL)
-		bufferevent_free(s->up);
+		bev_close(s->up);
 	s->kit = s->up = NULL;
 	session_account(s);
 	if (s->stall != NULL)
@@ -671,7 +701,7 @@ upstream_fail(struct relay_session *s, const char *why, int err)
 	log_warnx("#%llu %s -> %s: upstream %s%s%s; serving the kit locally",
 	    (unsigned long long)s->id, fmt(&s->peer, a), fmt(&s->target, b),
 	    why, err ? ": " : "", err ? strerror(err) : "");
-	bufferevent_free(s->up);
+	bev_close(s->up);
 	s->up = NULL;
 	session_account(s);
 	s->up_state = UP_LOCAL;
@@ -1178,7 +1208,8 @@ session_connect(struct relay_session *s)
  * sessions, or NULL. By worth: the sessions that sent no valid frame in
  * first_frame_grace go first (from the address holding the most); then,
  * for fairness, one with no valid frame from an address holding at least
- * two more than the newcomer's; then the one idle longest (2 s at least).
+ * two more than the newcomer's; both only for a newcomer whose address
+ * holds less than its share; then the one idle longest (2 s at least).
  * Linear in the client addresses, and only when full.
  */
 static struct relay_session *
@@ -1188,7 +1219,12 @@ pick_victim(struct relay *r, int n_new, int64_t now)
 	struct relay_session *s;
 	int64_t grace = (int64_t)r->set.first_frame_grace * 1000;
 
-	if (r->nunproven > 0) {
+	/*
+	 * An address holding its share already takes no unproven session's
+	 * place: LAN hosts holding all they can would only churn each other.
+	 */
+	if (r->nunproven > 0 && (n_new == 0 ||
+	    (long long)n_new * r->nclients < r->nsessions)) {
 		TAILQ_FOREACH(c, &r->clients, all) {
 			if ((s = TAILQ_FIRST(&c->unproven)) == NULL)
 				continue;

@@ -37,7 +37,8 @@
  * - A full relay makes room by what a session is worth: first a session
  *   with no valid frame after first_frame_grace, from the address holding
  *   the most; then one from an address holding more than the newcomer's
- *   (a fair share: one LAN host cannot lock kits out); then the one idle
+ *   (a fair share: one LAN host cannot lock kits out), both only for a
+ *   newcomer whose address holds less than its share; then the one idle
  *   longest, if idle 2 s.
  * - A host-name upstream is looked up in a worker thread (output/resolve.c)
  *   at start, on SIGHUP and, while it fails, again with back-off; until it
@@ -80,6 +81,7 @@ struct relay_settings {
 	int connect_timeout;	/* seconds */
 	int idle_timeout;	/* seconds */
 	int max_connections;
+	int max_connections_asked;	/* if clamped to the open-files limit */
 	size_t max_buffer;
 	size_t max_buffer_total;
 	int client_connections;
@@ -131,6 +133,7 @@ struct relay {
 	int nsessions;
 	/* Client addresses with sessions, hashed with a random seed. */
 	struct relay_clients clients;
+	int nclients;
 	struct relay_client_bucket *chash;
 	uint32_t cseed;
 	int nunproven;		/* sessions with no valid frame yet */

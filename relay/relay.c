@@ -172,6 +172,7 @@ relay_settings_from_config(struct relay_settings *set, const struct config *c,
 {
 	char msg[256];
 	struct rlimit rl;
+	unsigned per;
 
 	memset(set, 0, sizeof(*set));
 	if (strcmp(c->upstream, "original") == 0)
@@ -228,10 +229,11 @@ relay_settings_from_config(struct relay_settings *set, const struct config *c,
 	 * More than the descriptors allow would end in EMFILE before the
 	 * limit, where nothing is evicted and kits wait: never above it.
 	 */
+	per = set->mode == RELAY_UP_NONE ? 1 : 2;
 	if (rl.rlim_cur > 96 && set->max_connections >
-	    (int)((rl.rlim_cur - 64) / 2)) {
+	    (int)((rl.rlim_cur - 64) / per)) {
 		set->max_connections_asked = set->max_connections;
-		set->max_connections = (int)((rl.rlim_cur - 64) / 2);
+		set->max_connections = (int)((rl.rlim_cur - 64) / per);
 	}
 	if (set->max_connections == 0) {
 		long pages = sysconf(_SC_PHYS_PAGES);

@@ -152,17 +152,37 @@ static const struct ckey keys[] = {
 	S("relay", "upstream", upstream, "original",
 	    "original (SO_ORIGINAL_DST), HOST:PORT, or none"),
 	L("relay", "allow_upstream", allow_upstream, "",
-	    "networks the relay may forward to (CIDR); empty: any"),
+	    "networks the relay may forward to (CIDR); empty: any public "
+	    "address (private ones only with upstream = HOST:PORT)"),
 	L("relay", "allow_clients", allow_clients, "",
-	    "networks kits may connect from (CIDR); empty: any"),
+	    "networks kits may connect from (CIDR); empty: private, loopback, "
+	    "link-local and ULA ones; 0.0.0.0/0 ::/0 for any"),
+	L("relay", "portal_ports", portal_ports, "10004",
+	    "original destination ports forwarded (upstream = original)"),
 	I("relay", "connect_timeout", connect_timeout, 1, 600, "10",
 	    "seconds to wait for the upstream to accept"),
 	I("relay", "idle_timeout", idle_timeout, 1, 86400, "120",
 	    "seconds a connection may stay silent"),
 	I("relay", "max_connections", max_connections, 0, 1000000, "0",
-	    "concurrent connections; 0: derived from the open-files limit"),
+	    "concurrent connections; 0: derived from the open-files limit "
+	    "and memory"),
 	I("relay", "max_buffer", max_buffer, 4096, 16777216, "65536",
 	    "bytes buffered per direction before reading pauses"),
+	I("relay", "max_buffer_total", max_buffer_total, 65536, 1073741824,
+	    "33554432", "bytes buffered by all connections together; past "
+	    "it connections pause, unproven ones are cut"),
+	I("relay", "client_connections", client_connections, 1, 1000000,
+	    "32", "connections one client address (IPv6: /64) may hold"),
+	I("relay", "client_buffer", client_buffer, 4096, 1073741824,
+	    "1048576", "bytes buffered for one client address before its "
+	    "connections pause"),
+	I("relay", "first_frame_grace", first_frame_grace, 1, 3600, "5",
+	    "seconds a connection may go without a valid frame before it is "
+	    "the first to be evicted"),
+	I("relay", "reading_burst", reading_burst, 1, 100000000, "1000",
+	    "readings one connection may send at once before the rate applies"),
+	I("relay", "reading_rate", reading_rate, 1, 100000000, "600",
+	    "readings per minute one connection may send after its burst"),
 	I("relay", "drain_timeout", drain_timeout, 0, 600, "5",
 	    "seconds open connections get to finish on SIGTERM"),
 

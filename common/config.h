@@ -37,11 +37,18 @@ struct config {
 	char listen[CONFIG_STR];	/* "[ADDR:]PORT" list */
 	char upstream[CONFIG_STR];	/* original | HOST:PORT | none */
 	char allow_upstream[CONFIG_STR * 4];	/* networks; "" = any */
-	char allow_clients[CONFIG_STR * 4];	/* networks; "" = any */
+	char allow_clients[CONFIG_STR * 4];	/* networks; "" = private */
+	char portal_ports[CONFIG_STR];	/* forwarded original dst ports */
 	int connect_timeout;	/* seconds */
 	int idle_timeout;	/* seconds */
-	int max_connections;	/* 0 = derived from RLIMIT_NOFILE */
+	int max_connections;	/* 0 = from RLIMIT_NOFILE and memory */
 	int max_buffer;		/* bytes buffered per direction */
+	int max_buffer_total;	/* bytes buffered, all sessions */
+	int client_connections;	/* sessions per client address */
+	int client_buffer;	/* bytes buffered per client address */
+	int first_frame_grace;	/* seconds before "no valid frame" counts */
+	int reading_burst;	/* readings per connection at once */
+	int reading_rate;	/* readings per connection per minute */
 	int drain_timeout;	/* seconds to finish sessions on SIGTERM */
 
 	/* [sniff] */

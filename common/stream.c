@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "invstate.h"
 #include "log.h"
@@ -18,6 +19,93 @@ stream_init(struct stream *s, struct outputs *out, enum stream_dir dir,
 	s->out = out;
 	s->dir = dir;
 	snprintf(s->source, sizeof(s->source), "%s", source);
+}
+
+void
+stream_set_limit(struct stream *s, unsigned burst, unsigned per_minute)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	s->lim.burst = burst;
+	s->lim.per_minute = per_minute;
+	s->lim.tokens = burst;
+	s->lim.last = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	s->lim.logged = s->lim.last - 60;
+}
+
+/*
+ * Per-event lines (a rejected frame, a logger's firmware) from all streams
+ * together: at most LOG_PER_MINUTE a minute, then counted, and the count
+ * logged when the next minute begins. Many connections each sending a
+ * few bad frames cannot flood the log either.
+ */
+#define LOG_PER_MINUTE 60
+
+static bool
+event_log_ok(void)
+{
+	static double window = -1e9;
+	static unsigned lines;
+	static uint64_t unlogged;
+	struct timespec ts;
+	double now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	if (now - window >= 60) {
+		if (unlogged > 0)
+			log_warnx("%llu more rejected frames and logger lines "
+			    "in the last minute were not logged (at most %d a "
+			    "minute)", (unsigned long long)unlogged,
+			    LOG_PER_MINUTE);
+		window = now;
+		lines = 0;
+		unlogged = 0;
+	}
+	if (lines < LOG_PER_MINUTE) {
+		lines++;
+		return true;
+	}
+	if (unlogged++ == 0)
+		log_warnx("more than %d rejected frames and logger lines this "
+		    "minute: further ones are counted, and the count logged "
+		    "next minute", LOG_PER_MINUTE);
+	return false;
+}
+
+/* May this reading be stored? Counts and logs the ones that may not. */
+static bool
+limit_allows(struct stream *s)
+{
+	struct stream_limit *l = &s->lim;
+	struct timespec ts;
+	double now;
+
+	if (l->burst == 0)
+		return true;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	l->tokens += (now - l->last) * l->per_minute / 60.0;
+	if (l->tokens > l->burst)
+		l->tokens = l->burst;
+	l->last = now;
+	if (l->tokens >= 1) {
+		l->tokens -= 1;
+		return true;
+	}
+	s->st.limited++;
+	l->unlogged++;
+	if (now - l->logged >= 60) {
+		log_warnx("%s from kit: over the reading rate (%u, then %u a "
+		    "minute): %llu readings not stored in the last minute, "
+		    "%llu in all", s->source, l->burst, l->per_minute,
+		    (unsigned long long)l->unlogged,
+		    (unsigned long long)s->st.limited);
+		l->logged = now;
+		l->unlogged = 0;
+	}
+	return false;
 }
 
 static const char *
@@ -50,9 +138,10 @@ reject(struct stream *s, const char *reason, const struct framer_frame *fr,
 			    dir_name(s), STREAM_REJECTS_KEPT);
 		return;
 	}
-	log_warnx("%s %s: %zu-byte frame at offset %llu rejected: %s",
-	    s->source, dir_name(s), fr->len, (unsigned long long)fr->offset,
-	    reason);
+	if (event_log_ok())
+		log_warnx("%s %s: %zu-byte frame at offset %llu rejected: %s",
+		    s->source, dir_name(s), fr->len,
+		    (unsigned long long)fr->offset, reason);
 	if (s->dir == STREAM_TO_CLOUD && s->out)
 		outputs_reject(s->out, &rej);
 }
@@ -111,6 +200,7 @@ handle_frame(struct stream *s, const struct framer_frame *fr,
 		reject(s, omnik_strerror(e), fr, when);
 		return;
 	}
+	s->st.valid++;
 	if (s->dir == STREAM_FROM_CLOUD) {
 		log_debug("%s from portal: frame %02X %02X kit %lu, %zu bytes%s%s",
 		    s->source, m.ctrl1, m.ctrl2, (unsigned long)m.kit_sn,
@@ -119,6 +209,24 @@ handle_frame(struct stream *s, const struct framer_frame *fr,
 	}
 	switch (m.kind) {
 	case OMNIK_MSG_DATA: {
+		struct reject rej = {
+			.reason = "over the reading rate",
+			.when = *when,
+			.source = s->source,
+			.frame = fr->data,
+			.frame_len = fr->len,
+		};
+
+		/*
+		 * The connection's rate first: a reading it drops must not
+		 * move the inverter's state (its totals, its own rate).
+		 */
+		if (!limit_allows(s)) {
+			/* Kept raw, up to a cap, so nothing is silently lost. */
+			if (s->out && s->st.limited <= STREAM_LIMITED_KEPT)
+				outputs_reject(s->out, &rej);
+			break;
+		}
 		switch (invstate_check(&m.reading, when, &res)) {
 		case INVSTATE_IMPLAUSIBLE:
 			implausible(s, res.why, fr, when);
@@ -147,8 +255,16 @@ handle_frame(struct stream *s, const struct framer_frame *fr,
 		    (unsigned long)m.kit_sn, m.text);
 		break;
 	case OMNIK_MSG_LOGGER_INFO:
-		log_info("%s kit %lu logger firmware \"%s\"", s->source,
-		    (unsigned long)m.kit_sn, m.text);
+		/* A kit sends it with every push: once per connection. */
+		if (s->said_logger) {
+			log_debug("%s kit %lu logger firmware \"%s\"",
+			    s->source, (unsigned long)m.kit_sn, m.text);
+			break;
+		}
+		s->said_logger = true;
+		if (event_log_ok())
+			log_info("%s kit %lu logger firmware \"%s\"",
+			    s->source, (unsigned long)m.kit_sn, m.text);
 		break;
 	case OMNIK_MSG_REQUEST:
 		log_debug("%s poll request for kit %lu", s->source,
@@ -194,6 +310,10 @@ stream_end(struct stream *s, const struct timeval *when)
 		log_warnx("%s %s: %llu readings over an inverter's rate in all",
 		    s->source, dir_name(s),
 		    (unsigned long long)s->st.rate_limited);
+	if (s->lim.unlogged > 0)
+		log_warnx("%s from kit: %llu readings over the reading rate "
+		    "not stored in all", s->source,
+		    (unsigned long long)s->st.limited);
 	if (s->fr.st.skipped > 0)
 		log_debug("%s %s: %llu bytes outside frames skipped",
 		    s->source, dir_name(s),

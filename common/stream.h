@@ -7,6 +7,7 @@
 #ifndef STREAM_H
 #define STREAM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/time.h>
 
@@ -32,6 +33,24 @@ struct stream_stats {
 	uint64_t rejects;	/* bad checksums, truncated, undecodable */
 	uint64_t implausible;	/* of those: values out of limits */
 	uint64_t rate_limited;	/* of those: over an inverter's rate */
+	uint64_t valid;		/* frames that decoded */
+	uint64_t limited;	/* readings over the reading rate: not stored */
+};
+
+/*
+ * A reading rate for one stream (the relay's, per connection): a burst,
+ * then `per_minute`. Readings past it are counted, kept raw as rejects
+ * (up to STREAM_LIMITED_KEPT) and logged once a minute with the count.
+ * Measured on the monotonic clock, never on `when`.
+ */
+#define STREAM_LIMITED_KEPT 16
+
+struct stream_limit {
+	unsigned burst, per_minute;	/* 0: no limit */
+	double tokens;
+	double last;		/* monotonic seconds of the last refill */
+	double logged;		/* monotonic seconds of the last log line */
+	uint64_t unlogged;	/* limited since that line */
 };
 
 struct stream {
@@ -40,10 +59,14 @@ struct stream {
 	enum stream_dir dir;
 	char source[64];
 	struct stream_stats st;
+	struct stream_limit lim;
+	bool said_logger;	/* logger info is logged once per stream */
 };
 
 void stream_init(struct stream *s, struct outputs *out, enum stream_dir dir,
     const char *source);
+/* Limit readings to a burst and then per_minute (both > 0). */
+void stream_set_limit(struct stream *s, unsigned burst, unsigned per_minute);
 /* The next bytes of the stream, received at `when`. */
 void stream_feed(struct stream *s, const uint8_t *data, size_t len,
     const struct timeval *when);

@@ -18,6 +18,14 @@
 
 #define ACL_MAX 64
 
+/*
+ * The networks of a LAN and of this host: RFC 1918, loopback, link-local,
+ * ULA. Kits are accepted from them by default (allow_clients empty), and
+ * upstream = original never forwards to them unless allow_upstream says.
+ */
+#define ACL_PRIVATE_NETS "10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 " \
+	"127.0.0.0/8 169.254.0.0/16 ::1/128 fe80::/10 fc00::/7"
+
 struct acl_net {
 	int family;		/* AF_INET or AF_INET6 */
 	uint8_t addr[16];

@@ -21,13 +21,10 @@
 #define LOCAL_TTL 5	/* seconds */
 
 int
-addr_parse(const char *spec, bool passive, struct addr *out, int max,
-    char *err, size_t errlen)
+addr_split(const char *spec, bool passive, char *host, size_t hostlen,
+    char *port, size_t portlen, char *err, size_t errlen)
 {
-	char host[256], port[16];
 	const char *colon, *p;
-	struct addrinfo hints, *res, *ai;
-	int n = 0, e;
 	size_t hl;
 
 	if (spec[0] == '[') {
@@ -35,7 +32,7 @@ addr_parse(const char *spec, bool passive, struct addr *out, int max,
 		if (p == NULL || p[1] != ':')
 			goto bad;
 		hl = (size_t)(p - spec - 1);
-		if (hl >= sizeof(host))
+		if (hl >= hostlen)
 			goto bad;
 		memcpy(host, spec + 1, hl);
 		host[hl] = '\0';
@@ -44,7 +41,7 @@ addr_parse(const char *spec, bool passive, struct addr *out, int max,
 		if (strchr(spec, ':') != colon)	/* bare IPv6: needs [] */
 			goto bad;
 		hl = (size_t)(colon - spec);
-		if (hl >= sizeof(host))
+		if (hl >= hostlen)
 			goto bad;
 		memcpy(host, spec, hl);
 		host[hl] = '\0';
@@ -55,12 +52,29 @@ addr_parse(const char *spec, bool passive, struct addr *out, int max,
 		host[0] = '\0';
 		p = spec;
 	}
-	if (strlen(p) == 0 || strlen(p) >= sizeof(port) ||
+	if (strlen(p) == 0 || strlen(p) >= portlen ||
 	    strspn(p, "0123456789") != strlen(p) || atoi(p) < 1 ||
 	    atoi(p) > 65535)
 		goto bad;
 	strcpy(port, p);
+	return 0;
+bad:
+	snprintf(err, errlen, "'%s' is not %s", spec,
+	    passive ? "[ADDR:]PORT" : "HOST:PORT");
+	return -1;
+}
 
+int
+addr_parse(const char *spec, bool passive, struct addr *out, int max,
+    char *err, size_t errlen)
+{
+	char host[256], port[16];
+	struct addrinfo hints, *res, *ai;
+	int n = 0, e;
+
+	if (addr_split(spec, passive, host, sizeof(host), port, sizeof(port),
+	    err, errlen) != 0)
+		return -1;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -83,10 +97,6 @@ addr_parse(const char *spec, bool passive, struct addr *out, int max,
 		return -1;
 	}
 	return n;
-bad:
-	snprintf(err, errlen, "'%s' is not %s", spec,
-	    passive ? "[ADDR:]PORT" : "HOST:PORT");
-	return -1;
 }
 
 const char *
@@ -160,7 +170,7 @@ addr_port(const struct sockaddr *sa)
 static struct {
 	uint8_t addr[LOCAL_MAX][16];
 	int n;
-	time_t read_at;
+	time_t read_at;	/* monotonic seconds */
 	bool valid;
 } local;
 
@@ -175,7 +185,11 @@ local_refresh(void)
 {
 	struct ifaddrs *ifa, *i;
 	uint16_t port;
-	time_t now = time(NULL);
+	struct timespec ts;
+	time_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = ts.tv_sec;
 
 	if (local.valid && now - local.read_at < LOCAL_TTL &&
 	    now >= local.read_at)

@@ -24,6 +24,12 @@ struct addr {
  */
 int addr_parse(const char *spec, bool passive, struct addr *out, int max,
     char *err, size_t errlen);
+/*
+ * Only the syntax of addr_parse: HOST (no brackets; "" when passive and
+ * absent) and PORT, nothing resolved. 0, or -1 with a message in err.
+ */
+int addr_split(const char *spec, bool passive, char *host, size_t hostlen,
+    char *port, size_t portlen, char *err, size_t errlen);
 /* "198.51.100.2:40000" or "[2001:db8::1]:10004". */
 const char *addr_format(const struct sockaddr *sa, char *buf, size_t n);
 /* Same family, address and port (an IPv4-mapped IPv6 equals its IPv4). */

@@ -37,6 +37,7 @@ usage(FILE *fp)
 "Usage: omnik-relay [-fnvhV] [-c FILE] [-l [ADDR:]PORT]...\n"
 "                   [--upstream original|HOST:PORT|none] [--db PATH]\n"
 "                   [--csv PATH] [-u USER] [--pidfile FILE]\n"
+"                   [--allow-clients CIDR...]\n"
 "\n"
 "A transparent relay for Omnik WiFi kits. The kit's push connection to\n"
 "its portal (TCP port 10004) reaches the relay through an iptables or\n"
@@ -67,6 +68,10 @@ usage(FILE *fp)
 "                      first (default /var/lib/omniklog/omniklog.db; ''\n"
 "                      for none); the remote outputs configured in the\n"
 "                      config file deliver from it [omniklog] db\n"
+"      --allow-clients 'CIDR ...'\n"
+"                      networks kits may connect from [relay]\n"
+"                      allow_clients (default: private, loopback,\n"
+"                      link-local and ULA ones; 0.0.0.0/0 ::/0 for any)\n"
 "      --csv PATH      append readings to PATH in the seed script's CSV\n"
 "                      format; '-' is standard output [omniklog] csv\n"
 "  -u, --user USER     run as USER once the listeners are bound\n"
@@ -85,12 +90,15 @@ usage(FILE *fp)
 "  -h, --help          show this help and exit\n"
 "  -V, --version       show the version and exit\n"
 "\n"
-"Config keys of [relay], besides the ones above: allow_clients and\n"
-"allow_upstream (CIDR lists; empty allows any: set them, so the relay can\n"
-"never be an open proxy), connect_timeout, idle_timeout, max_connections\n"
-"(0: half the open-files limit), max_buffer (bytes per direction before\n"
-"reading the other side pauses), drain_timeout. `omnik-relay -n -v`\n"
-"prints them all with their meaning.\n"
+"Config keys of [relay], besides the ones above: allow_upstream (CIDR\n"
+"list; empty: any public address), portal_ports (original destination\n"
+"ports forwarded, default 10004), connect_timeout, idle_timeout,\n"
+"max_connections (0: from the open-files limit and the memory),\n"
+"client_connections (per client address), max_buffer (bytes per\n"
+"direction), client_buffer, max_buffer_total (all connections),\n"
+"first_frame_grace, reading_burst and reading_rate (readings per\n"
+"connection), drain_timeout. `omnik-relay -n -v` prints them all with\n"
+"their meaning.\n"
 "\n"
 "Signals:\n"
 "  TERM, INT  stop accepting, let open connections finish for at most\n"
@@ -118,6 +126,7 @@ static const struct option longopts[] = {
 	{ "foreground", no_argument, NULL, 'f' },
 	{ "pidfile", required_argument, NULL, 'P' },
 	{ "db", required_argument, NULL, 'D' },
+	{ "allow-clients", required_argument, NULL, 'A' },
 	{ "check", no_argument, NULL, 'n' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -322,6 +331,9 @@ main(int argc, char **argv)
 		case 'D':
 			add_override("omniklog", "db", optarg);
 			break;
+		case 'A':
+			add_override("relay", "allow_clients", optarg);
+			break;
 		case 'n':
 			check = true;
 			break;
@@ -404,6 +416,9 @@ main(int argc, char **argv)
 	log_info("started: upstream %s, max_connections %d, journal %s, "
 	    "CSV %s", M.cfg.upstream, set.max_connections,
 	    M.cfg.db[0] ? M.cfg.db : "off", M.cfg.csv[0] ? M.cfg.csv : "off");
+	log_info("clients accepted from %s", M.cfg.allow_clients[0] ?
+	    M.cfg.allow_clients : "private, loopback, link-local and ULA "
+	    "networks and this host only (allow_clients is empty)");
 	daemon_ready();
 	event_base_dispatch(M.base);
 

@@ -19,8 +19,10 @@
  *   lost, since it was decoded when read.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -32,10 +34,24 @@
 #include "log.h"
 #include "origdst.h"
 #include "relay.h"
+#include "resolve.h"
 #include "stream.h"
 
 #define EVICT_MIN_IDLE 2	/* seconds idle before a session may be evicted */
 #define BACKOFF_SEC 1		/* accept pause after EMFILE/ENFILE */
+#define CLIENT_BUCKETS 4096	/* client address hash (a power of two) */
+/*
+ * Reads smaller than this are copied into the other side's output rather
+ * than moved: a chain moved per byte dripped would cost a kilobyte a byte.
+ */
+#define COALESCE_BELOW 2048
+#define SINGLE_READ 4096	/* bytes read per callback: budget overshoot */
+#define BUDGET_CUT_MIN 4096	/* an unproven session holding this is cut */
+#define LOOKUP_TIMEOUT_MS 15000
+#define LOOKUP_RETRY_MIN 5	/* seconds, doubling */
+#define LOOKUP_RETRY_MAX 300
+/* Per session, for max_connections from memory: ours and the kernel's. */
+#define SESSION_COST 8192
 
 enum up_state {
 	UP_LOCAL,	/* none configured, not allowed, or failed */
@@ -43,9 +59,21 @@ enum up_state {
 	UP_OPEN,
 };
 
+/* One client address (IPv4, or an IPv6 /64) and its sessions. */
+struct relay_client {
+	LIST_ENTRY(relay_client) hash;
+	TAILQ_ENTRY(relay_client) all;
+	uint8_t key[16];
+	int nconn;
+	size_t buffered;
+	struct relay_sessions unproven;	/* no valid frame yet, oldest first */
+};
+
 struct relay_session {
 	TAILQ_ENTRY(relay_session) entry;
+	TAILQ_ENTRY(relay_session) cl_entry;	/* in cl->unproven */
 	struct relay *r;
+	struct relay_client *cl;
 	uint64_t id;
 	struct bufferevent *kit, *up;
 	struct event *stall;	/* kit paused too long: upstream too slow */
@@ -58,8 +86,10 @@ struct relay_session {
 	bool up_wr_shut;
 	bool up_paused;		/* upstream reading stopped: kit output full */
 	bool stream_ended;
+	bool proven;		/* a valid frame came from the kit */
 	uint16_t up_lport;	/* our upstream socket's port, network order */
-	time_t last_active;
+	int64_t started, last_active;	/* monotonic ms */
+	size_t buf_up, buf_kit;	/* output bytes counted in the budgets */
 	uint64_t bytes_up, bytes_down;
 	struct addr peer;
 	struct addr target;
@@ -88,6 +118,16 @@ static void
 now_tv(struct timeval *tv)
 {
 	gettimeofday(tv, NULL);
+}
+
+/* Every interval is measured here: a wall-clock step must not matter. */
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ------------------------------------------------------------------ */
@@ -132,6 +172,7 @@ relay_settings_from_config(struct relay_settings *set, const struct config *c,
 {
 	char msg[256];
 	struct rlimit rl;
+	unsigned per;
 
 	memset(set, 0, sizeof(*set));
 	if (strcmp(c->upstream, "original") == 0)
@@ -140,12 +181,22 @@ relay_settings_from_config(struct relay_settings *set, const struct config *c,
 		set->mode = RELAY_UP_NONE;
 	else {
 		set->mode = RELAY_UP_FIXED;
-		if (addr_parse(c->upstream, false, &set->fixed, 1, msg,
-		    sizeof(msg)) < 0) {
+		if (addr_split(c->upstream, false, set->fixed_host,
+		    sizeof(set->fixed_host), set->fixed_port,
+		    sizeof(set->fixed_port), msg, sizeof(msg)) != 0 ||
+		    (resolve_is_numeric(set->fixed_host) &&
+		    addr_parse(c->upstream, false, &set->fixed, 1, msg,
+		    sizeof(msg)) < 0)) {
 			snprintf(err, errlen, "upstream: %s (expected "
 			    "original, none or HOST:PORT)", msg);
 			return -1;
 		}
+		/* A name is looked up off the loop (relay_apply). */
+	}
+	if ((set->nports = config_ports(c->portal_ports, set->ports, 16, msg,
+	    sizeof(msg))) < 0) {
+		snprintf(err, errlen, "portal_ports: %s", msg);
+		return -1;
 	}
 	if (relay_check_listen(c->listen, msg, sizeof(msg)) != 0) {
 		snprintf(err, errlen, "listen: %s", msg);
@@ -163,31 +214,202 @@ relay_settings_from_config(struct relay_settings *set, const struct config *c,
 	set->connect_timeout = c->connect_timeout;
 	set->idle_timeout = c->idle_timeout;
 	set->max_buffer = (size_t)c->max_buffer;
+	set->max_buffer_total = (size_t)c->max_buffer_total;
+	set->client_connections = c->client_connections;
+	set->client_buffer = (size_t)c->client_buffer;
+	set->first_frame_grace = c->first_frame_grace;
+	set->reading_burst = (unsigned)c->reading_burst;
+	set->reading_rate = (unsigned)c->reading_rate;
 	set->max_connections = c->max_connections;
+	/* Two descriptors a session, some kept for logs and outputs. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 ||
+	    rl.rlim_cur == RLIM_INFINITY)
+		rl.rlim_cur = 1024;
+	/*
+	 * More than the descriptors allow would end in EMFILE before the
+	 * limit, where nothing is evicted and kits wait: never above it.
+	 */
+	per = set->mode == RELAY_UP_NONE ? 1 : 2;
+	if (rl.rlim_cur > 96 && set->max_connections >
+	    (int)((rl.rlim_cur - 64) / per)) {
+		set->max_connections_asked = set->max_connections;
+		set->max_connections = (int)((rl.rlim_cur - 64) / per);
+	}
 	if (set->max_connections == 0) {
-		/* Two descriptors a session, some kept for logs and outputs. */
-		if (getrlimit(RLIMIT_NOFILE, &rl) != 0 ||
-		    rl.rlim_cur == RLIM_INFINITY)
-			rl.rlim_cur = 1024;
+		long pages = sysconf(_SC_PHYS_PAGES);
+		long psize = sysconf(_SC_PAGESIZE);
+		long long bymem;
+
 		set->max_connections = rl.rlim_cur > 96 ?
 		    (int)((rl.rlim_cur - 64) / 2) : 16;
+		/*
+		 * And an eighth of the RAM at SESSION_COST a session (the
+		 * buffers have max_buffer_total besides): 8192 sessions on a
+		 * 512 MiB Raspberry Pi.
+		 */
+		if (pages > 0 && psize > 0) {
+			bymem = (long long)pages * psize / 8 / SESSION_COST;
+			if (bymem < 16)
+				bymem = 16;
+			if (bymem < set->max_connections)
+				set->max_connections = (int)bymem;
+		}
 	}
 	return 0;
+}
+
+static void lookup_start(struct relay *);
+
+static void
+lookup_retry(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	lookup_start(arg);
 }
 
 void
 relay_init(struct relay *r, struct event_base *base, struct outputs *out)
 {
+	char err[128];
+
 	memset(r, 0, sizeof(*r));
 	r->base = base;
 	r->out = out;
 	TAILQ_INIT(&r->sessions);
+	TAILQ_INIT(&r->clients);
+	if (getrandom(&r->cseed, sizeof(r->cseed), GRND_NONBLOCK) !=
+	    sizeof(r->cseed))
+		r->cseed = (uint32_t)mono_ms() ^ (uint32_t)getpid();
+	(void)acl_parse(&r->private_nets, ACL_PRIVATE_NETS, err, sizeof(err));
+}
+
+/* ------------------------------------------------------------------ */
+/* The fixed upstream's name, looked up in a worker thread */
+
+struct lookup {
+	char host[256];
+	char addrs[256];
+	int err;		/* getaddrinfo's */
+};
+
+static void
+lookup_work(void *arg)
+{
+	struct lookup *l = arg;
+
+	l->err = resolve_addresses(l->host, 1, l->addrs, sizeof(l->addrs));
+}
+
+static void
+lookup_again(struct relay *r)
+{
+	struct timeval tv;
+
+	r->res_backoff = r->res_backoff == 0 ? LOOKUP_RETRY_MIN :
+	    r->res_backoff * 2;
+	if (r->res_backoff > LOOKUP_RETRY_MAX)
+		r->res_backoff = LOOKUP_RETRY_MAX;
+	tv.tv_sec = r->res_backoff;
+	tv.tv_usec = 0;
+	if (r->res_retry != NULL)
+		evtimer_add(r->res_retry, &tv);
+}
+
+static void
+lookup_done(void *arg, void *job, int err)
+{
+	struct relay *r = arg;
+	struct lookup *l = job;
+	char spec[300], msg[256], a[ADDR_STRLEN];
+	struct addr got;
+
+	if (err != 0 || l->err != 0) {
+		lookup_again(r);
+		log_warnx("upstream %s:%s: lookup failed: %s; kits are served "
+		    "locally, next try in %d s", r->set.fixed_host,
+		    r->set.fixed_port, err != 0 ? "timed out" :
+		    gai_strerror(l->err), r->res_backoff);
+		free(l);
+		return;
+	}
+	/* Still the name the settings ask for (a reload may change it)? */
+	if (r->set.mode == RELAY_UP_FIXED &&
+	    strcmp(l->host, r->set.fixed_host) == 0) {
+		snprintf(spec, sizeof(spec), strchr(l->addrs, ':') ?
+		    "[%s]:%s" : "%s:%s", l->addrs, r->set.fixed_port);
+		if (addr_parse(spec, false, &got, 1, msg, sizeof(msg)) == 1) {
+			r->set.fixed = got;
+			r->res_backoff = 0;
+			log_info("upstream %s:%s is %s", r->set.fixed_host,
+			    r->set.fixed_port,
+			    fmt(&r->set.fixed, a));
+		} else
+			log_warnx("upstream %s: %s", l->host, msg);
+	}
+	free(l);
+}
+
+/* Look the fixed upstream's name up, unless one is on its way. */
+static void
+lookup_start(struct relay *r)
+{
+	struct lookup *l;
+
+	if (r->set.mode != RELAY_UP_FIXED ||
+	    resolve_is_numeric(r->set.fixed_host))
+		return;
+	if (r->res == NULL)
+		r->res = resolve_new(r->base, lookup_done, r);
+	if (r->res_retry == NULL)
+		r->res_retry = evtimer_new(r->base, lookup_retry, r);
+	if (r->res == NULL || r->res_retry == NULL) {
+		log_warnx("upstream %s: out of memory for its lookup",
+		    r->set.fixed_host);
+		return;
+	}
+	evtimer_del(r->res_retry);
+	if (resolve_pending(r->res))
+		return;
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		lookup_again(r);
+		return;
+	}
+	snprintf(l->host, sizeof(l->host), "%s", r->set.fixed_host);
+	if (resolve_start(r->res, lookup_work, free, l,
+	    LOOKUP_TIMEOUT_MS) != 0) {
+		/* EBUSY: a lookup that timed out still runs. */
+		free(l);
+		lookup_again(r);
+	}
 }
 
 void
 relay_apply(struct relay *r, const struct relay_settings *set)
 {
+	struct addr keep = r->set.fixed;
+	bool same_name = r->set.mode == RELAY_UP_FIXED &&
+	    set->mode == RELAY_UP_FIXED &&
+	    strcmp(r->set.fixed_host, set->fixed_host) == 0 &&
+	    strcmp(r->set.fixed_port, set->fixed_port) == 0;
+
 	r->set = *set;
+	if (set->max_connections_asked > 0)
+		log_warnx("max_connections %d is more than the open-files limit "
+		    "allows: %d", set->max_connections_asked,
+		    set->max_connections);
+	if (set->mode == RELAY_UP_FIXED && !resolve_is_numeric(set->fixed_host)) {
+		/* The address found last serves until the new lookup ends. */
+		if (same_name)
+			r->set.fixed = keep;
+		r->res_backoff = 0;
+		if (r->res != NULL && resolve_pending(r->res) && !same_name) {
+			/* Its answer is for the old name: let it go. */
+			resolve_free(r->res);
+			r->res = NULL;
+		}
+		lookup_start(r);
+	}
 	/* A lower limit takes effect as sessions end; a higher one now. */
 	if (r->paused_full && r->nsessions < r->set.max_connections) {
 		r->paused_full = false;
@@ -196,12 +418,140 @@ relay_apply(struct relay *r, const struct relay_settings *set)
 }
 
 /* ------------------------------------------------------------------ */
+/* Client addresses */
+
+/* IPv4 (or IPv4-mapped) whole; IPv6 by its /64, which one host holds. */
+static void
+client_key(const struct sockaddr *sa, uint8_t key[16])
+{
+	memset(key, 0, 16);
+	if (sa->sa_family == AF_INET) {
+		key[10] = key[11] = 0xFF;
+		memcpy(key + 12, &((const struct sockaddr_in *)(const void *)
+		    sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a =
+		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+
+		memcpy(key, a->s6_addr, IN6_IS_ADDR_V4MAPPED(a) ? 16 : 8);
+	}
+}
+
+static uint32_t
+client_hash(const struct relay *r, const uint8_t key[16])
+{
+	uint32_t h = 2166136261u ^ r->cseed;
+
+	for (int i = 0; i < 16; i++)
+		h = (h ^ key[i]) * 16777619u;
+	return (h ^ (h >> 15)) & (CLIENT_BUCKETS - 1);
+}
+
+static struct relay_client *
+client_find(struct relay *r, const uint8_t key[16])
+{
+	struct relay_client *c;
+
+	if (r->chash == NULL)
+		return NULL;
+	LIST_FOREACH(c, &r->chash[client_hash(r, key)], hash)
+		if (memcmp(c->key, key, 16) == 0)
+			return c;
+	return NULL;
+}
+
+static struct relay_client *
+client_get(struct relay *r, const uint8_t key[16])
+{
+	struct relay_client *c = client_find(r, key);
+
+	if (c != NULL)
+		return c;
+	if (r->chash == NULL &&
+	    (r->chash = calloc(CLIENT_BUCKETS, sizeof(*r->chash))) == NULL)
+		return NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	memcpy(c->key, key, 16);
+	TAILQ_INIT(&c->unproven);
+	LIST_INSERT_HEAD(&r->chash[client_hash(r, key)], c, hash);
+	TAILQ_INSERT_TAIL(&r->clients, c, all);
+	r->nclients++;
+	return c;
+}
+
+static void
+client_drop(struct relay *r, struct relay_client *c)
+{
+	if (--c->nconn > 0)
+		return;
+	LIST_REMOVE(c, hash);
+	TAILQ_REMOVE(&r->clients, c, all);
+	r->nclients--;
+	free(c);
+}
+
+/* A valid frame: the session is worth keeping from now on. */
+static void
+session_prove(struct relay_session *s)
+{
+	if (s->proven)
+		return;
+	s->proven = true;
+	TAILQ_REMOVE(&s->cl->unproven, s, cl_entry);
+	s->r->nunproven--;
+}
+
+/*
+ * Count what the session's output buffers hold in its client's and the
+ * relay's budgets. Called after every change we make and in the written
+ * callbacks; between them the count may be high, never low.
+ */
+static void
+session_account(struct relay_session *s)
+{
+	struct relay *r = s->r;
+	size_t up = s->up != NULL ?
+	    evbuffer_get_length(bufferevent_get_output(s->up)) : 0;
+	size_t kit = s->kit != NULL ?
+	    evbuffer_get_length(bufferevent_get_output(s->kit)) : 0;
+
+	r->buffered = r->buffered - s->buf_up - s->buf_kit + up + kit;
+	s->cl->buffered = s->cl->buffered - s->buf_up - s->buf_kit + up + kit;
+	s->buf_up = up;
+	s->buf_kit = kit;
+}
+
+static bool
+over_budget(const struct relay_session *s)
+{
+	return s->r->buffered > s->r->set.max_buffer_total ||
+	    s->cl->buffered > s->r->set.client_buffer;
+}
+
+/* Move n bytes from in to out without a chain per tiny read. */
+static void
+move_bytes(struct evbuffer *out, struct evbuffer *in, size_t n)
+{
+	unsigned char *p;
+
+	if (n < COALESCE_BELOW && (p = evbuffer_pullup(in, (ev_ssize_t)n)) !=
+	    NULL) {
+		if (evbuffer_add(out, p, n) == 0) {
+			evbuffer_drain(in, n);
+			return;
+		}
+	}
+	evbuffer_add_buffer(out, in);
+}
+
+/* ------------------------------------------------------------------ */
 /* Session teardown and the end of each direction */
 
 static void
 session_touch(struct relay_session *s)
 {
-	s->last_active = time(NULL);
+	s->last_active = mono_ms();
 	TAILQ_REMOVE(&s->r->sessions, s, entry);
 	TAILQ_INSERT_TAIL(&s->r->sessions, s, entry);
 }
@@ -220,6 +570,21 @@ session_end_streams(struct relay_session *s)
 		stream_end(s->from_cloud, &now);
 }
 
+/*
+ * Free a bufferevent and close its socket now: with deferred callbacks
+ * libevent may close it only on a later loop pass, and a burst of
+ * evictions in one accept loop would then run out of descriptors.
+ */
+static void
+bev_close(struct bufferevent *bev)
+{
+	evutil_socket_t fd = bufferevent_getfd(bev);
+
+	if (fd >= 0 && bufferevent_setfd(bev, -1) == 0)
+		evutil_closesocket(fd);
+	bufferevent_free(bev);
+}
+
 /* The one way a session ends. */
 static void
 session_close(struct relay_session *s, const char *why)
@@ -232,6 +597,7 @@ session_close(struct relay_session *s, const char *why)
 	r->st.readings += s->to_cloud.st.readings;
 	r->st.texts += s->to_cloud.st.texts;
 	r->st.rejects += s->to_cloud.st.rejects;
+	r->st.limited += s->to_cloud.st.limited;
 	if (s->from_cloud != NULL)
 		r->st.cloud_frames += s->from_cloud->st.frames;
 	r->st.bytes_to_cloud += s->bytes_up;
@@ -246,12 +612,19 @@ session_close(struct relay_session *s, const char *why)
 		    (unsigned long long)s->to_cloud.st.readings, why);
 
 	if (s->kit != NULL)
-		bufferevent_free(s->kit);
+		bev_close(s->kit);
 	if (s->up != NULL)
-		bufferevent_free(s->up);
+		bev_close(s->up);
+	s->kit = s->up = NULL;
+	session_account(s);
 	if (s->stall != NULL)
 		event_free(s->stall);
 	free(s->from_cloud);
+	if (!s->proven) {
+		TAILQ_REMOVE(&s->cl->unproven, s, cl_entry);
+		r->nunproven--;
+	}
+	client_drop(r, s->cl);
 	TAILQ_REMOVE(&r->sessions, s, entry);
 	r->nsessions--;
 	free(s);
@@ -330,8 +703,9 @@ upstream_fail(struct relay_session *s, const char *why, int err)
 	log_warnx("#%llu %s -> %s: upstream %s%s%s; serving the kit locally",
 	    (unsigned long long)s->id, fmt(&s->peer, a), fmt(&s->target, b),
 	    why, err ? ": " : "", err ? strerror(err) : "");
-	bufferevent_free(s->up);
+	bev_close(s->up);
 	s->up = NULL;
+	session_account(s);
 	s->up_state = UP_LOCAL;
 	kit_resume(s);
 	/* The kit may still be sending: read it to its end, then close. */
@@ -411,6 +785,38 @@ feed_stream(struct stream *st, struct evbuffer *in, size_t n)
 	}
 }
 
+/*
+ * Over a buffer budget: a session that never sent a valid frame and holds
+ * BUDGET_CUT_MIN is cut (it is worth least and holds most); any other
+ * stops reading the side that fills until its output is written.
+ */
+static void
+budget_pause(struct relay_session *s, bool kit_side)
+{
+	struct relay *r = s->r;
+	char a[ADDR_STRLEN];
+
+	if (!s->proven && s->buf_up + s->buf_kit >= BUDGET_CUT_MIN) {
+		r->st.budget_cuts++;
+		if (log_sample(r->st.budget_cuts))
+			log_warnx("#%llu %s: buffers over budget (%zu bytes in "
+			    "all, %zu for this client): closing a connection "
+			    "that sent no valid frame (%llu so far)",
+			    (unsigned long long)s->id, fmt(&s->peer, a),
+			    r->buffered, s->cl->buffered,
+			    (unsigned long long)r->st.budget_cuts);
+		session_close(s, "cut: buffer budget");
+		return;
+	}
+	r->st.budget_pauses++;
+	if (kit_side)
+		kit_pause(s);
+	else {
+		s->up_paused = true;
+		bufferevent_disable(s->up, EV_READ);
+	}
+}
+
 static void
 kit_read(struct bufferevent *bev, void *arg)
 {
@@ -425,14 +831,19 @@ kit_read(struct bufferevent *bev, void *arg)
 	session_touch(s);
 	/* Decode first: whatever happens to the upstream, the reading is in. */
 	feed_stream(&s->to_cloud, in, n);
+	if (!s->proven && s->to_cloud.st.valid > 0)
+		session_prove(s);
 	if (s->up_state == UP_LOCAL || s->up_wr_shut) {
 		evbuffer_drain(in, n);
 		return;
 	}
 	out = bufferevent_get_output(s->up);
-	evbuffer_add_buffer(out, in);
+	move_bytes(out, in, n);
+	session_account(s);
 	if (evbuffer_get_length(out) >= s->r->set.max_buffer)
 		kit_pause(s);
+	else if (over_budget(s))
+		budget_pause(s, true);
 }
 
 /* The kit's output is written out. */
@@ -442,6 +853,7 @@ kit_written(struct bufferevent *bev, void *arg)
 	struct relay_session *s = arg;
 
 	(void)bev;
+	session_account(s);
 	if (s->up_paused && s->up != NULL) {
 		s->up_paused = false;
 		bufferevent_enable(s->up, EV_READ);
@@ -520,11 +932,13 @@ up_read(struct bufferevent *bev, void *arg)
 		return;
 	}
 	out = bufferevent_get_output(s->kit);
-	evbuffer_add_buffer(out, in);
+	move_bytes(out, in, n);
+	session_account(s);
 	if (evbuffer_get_length(out) >= s->r->set.max_buffer) {
 		s->up_paused = true;
 		bufferevent_disable(bev, EV_READ);
-	}
+	} else if (over_budget(s))
+		budget_pause(s, false);
 }
 
 static void
@@ -533,6 +947,7 @@ up_written(struct bufferevent *bev, void *arg)
 	struct relay_session *s = arg;
 
 	(void)bev;
+	session_account(s);
 	kit_resume(s);
 	up_maybe_shut(s);
 	session_check_done(s);
@@ -580,6 +995,7 @@ up_event(struct bufferevent *bev, short what, void *arg)
 			/* Everything was delivered; the reset came after. */
 			bufferevent_free(s->up);
 			s->up = NULL;
+			session_account(s);
 			s->up_state = UP_LOCAL;
 			session_check_done(s);
 		} else
@@ -639,11 +1055,24 @@ relay_listens_on(const struct relay *r, unsigned port)
 	return false;
 }
 
-/*
- * Where this session should go, or false to serve it locally. Logs why a
- * redirected connection is not forwarded.
- */
 static bool
+portal_port(const struct relay *r, unsigned port)
+{
+	for (int i = 0; i < r->set.nports; i++)
+		if (r->set.ports[i] == port)
+			return true;
+	return false;
+}
+
+enum target { TARGET_FORWARD, TARGET_LOCAL, TARGET_REFUSE };
+
+/*
+ * Where this session should go: forward, serve locally, or refuse (a
+ * redirected connection for a port that is not the portal's: the rule is
+ * too broad, and whatever it is, it is not a kit). Logs why a redirected
+ * connection is not forwarded.
+ */
+static enum target
 session_target(struct relay_session *s, int fd)
 {
 	struct relay *r = s->r;
@@ -653,9 +1082,19 @@ session_target(struct relay_session *s, int fd)
 
 	switch (r->set.mode) {
 	case RELAY_UP_NONE:
-		return false;
+		return TARGET_LOCAL;
 	case RELAY_UP_FIXED:
 		s->target = r->set.fixed;
+		if (s->target.len == 0) {
+			r->st.unresolved++;
+			if (log_sample(r->st.unresolved))
+				log_warnx("#%llu %s: upstream %s:%s not looked "
+				    "up yet: served locally (%llu so far)",
+				    (unsigned long long)s->id, fmt(&s->peer, a),
+				    r->set.fixed_host, r->set.fixed_port,
+				    (unsigned long long)r->st.unresolved);
+			return TARGET_LOCAL;
+		}
 		break;
 	case RELAY_UP_ORIGINAL:
 		s->target.len = sizeof(s->target.ss);
@@ -664,7 +1103,7 @@ session_target(struct relay_session *s, int fd)
 			log_debug("#%llu %s: no original destination: "
 			    "served locally", (unsigned long long)s->id,
 			    fmt(&s->peer, a));
-			return false;
+			return TARGET_LOCAL;
 		}
 		if (getsockname(fd, (struct sockaddr *)&self, &sl) == 0 &&
 		    addr_equal((struct sockaddr *)&self,
@@ -673,7 +1112,7 @@ session_target(struct relay_session *s, int fd)
 			    "locally", (unsigned long long)s->id,
 			    fmt(&s->peer, a));
 			s->target.len = 0;
-			return false;
+			return TARGET_LOCAL;
 		}
 		break;
 	}
@@ -689,16 +1128,43 @@ session_target(struct relay_session *s, int fd)
 		    "locally, not forwarded", (unsigned long long)s->id,
 		    fmt(&s->peer, a), fmt(&s->target, b));
 		s->target.len = 0;
-		return false;
+		return TARGET_LOCAL;
+	}
+	/* Whatever it is, a connection for another port is not a kit's. */
+	if (r->set.mode == RELAY_UP_ORIGINAL &&
+	    !portal_port(r, addr_port((struct sockaddr *)&s->target.ss))) {
+		r->st.refused_port++;
+		if (log_sample(r->st.refused_port))
+			log_warnx("#%llu %s: destination %s is not a portal port "
+			    "(portal_ports): refused, not forwarded; is the "
+			    "redirect rule too broad? (%llu so far)",
+			    (unsigned long long)s->id, fmt(&s->peer, a),
+			    fmt(&s->target, b),
+			    (unsigned long long)r->st.refused_port);
+		s->target.len = 0;
+		return TARGET_REFUSE;
+	}
+	/* No list: any public address, never the LAN's (an open proxy). */
+	if (r->set.mode == RELAY_UP_ORIGINAL && acl_empty(&r->set.upstreams) &&
+	    acl_allows(&r->private_nets, (struct sockaddr *)&s->target.ss)) {
+		r->st.not_public++;
+		if (log_sample(r->st.not_public))
+			log_warnx("#%llu %s: destination %s is a private address "
+			    "and allow_upstream is empty: served locally, not "
+			    "forwarded (%llu so far)", (unsigned long long)s->id,
+			    fmt(&s->peer, a), fmt(&s->target, b),
+			    (unsigned long long)r->st.not_public);
+		s->target.len = 0;
+		return TARGET_LOCAL;
 	}
 	if (!acl_allows(&r->set.upstreams, (struct sockaddr *)&s->target.ss)) {
 		log_warnx("#%llu %s: destination %s is not in allow_upstream: "
 		    "served locally, not forwarded", (unsigned long long)s->id,
 		    fmt(&s->peer, a), fmt(&s->target, b));
 		s->target.len = 0;
-		return false;
+		return TARGET_LOCAL;
 	}
-	return true;
+	return TARGET_FORWARD;
 }
 
 static void
@@ -717,6 +1183,7 @@ session_connect(struct relay_session *s)
 		return;
 	}
 	bufferevent_setcb(s->up, up_read, up_written, up_event, s);
+	(void)bufferevent_set_max_single_read(s->up, SINGLE_READ);
 	/* While connecting, the write timeout is the connect timeout. */
 	bufferevent_set_timeouts(s->up, NULL, &ct);
 	bufferevent_setwatermark(s->up, EV_READ, 0, r->set.max_buffer);
@@ -738,25 +1205,89 @@ session_connect(struct relay_session *s)
 	bufferevent_enable(s->up, EV_READ);
 }
 
+/*
+ * The session to close for a newcomer from an address that holds n_new
+ * sessions, or NULL. By worth: the sessions that sent no valid frame in
+ * first_frame_grace go first (from the address holding the most); then,
+ * for fairness, one with no valid frame from an address holding at least
+ * two more than the newcomer's; both only for a newcomer whose address
+ * holds less than its share; then the one idle longest (2 s at least).
+ * Linear in the client addresses, and only when full.
+ */
+static struct relay_session *
+pick_victim(struct relay *r, int n_new, int64_t now)
+{
+	struct relay_client *c, *stale = NULL, *fat = NULL;
+	struct relay_session *s;
+	int64_t grace = (int64_t)r->set.first_frame_grace * 1000;
+
+	/*
+	 * An address holding its share already takes no unproven session's
+	 * place: LAN hosts holding all they can would only churn each other.
+	 */
+	if (r->nunproven > 0 && (n_new == 0 ||
+	    (long long)n_new * r->nclients < r->nsessions)) {
+		TAILQ_FOREACH(c, &r->clients, all) {
+			if ((s = TAILQ_FIRST(&c->unproven)) == NULL)
+				continue;
+			if (now - s->started >= grace &&
+			    (stale == NULL || c->nconn > stale->nconn))
+				stale = c;
+			if (fat == NULL || c->nconn > fat->nconn)
+				fat = c;
+		}
+		if (stale != NULL)
+			return TAILQ_FIRST(&stale->unproven);
+		if (fat != NULL && fat->nconn >= n_new + 2)
+			return TAILQ_FIRST(&fat->unproven);
+	}
+	s = TAILQ_FIRST(&r->sessions);
+	if (s != NULL && now - s->last_active >= EVICT_MIN_IDLE * 1000)
+		return s;
+	return NULL;
+}
+
+static void
+evict(struct relay *r, struct relay_session *old, const char *why)
+{
+	r->st.evicted++;
+	if (log_sample(r->st.evicted))
+		log_warnx("%s: closing the connection worth least (%llu so "
+		    "far)", why, (unsigned long long)r->st.evicted);
+	session_close(old, "evicted");
+}
+
+/*
+ * Room for a newcomer from client c? Its own address
+ * at client_connections gives up its oldest session with no valid frame
+ * (after first_frame_grace); a full relay evicts by worth.
+ */
 static bool
-make_room(struct relay *r)
+make_room(struct relay *r, struct relay_client *c, int64_t now)
 {
 	struct relay_session *old;
+	char why[96];
 
+	/* c already counts the newcomer: it holds c->nconn - 1. */
+	if (c->nconn - 1 >= r->set.client_connections) {
+		old = TAILQ_FIRST(&c->unproven);
+		if (old == NULL || now - old->started <
+		    (int64_t)r->set.first_frame_grace * 1000)
+			return false;
+		snprintf(why, sizeof(why), "client_connections (%d) reached",
+		    r->set.client_connections);
+		evict(r, old, why);
+		/* c lives on: the newcomer counts in it. */
+	}
 	if (r->nsessions < r->set.max_connections)
 		return true;
-	old = TAILQ_FIRST(&r->sessions);
-	if (old != NULL && time(NULL) - old->last_active >= EVICT_MIN_IDLE) {
-		r->st.evicted++;
-		if (log_sample(r->st.evicted))
-			log_warnx("max_connections (%d) reached: closing the "
-			    "connection idle longest (%llu so far)",
-			    r->set.max_connections,
-			    (unsigned long long)r->st.evicted);
-		session_close(old, "evicted: max_connections reached");
-		return true;
-	}
-	return false;
+	old = pick_victim(r, c->nconn - 1, now);
+	if (old == NULL)
+		return false;
+	snprintf(why, sizeof(why), "max_connections (%d) reached",
+	    r->set.max_connections);
+	evict(r, old, why);
+	return true;
 }
 
 static void
@@ -765,17 +1296,17 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
 {
 	struct relay *r = arg;
 	struct relay_session *s = NULL;
+	struct relay_client *c = NULL;
+	const struct acl *clients;
 	struct timeval idle;
+	enum target to;
+	uint8_t key[16];
+	int64_t now = mono_ms();
 	char a[ADDR_STRLEN + 8];
 
 	(void)lis;
 	r->st.accepted++;
-	if (!acl_allows(&r->set.clients, sa)) {
-		r->st.refused_client++;
-		log_warnx("refused %s: not in allow_clients",
-		    addr_format(sa, a, sizeof(a)));
-		goto fail;
-	}
+	/* First: a loop is a loop, whatever allow_clients says. */
 	if (session_is_own_upstream(r, sa, fd)) {
 		r->st.refused_loop++;
 		if (log_sample(r->st.refused_loop))
@@ -784,14 +1315,46 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
 			    "the relay's user)", addr_format(sa, a, sizeof(a)));
 		goto fail;
 	}
-	if (!make_room(r)) {
-		r->st.refused_full++;
-		if (log_sample(r->st.refused_full))
-			log_warnx("refused %s: max_connections (%d) reached, "
-			    "none idle (%llu refused so far)",
-			    addr_format(sa, a, sizeof(a)),
-			    r->set.max_connections,
-			    (unsigned long long)r->st.refused_full);
+	clients = acl_empty(&r->set.clients) ? &r->private_nets :
+	    &r->set.clients;
+	/* By default this host's own addresses are as good as loopback. */
+	if (!acl_allows(clients, sa) &&
+	    (clients != &r->private_nets || !addr_is_local(sa))) {
+		r->st.refused_client++;
+		if (log_sample(r->st.refused_client))
+			log_warnx("refused %s: not in allow_clients%s (%llu "
+			    "refused so far)", addr_format(sa, a, sizeof(a)),
+			    clients == &r->private_nets ? " (empty: private "
+			    "networks and this host only)" : "",
+			    (unsigned long long)r->st.refused_client);
+		goto fail;
+	}
+	client_key(sa, key);
+	if ((c = client_get(r, key)) == NULL) {
+		log_warnx("out of memory for a client");
+		goto fail;
+	}
+	c->nconn++;	/* the newcomer, from now on */
+	if (!make_room(r, c, now)) {
+		if (c->nconn - 1 >= r->set.client_connections) {
+			r->st.refused_per_client++;
+			if (log_sample(r->st.refused_per_client))
+				log_warnx("refused %s: client_connections (%d) "
+				    "reached for this address, none without a "
+				    "valid frame for %d s (%llu refused so far)",
+				    addr_format(sa, a, sizeof(a)),
+				    r->set.client_connections,
+				    r->set.first_frame_grace,
+				    (unsigned long long)r->st.refused_per_client);
+		} else {
+			r->st.refused_full++;
+			if (log_sample(r->st.refused_full))
+				log_warnx("refused %s: max_connections (%d) "
+				    "reached, none to evict (%llu refused so "
+				    "far)", addr_format(sa, a, sizeof(a)),
+				    r->set.max_connections,
+				    (unsigned long long)r->st.refused_full);
+		}
 		goto fail;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
@@ -799,14 +1362,17 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
 		goto fail;
 	}
 	s->r = r;
+	s->cl = c;
 	s->id = ++r->next_id;
-	s->last_active = time(NULL);
+	s->started = s->last_active = now;
 	if ((size_t)salen > sizeof(s->peer.ss))
 		salen = sizeof(s->peer.ss);
 	memcpy(&s->peer.ss, sa, (size_t)salen);
 	s->peer.len = (socklen_t)salen;
 	stream_init(&s->to_cloud, r->out, STREAM_TO_CLOUD,
 	    addr_format(sa, a, sizeof(a)));
+	stream_set_limit(&s->to_cloud, r->set.reading_burst,
+	    r->set.reading_rate);
 	s->kit = bufferevent_socket_new(r->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (s->kit == NULL) {
@@ -814,24 +1380,36 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
 		goto fail;
 	}
 	fd = -1;	/* the bufferevent owns it */
+	c = NULL;	/* and the session its client */
 	TAILQ_INSERT_TAIL(&r->sessions, s, entry);
+	TAILQ_INSERT_TAIL(&s->cl->unproven, s, cl_entry);
+	r->nunproven++;
 	r->nsessions++;
 	bufferevent_setcb(s->kit, kit_read, kit_written, kit_event, s);
+	(void)bufferevent_set_max_single_read(s->kit, SINGLE_READ);
 	idle.tv_sec = r->set.idle_timeout;
 	idle.tv_usec = 0;
 	bufferevent_set_timeouts(s->kit, &idle, &idle);
 	bufferevent_setwatermark(s->kit, EV_READ, 0, r->set.max_buffer);
 	bufferevent_enable(s->kit, EV_READ);
 
-	if (session_target(s, bufferevent_getfd(s->kit)))
+	to = session_target(s, bufferevent_getfd(s->kit));
+	if (to == TARGET_REFUSE) {
+		session_close(s, "refused: not a portal port");
+		return;
+	}
+	if (to == TARGET_FORWARD)
 		session_connect(s);
 	else
 		r->st.served_local++;
 	if (r->nsessions >= r->set.max_connections && !r->paused_full &&
-	    TAILQ_FIRST(&r->sessions) != NULL &&
-	    time(NULL) - TAILQ_FIRST(&r->sessions)->last_active <
-	    EVICT_MIN_IDLE) {
-		/* Nothing to evict yet: let the backlog wait instead. */
+	    r->nunproven == 0 &&
+	    now - TAILQ_FIRST(&r->sessions)->last_active <
+	    EVICT_MIN_IDLE * 1000) {
+		/*
+		 * Nothing to evict yet, by any rule: let the backlog wait
+		 * instead.
+		 */
 		struct timeval tv = { EVICT_MIN_IDLE, 0 };
 
 		r->paused_full = true;
@@ -842,6 +1420,8 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
 fail:
 	if (s != NULL && s->kit == NULL)
 		free(s);
+	if (c != NULL)
+		client_drop(r, c);
 	if (fd >= 0)
 		evutil_closesocket(fd);
 }
@@ -1020,6 +1600,7 @@ relay_stats(const struct relay *r, struct relay_stats *out)
 		out->readings += s->to_cloud.st.readings;
 		out->texts += s->to_cloud.st.texts;
 		out->rejects += s->to_cloud.st.rejects;
+		out->limited += s->to_cloud.st.limited;
 		if (s->from_cloud != NULL)
 			out->cloud_frames += s->from_cloud->st.frames;
 	}
@@ -1033,17 +1614,28 @@ relay_log_stats(const struct relay *r, const char *when)
 	relay_stats(r, &st);
 	log_info("stats (%s): %d open, %llu accepted, %llu forwarded, "
 	    "%llu served locally, %llu upstream failures, refused: %llu "
-	    "client, %llu full, %llu loop; %llu evicted, %llu idle timeouts, "
-	    "%llu accept errors", when, r->nsessions,
+	    "client, %llu full, %llu loop, %llu per client, %llu port; "
+	    "%llu evicted, %llu idle timeouts, %llu accept errors", when,
+	    r->nsessions,
 	    (unsigned long long)st.accepted, (unsigned long long)st.forwarded,
 	    (unsigned long long)st.served_local,
 	    (unsigned long long)st.upstream_failed,
 	    (unsigned long long)st.refused_client,
 	    (unsigned long long)st.refused_full,
 	    (unsigned long long)st.refused_loop,
+	    (unsigned long long)st.refused_per_client,
+	    (unsigned long long)st.refused_port,
 	    (unsigned long long)st.evicted,
 	    (unsigned long long)st.idle_timeouts,
 	    (unsigned long long)st.accept_errors);
+	log_info("stats (%s): %zu bytes buffered, %llu budget pauses, %llu "
+	    "budget cuts; %llu private destinations, %llu upstream not "
+	    "looked up; %llu readings over the rate", when, r->buffered,
+	    (unsigned long long)st.budget_pauses,
+	    (unsigned long long)st.budget_cuts,
+	    (unsigned long long)st.not_public,
+	    (unsigned long long)st.unresolved,
+	    (unsigned long long)st.limited);
 	log_info("stats (%s): %llu bytes from kits, %llu bytes from "
 	    "upstreams; %llu frames, %llu readings, %llu texts, %llu rejected; "
 	    "%llu frames from upstreams", when,
@@ -1064,4 +1656,13 @@ relay_free(struct relay *r)
 	if (r->backoff != NULL)
 		event_free(r->backoff);
 	r->backoff = NULL;
+	/* A lookup still running is its thread's to end. */
+	if (r->res != NULL)
+		resolve_free(r->res);
+	r->res = NULL;
+	if (r->res_retry != NULL)
+		event_free(r->res_retry);
+	r->res_retry = NULL;
+	free(r->chash);
+	r->chash = NULL;
 }

@@ -56,13 +56,16 @@ field() { echo "$2" | sed -n "s/.* $1 \([0-9.]*\).*/\1/p"; }
 
 ip netns exec "$NS" "$B/tests/portal" --quiet 127.0.0.1:20000 >/dev/null 2>&1 &
 pids+=($!)
-ip netns exec "$NS" "$B/omnik-relay" -f -u '' -l 127.0.0.1:20001 \
+# Every connection comes from 127.0.0.1 here: one client address may hold
+# them all.
+printf '[relay]\nclient_connections = 100000\n' >"$T/bench.conf"
+ip netns exec "$NS" "$B/omnik-relay" -f -u '' -c "$T/bench.conf" -l 127.0.0.1:20001 \
 	--upstream 127.0.0.1:20000 --db "$T/bench.db" --csv "$T/bench.csv" \
 	2>/dev/null &
 relay=$!
 pids+=($relay)
 # The same without the journal: what the relay itself costs.
-ip netns exec "$NS" "$B/omnik-relay" -f -u '' -l 127.0.0.1:20004 \
+ip netns exec "$NS" "$B/omnik-relay" -f -u '' -c "$T/bench.conf" -l 127.0.0.1:20004 \
 	--upstream 127.0.0.1:20000 --db '' --csv "$T/bench-nj.csv" 2>/dev/null &
 relay_nj=$!
 pids+=($relay_nj)
@@ -150,7 +153,8 @@ idle_rss() {	# idle_rss PID PORT N: RSS of PID with N silent connections
 	wait "$p" 2>/dev/null
 }
 read -r open_fwd rss_fwd < <(idle_rss "$relay" 20001 "$IDLE_FWD")
-printf '[relay]\nmax_connections = %d\n' $((IDLE + 100)) >"$T/local.conf"
+printf '[relay]\nmax_connections = %d\nclient_connections = 100000\n' \
+	$((IDLE + 100)) >"$T/local.conf"
 ip netns exec "$NS" "$B/omnik-relay" -f -u '' -c "$T/local.conf" \
 	-l 127.0.0.1:20003 --upstream none --db "$T/local.db" 2>/dev/null &
 relay2=$!

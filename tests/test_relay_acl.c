@@ -185,6 +185,27 @@ test_addr_equal_and_local(void **state)
 	assert_false(addr_is_local((struct sockaddr *)&far));
 }
 
+/* What the relay accepts kits from, and never forwards to, by default. */
+static void
+test_acl_private(void **state)
+{
+	struct acl a;
+	char err[128];
+	const char *in[] = { "10.1.2.3", "172.16.0.1", "172.31.255.254",
+	    "192.168.1.50", "127.0.0.1", "169.254.7.7", "::1", "fe80::1",
+	    "fd00::5", "fc12::1", "::ffff:192.168.0.9" };
+	const char *out[] = { "198.51.100.2", "203.0.113.69", "192.0.2.1",
+	    "172.32.0.1", "11.0.0.1", "2001:db8::1", "::ffff:203.0.113.69",
+	    "fec0::1" };
+
+	(void)state;
+	assert_int_equal(acl_parse(&a, ACL_PRIVATE_NETS, err, sizeof(err)), 0);
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++)
+		assert_true(allows(&a, in[i]));
+	for (size_t i = 0; i < sizeof(out) / sizeof(out[0]); i++)
+		assert_false(allows(&a, out[i]));
+}
+
 int
 main(void)
 {
@@ -196,6 +217,7 @@ main(void)
 		cmocka_unit_test(test_acl_too_many),
 		cmocka_unit_test(test_addr_parse),
 		cmocka_unit_test(test_addr_equal_and_local),
+		cmocka_unit_test(test_acl_private),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -159,14 +159,18 @@ stop_portal() {
 
 # start_relay LOG [options]: omnik-relay in the router namespace, as
 # nobody, in the foreground, its journal $JOURNAL; returns once it
-# listens.
+# listens. The kits' networks are documentation prefixes, not private
+# ones, so they are allowed explicitly (--allow-clients $RELAY_CLIENTS);
+# a test that sets allow_clients itself empties RELAY_CLIENTS.
 JOURNAL="$T/journal/omniklog.db"
+RELAY_CLIENTS=${RELAY_CLIENTS-198.51.100.0/24 2001:db8:1::/48}
 start_relay() {
 	local log=$1; shift
 	mkdir -p "$T/journal"
 	chown nobody "$T/journal"
 	ASAN_OPTIONS="${ASAN_OPTIONS%:detect_leaks=0}:detect_leaks=1" \
-	    ip netns exec "$NS_R" "$RELAY" -f -u nobody --db "$JOURNAL" "$@" \
+	    ip netns exec "$NS_R" "$RELAY" -f -u nobody --db "$JOURNAL" \
+	    ${RELAY_CLIENTS:+--allow-clients "$RELAY_CLIENTS"} "$@" \
 	    >>"$log" 2>&1 &
 	RELAY_PID=$!
 	_pids+=("$RELAY_PID")

@@ -8,8 +8,8 @@
 netns_up
 start_portal "$T/portal" --quiet
 mkdir -p "$T/state" && chown nobody "$T/state"
-printf '[omniklog]\ncsv = %s\ndb = %s\n' "$T/state/relay.csv" "$T/state/journal.db" \
-	>"$T/relay.conf"
+printf '[omniklog]\ncsv = %s\ndb = %s\n[relay]\nallow_clients = %s\n' \
+	"$T/state/relay.csv" "$T/state/journal.db" "$RELAY_CLIENTS" >"$T/relay.conf"
 chmod 644 "$T/relay.conf"
 init() {
 	ip netns exec "$NS_R" env DAEMON="$RELAY" RULES="$TOP/scripts/omniklog-rules" \

@@ -20,7 +20,9 @@ mkdir -p "$T/portal"
 ip netns exec "$NS_P" "$PORTAL" --save "$T/portal" "[$P6]:$PORT" >"$T/portal.log" 2>&1 &
 _pids+=("$!")
 wait_for "grep -qs listening $T/portal.log" 5
-start_relay "$T/relay.log" --csv "$CSV" ||
+# The router's own pushes come from its address towards the portal.
+start_relay "$T/relay.log" --csv "$CSV" \
+	${RELAY_CLIENTS:+--allow-clients "$RELAY_CLIENTS $R6P/128"} ||
 	{ not_ok "relay starts"; cat "$T/relay.log"; finish; exit; }
 rules() { in_router env BACKEND= "$TOP/scripts/omniklog-rules" -u nobody \
 	-p "$PORTAL_IP $P6" "$@"; }

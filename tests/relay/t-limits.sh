@@ -4,17 +4,18 @@
 # the idle timeout ends silent connections.
 . "$(dirname "$0")/lib.sh"
 
-netns_up
+netns_up outsider
 redirect_up
 data_dir "$T/data"
 CSV="$T/data/relay.csv"
 start_portal - --quiet
-printf '[relay]\ndrain_timeout = 1\n' >"$T/drain.conf"
+# One address holds them all here: client_connections is raised to let it.
+printf '[relay]\ndrain_timeout = 1\nclient_connections = 5000\n' >"$T/drain.conf"
 start_relay "$T/relay.log" -c "$T/drain.conf" --csv "$CSV" ||
 	{ not_ok "relay starts"; cat "$T/relay.log"; finish; exit; }
 
-idle() {	# idle N: N silent redirected connections, in the background
-	ip netns exec "$NS_KIT" "$KITSIM" --idle "$1" "$PORTAL_IP:$PORT" \
+idle() {	# idle N [NS]: N silent redirected connections, in the background
+	ip netns exec "${2:-$NS_KIT}" "$KITSIM" --idle "$1" "$PORTAL_IP:$PORT" \
 	    >"$T/idle.out" 2>&1 &
 	IDLE_PID=$!
 	_pids+=("$IDLE_PID")
@@ -61,12 +62,14 @@ check "the floods did flow meanwhile ($((flood / 1048576)) MiB forwarded)" \
 	[ "${flood:-0}" -gt 10000000 ]
 stop_relay TERM
 
-# At the limit: max_connections 300, 1200 idle ones (the rest wait in
-# the listen backlog, where the new kit's connection queues behind them).
-printf '[relay]\nmax_connections = 300\nidle_timeout = 30\n' >"$T/limit.conf"
-start_relay "$T/relay2.log" -c "$T/limit.conf" --csv "$CSV" ||
+# At the limit: max_connections 300, 1200 idle ones from another LAN host
+# (the rest wait in the listen backlog, where the new kit's connection
+# queues behind them).
+printf '[relay]\nmax_connections = 300\nidle_timeout = 30\nclient_connections = 2000\n' >"$T/limit.conf"
+start_relay "$T/relay2.log" -c "$T/limit.conf" --csv "$CSV" \
+	${RELAY_CLIENTS:+--allow-clients "$RELAY_CLIENTS 192.0.2.0/24"} ||
 	{ not_ok "relay starts"; cat "$T/relay2.log"; finish; exit; }
-check "1200 idle connections against max_connections 300" idle 1200
+check "1200 idle connections against max_connections 300" idle 1200 "$NS_O"
 kill -USR1 "$RELAY_PID"
 wait_for "grep -q 'stats (SIGUSR1)' $T/relay2.log" 5
 open=$(sed -n 's/.*stats (SIGUSR1): \([0-9]*\) open.*/\1/p' "$T/relay2.log" | head -n 1)
@@ -79,8 +82,9 @@ kill "$IDLE_PID"; wait "$IDLE_PID" 2>/dev/null
 stop_relay TERM
 
 # Out of descriptors (EMFILE): accept pauses and resumes, no spinning.
-printf '[relay]\nmax_connections = 1000\n' >"$T/emfile.conf"
+printf '[relay]\nmax_connections = 1000\nclient_connections = 1000\n' >"$T/emfile.conf"
 ( ulimit -n 40; exec ip netns exec "$NS_R" "$RELAY" -f -u nobody --db "$JOURNAL" \
+	${RELAY_CLIENTS:+--allow-clients "$RELAY_CLIENTS"} \
 	-c "$T/emfile.conf" --csv "$CSV" ) >>"$T/relay4.log" 2>&1 &
 RELAY_PID=$!
 _pids+=("$RELAY_PID")
@@ -99,7 +103,7 @@ check "... its readings are in the CSV" [ "$(csv_count "$CSV")" -eq 46 ]
 stop_relay TERM
 
 # Idle timeout.
-printf '[relay]\nidle_timeout = 1\n' >"$T/idle.conf"
+printf '[relay]\nidle_timeout = 1\nclient_connections = 100\n' >"$T/idle.conf"
 start_relay "$T/relay3.log" -c "$T/idle.conf" ||
 	{ not_ok "relay starts"; finish; exit; }
 check "50 idle connections open" idle 50

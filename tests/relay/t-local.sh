@@ -4,6 +4,8 @@
 # forwarded; a client outside allow_clients is refused; a destination
 # outside allow_upstream is not forwarded. Config errors carry line
 # numbers; SIGHUP re-reads the allow-lists.
+# allow_clients is this test's own: none from lib.sh.
+RELAY_CLIENTS=
 . "$(dirname "$0")/lib.sh"
 
 netns_up outsider

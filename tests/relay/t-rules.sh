@@ -12,7 +12,9 @@ netns_up
 data_dir "$T/data"
 CSV="$T/data/relay.csv"
 start_portal "$T/portal" --quiet
-start_relay "$T/relay.log" --csv "$CSV" ||
+# The router's own pushes come from its address towards the portal.
+start_relay "$T/relay.log" --csv "$CSV" \
+	${RELAY_CLIENTS:+--allow-clients "$RELAY_CLIENTS $R_P_IP/32"} ||
 	{ not_ok "relay starts"; cat "$T/relay.log"; finish; exit; }
 rules() { in_router env BACKEND= "$RULES" -p "$PORTAL_IP" "$@"; }
 nportal() { ls "$T/portal" | wc -l; }
@@ -53,11 +55,18 @@ for backend in iptables nftables; do
 done
 
 # Control: exclude another user, and the relay's connection loops back.
+# The relay now allows the kits' network only: its looped connection
+# (from the router's address) is still named a loop, not a stranger.
+stop_relay TERM
+start_relay "$T/relay.log" --csv "$CSV" ||
+	{ not_ok "relay starts"; cat "$T/relay.log"; finish; exit; }
 check "iptables: install excluding the wrong user (daemon)" rules -b iptables -u daemon install
 n0=$(nportal)
-in_router "$KITSIM" -s 3 -t 5 "$PORTAL_IP:$PORT" >/dev/null 2>&1
+in_kit "$KITSIM" -s 3 -t 5 "$PORTAL_IP:$PORT" >/dev/null 2>&1
 check "the looped connection is recognised and refused" \
 	wait_for "grep -q 'our own upstream connection came back' $T/relay.log" 5
+check "... and not as a client outside allow_clients" \
+	eval '! grep -q "refused $R_P_IP:.*not in allow_clients" "$T/relay.log"'
 check "... so nothing reaches the portal and nothing loops on" \
 	[ "$(nportal)" -eq "$n0" ]
 check "... and the kit's reading is still logged" grep -q " kit 3: " "$T/relay.log"

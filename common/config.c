@@ -220,6 +220,9 @@ static const struct ckey keys[] = {
 	    "CA certificates for tls; empty: the system's"),
 	S("mqtt", "certfile", mqtt_certfile, "", "client certificate (tls)"),
 	S("mqtt", "keyfile", mqtt_keyfile, "", "client key (tls)"),
+	I("mqtt", "expire_after", mqtt_expire_after, 0, 86400, "900",
+	    "seconds after the last reading before Home Assistant shows the "
+	    "live values unavailable (3 pushes of ~300 s); 0: never"),
 
 	S("pvoutput", "api_key", pv_api_key, "",
 	    "PVOutput API key (sent in a header, never logged); empty: off"),

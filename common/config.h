@@ -77,6 +77,7 @@ struct config {
 	char mqtt_cafile[CONFIG_STR];
 	char mqtt_certfile[CONFIG_STR];
 	char mqtt_keyfile[CONFIG_STR];
+	int mqtt_expire_after;		/* seconds; 0 = never */
 
 	/* [pvoutput] */
 	char pv_api_key[128];		/* "" = off */

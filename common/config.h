@@ -60,7 +60,7 @@ struct config {
 
 	/* [postgresql] */
 	char pg_conninfo[CONFIG_STR * 2];	/* "" = off */
-	char pg_table[64];
+	char pg_table[128];		/* [SCHEMA.]TABLE */
 	int pg_batch;
 
 	/* [mqtt] */

@@ -85,38 +85,148 @@ check_energy(const char *value, char *err, size_t errlen)
 	return one_of(value, c, err, errlen);
 }
 
-/* "INVERTER_SERIAL=SYSTEM_ID ...": serials printable, ids 1..99999999. */
+/*
+ * "INVERTER_SERIAL=SYSTEM_ID" (one inverter) or "SYSTEM_ID:SN1+SN2..."
+ * (several inverters summed into one system), space separated: serials
+ * at most 16 bytes, at most 8 per system, ids 1..99999999.
+ */
+static int
+check_system_id(const char *w, size_t len, const char *id, size_t idlen,
+    char *err, size_t errlen)
+{
+	char *end;
+	long n;
+
+	n = idlen > 0 && id[0] >= '0' && id[0] <= '9' ? strtol(id, &end, 10) :
+	    0;
+	if (n < 1 || n > 99999999 || end != id + idlen) {
+		snprintf(err, errlen, "'%.*s': the system id is not a number "
+		    "from 1 to 99999999", (int)len, w);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 check_systems(const char *value, char *err, size_t errlen)
 {
 	const char *p = value;
 
 	while (*p) {
-		const char *w = p, *eq = NULL;
+		const char *w = p, *eq, *colon;
 		size_t len;
-		char *end;
-		long id;
 
-		while (*p && *p != ' ') {
-			if (*p == '=' && eq == NULL)
-				eq = p;
-			p++;
-		}
-		len = (size_t)(p - w);
+		len = strcspn(p, " ");
+		p += len;
 		while (*p == ' ')
 			p++;
 		if (len == 0)
 			continue;
-		if (eq == NULL || eq == w || eq - w > 16) {
-			snprintf(err, errlen, "'%.*s' is not INVERTER_SERIAL="
-			    "SYSTEM_ID", (int)len, w);
-			return -1;
+		eq = memchr(w, '=', len);
+		colon = memchr(w, ':', len);
+		if (eq && !colon && eq > w && eq - w <= 16) {
+			if (check_system_id(w, len, eq + 1,
+			    len - (size_t)(eq - w) - 1, err, errlen) != 0)
+				return -1;
+			continue;
 		}
-		id = strtol(eq + 1, &end, 10);
-		if (end != w + len || id < 1 || id > 99999999) {
-			snprintf(err, errlen, "'%.*s': the system id is not a "
-			    "number from 1 to 99999999", (int)len, w);
-			return -1;
+		if (colon && !eq) {
+			const char *m = colon + 1, *end = w + len;
+			int nm = 0;
+
+			if (check_system_id(w, len, w, (size_t)(colon - w), err,
+			    errlen) != 0)
+				return -1;
+			for (;;) {
+				size_t ml = strcspn(m, "+ ");
+
+				if (m + ml > end)
+					ml = (size_t)(end - m);
+				if (ml == 0 || ml > 16 || ++nm > 8) {
+					snprintf(err, errlen, "'%.*s' is not "
+					    "SYSTEM_ID:SERIAL+SERIAL... (at "
+					    "most 8 serials of 16 bytes)",
+					    (int)len, w);
+					return -1;
+				}
+				m += ml;
+				if (m >= end)
+					break;
+				m++;	/* '+' */
+			}
+			continue;
+		}
+		snprintf(err, errlen, "'%.*s' is not INVERTER_SERIAL=SYSTEM_ID "
+		    "or SYSTEM_ID:SERIAL+SERIAL", (int)len, w);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The same inverter in two systems, or a system listed twice: two
+ * cursors would deliver into one system and overwrite each other's
+ * statuses. Several inverters in one system is the SID:SN1+SN2 form.
+ */
+static int
+systems_duplicate(const char *value, char *err, size_t errlen)
+{
+	char sn[64][17], sid[32][12];
+	int nsn = 0, nsid = 0;
+	const char *p = value;
+
+	while (*p) {
+		const char *w = p, *eq, *colon, *m, *end;
+		size_t len = strcspn(p, " ");
+
+		p += len;
+		while (*p == ' ')
+			p++;
+		if (len == 0)
+			continue;
+		end = w + len;
+		eq = memchr(w, '=', len);
+		colon = memchr(w, ':', len);
+		if ((eq == NULL) == (colon == NULL))
+			continue;	/* reported by check_systems */
+		{
+			const char *id = eq ? eq + 1 : w;
+			size_t il = eq ? (size_t)(end - id) :
+			    (size_t)(colon - w);
+
+			for (int i = 0; i < nsid; i++)
+				if (strlen(sid[i]) == il &&
+				    memcmp(sid[i], id, il) == 0) {
+					snprintf(err, errlen, "system %.*s is "
+					    "listed twice (to sum several "
+					    "inverters into it: %.*s:SN1+SN2)",
+					    (int)il, id, (int)il, id);
+					return -1;
+				}
+			if (nsid < 32 && il < sizeof(sid[0]))
+				snprintf(sid[nsid++], sizeof(sid[0]), "%.*s",
+				    (int)il, id);
+		}
+		m = eq ? w : colon + 1;
+		while (m < end) {
+			size_t ml = strcspn(m, eq ? "=" : "+ ");
+
+			if (m + ml > end)
+				ml = (size_t)(end - m);
+			for (int i = 0; i < nsn; i++)
+				if (strlen(sn[i]) == ml &&
+				    memcmp(sn[i], m, ml) == 0) {
+					snprintf(err, errlen, "inverter %.*s "
+					    "is mapped twice (one inverter "
+					    "goes to one system)", (int)ml, m);
+					return -1;
+				}
+			if (nsn < 64 && ml < sizeof(sn[0]))
+				snprintf(sn[nsn++], sizeof(sn[0]), "%.*s",
+				    (int)ml, m);
+			if (eq)
+				break;
+			m += ml + 1;
 		}
 	}
 	return 0;
@@ -348,7 +458,8 @@ static const struct ckey keys[] = {
 	S("pvoutput", "api_key", pv_api_key, "",
 	    "PVOutput API key (sent in a header, never logged); empty: off"),
 	LC("pvoutput", "systems", pv_systems, "", check_systems,
-	    "INVERTER_SERIAL=SYSTEM_ID pairs, one system per inverter"),
+	    "INVERTER_SERIAL=SYSTEM_ID pairs, or SYSTEM_ID:SN1+SN2 for "
+	    "inverters summed into one system"),
 	SC("pvoutput", "url", pv_url, "https://pvoutput.org", check_url,
 	    "PVOutput's base URL (https; http only to 127.0.0.1/localhost)"),
 	SC("pvoutput", "cafile", pv_cafile, "", check_file,
@@ -573,6 +684,9 @@ handler(void *user, const char *section, const char *name, const char *value)
 		ld->first_line[idx] = ld->line;
 	if (set_key(ld->c, k, value, ld->seen[idx], msg, sizeof(msg)) != 0)
 		add_error(ld, "%s", msg);
+	else if (k->check == check_systems &&
+	    systems_duplicate(ld->c->pv_systems, msg, sizeof(msg)) != 0)
+		add_error(ld, "[pvoutput] systems: %s", msg);
 	ld->seen[idx] = true;
 	/* Always go on: report every problem in one run. */
 	return 1;

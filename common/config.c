@@ -130,7 +130,7 @@ check_systems(const char *value, char *err, size_t errlen)
 				return -1;
 			continue;
 		}
-		if (colon && !eq) {
+		if (colon && !eq && w[0] >= '0' && w[0] <= '9') {
 			const char *m = colon + 1, *end = w + len;
 			int nm = 0;
 
@@ -312,7 +312,7 @@ check_upstream(const char *value, char *err, size_t errlen)
 	if (strcmp(value, "original") == 0 || strcmp(value, "none") == 0 ||
 	    is_host_port(value, false))
 		return 0;
-	snprintf(err, errlen, "'%s' is not original, none or HOST:PORT",
+	snprintf(err, errlen, "'%s' is not HOST:PORT (nor original or none)",
 	    value);
 	return -1;
 }

@@ -82,7 +82,7 @@ badr() {	# badr "what" "expected message" LINES...
 	ok $([ $rc -ne 0 ] && echo "$out" | grep -qF -- "$want"; echo $?) \
 	   "relay $what: rejected ($want)"
 }
-badr "upstream" "bad.conf:2: [relay] upstream: '203.0.113.69' is not original, none or HOST:PORT" \
+badr "upstream" "bad.conf:2: [relay] upstream: '203.0.113.69' is not HOST:PORT (nor original or none)" \
     "[relay]" "upstream = 203.0.113.69"
 badr "upstream port" "bad.conf:2: [relay] upstream: 'portal:99999'" \
     "[relay]" "upstream = portal:99999"

@@ -87,51 +87,279 @@ check_energy(const char *value, char *err, size_t errlen)
 	return one_of(value, c, err, errlen);
 }
 
-/* "INVERTER_SERIAL=SYSTEM_ID ...": serials printable, ids 1..99999999. */
+/*
+ * "INVERTER_SERIAL=SYSTEM_ID" (one inverter) or "SYSTEM_ID:SN1+SN2..."
+ * (several inverters summed into one system), space separated: serials
+ * at most 16 bytes, at most 8 per system, ids 1..99999999.
+ */
+static int
+check_system_id(const char *w, size_t len, const char *id, size_t idlen,
+    char *err, size_t errlen)
+{
+	char *end;
+	long n;
+
+	n = idlen > 0 && id[0] >= '0' && id[0] <= '9' ? strtol(id, &end, 10) :
+	    0;
+	if (n < 1 || n > 99999999 || end != id + idlen) {
+		snprintf(err, errlen, "'%.*s': the system id is not a number "
+		    "from 1 to 99999999", (int)len, w);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 check_systems(const char *value, char *err, size_t errlen)
 {
 	const char *p = value;
 
 	while (*p) {
-		const char *w = p, *eq = NULL;
+		const char *w = p, *eq, *colon;
 		size_t len;
-		char *end;
-		long id;
 
-		while (*p && *p != ' ') {
-			if (*p == '=' && eq == NULL)
-				eq = p;
-			p++;
-		}
-		len = (size_t)(p - w);
+		len = strcspn(p, " ");
+		p += len;
 		while (*p == ' ')
 			p++;
 		if (len == 0)
 			continue;
-		if (eq == NULL || eq == w || eq - w > 16) {
-			snprintf(err, errlen, "'%.*s' is not INVERTER_SERIAL="
-			    "SYSTEM_ID", (int)len, w);
-			return -1;
+		eq = memchr(w, '=', len);
+		colon = memchr(w, ':', len);
+		if (eq && !colon && eq > w && eq - w <= 16) {
+			if (check_system_id(w, len, eq + 1,
+			    len - (size_t)(eq - w) - 1, err, errlen) != 0)
+				return -1;
+			continue;
 		}
-		id = strtol(eq + 1, &end, 10);
-		if (end != w + len || id < 1 || id > 99999999) {
-			snprintf(err, errlen, "'%.*s': the system id is not a "
-			    "number from 1 to 99999999", (int)len, w);
-			return -1;
+		if (colon && !eq && w[0] >= '0' && w[0] <= '9') {
+			const char *m = colon + 1, *end = w + len;
+			int nm = 0;
+
+			if (check_system_id(w, len, w, (size_t)(colon - w), err,
+			    errlen) != 0)
+				return -1;
+			for (;;) {
+				size_t ml = strcspn(m, "+ ");
+
+				if (m + ml > end)
+					ml = (size_t)(end - m);
+				if (ml == 0 || ml > 16 || ++nm > 8) {
+					snprintf(err, errlen, "'%.*s' is not "
+					    "SYSTEM_ID:SERIAL+SERIAL... (at "
+					    "most 8 serials of 16 bytes)",
+					    (int)len, w);
+					return -1;
+				}
+				m += ml;
+				if (m >= end)
+					break;
+				m++;	/* '+' */
+			}
+			continue;
+		}
+		snprintf(err, errlen, "'%.*s' is not INVERTER_SERIAL=SYSTEM_ID "
+		    "or SYSTEM_ID:SERIAL+SERIAL", (int)len, w);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The same inverter in two systems, or a system listed twice: two
+ * cursors would deliver into one system and overwrite each other's
+ * statuses. Several inverters in one system is the SID:SN1+SN2 form.
+ */
+static int
+systems_duplicate(const char *value, char *err, size_t errlen)
+{
+	char sn[64][17], sid[32][12];
+	int nsn = 0, nsid = 0;
+	const char *p = value;
+
+	while (*p) {
+		const char *w = p, *eq, *colon, *m, *end;
+		size_t len = strcspn(p, " ");
+
+		p += len;
+		while (*p == ' ')
+			p++;
+		if (len == 0)
+			continue;
+		end = w + len;
+		eq = memchr(w, '=', len);
+		colon = memchr(w, ':', len);
+		if ((eq == NULL) == (colon == NULL))
+			continue;	/* reported by check_systems */
+		{
+			const char *id = eq ? eq + 1 : w;
+			size_t il = eq ? (size_t)(end - id) :
+			    (size_t)(colon - w);
+
+			for (int i = 0; i < nsid; i++)
+				if (strlen(sid[i]) == il &&
+				    memcmp(sid[i], id, il) == 0) {
+					snprintf(err, errlen, "system %.*s is "
+					    "listed twice (to sum several "
+					    "inverters into it: %.*s:SN1+SN2)",
+					    (int)il, id, (int)il, id);
+					return -1;
+				}
+			if (nsid < 32 && il < sizeof(sid[0]))
+				snprintf(sid[nsid++], sizeof(sid[0]), "%.*s",
+				    (int)il, id);
+		}
+		m = eq ? w : colon + 1;
+		while (m < end) {
+			size_t ml = strcspn(m, eq ? "=" : "+ ");
+
+			if (m + ml > end)
+				ml = (size_t)(end - m);
+			for (int i = 0; i < nsn; i++)
+				if (strlen(sn[i]) == ml &&
+				    memcmp(sn[i], m, ml) == 0) {
+					snprintf(err, errlen, "inverter %.*s "
+					    "is mapped twice (one inverter "
+					    "goes to one system)", (int)ml, m);
+					return -1;
+				}
+			if (nsn < 64 && ml < sizeof(sn[0]))
+				snprintf(sn[nsn++], sizeof(sn[0]), "%.*s",
+				    (int)ml, m);
+			if (eq)
+				break;
+			m += ml + 1;
 		}
 	}
 	return 0;
 }
 
+/*
+ * https only: the API key travels in a header. Plain http is for a
+ * stand-in on this machine (tests, a local proxy), never over a network.
+ */
 static int
 check_url(const char *value, char *err, size_t errlen)
 {
-	if (strncmp(value, "https://", 8) == 0 ||
-	    strncmp(value, "http://", 7) == 0)
+	static const char *const local[] = { "127.0.0.1", "localhost",
+	    "[::1]", NULL };
+	const char *h = value + 7;
+
+	if (strncmp(value, "https://", 8) == 0)
 		return 0;
-	snprintf(err, errlen, "'%s' is not an http:// or https:// URL", value);
+	if (strncmp(value, "http://", 7) != 0) {
+		snprintf(err, errlen, "'%s' is not an https:// URL", value);
+		return -1;
+	}
+	for (const char *const *l = local; *l; l++) {
+		size_t n = strlen(*l);
+
+		if (strncmp(h, *l, n) == 0 && strchr(":/", h[n]) != NULL)
+			return 0;
+	}
+	snprintf(err, errlen, "'%s': plain http would send the API key in "
+	    "clear text; use https:// (http:// only to 127.0.0.1 or "
+	    "localhost)", value);
 	return -1;
+}
+
+/* A file the program will need: there and readable now, not at the
+ * first connection hours later. Empty: not used. */
+static int
+check_file(const char *value, char *err, size_t errlen)
+{
+	if (value[0] == '\0' || access(value, R_OK) == 0)
+		return 0;
+	snprintf(err, errlen, "cannot read '%s': %s", value, strerror(errno));
+	return -1;
+}
+
+/* A port number, 1 .. 65535, that ends the string. */
+static bool
+is_port(const char *s)
+{
+	char *end;
+	long n;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	n = strtol(s, &end, 10);
+	return errno == 0 && *end == '\0' && n >= 1 && n <= 65535;
+}
+
+/* "HOST:PORT", "[V6]:PORT"; with passive, a bare "PORT" too. */
+static bool
+is_host_port(const char *s, bool passive)
+{
+	const char *colon;
+
+	if (passive && is_port(s))
+		return true;
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		return close && close > s + 1 && close[1] == ':' &&
+		    is_port(close + 2);
+	}
+	colon = strrchr(s, ':');
+	return colon && colon > s && memchr(s, ':', (size_t)(colon - s)) ==
+	    NULL && is_port(colon + 1);
+}
+
+/* The relay's syntax, checked here for file:line (names resolve later). */
+static int
+check_upstream(const char *value, char *err, size_t errlen)
+{
+	if (strcmp(value, "original") == 0 || strcmp(value, "none") == 0 ||
+	    is_host_port(value, false))
+		return 0;
+	snprintf(err, errlen, "'%s' is not HOST:PORT (nor original or none)",
+	    value);
+	return -1;
+}
+
+static int
+check_listen(const char *value, char *err, size_t errlen)
+{
+	char spec[CONFIG_STR];
+	const char *p = value;
+	size_t len;
+
+	for (;;) {
+		p += strspn(p, " \t,");
+		if (*p == '\0')
+			return 0;
+		len = strcspn(p, " \t,");
+		if (len >= sizeof(spec)) {
+			snprintf(err, errlen, "entry too long");
+			return -1;
+		}
+		memcpy(spec, p, len);
+		spec[len] = '\0';
+		p += len;
+		if (!is_host_port(spec, true)) {
+			snprintf(err, errlen, "'%s' is not [ADDR:]PORT", spec);
+			return -1;
+		}
+	}
+}
+
+/* [SCHEMA.]TABLE: PostgreSQL names are at most 63 bytes. */
+static int
+check_pg_table(const char *value, char *err, size_t errlen)
+{
+	const char *dot = strchr(value, '.');
+	size_t a = dot ? (size_t)(dot - value) : strlen(value);
+	size_t b = dot ? strlen(dot + 1) : 1;
+
+	if (a == 0 || b == 0 || a > 63 || b > 63 || (dot &&
+	    strchr(dot + 1, '.'))) {
+		snprintf(err, errlen, "'%s' is not TABLE or SCHEMA.TABLE "
+		    "(each at most 63 bytes)", value);
+		return -1;
+	}
+	return 0;
 }
 
 static const struct ckey keys[] = {
@@ -147,9 +375,9 @@ static const struct ckey keys[] = {
 	I("omniklog", "verbose", verbose, 0, 2, "0",
 	    "1 also logs every frame (debug)"),
 
-	L("relay", "listen", listen, "10004",
+	LC("relay", "listen", listen, "10004", check_listen,
 	    "[ADDR:]PORT to accept redirected connections on; repeatable"),
-	S("relay", "upstream", upstream, "original",
+	SC("relay", "upstream", upstream, "original", check_upstream,
 	    "original (SO_ORIGINAL_DST), HOST:PORT, or none"),
 	L("relay", "allow_upstream", allow_upstream, "",
 	    "networks the relay may forward to (CIDR); empty: any public "
@@ -217,8 +445,9 @@ static const struct ckey keys[] = {
 	L("postgresql", "conninfo", pg_conninfo, "",
 	    "libpq connection string (host, dbname, user, sslmode...), "
 	    "continued on indented lines; empty: off"),
-	S("postgresql", "table", pg_table, "omniklog_readings",
-	    "table the readings go to (created if missing)"),
+	SC("postgresql", "table", pg_table, "omniklog_readings",
+	    check_pg_table, "[SCHEMA.]TABLE the readings go to (the table "
+	    "is created if missing, the schema must exist)"),
 	I("postgresql", "batch", pg_batch, 1, 1000, "200",
 	    "readings per INSERT"),
 
@@ -239,18 +468,24 @@ static const struct ckey keys[] = {
 	I("mqtt", "keepalive", mqtt_keepalive, 5, 3600, "60",
 	    "seconds between keep-alive pings"),
 	B("mqtt", "tls", mqtt_tls, "no", "connect with TLS"),
-	S("mqtt", "cafile", mqtt_cafile, "",
+	SC("mqtt", "cafile", mqtt_cafile, "", check_file,
 	    "CA certificates for tls; empty: the system's"),
-	S("mqtt", "certfile", mqtt_certfile, "", "client certificate (tls)"),
-	S("mqtt", "keyfile", mqtt_keyfile, "", "client key (tls)"),
+	SC("mqtt", "certfile", mqtt_certfile, "", check_file,
+	    "client certificate (tls)"),
+	SC("mqtt", "keyfile", mqtt_keyfile, "", check_file,
+	    "client key (tls)"),
+	I("mqtt", "expire_after", mqtt_expire_after, 0, 86400, "900",
+	    "seconds after the last reading before Home Assistant shows the "
+	    "live values unavailable (3 pushes of ~300 s); 0: never"),
 
 	S("pvoutput", "api_key", pv_api_key, "",
 	    "PVOutput API key (sent in a header, never logged); empty: off"),
 	LC("pvoutput", "systems", pv_systems, "", check_systems,
-	    "INVERTER_SERIAL=SYSTEM_ID pairs, one system per inverter"),
+	    "INVERTER_SERIAL=SYSTEM_ID pairs, or SYSTEM_ID:SN1+SN2 for "
+	    "inverters summed into one system"),
 	SC("pvoutput", "url", pv_url, "https://pvoutput.org", check_url,
-	    "PVOutput's base URL"),
-	S("pvoutput", "cafile", pv_cafile, "",
+	    "PVOutput's base URL (https; http only to 127.0.0.1/localhost)"),
+	SC("pvoutput", "cafile", pv_cafile, "", check_file,
 	    "CA certificates for an https url (a self-hosted proxy); empty: "
 	    "the system's"),
 	B("pvoutput", "donor", pv_donor, "no",
@@ -396,8 +631,10 @@ struct load {
 	int nerr;
 	char *err;
 	size_t errlen, errused;
-	/* Lists: the first occurrence in the file replaces the default. */
+	/* Lists: the first occurrence in the file replaces the default.
+	 * Other keys: a second one is an error naming the first's line. */
 	bool seen[NKEYS];
+	int first_line[NKEYS];
 };
 
 static void __attribute__((format(printf, 2, 3)))
@@ -573,8 +810,19 @@ handler(void *user, const char *section, const char *name, const char *value)
 		    "comment goes after a space)", section, name);
 		return 1;
 	}
+	if (ld->seen[idx] && k->type != CT_LIST) {
+		add_error(ld, "[%s] %s is set twice (first on line %d); a "
+		    "second value would silently win", section, name,
+		    ld->first_line[idx]);
+		return 1;
+	}
+	if (!ld->seen[idx])
+		ld->first_line[idx] = ld->line;
 	if (set_key(ld->c, k, value, ld->seen[idx], msg, sizeof(msg)) != 0)
 		add_error(ld, "%s", msg);
+	else if (k->check == check_systems &&
+	    systems_duplicate(ld->c->pv_systems, msg, sizeof(msg)) != 0)
+		add_error(ld, "[pvoutput] systems: %s", msg);
 	ld->seen[idx] = true;
 	/* Always go on: report every problem in one run. */
 	return 1;

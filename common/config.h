@@ -69,7 +69,7 @@ struct config {
 
 	/* [postgresql] */
 	char pg_conninfo[CONFIG_STR * 2];	/* "" = off */
-	char pg_table[64];
+	char pg_table[128];		/* [SCHEMA.]TABLE */
 	int pg_batch;
 
 	/* [mqtt] */
@@ -86,6 +86,7 @@ struct config {
 	char mqtt_cafile[CONFIG_STR];
 	char mqtt_certfile[CONFIG_STR];
 	char mqtt_keyfile[CONFIG_STR];
+	int mqtt_expire_after;		/* seconds; 0 = never */
 
 	/* [pvoutput] */
 	char pv_api_key[128];		/* "" = off */

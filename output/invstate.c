@@ -157,6 +157,21 @@ rate_excess(const struct omnik_reading *r, struct invstate_result *res)
 	return INVSTATE_RATE;
 }
 
+/*
+ * An offline frame sends 0 for H total (and every other value but the
+ * energy counters: docs/PROTOCOL.md): a placeholder, neither compared nor
+ * remembered. Offline: run mode 0, or no run mode and no AC voltage.
+ */
+static bool
+htotal_placeholder(const int64_t *v)
+{
+	if (v[OMNIK_HTOTAL] != 0)
+		return false;
+	if (v[OMNIK_RUNMODE] != OMNIK_ABSENT)
+		return v[OMNIK_RUNMODE] == 0;
+	return v[OMNIK_VAC1] == OMNIK_ABSENT || v[OMNIK_VAC1] == 0;
+}
+
 /* The rules across readings; false with res->why set if one breaks. */
 static bool
 compare(const struct inv *e, const struct omnik_reading *r, int64_t when,
@@ -175,7 +190,7 @@ compare(const struct inv *e, const struct omnik_reading *r, int64_t when,
 		return false;
 	}
 	if (v[OMNIK_HTOTAL] != OMNIK_ABSENT && e->htotal != OMNIK_ABSENT &&
-	    v[OMNIK_HTOTAL] < e->htotal) {
+	    !htotal_placeholder(v) && v[OMNIK_HTOTAL] < e->htotal) {
 		snprintf(res->why, sizeof(res->why), "HTOTAL %lld h below the "
 		    "%lld h of inverter %s's last reading",
 		    (long long)v[OMNIK_HTOTAL], (long long)e->htotal, e->sn);
@@ -222,7 +237,8 @@ remember(struct inv *e, const struct omnik_reading *r, int64_t recv,
 			e->etoday = r->value[OMNIK_ETODAY];
 		if (r->value[OMNIK_ETOTAL] != OMNIK_ABSENT)
 			e->etotal = r->value[OMNIK_ETOTAL];
-		if (r->value[OMNIK_HTOTAL] != OMNIK_ABSENT)
+		if (r->value[OMNIK_HTOTAL] != OMNIK_ABSENT &&
+		    !htotal_placeholder(r->value))
 			e->htotal = r->value[OMNIK_HTOTAL];
 	}
 	e->recent[e->nrecent] = when;
@@ -271,8 +287,11 @@ int
 invstate_seed(const char *path, char *err, size_t errlen)
 {
 	/* The index on (inverter_sn, id) answers this without the rows. */
+	/* H total: the last one that was not an offline frame's 0. */
 	static const char sql[] = "SELECT inverter_sn, usec, etoday, etotal, "
-	    "htotal FROM readings WHERE id IN (SELECT max(id) FROM readings "
+	    "(SELECT h.htotal FROM readings h WHERE h.inverter_sn = "
+	    "readings.inverter_sn AND h.htotal > 0 ORDER BY h.id DESC LIMIT 1) "
+	    "FROM readings WHERE id IN (SELECT max(id) FROM readings "
 	    "GROUP BY inverter_sn) ORDER BY id DESC LIMIT ?";
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;

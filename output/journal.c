@@ -1826,3 +1826,72 @@ journal_sink(struct journal *j, struct sink *out)
 	out->reopen = sink_reopen;
 	out->close = sink_close;
 }
+
+/*
+ * For an output that shows each inverter's latest state (MQTT) after a
+ * restart. Rare calls (start-up), so the statements are prepared here
+ * and not kept.
+ */
+int
+journal_inverters(struct journal *j, int64_t upto,
+    struct journal_inverter *inv, int max, int *n, const char **err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*n = 0;
+	if (upto > visible(j))
+		upto = visible(j);
+	if (sqlite3_prepare_v2(j->c.db, "SELECT inverter_sn, max(id) AS m "
+	    "FROM readings WHERE id <= ?1 GROUP BY inverter_sn ORDER BY m "
+	    "DESC LIMIT ?2", -1, &st, NULL) != SQLITE_OK)
+		return conn_fail(&j->c, "listing inverters", err);
+	sqlite3_bind_int64(st, 1, upto);
+	sqlite3_bind_int(st, 2, max);
+	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		column_text(st, 0, inv[*n].sn, sizeof(inv[*n].sn));
+		inv[*n].last_id = sqlite3_column_int64(st, 1);
+		(*n)++;
+	}
+	if (*n < max && rc != SQLITE_DONE) {
+		conn_fail(&j->c, "listing inverters", err);
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int
+journal_last_positive(struct journal *j, const char *inverter,
+    enum omnik_field f, int64_t upto, int64_t *value, const char **err)
+{
+	char sql[200], col[16];
+	sqlite3_stmt *st;
+	size_t k;
+	int rc;
+
+	*value = OMNIK_ABSENT;
+	if ((int)f < 0 || f >= OMNIK_NFIELDS)
+		return 0;
+	for (k = 0; omnik_fields[f].name[k] && k < sizeof(col) - 1; k++)
+		col[k] = (char)tolower((unsigned char)omnik_fields[f].name[k]);
+	col[k] = '\0';
+	if (upto > visible(j))
+		upto = visible(j);
+	snprintf(sql, sizeof(sql), "SELECT %s FROM readings WHERE "
+	    "inverter_sn = ?1 AND id <= ?2 AND %s > 0 ORDER BY id DESC "
+	    "LIMIT 1", col, col);
+	if (sqlite3_prepare_v2(j->c.db, sql, -1, &st, NULL) != SQLITE_OK)
+		return conn_fail(&j->c, "reading a total", err);
+	sqlite3_bind_text(st, 1, inverter, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, upto);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*value = (int64_t)llround(sqlite3_column_double(st, 0) *
+		    pow10i(omnik_fields[f].decimals));
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return conn_fail(&j->c, "reading a total", err);
+	return 0;
+}

@@ -137,6 +137,22 @@ int journal_fetch(struct journal *j, int64_t after, const char *inverter,
 int64_t journal_last_id(struct journal *j, const char *inverter);
 
 /*
+ * The inverters with readings up to id `upto`, the most recently heard
+ * first (at most max), each with its latest row's id (journal_fetch
+ * reads the row). And the latest value of field f above 0 in an
+ * inverter's rows up to `upto` (OMNIK_ABSENT if none): the last good
+ * total, as offline frames carry 0 for some.
+ */
+struct journal_inverter {
+	char sn[OMNIK_SERIAL_LEN + 1];
+	int64_t last_id;
+};
+int journal_inverters(struct journal *j, int64_t upto,
+    struct journal_inverter *inv, int max, int *n, const char **err);
+int journal_last_positive(struct journal *j, const char *inverter,
+    enum omnik_field f, int64_t upto, int64_t *value, const char **err);
+
+/*
  * Delivery cursors: the id of the last row an output has delivered (or
  * skipped for good). A missing cursor is created at `initial`. inverter:
  * the one inverter whose rows the output delivers, NULL for all (what

@@ -87,9 +87,11 @@ static struct dynlib mosq_lib = DYNLIB("MQTT output",
 #define mosquitto_will_set mosq.mosquitto_will_set
 
 #define MQTT_BATCH 50
-#define MQTT_ANNOUNCED_MAX 64		/* inverters announced per connection */
+#define MQTT_INVERTERS_MAX 64		/* inverters remembered; LRU past it */
 #define MQTT_CONNECT_TIMEOUT_S 15
-#define JSON_MAX 1536
+#define MQTT_RETRY_MIN_MS 500
+#define MQTT_RETRY_MAX_MS 30000
+#define JSON_MAX 2048
 
 enum mq_state { MQ_DOWN, MQ_RESOLVING, MQ_CONNECTING, MQ_UP };
 
@@ -102,16 +104,33 @@ struct mq_job {
 	char tls_err[96];	/* OpenSSL's reason, if the handshake ended here */
 };
 
+/*
+ * What Home Assistant holds of one inverter: its sensors, its last state
+ * (published again on every new connection: a broker that lost its
+ * retained messages, or an omniklog restarted at night, still shows the
+ * last reading) and the totals last published (never published lower).
+ */
+struct mq_inv {
+	char sn[OMNIK_SERIAL_LEN + 1];
+	uint32_t sensors;		/* bit i: sensors[i] applies */
+	uint32_t announced;		/* of those, announced on this link */
+	bool has_last;
+	struct journal_row last;
+	int64_t etotal, htotal;		/* last published, or OMNIK_ABSENT */
+	uint64_t used;			/* LRU clock */
+};
+
 struct mqtt {
 	struct delivery *d;
 	struct event_base *base;
 	struct mosquitto *m;
 	struct resolve *res;
-	struct event *ev_read, *ev_write, *tick;
+	struct event *ev_read, *ev_write, *tick, *retry;
 	enum mq_state state;
 	time_t connect_started;
+	int retry_ms;
 	char host[CONFIG_STR];
-	int port, keepalive;
+	int port, keepalive, expire_after;
 	char prefix[64], disc_prefix[64];
 	bool discovery;
 	char status_topic[80];
@@ -120,52 +139,83 @@ struct mqtt {
 	int mids[MQTT_BATCH];
 	bool acked[MQTT_BATCH];
 	bool published;			/* this batch went out on this link */
-	char announced[MQTT_ANNOUNCED_MAX][OMNIK_SERIAL_LEN + 1];
-	int nannounced;
+	struct mq_inv inv[MQTT_INVERTERS_MAX];
+	int ninv;
+	uint64_t clock;
 	char last_err[256];
 	char tls_err[96];		/* libmosquitto's reason for a TLS error */
 	struct config cfg;		/* credentials and TLS, for new clients */
 	char client_id[96];
 };
 
+/* What a sensor shows besides an omnik field. */
+enum {
+	SV_PAC = -1,		/* the sum of PAC1..3 */
+	SV_TIME = -2,		/* the reading's time (timestamp) */
+	SV_RUN = -3,		/* run mode as a binary sensor */
+	SV_FAULT = -4,		/* the raw fault bytes, hex */
+};
+
 struct sensor {
 	const char *name;	/* HA entity name, under the device name */
 	const char *key;	/* JSON key in the state message */
-	int field;		/* omnik field, or -1 for the sum of PAC1..3 */
+	int field;		/* omnik field, or SV_* */
 	const char *unit, *device_class, *state_class;
+	bool expires;		/* a live value: unavailable when stale */
+	bool base;		/* every variant has it (see variant_sensors) */
 };
 
 static const struct sensor sensors[] = {
-	{ "Power", "pac", -1, "W", "power", "measurement" },
+	{ "Power", "pac", SV_PAC, "W", "power", "measurement", true, true },
 	{ "Energy today", "etoday", OMNIK_ETODAY, "kWh", "energy",
-	    "total_increasing" },
+	    "total_increasing", false, true },
 	{ "Energy total", "etotal", OMNIK_ETOTAL, "kWh", "energy",
-	    "total_increasing" },
+	    "total_increasing", false, true },
 	{ "Temperature", "temp", OMNIK_TEMP, "°C", "temperature",
-	    "measurement" },
-	{ "PV1 voltage", "vpv1", OMNIK_VPV1, "V", "voltage", "measurement" },
-	{ "PV2 voltage", "vpv2", OMNIK_VPV2, "V", "voltage", "measurement" },
-	{ "PV3 voltage", "vpv3", OMNIK_VPV3, "V", "voltage", "measurement" },
-	{ "PV1 current", "ipv1", OMNIK_IPV1, "A", "current", "measurement" },
-	{ "PV2 current", "ipv2", OMNIK_IPV2, "A", "current", "measurement" },
-	{ "PV3 current", "ipv3", OMNIK_IPV3, "A", "current", "measurement" },
-	{ "AC1 voltage", "vac1", OMNIK_VAC1, "V", "voltage", "measurement" },
-	{ "AC2 voltage", "vac2", OMNIK_VAC2, "V", "voltage", "measurement" },
-	{ "AC3 voltage", "vac3", OMNIK_VAC3, "V", "voltage", "measurement" },
-	{ "AC1 current", "iac1", OMNIK_IAC1, "A", "current", "measurement" },
-	{ "AC2 current", "iac2", OMNIK_IAC2, "A", "current", "measurement" },
-	{ "AC3 current", "iac3", OMNIK_IAC3, "A", "current", "measurement" },
+	    "measurement", true, true },
+	{ "PV1 voltage", "vpv1", OMNIK_VPV1, "V", "voltage", "measurement",
+	    true, true },
+	{ "PV2 voltage", "vpv2", OMNIK_VPV2, "V", "voltage", "measurement",
+	    true, true },
+	{ "PV3 voltage", "vpv3", OMNIK_VPV3, "V", "voltage", "measurement",
+	    true, false },
+	{ "PV1 current", "ipv1", OMNIK_IPV1, "A", "current", "measurement",
+	    true, true },
+	{ "PV2 current", "ipv2", OMNIK_IPV2, "A", "current", "measurement",
+	    true, true },
+	{ "PV3 current", "ipv3", OMNIK_IPV3, "A", "current", "measurement",
+	    true, false },
+	{ "AC1 voltage", "vac1", OMNIK_VAC1, "V", "voltage", "measurement",
+	    true, true },
+	{ "AC2 voltage", "vac2", OMNIK_VAC2, "V", "voltage", "measurement",
+	    true, false },
+	{ "AC3 voltage", "vac3", OMNIK_VAC3, "V", "voltage", "measurement",
+	    true, false },
+	{ "AC1 current", "iac1", OMNIK_IAC1, "A", "current", "measurement",
+	    true, true },
+	{ "AC2 current", "iac2", OMNIK_IAC2, "A", "current", "measurement",
+	    true, false },
+	{ "AC3 current", "iac3", OMNIK_IAC3, "A", "current", "measurement",
+	    true, false },
 	{ "AC1 frequency", "fac1", OMNIK_FAC1, "Hz", "frequency",
-	    "measurement" },
+	    "measurement", true, true },
 	{ "AC2 frequency", "fac2", OMNIK_FAC2, "Hz", "frequency",
-	    "measurement" },
+	    "measurement", true, false },
 	{ "AC3 frequency", "fac3", OMNIK_FAC3, "Hz", "frequency",
-	    "measurement" },
-	{ "AC1 power", "pac1", OMNIK_PAC1, "W", "power", "measurement" },
-	{ "AC2 power", "pac2", OMNIK_PAC2, "W", "power", "measurement" },
-	{ "AC3 power", "pac3", OMNIK_PAC3, "W", "power", "measurement" },
+	    "measurement", true, false },
+	{ "AC1 power", "pac1", OMNIK_PAC1, "W", "power", "measurement", true,
+	    true },
+	{ "AC2 power", "pac2", OMNIK_PAC2, "W", "power", "measurement", true,
+	    false },
+	{ "AC3 power", "pac3", OMNIK_PAC3, "W", "power", "measurement", true,
+	    false },
 	{ "Operating hours", "htotal", OMNIK_HTOTAL, "h", "duration",
-	    "total_increasing" },
+	    "total_increasing", false, true },
+	{ "Generating", "generating", SV_RUN, NULL, "running", NULL, true,
+	    true },
+	{ "Last reading", "time", SV_TIME, NULL, "timestamp", NULL, false,
+	    true },
+	{ "Fault bytes", "fault", SV_FAULT, NULL, NULL, NULL, false, true },
 };
 
 #define NSENSORS ((int)(sizeof(sensors) / sizeof(sensors[0])))
@@ -174,6 +224,43 @@ int
 mqtt_sensor_count(void)
 {
 	return NSENSORS;
+}
+
+/*
+ * The variant of an inverter, from what its reading says of the frame
+ * (the payload length and control byte: docs/PROTOCOL.md). This is the
+ * one place that knows it; the sensors announced and the model name
+ * follow from it.
+ *
+ * Every V4 data frame, 99 to 183 bytes, carries all the common fields
+ * (31 .. 80, three PV strings and three AC phases), so every variant has
+ * the base set whatever the first reading's values (an offline frame
+ * has no temperature: its entity is announced all the same). Channels
+ * a single-phase, two-string inverter does not have read 0xFFFF and are
+ * announced once a reading carries them (the 183-byte frames write 0
+ * there instead, so they get all three). The fault bytes (81 .. 96) are
+ * in every length from 99 bytes on. The model says the frame family; no
+ * source maps frames or serials to a commercial model name.
+ */
+static uint32_t
+variant_sensors(const struct omnik_reading *r, char *model, size_t n)
+{
+	uint32_t set = 0;
+	int64_t pac;
+
+	for (int i = 0; i < NSENSORS; i++) {
+		const struct sensor *s = &sensors[i];
+
+		if (s->base || (s->field >= 0 &&
+		    r->value[s->field] != OMNIK_ABSENT) ||
+		    (s->field == SV_PAC && omnik_total_power(r, &pac)))
+			set |= 1u << i;
+	}
+	if (model)
+		snprintf(model, n, "Omnik inverter (V4 data frame, %u bytes%s)",
+		    (unsigned)r->frame_len + OMNIK_OVERHEAD,
+		    r->ctrl1 == 0x51 ? ", external logger" : "");
+	return set;
 }
 
 static void
@@ -215,8 +302,29 @@ json_str(const char *s, char *buf, size_t n)
 	buf[k] = '\0';
 }
 
-size_t
-mqtt_state_json(const struct journal_row *row, char *buf, size_t n)
+/*
+ * A total for Home Assistant: total_increasing reads any drop as a new
+ * meter cycle (and adds the whole lifetime again to the statistics), and
+ * offline frames carry 0 hours. So a total below the last one published
+ * is replaced by that last one: the meter did not go back, the frame
+ * just does not say. Absent or 0: the last one too (null before any;
+ * an offline frame's 0 hours is no reading of the meter).
+ */
+static int64_t
+monotonic(int64_t v, int64_t *last)
+{
+	if (v != OMNIK_ABSENT && v > 0 && (*last == OMNIK_ABSENT || v >= *last))
+		*last = v;
+	return *last;
+}
+
+/*
+ * The state message: every key of every sensor, null when the reading
+ * does not carry it (a template on a missing key warns all night).
+ */
+static size_t
+state_json(const struct journal_row *row, struct mq_inv *inv, char *buf,
+    size_t n)
 {
 	const struct omnik_reading *r = &row->r;
 	char t[32], v[32], name[16], sn[40], fw[64], fw2[64];
@@ -231,23 +339,54 @@ mqtt_state_json(const struct journal_row *row, char *buf, size_t n)
 	len = (size_t)snprintf(buf, n, "{\"time\":\"%s\",\"inverter_sn\":"
 	    "\"%s\",\"kit_sn\":%lu,\"journal_id\":%lld", t, sn,
 	    (unsigned long)r->kit_sn, (long long)row->id);
-	if (omnik_total_power(r, &pac) && len < n)
-		len += (size_t)snprintf(buf + len, n - len, ",\"pac\":%lld",
-		    (long long)pac);
+	if (len < n) {
+		if (omnik_total_power(r, &pac))
+			len += (size_t)snprintf(buf + len, n - len,
+			    ",\"pac\":%lld", (long long)pac);
+		else
+			len += (size_t)snprintf(buf + len, n - len,
+			    ",\"pac\":null");
+	}
 	for (int i = 0; i < OMNIK_NFIELDS && len < n; i++) {
-		if (r->value[i] == OMNIK_ABSENT)
-			continue;
+		int64_t x = r->value[i];
+
+		if (i == OMNIK_ETOTAL)
+			x = monotonic(x, &inv->etotal);
+		else if (i == OMNIK_HTOTAL)
+			x = monotonic(x, &inv->htotal);
 		lower(omnik_fields[i].name, name, sizeof(name));
-		omnik_format_value((enum omnik_field)i, r->value[i], v,
-		    sizeof(v));
+		if (x == OMNIK_ABSENT)
+			snprintf(v, sizeof(v), "null");
+		else
+			omnik_format_value((enum omnik_field)i, x, v,
+			    sizeof(v));
 		len += (size_t)snprintf(buf + len, n - len, ",\"%s\":%s", name,
 		    v);
 	}
-	if (r->has_fw && len < n) {
-		json_str(r->fw_main, fw, sizeof(fw));
-		json_str(r->fw_slave, fw2, sizeof(fw2));
-		len += (size_t)snprintf(buf + len, n - len, ",\"fw_main\":\"%s\","
-		    "\"fw_slave\":\"%s\"", fw, fw2);
+	if (len < n)
+		len += (size_t)snprintf(buf + len, n - len, ",\"generating\":%s",
+		    r->value[OMNIK_RUNMODE] == OMNIK_ABSENT ? "null" :
+		    r->value[OMNIK_RUNMODE] == 1 ? "\"ON\"" : "\"OFF\"");
+	if (len < n) {
+		len += (size_t)snprintf(buf + len, n - len, ",\"fault\":%s",
+		    r->has_fault ? "\"" : "null");
+		for (int i = 0; r->has_fault && i < OMNIK_FAULT_LEN && len < n;
+		    i++)
+			len += (size_t)snprintf(buf + len, n - len, "%02x",
+			    r->fault[i]);
+		if (r->has_fault && len < n)
+			len += (size_t)snprintf(buf + len, n - len, "\"");
+	}
+	if (len < n) {
+		if (r->has_fw) {
+			json_str(r->fw_main, fw, sizeof(fw));
+			json_str(r->fw_slave, fw2, sizeof(fw2));
+			len += (size_t)snprintf(buf + len, n - len,
+			    ",\"fw_main\":\"%s\",\"fw_slave\":\"%s\"", fw, fw2);
+		} else {
+			len += (size_t)snprintf(buf + len, n - len,
+			    ",\"fw_main\":null,\"fw_slave\":null");
+		}
 	}
 	if (len + 2 > n)
 		return 0;
@@ -256,49 +395,68 @@ mqtt_state_json(const struct journal_row *row, char *buf, size_t n)
 	return len;
 }
 
-int
-mqtt_discovery(const struct journal_row *row, int i, const char *prefix,
-    const char *discovery_prefix, char *topic, size_t tn, char *payload,
-    size_t pn)
+/* The discovery config of sensors[i] for an inverter. */
+static int
+discovery_json(const struct mqtt *q, const struct mq_inv *inv, int i,
+    char *topic, size_t tn, char *payload, size_t pn)
 {
 	const struct sensor *s = &sensors[i];
-	const struct omnik_reading *r = &row->r;
-	char id[40], sn[40], fw[64];
-	int64_t pac;
+	const struct omnik_reading *r = &inv->last.r;
+	char id[40], sn[40], fw[64], model[96], extra[256];
+	bool binary = s->field == SV_RUN;
+	size_t x = 0;
 	int len;
 
-	if (s->field >= 0 ? r->value[s->field] == OMNIK_ABSENT :
-	    !omnik_total_power(r, &pac))
-		return -1;
-	safe_id(r->inverter_sn, id, sizeof(id));
-	json_str(r->inverter_sn, sn, sizeof(sn));
+	safe_id(inv->sn, id, sizeof(id));
+	json_str(inv->sn, sn, sizeof(sn));
 	json_str(r->has_fw ? r->fw_main : "", fw, sizeof(fw));
-	snprintf(topic, tn, "%s/sensor/omniklog_%s/%s/config",
-	    discovery_prefix, id, s->key);
+	(void)variant_sensors(r, model, sizeof(model));
+	extra[0] = '\0';
+	if (s->unit)
+		x += (size_t)snprintf(extra + x, sizeof(extra) - x,
+		    "\"unit_of_measurement\":\"%s\",", s->unit);
+	if (s->device_class && x < sizeof(extra))
+		x += (size_t)snprintf(extra + x, sizeof(extra) - x,
+		    "\"device_class\":\"%s\",", s->device_class);
+	if (s->state_class && x < sizeof(extra))
+		x += (size_t)snprintf(extra + x, sizeof(extra) - x,
+		    "\"state_class\":\"%s\",", s->state_class);
+	if (s->expires && q->expire_after > 0 && x < sizeof(extra))
+		x += (size_t)snprintf(extra + x, sizeof(extra) - x,
+		    "\"expire_after\":%d,", q->expire_after);
+	if (binary && x < sizeof(extra))
+		x += (size_t)snprintf(extra + x, sizeof(extra) - x,
+		    "\"payload_on\":\"ON\",\"payload_off\":\"OFF\",");
+	if ((s->field == SV_FAULT || s->field == SV_TIME) && x < sizeof(extra))
+		x += (size_t)snprintf(extra + x, sizeof(extra) - x,
+		    "\"entity_category\":\"diagnostic\",");
+	if (x >= sizeof(extra))
+		return -1;
+	snprintf(topic, tn, "%s/%s/omniklog_%s/%s/config", q->disc_prefix,
+	    binary ? "binary_sensor" : "sensor", id, s->key);
 	len = snprintf(payload, pn, "{"
 	    "\"name\":\"%s\","
 	    "\"unique_id\":\"omniklog_%s_%s\","
 	    "\"state_topic\":\"%s/%s/state\","
 	    "\"value_template\":\"{{ value_json.%s }}\","
-	    "\"unit_of_measurement\":\"%s\","
-	    "\"device_class\":\"%s\","
-	    "\"state_class\":\"%s\","
+	    "%s"
 	    "\"availability_topic\":\"%s/status\","
 	    "\"payload_available\":\"online\","
 	    "\"payload_not_available\":\"offline\","
 	    "\"device\":{\"identifiers\":[\"omniklog_%s\"],"
 	    "\"name\":\"Omnik inverter %s\",\"manufacturer\":\"Omnik\","
-	    "\"model\":\"Omnik inverter\",\"serial_number\":\"%s\"%s%s%s},"
+	    "\"model\":\"%s\",\"serial_number\":\"%s\"%s%s%s},"
 	    "\"origin\":{\"name\":\"omniklog\"}"
 	    "}",
-	    s->name, id, s->key, prefix, id, s->key, s->unit,
-	    s->device_class, s->state_class, prefix, id, sn, sn,
-	    fw[0] ? ",\"sw_version\":\"" : "", fw, fw[0] ? "\"" : "");
+	    s->name, id, s->key, q->prefix, id, s->key, extra, q->prefix, id,
+	    sn, model, sn, fw[0] ? ",\"sw_version\":\"" : "", fw,
+	    fw[0] ? "\"" : "");
 	return len > 0 && (size_t)len < pn ? 0 : -1;
 }
 
 static void mq_down(struct mqtt *q, const char *why);
 static void publish_batch(struct mqtt *q);
+static void republish(struct mqtt *q);
 
 /*
  * libmosquitto's own return code for any TLS failure says only "A TLS
@@ -426,11 +584,24 @@ drop_events(struct mqtt *q)
 	}
 }
 
+/* The next connection attempt, after a back-off that grows to 30 s. */
+static void
+arm_retry(struct mqtt *q)
+{
+	struct timeval tv;
+
+	q->retry_ms = q->retry_ms == 0 ? MQTT_RETRY_MIN_MS : q->retry_ms * 2;
+	if (q->retry_ms > MQTT_RETRY_MAX_MS)
+		q->retry_ms = MQTT_RETRY_MAX_MS;
+	tv.tv_sec = q->retry_ms / 1000;
+	tv.tv_usec = (q->retry_ms % 1000) * 1000;
+	evtimer_add(q->retry, &tv);
+	log_debug("output mqtt: next try in %d ms", q->retry_ms);
+}
+
 static void
 mq_down(struct mqtt *q, const char *why)
 {
-	bool had_batch = q->nrows > 0;
-
 	if (q->state != MQ_DOWN)
 		log_warnx("output mqtt: %s:%d: %s", q->host, q->port, why);
 	q->state = MQ_DOWN;
@@ -444,14 +615,17 @@ mq_down(struct mqtt *q, const char *why)
 	 */
 	if (q->m && mosquitto_socket(q->m) >= 0)
 		(void)shutdown(mosquitto_socket(q->m), SHUT_RDWR);
-	q->nrows = 0;
 	/*
-	 * The whole batch goes again, acknowledged messages too: a broker
-	 * without persistence that PUBACKed and then went down never passed
-	 * them on. At least once, as QoS 1 promises; never lost.
+	 * The batch stays ours and goes again, acknowledged messages too,
+	 * on the next connection: a broker without persistence that
+	 * PUBACKed and then went down never passed them on. At least once,
+	 * as QoS 1 promises; never lost. The reconnection is ours, not the
+	 * delivery's: Home Assistant needs "online" and the last state at
+	 * night too, when no reading comes to start a connection.
 	 */
-	if (had_batch)
-		delivery_done(q->d, 0, DELIVERY_RETRY, 0);
+	q->published = false;
+	if (!evtimer_pending(q->retry, NULL))
+		arm_retry(q);
 }
 
 static void
@@ -468,9 +642,10 @@ on_connect(struct mosquitto *m, void *arg, int rc)
 	}
 	log_info("output mqtt: connected to %s:%d", q->host, q->port);
 	q->state = MQ_UP;
-	q->nannounced = 0;	/* the broker may have lost retained configs */
+	q->retry_ms = 0;
 	(void)mosquitto_publish(q->m, NULL, q->status_topic, 6, "online", 1,
 	    true);
+	republish(q);
 	if (q->nrows > 0)
 		publish_batch(q);
 	update_write(q);
@@ -509,29 +684,92 @@ on_publish(struct mosquitto *m, void *arg, int mid)
 	}
 }
 
-static bool
-announced(struct mqtt *q, const char *sn)
+/* The inverter's entry, made (or the least recently heard one reused). */
+static struct mq_inv *
+inv_get(struct mqtt *q, const char *sn)
 {
-	for (int i = 0; i < q->nannounced; i++)
-		if (strcmp(q->announced[i], sn) == 0)
-			return true;
-	if (q->nannounced < MQTT_ANNOUNCED_MAX)
-		snprintf(q->announced[q->nannounced++], OMNIK_SERIAL_LEN + 1,
-		    "%s", sn);
-	return false;
+	struct mq_inv *v = NULL;
+
+	for (int i = 0; i < q->ninv; i++)
+		if (strcmp(q->inv[i].sn, sn) == 0) {
+			v = &q->inv[i];
+			goto found;
+		}
+	if (q->ninv < MQTT_INVERTERS_MAX) {
+		v = &q->inv[q->ninv++];
+	} else {
+		v = &q->inv[0];
+		for (int i = 1; i < q->ninv; i++)
+			if (q->inv[i].used < v->used)
+				v = &q->inv[i];
+	}
+	memset(v, 0, sizeof(*v));
+	snprintf(v->sn, sizeof(v->sn), "%s", sn);
+	v->etotal = v->htotal = OMNIK_ABSENT;
+found:
+	v->used = ++q->clock;
+	return v;
 }
 
+/* Discovery configs of the inverter's sensors not yet sent on this link. */
 static void
-announce(struct mqtt *q, const struct journal_row *row)
+announce(struct mqtt *q, struct mq_inv *v)
 {
 	char topic[256], payload[JSON_MAX];
 
+	if (!q->discovery || !v->has_last)
+		return;
 	for (int i = 0; i < NSENSORS; i++) {
-		if (mqtt_discovery(row, i, q->prefix, q->disc_prefix, topic,
-		    sizeof(topic), payload, sizeof(payload)) != 0)
+		if (!(v->sensors & (1u << i)) || (v->announced & (1u << i)))
 			continue;
-		(void)mosquitto_publish(q->m, NULL, topic,
-		    (int)strlen(payload), payload, 1, true);
+		if (discovery_json(q, v, i, topic, sizeof(topic), payload,
+		    sizeof(payload)) != 0)
+			continue;
+		if (mosquitto_publish(q->m, NULL, topic, (int)strlen(payload),
+		    payload, 1, true) == MOSQ_ERR_SUCCESS)
+			v->announced |= 1u << i;
+	}
+}
+
+static void
+learn(struct mqtt *q, struct mq_inv *v, const struct journal_row *row)
+{
+	(void)q;
+	v->last = *row;
+	v->has_last = true;
+	v->sensors |= variant_sensors(&row->r, NULL, 0);
+}
+
+/*
+ * On every new connection: the discovery configs and the last state of
+ * every inverter known, but for those whose newer rows are in the batch
+ * about to go (the broker may have lost its retained messages; after a
+ * restart at night this is all Home Assistant gets until sunrise).
+ */
+static void
+republish(struct mqtt *q)
+{
+	char topic[160], id[40], json[JSON_MAX];
+	size_t len;
+
+	for (int i = 0; i < q->ninv; i++) {
+		struct mq_inv *v = &q->inv[i];
+		bool in_batch = false;
+
+		v->announced = 0;
+		if (!v->has_last)
+			continue;
+		announce(q, v);
+		for (int k = 0; k < q->nrows && !in_batch; k++)
+			in_batch = strcmp(q->rows[k].r.inverter_sn, v->sn) == 0;
+		if (in_batch)
+			continue;
+		len = state_json(&v->last, v, json, sizeof(json));
+		safe_id(v->sn, id, sizeof(id));
+		snprintf(topic, sizeof(topic), "%s/%s/state", q->prefix, id);
+		if (len > 0)
+			(void)mosquitto_publish(q->m, NULL, topic, (int)len,
+			    json, 1, true);
 	}
 }
 
@@ -545,12 +783,14 @@ publish_batch(struct mqtt *q)
 	q->published = true;
 	for (int i = 0; i < q->nrows; i++) {
 		const struct journal_row *row = &q->rows[i];
-		size_t len = mqtt_state_json(row, json, sizeof(json));
+		struct mq_inv *v = inv_get(q, row->r.inverter_sn);
+		size_t len;
 
+		learn(q, v, row);
+		len = state_json(row, v, json, sizeof(json));
 		q->acked[i] = false;
 		q->mids[i] = -1;
-		if (q->discovery && !announced(q, row->r.inverter_sn))
-			announce(q, row);
+		announce(q, v);
 		safe_id(row->r.inverter_sn, id, sizeof(id));
 		snprintf(topic, sizeof(topic), "%s/%s/state", q->prefix, id);
 		rc = mosquitto_publish(q->m, &q->mids[i], topic, (int)len,
@@ -700,6 +940,17 @@ mq_connect(struct mqtt *q)
 	return 0;
 }
 
+static void
+on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct mqtt *q = arg;
+
+	(void)fd;
+	(void)what;
+	if (q->state == MQ_DOWN)
+		(void)mq_connect(q);
+}
+
 static int
 mq_send(void *ctx, const struct journal_row *rows, int n)
 {
@@ -710,15 +961,10 @@ mq_send(void *ctx, const struct journal_row *rows, int n)
 	q->rows = rows;
 	q->nrows = n;
 	q->published = false;
-	switch (q->state) {
-	case MQ_DOWN:
-		return mq_connect(q);
-	case MQ_UP:
+	if (q->state == MQ_UP)
 		publish_batch(q);
-		return 0;
-	default:
-		return 0;	/* published on CONNACK */
-	}
+	/* Otherwise published on the next CONNACK (a try is due). */
+	return 0;
 }
 
 static void
@@ -732,6 +978,8 @@ mq_free(void *ctx)
 	drop_events(q);
 	if (q->tick)
 		event_free(q->tick);
+	if (q->retry)
+		event_free(q->retry);
 	if (q->m) {
 		if (q->state == MQ_UP) {
 			/* Best effort: the will covers a crash, not this. */
@@ -750,13 +998,54 @@ mq_free(void *ctx)
 
 static const struct delivery_ops mq_ops = { mq_send, mq_free };
 
+/*
+ * What Home Assistant was last shown, from the journal: each inverter's
+ * latest row this output had delivered (its cursor; what comes after is
+ * the delivery's backlog) and its last good totals.
+ */
+static int
+load_known(struct mqtt *q, struct journal *j, char *err, size_t errlen)
+{
+	struct journal_inverter known[MQTT_INVERTERS_MAX];
+	struct journal_row row;
+	const char *e;
+	int64_t upto;
+	int n, got;
+
+	if (journal_cursor_get(j, "mqtt", NULL, journal_last_id(j, NULL),
+	    &upto, &e) != 0 ||
+	    journal_inverters(j, upto, known, MQTT_INVERTERS_MAX, &n, &e) != 0)
+		goto fail;
+	/* Oldest first, so that the LRU order is the journal's. */
+	for (int i = n - 1; i >= 0; i--) {
+		struct mq_inv *v;
+
+		if (journal_fetch(j, known[i].last_id - 1, known[i].sn, &row, 1,
+		    &got, &e) != 0)
+			goto fail;
+		if (got != 1)
+			continue;
+		v = inv_get(q, known[i].sn);
+		learn(q, v, &row);
+		if (journal_last_positive(j, v->sn, OMNIK_ETOTAL, upto,
+		    &v->etotal, &e) != 0 ||
+		    journal_last_positive(j, v->sn, OMNIK_HTOTAL, upto,
+		    &v->htotal, &e) != 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	snprintf(err, errlen, "%s", e);
+	return -1;
+}
+
 struct delivery *
 mqtt_start(struct journal *j, struct event_base *base,
     const struct config *cfg, char *err, size_t errlen)
 {
 	struct delivery_opts dopt = { .name = "mqtt", .batch = MQTT_BATCH,
 	    .start_at_end = true };
-	struct timeval sec = { 1, 0 };
+	struct timeval sec = { 1, 0 }, zero = { 0, 0 };
 	char host[64];
 	struct mqtt *q;
 
@@ -777,6 +1066,7 @@ mqtt_start(struct journal *j, struct event_base *base,
 	}
 	snprintf(q->host, sizeof(q->host), "%s", cfg->mqtt_host);
 	q->port = cfg->mqtt_port;
+	q->expire_after = cfg->mqtt_expire_after;
 	q->keepalive = cfg->mqtt_keepalive;
 	snprintf(q->prefix, sizeof(q->prefix), "%s", cfg->mqtt_prefix);
 	snprintf(q->disc_prefix, sizeof(q->disc_prefix), "%s",
@@ -802,9 +1092,18 @@ mqtt_start(struct journal *j, struct event_base *base,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	q->retry = evtimer_new(base, on_retry, q);
+	if (q->retry == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (load_known(q, j, err, errlen) != 0)
+		goto fail;
 	q->d = delivery_new(j, base, &dopt, &mq_ops, q, err, errlen);
 	if (q->d == NULL)
 		goto fail;
+	/* Connect now, not at the first reading: it may be night. */
+	evtimer_add(q->retry, &zero);
 	return q->d;
 fail:
 	mq_free(q);

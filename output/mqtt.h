@@ -8,10 +8,16 @@
  *   PREFIX/<inverter serial>/state      JSON of the latest reading,
  *                                       retained, QoS 1
  *   DISCOVERY/sensor/omniklog_<serial>/<field>/config
- *                                       one HA sensor per field, retained;
+ *   DISCOVERY/binary_sensor/omniklog_<serial>/generating/config
+ *                                       one HA entity per sensor the
+ *                                       inverter's variant has, retained;
  *                                       one HA device per inverter
  *
- * A row counts as delivered when the broker acknowledged its state
+ * It connects at start and reconnects with back-off on its own; on every
+ * connection it publishes "online", the discovery configs and the last
+ * known state of each inverter (from the journal after a restart). The
+ * state JSON has every key, null when absent, and totals that never go
+ * down. A row counts as delivered when the broker acknowledged its state
  * message (PUBACK).
  */
 #ifndef MQTT_H
@@ -29,16 +35,7 @@ struct journal_row;
 struct delivery *mqtt_start(struct journal *j, struct event_base *base,
     const struct config *cfg, char *err, size_t errlen);
 
-/* The state message for a row. Returns its length, 0 if it did not fit. */
-size_t mqtt_state_json(const struct journal_row *row, char *buf, size_t n);
-/*
- * The discovery config of sensor `i` (0 .. mqtt_sensor_count()-1) for a
- * row's inverter: topic and payload. Returns -1 if the row does not carry
- * that sensor's value (nothing to announce), 0 otherwise.
- */
-int mqtt_discovery(const struct journal_row *row, int i, const char *prefix,
-    const char *discovery_prefix, char *topic, size_t tn, char *payload,
-    size_t pn);
+/* How many kinds of entity a Home Assistant device can get. */
 int mqtt_sensor_count(void);
 
 #endif /* MQTT_H */

@@ -43,7 +43,7 @@
 
 /* libpq, loaded at run time: every function this file calls. */
 #define PQ_SYMBOLS(X) \
-	X(PQclear) X(PQconnectPoll) X(PQconnectStart) X(PQconninfoFree) \
+	X(PQclear) X(PQconnectPoll) X(PQescapeIdentifier) X(PQconnectStart) X(PQconninfoFree) \
 	X(PQconninfoParse) X(PQconsumeInput) X(PQerrorMessage) X(PQfinish) \
 	X(PQflush) X(PQfreemem) X(PQgetResult) X(PQisBusy) \
 	X(PQresultErrorMessage) X(PQresultStatus) X(PQsendQuery) \
@@ -58,6 +58,7 @@ static struct dynlib pq_lib = DYNLIB("PostgreSQL output",
 #define PQclear pq.PQclear
 #define PQconnectPoll pq.PQconnectPoll
 #define PQconnectStart pq.PQconnectStart
+#define PQescapeIdentifier pq.PQescapeIdentifier
 #define PQconninfoFree pq.PQconninfoFree
 #define PQconninfoParse pq.PQconninfoParse
 #define PQconsumeInput pq.PQconsumeInput
@@ -101,7 +102,8 @@ struct pgsql {
 	enum pg_state state;
 	char *conninfo;
 	struct resolve *res;
-	char table[140];		/* quoted identifier */
+	char table_name[128];		/* as configured: [SCHEMA.]TABLE */
+	char table[300];		/* quoted by libpq: "schema"."table" */
 	int batch;
 	bool failed;			/* an error result in this query */
 	const struct journal_row *rows;	/* batch waiting or in flight */
@@ -115,6 +117,7 @@ struct pgsql {
 
 static void on_socket(evutil_socket_t fd, short what, void *arg);
 static void query_start_insert(struct pgsql *p);
+static int build_insert(struct pgsql *p);
 
 static const char *
 col_type(int field)
@@ -138,25 +141,34 @@ col_name(int field, char *buf, size_t n)
 	buf[k] = '\0';
 }
 
-/* "name" with embedded quotes doubled, as SQL identifiers are quoted. */
+/*
+ * [SCHEMA.]TABLE as a quoted SQL name, each part quoted by libpq's own
+ * PQescapeIdentifier (it needs the connection: the quoting follows its
+ * encoding). The first dot separates the schema, which must exist.
+ */
 static int
-quote_ident(const char *name, char *buf, size_t n)
+quote_table(PGconn *conn, const char *name, char *buf, size_t n)
 {
+	const char *dot = strchr(name, '.');
 	size_t len = 0;
 
-	if (n < 3 || name[0] == '\0')
-		return -1;
-	buf[len++] = '"';
-	for (const char *s = name; *s; s++) {
-		if (len + 3 >= n)
+	buf[0] = '\0';
+	for (int part = 0; part < (dot ? 2 : 1); part++) {
+		const char *s = part == 0 ? name : dot + 1;
+		size_t sl = part == 0 && dot ? (size_t)(dot - name) :
+		    strlen(s);
+		char *q;
+
+		if (sl == 0)
 			return -1;
-		if (*s == '"')
-			buf[len++] = '"';
-		buf[len++] = *s;
+		q = PQescapeIdentifier(conn, s, sl);
+		if (q == NULL)
+			return -1;
+		len += (size_t)snprintf(buf + len, len < n ? n - len : 0,
+		    "%s%s", part ? "." : "", q);
+		PQfreemem(q);
 	}
-	buf[len++] = '"';
-	buf[len] = '\0';
-	return 0;
+	return len < n ? 0 : -1;
 }
 
 int
@@ -569,6 +581,12 @@ setup_start(struct pgsql *p)
 		go_down(p);
 		return;
 	}
+	if (quote_table(p->conn, p->table_name, p->table,
+	    sizeof(p->table)) != 0 || build_insert(p) != 0) {
+		set_conn_error(p, "quoting [postgresql] table");
+		go_down(p);
+		return;
+	}
 	(void)pgsql_ddl(p->table, sql, sizeof(sql));
 	len = strlen(sql);
 	snprintf(sql + len, sizeof(sql) - len, "SET TIME ZONE 'UTC';");
@@ -809,10 +827,13 @@ static const struct delivery_ops pg_ops = { pg_send, pg_free };
 static int
 build_insert(struct pgsql *p)
 {
-	size_t cap = 512 + (size_t)p->batch * NCOLS * 8, len;
+	size_t cap = 768 + (size_t)p->batch * NCOLS * 8, len;
 	char col[16];
 	int np = 1;
 
+	/* Again on every connection: the quoting is the connection's. */
+	free(p->insert_sql);
+	free(p->group_end);
 	p->insert_sql = malloc(cap);
 	p->group_end = calloc((size_t)p->batch, sizeof(*p->group_end));
 	if (p->insert_sql == NULL || p->group_end == NULL)
@@ -853,19 +874,19 @@ pgsql_start(struct journal *j, struct event_base *base,
 	p->batch = o->batch < 1 ? 1 : o->batch > DELIVERY_BATCH_MAX ?
 	    DELIVERY_BATCH_MAX : o->batch;
 	dopt.batch = p->batch;
-	if (quote_ident(o->table, p->table, sizeof(p->table)) != 0) {
+	if (o->table[0] == '\0' || strlen(o->table) >= sizeof(p->table_name)) {
 		snprintf(err, errlen, "[postgresql] table: bad name '%s'",
 		    o->table);
 		pg_free(p);
 		return NULL;
 	}
+	snprintf(p->table_name, sizeof(p->table_name), "%s", o->table);
 	p->conninfo = strdup(o->conninfo);
 	p->res = resolve_new(base, on_resolved, p);
 	p->vals = calloc((size_t)p->batch * NCOLS, VAL_LEN);
 	p->params = calloc((size_t)p->batch * NCOLS, sizeof(*p->params));
 	if (p->conninfo == NULL || p->res == NULL || p->vals == NULL ||
-	    p->params == NULL ||
-	    build_insert(p) != 0)
+	    p->params == NULL)
 		goto nomem;
 	/* Catch a malformed connection string now, not at the first try. */
 	{

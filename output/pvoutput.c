@@ -77,6 +77,21 @@ static struct dynlib curl_lib = DYNLIB("PVOutput output",
 #define BATCH_MAX 100
 #define REPLY_MAX 8192
 #define ZERO_RETRIES 3		/* a status answered ",0" this often: skipped */
+#define MEMBERS_MAX 8		/* inverters summed into one system */
+#define SLOT_S 300		/* a summed system gets one status per slot */
+#define SUM_WAIT_S 300		/* after a slot ends, a late inverter is
+				 * waited for this long */
+#define SUM_CARRY_S 600		/* an inverter's power still counts this
+				 * long after its last reading */
+#define SUM_POLL_S 30		/* while waiting, look for its reading */
+
+/* What a summed system knows of one inverter, from the rows delivered. */
+struct pv_member {
+	char sn[OMNIK_SERIAL_LEN + 1];
+	bool known;
+	time_t t;		/* its last reading */
+	int64_t pac, etoday, etotal;
+};
 
 struct pv_client {
 	CURLM *multi;
@@ -109,7 +124,10 @@ struct pv_system {
 	size_t reply_len;
 	const struct journal_row *rows;
 	int nrows;
-	int sent_row[BATCH_MAX];	/* status i is rows[sent_row[i]] */
+	int sent_row[BATCH_MAX];	/* status i is rows[sent_row[i]] .. */
+	int sent_end[BATCH_MAX];	/* .. rows[sent_end[i] - 1] */
+	struct pv_member mem[MEMBERS_MAX];	/* summed: its inverters */
+	int nmem;			/* 0: one inverter, s->inverter */
 	char sent[BATCH_MAX][16];	/* "yyyymmdd,hh:mm" of status i */
 	bool sent_zero[BATCH_MAX];	/* status i reports no power */
 	int nsent;
@@ -124,6 +142,8 @@ struct sockinfo {
 };
 
 static void check_done(struct pv_client *c);
+static void members_apply(struct pv_member *mem, int n,
+    const struct journal_row *rows, int upto);
 
 /* --- curl multi on libevent ------------------------------------------ */
 
@@ -354,7 +374,89 @@ handle_ok(struct pv_system *s)
 	}
 	if (s->single > 0)
 		s->single--;
+	members_apply(s->mem, s->nmem, s->rows, upto);
 	delivery_done(s->d, upto, DELIVERY_OK, 0);
+}
+
+static int
+member_of(const struct pv_member *mem, int n, const char *sn)
+{
+	for (int m = 0; m < n; m++)
+		if (strcmp(mem[m].sn, sn) == 0)
+			return m;
+	return -1;
+}
+
+/* Rows delivered: what each inverter of a summed system last said. */
+static void
+members_apply(struct pv_member *mem, int n, const struct journal_row *rows,
+    int upto)
+{
+	for (int i = 0; i < upto; i++) {
+		const struct omnik_reading *r = &rows[i].r;
+		int m = member_of(mem, n, r->inverter_sn);
+		int64_t pac;
+
+		if (m < 0)
+			continue;
+		mem[m].known = true;
+		mem[m].t = rows[i].when.tv_sec;
+		mem[m].pac = omnik_total_power(r, &pac) ? pac : 0;
+		mem[m].etoday = r->value[OMNIK_ETODAY];
+		mem[m].etotal = r->value[OMNIK_ETOTAL];
+	}
+}
+
+static int
+local_day(time_t t)
+{
+	struct tm tm;
+
+	if (localtime_r(&t, &tm) == NULL)
+		return 0;
+	return (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
+}
+
+/*
+ * The status of one slot of a summed system: power and energy of every
+ * inverter added up. An inverter with no reading in the slot adds its
+ * last power if that is recent (SUM_CARRY_S) and 0 otherwise (asleep),
+ * and its last energy of the same day (0 on a new day: it has made
+ * none yet); when its energy is not known at all (the first slot after
+ * a start) the status carries no energy rather than a sum that is short.
+ */
+static void
+slot_sum(const struct pv_member *mem, int n, time_t slot,
+    struct journal_row *out)
+{
+	int64_t pac = 0, et = 0, etot = 0;
+	bool et_ok = true, etot_ok = true;
+	int day = local_day(slot);
+
+	memset(out, 0, sizeof(*out));
+	omnik_reading_clear(&out->r);
+	out->when.tv_sec = slot;
+	for (int m = 0; m < n; m++) {
+		if (!mem[m].known) {
+			et_ok = etot_ok = false;
+			continue;
+		}
+		if (slot - mem[m].t <= SUM_CARRY_S)
+			pac += mem[m].pac;
+		if (mem[m].etotal == OMNIK_ABSENT)
+			etot_ok = false;
+		else
+			etot += mem[m].etotal;
+		if (local_day(mem[m].t) != day)
+			continue;	/* nothing made yet today */
+		if (mem[m].etoday == OMNIK_ABSENT)
+			et_ok = false;
+		else
+			et += mem[m].etoday;
+	}
+	out->r.value[OMNIK_PAC1] = pac;
+	out->r.value[OMNIK_ETODAY] = et_ok ? et : OMNIK_ABSENT;
+	out->r.value[OMNIK_ETOTAL] = etot_ok ? etot : OMNIK_ABSENT;
 }
 
 static void
@@ -390,7 +492,9 @@ finish(struct pv_system *s, CURLcode cc)
 		    s->sid, s->nsent ? s->sent[0] : "?", reply_line(s));
 		if (s->single > 0)
 			s->single--;
-		delivery_done(s->d, s->nsent ? s->sent_row[0] + 1 : 0,
+		members_apply(s->mem, s->nmem, s->rows,
+		    s->nsent ? s->sent_end[0] : 0);
+		delivery_done(s->d, s->nsent ? s->sent_end[0] : 0,
 		    DELIVERY_OK, 0);
 		return;
 	case 401:
@@ -442,9 +546,80 @@ check_done(struct pv_client *c)
 	}
 }
 
+/*
+ * A summed system: one status per 5-minute slot, once every inverter
+ * has a reading in it, or once the slot ended SUM_WAIT_S ago (so a
+ * backfill goes out at once, and a dead inverter holds nothing up), or
+ * once a reading of a later slot came (rows are in arrival order). The
+ * rows of the slot still waiting stay undelivered (*consumed ends
+ * before them) and *wait_until says when to look again.
+ */
+static void
+build_sum(struct pv_system *s, char *buf, size_t cap, size_t *len, int max,
+    time_t oldest, int *consumed, time_t *wait_until)
+{
+	struct pv_member st[MEMBERS_MAX];
+	time_t now = time(NULL);
+	bool lz = s->last_zero;
+	int i = 0;
+
+	memcpy(st, s->mem, sizeof(st));
+	*consumed = 0;
+	*wait_until = 0;
+	while (i < s->nrows && s->nsent < max) {
+		bool seen[MEMBERS_MAX] = { false }, all = true, any = false;
+		time_t slot = 0;
+		int j = i, m;
+
+		for (; j < s->nrows; j++) {
+			const struct journal_row *row = &s->rows[j];
+			time_t sl = row->when.tv_sec - row->when.tv_sec % SLOT_S;
+
+			m = member_of(st, s->nmem, row->r.inverter_sn);
+			if (m < 0)
+				continue;
+			if (any && sl > slot)
+				break;
+			if (!any)
+				slot = sl;
+			any = true;
+			seen[m] = true;
+		}
+		for (m = 0; m < s->nmem; m++)
+			all = all && seen[m];
+		if (any && !all && j == s->nrows &&
+		    now < slot + SLOT_S + SUM_WAIT_S) {
+			*wait_until = slot + SLOT_S + SUM_WAIT_S;
+			break;
+		}
+		members_apply(st, s->nmem, s->rows + i, j - i);
+		if (any && slot >= oldest) {
+			struct journal_row sum;
+			char stt[STATUS_LEN];
+			bool zero;
+
+			slot_sum(st, s->nmem, slot, &sum);
+			zero = sum.r.value[OMNIK_PAC1] == 0;
+			if (!(zero && lz) && pvoutput_status(&sum, &s->c->fmt,
+			    stt, sizeof(stt)) != 0) {
+				lz = zero;
+				s->sent_zero[s->nsent] = zero;
+				snprintf(s->sent[s->nsent], sizeof(s->sent[0]),
+				    "%.14s", stt);
+				s->sent_row[s->nsent] = i;
+				s->sent_end[s->nsent++] = j;
+				*len += (size_t)snprintf(buf + *len, cap - *len,
+				    "%s%s", s->nsent > 1 ? ";" : "", stt);
+			}
+		}
+		i = j;
+		*consumed = j;
+	}
+}
+
 /* Build the statuses of rows[]; skipped rows count as delivered. */
 static int
-build(struct pv_system *s, char **post)
+build(struct pv_system *s, char **post, int *consumed, time_t *wait_until)
 {
 	struct pv_client *c = s->c;
 	time_t oldest = time(NULL) - (time_t)c->window_days * 86400;
@@ -459,6 +634,14 @@ build(struct pv_system *s, char **post)
 	len = (size_t)snprintf(buf, cap, "%sdata=", c->fmt.lifetime ?
 	    "c1=1&" : "");
 	s->nsent = 0;
+	*consumed = s->nrows;
+	*wait_until = 0;
+	if (s->nmem > 0) {
+		build_sum(s, buf, cap, &len, max, oldest, consumed,
+		    wait_until);
+		*post = buf;
+		return 0;
+	}
 	for (int i = 0; i < s->nrows && s->nsent < max; i++) {
 		const struct journal_row *row = &s->rows[i];
 		char st[STATUS_LEN];
@@ -477,6 +660,7 @@ build(struct pv_system *s, char **post)
 		lz = zero;
 		s->sent_zero[s->nsent] = zero;
 		snprintf(s->sent[s->nsent], sizeof(s->sent[0]), "%.14s", st);
+		s->sent_end[s->nsent] = i + 1;
 		s->sent_row[s->nsent++] = i;
 		len += (size_t)snprintf(buf + len, cap - len, "%s%s",
 		    s->nsent > 1 ? ";" : "", st);
@@ -496,7 +680,8 @@ pv_send(void *ctx, const struct journal_row *rows, int n)
 	struct pv_client *c = s->c;
 	time_t now = time(NULL);
 	char *post = NULL;
-	int last;
+	time_t wait_until;
+	int consumed;
 
 	if (c->remaining == 0 && c->reset > now) {
 		char when[32];
@@ -509,17 +694,24 @@ pv_send(void *ctx, const struct journal_row *rows, int n)
 	}
 	s->rows = rows;
 	s->nrows = n;
-	if (build(s, &post) != 0)
+	if (build(s, &post, &consumed, &wait_until) != 0)
 		return -1;
 	if (s->nsent == 0) {	/* all skipped: done without a request */
 		free(post);
-		delivery_done(s->d, n, DELIVERY_OK, 0);
+		members_apply(s->mem, s->nmem, rows, consumed);
+		if (wait_until > 0)	/* a slot waits for an inverter */
+			delivery_done(s->d, consumed, DELIVERY_WAIT,
+			    wait_until < now + SUM_POLL_S ? wait_until :
+			    now + SUM_POLL_S);
+		else
+			delivery_done(s->d, consumed, DELIVERY_OK, 0);
 		return 0;
 	}
 	/* Rows after the last status sent wait for the next request. */
-	last = s->sent_row[s->nsent - 1];
-	if (s->single > 0 || s->nsent == (s->single > 0 ? 1 : c->batch))
-		s->nrows = last + 1;
+	if (s->nmem > 0)
+		s->nrows = consumed;
+	else if (s->single > 0 || s->nsent == (s->single > 0 ? 1 : c->batch))
+		s->nrows = s->sent_end[s->nsent - 1];
 	s->post = post;
 	s->reply_len = 0;
 	s->reply[0] = '\0';
@@ -635,12 +827,12 @@ pvoutput_start(struct journal *j, struct event_base *base,
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
 
-	/* "INVERTER=SID ..." (checked by the config loader). */
+	/* "INVERTER=SID" or "SID:SN1+SN2" (checked by the config loader). */
 	while (*p) {
 		struct pv_system *s;
 		char name[48];
 		size_t len;
-		const char *eq;
+		const char *eq, *colon;
 
 		while (*p == ' ')
 			p++;
@@ -648,7 +840,8 @@ pvoutput_start(struct journal *j, struct event_base *base,
 		if (len == 0)
 			break;
 		eq = memchr(p, '=', len);
-		if (eq == NULL || *n >= max) {
+		colon = memchr(p, ':', len);
+		if ((eq == NULL) == (colon == NULL) || *n >= max) {
 			snprintf(err, errlen, "[pvoutput] systems: too many or "
 			    "malformed");
 			goto fail;
@@ -660,15 +853,32 @@ pvoutput_start(struct journal *j, struct event_base *base,
 		}
 		s->c = c;
 		c->refs++;
-		snprintf(s->inverter, sizeof(s->inverter), "%.*s",
-		    (int)(eq - p), p);
-		snprintf(s->sid, sizeof(s->sid), "%.*s",
-		    (int)(len - (size_t)(eq - p) - 1), eq + 1);
+		if (eq) {
+			snprintf(s->inverter, sizeof(s->inverter), "%.*s",
+			    (int)(eq - p), p);
+			snprintf(s->sid, sizeof(s->sid), "%.*s",
+			    (int)(len - (size_t)(eq - p) - 1), eq + 1);
+		} else {
+			const char *m = colon + 1, *end = p + len;
+
+			snprintf(s->sid, sizeof(s->sid), "%.*s",
+			    (int)(colon - p), p);
+			while (m < end && s->nmem < MEMBERS_MAX) {
+				size_t ml = strcspn(m, "+ ");
+
+				if (m + ml > end)
+					ml = (size_t)(end - m);
+				snprintf(s->mem[s->nmem++].sn,
+				    sizeof(s->mem[0].sn), "%.*s", (int)ml, m);
+				m += ml + 1;
+			}
+		}
 		snprintf(s->sid_header, sizeof(s->sid_header),
 		    "X-Pvoutput-SystemId: %s", s->sid);
 		snprintf(name, sizeof(name), "pvoutput:%s", s->sid);
 		dopt.name = name;
-		dopt.inverter = s->inverter;
+		/* A summed system reads every row and keeps its own. */
+		dopt.inverter = s->nmem > 0 ? NULL : s->inverter;
 		dopt.batch = c->batch;
 		s->d = delivery_new(j, base, &dopt, &pv_ops, s, err, errlen);
 		if (s->d == NULL) {

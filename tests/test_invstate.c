@@ -131,6 +131,39 @@ test_totals_never_go_down(void **state)
 	assert_int_equal(at(&r, NOON + 1800, 0, &res), INVSTATE_IMPLAUSIBLE);
 }
 
+/*
+ * An offline frame (dusk, night) carries E today and E total with every
+ * other value 0, H total too (docs/PROTOCOL.md, vector V03): that 0 is
+ * the inverter's placeholder, not its hours going back. The frame is a
+ * reading; the next day's H total is still held to the last real one.
+ */
+static void
+test_offline_htotal_zero(void **state)
+{
+	struct omnik_reading r;
+	struct invstate_result res;
+	const char *sn = "NLDN000000000011";
+
+	(void)state;
+	reading(&r, sn, 97025, 155);
+	r.value[OMNIK_RUNMODE] = 1;
+	r.value[OMNIK_VAC1] = 2300;
+	assert_int_equal(at(&r, NOON, 0, &res), INVSTATE_OK);
+	r.value[OMNIK_RUNMODE] = 0;
+	r.value[OMNIK_VAC1] = 0;
+	r.value[OMNIK_HTOTAL] = 0;
+	assert_int_equal(at(&r, NOON + 300, 0, &res), INVSTATE_OK);
+	/* Generating again, below the last real H total: refused. */
+	r.value[OMNIK_RUNMODE] = 1;
+	r.value[OMNIK_VAC1] = 2300;
+	r.value[OMNIK_HTOTAL] = 999;
+	assert_int_equal(at(&r, NOON + 600, 0, &res), INVSTATE_IMPLAUSIBLE);
+	assert_non_null(strstr(res.why, "HTOTAL 999 h below the 1000 h"));
+	/* A generating frame saying 0 hours is no placeholder. */
+	r.value[OMNIK_HTOTAL] = 0;
+	assert_int_equal(at(&r, NOON + 900, 0, &res), INVSTATE_IMPLAUSIBLE);
+}
+
 static void
 test_etoday_time_of_day(void **state)
 {
@@ -217,23 +250,31 @@ test_seed_from_journal(void **state)
 	snprintf(path, sizeof(path), "%s/j.db", dir);
 	j = journal_open(path, &o, err, sizeof(err));
 	assert_non_null(j);
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		struct record rec = { .reading = &r,
 		    .when = { NOON + i * 300, 0 }, .frame = (const uint8_t *)"",
 		    .frame_len = 0 };
 
 		reading(&r, i == 2 ? "NLDN000000000041" : "NLDN000000000040",
 		    20000 + i, 100);
+		if (i == 3) {	/* offline: H total 0, the placeholder */
+			r.value[OMNIK_RUNMODE] = 0;
+			r.value[OMNIK_HTOTAL] = 0;
+		}
 		assert_int_equal(journal_add(j, &rec, &e), 0);
 	}
 	journal_close(j);
 
 	invstate_reset();
 	assert_int_equal(invstate_seed(path, err, sizeof(err)), 2);
-	reading(&r, "NLDN000000000040", 19990, 100);	/* below 2000.1 */
-	assert_int_equal(at(&r, NOON + 900, 0, &res), INVSTATE_IMPLAUSIBLE);
-	r.value[OMNIK_ETOTAL] = 20001;
-	assert_int_equal(at(&r, NOON + 900, 0, &res), INVSTATE_OK);
+	reading(&r, "NLDN000000000040", 19990, 100);	/* below 2000.3 */
+	assert_int_equal(at(&r, NOON + 1200, 0, &res), INVSTATE_IMPLAUSIBLE);
+	r.value[OMNIK_ETOTAL] = 20003;
+	/* H total seeded from the last real one, not the offline 0. */
+	r.value[OMNIK_HTOTAL] = 999;
+	assert_int_equal(at(&r, NOON + 1200, 0, &res), INVSTATE_IMPLAUSIBLE);
+	r.value[OMNIK_HTOTAL] = 1000;
+	assert_int_equal(at(&r, NOON + 1200, 0, &res), INVSTATE_OK);
 	/* The seeded time is taken: a reading at it moves on. */
 	reading(&r, "NLDN000000000041", 20002, 100);
 	assert_int_equal(at(&r, NOON + 600, 0, &res), INVSTATE_OK);
@@ -275,6 +316,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_rate, setup),
 		cmocka_unit_test_setup(test_totals_never_go_down, setup),
+		cmocka_unit_test_setup(test_offline_htotal_zero, setup),
 		cmocka_unit_test_setup(test_etoday_time_of_day, setup),
 		cmocka_unit_test_setup(test_times, setup),
 		cmocka_unit_test_setup(test_seed_from_journal, setup),

@@ -10,7 +10,7 @@
  *
  *   omk-feed -c CONF [--count N] [--start EPOCH] [--step S] [--interval MS]
  *            [--inverters K] [--bad I] [--flush S] [--first I]
- *            [--night-from I]
+ *            [--night-from I] [--offline-from I] [--stay]
  *
  * Reading i (from --first, default 0) is stamped start + i * step, and
  * its values follow from i (ETOTAL = 10000 kWh + i / 10, PAC1 = 100 + i W
@@ -18,6 +18,11 @@
  * 0.1 kWh per reading since the first one of its local day, as an
  * inverter's restarts each morning (the decoder's limits hold it to the
  * time of day).
+ *
+ * --offline-from I: readings from I on are offline frames, as a kit sends
+ * them at dusk: temperature absent, 0 hours, 0 everywhere but the energy
+ * counters. --stay: run until SIGTERM (or --flush seconds), even when
+ * everything is delivered: a program running through the night.
  *
  * Exit: 0 when every remote output has delivered everything, 3 when the
  * --flush time ran out first, 1 on a setup error.
@@ -43,7 +48,8 @@ struct feed {
 	struct event_base *base;
 	struct outputs out;
 	struct stream streams[KITS_MAX];
-	int count, inverters, bad, fed, first, night;
+	int count, inverters, bad, fed, first, night, offline;
+	bool stay;
 	time_t start;
 	int step;
 	struct event *feeder, *check;
@@ -71,8 +77,8 @@ day_first(time_t start, int step, int i)
 }
 
 static void
-make_frame(int i, int k, int bad, int night, int day0, int nday0,
-    uint8_t *frame, size_t *len)
+make_frame(int i, int k, int bad, int night, int offline, int day0,
+    int nday0, int oday0, uint8_t *frame, size_t *len)
 {
 	struct omnik_reading r;
 
@@ -101,6 +107,15 @@ make_frame(int i, int k, int bad, int night, int day0, int nday0,
 		r.value[OMNIK_PAC1] = 0;
 		r.value[OMNIK_ETODAY] = ((night - nday0) * 10) % 6000;
 	}
+	if (offline >= 0 && i >= offline) {
+		for (int f = 0; f < OMNIK_NFIELDS; f++)
+			if (f != OMNIK_ETODAY && f != OMNIK_ETOTAL &&
+			    r.value[f] != OMNIK_ABSENT)
+				r.value[f] = 0;
+		r.value[OMNIK_TEMP] = OMNIK_ABSENT;
+		r.value[OMNIK_ETODAY] = ((offline - oday0) * 10) % 6000;
+		r.value[OMNIK_ETOTAL] = 100000 + offline;
+	}
 	r.has_fw = true;
 	snprintf(r.fw_main, sizeof(r.fw_main), "V5.07Build230");
 	snprintf(r.fw_slave, sizeof(r.fw_slave), "V4.13Build253");
@@ -118,9 +133,11 @@ feed_one(struct feed *f)
 	struct timeval when = { f->start + (time_t)i * f->step, 0 };
 
 	for (int k = 0; k < f->inverters; k++) {
-		make_frame(i, k, f->bad, f->night,
+		make_frame(i, k, f->bad, f->night, f->offline,
 		    day_first(f->start, f->step, i),
 		    f->night >= 0 ? day_first(f->start, f->step, f->night) : 0,
+		    f->offline >= 0 ?
+		    day_first(f->start, f->step, f->offline) : 0,
 		    frame, &len);
 		stream_feed(&f->streams[k], frame, len, &when);
 	}
@@ -167,7 +184,7 @@ on_check(evutil_socket_t fd, short what, void *arg)
 	if (!f->feeding_done)
 		return;
 	gettimeofday(&now, NULL);
-	if (outputs_backlog(&f->out) == 0 || timercmp(&now, &f->deadline, >))
+	if ((!f->stay && outputs_backlog(&f->out) == 0) || timercmp(&now, &f->deadline, >))
 		event_base_loopbreak(f->base);
 }
 
@@ -192,9 +209,11 @@ main(int argc, char **argv)
 		{ "flush", required_argument, NULL, 'f' },
 		{ "first", required_argument, NULL, 'F' },
 		{ "night-from", required_argument, NULL, 'N' },
+		{ "offline-from", required_argument, NULL, 'O' },
+		{ "stay", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct feed f = { .count = 10, .inverters = 1, .bad = -1, .night = -1,
+	struct feed f = { .count = 10, .inverters = 1, .bad = -1, .night = -1, .offline = -1,
 	    .step = 300, .flush_s = 10 };
 	struct config cfg;
 	struct event *sig;
@@ -219,6 +238,8 @@ main(int argc, char **argv)
 		case 'f': f.flush_s = atof(optarg); break;
 		case 'F': f.first = atoi(optarg); break;
 		case 'N': f.night = atoi(optarg); break;
+		case 'O': f.offline = atoi(optarg); break;
+		case 'S': f.stay = true; break;
 		default: return 2;
 		}
 	}

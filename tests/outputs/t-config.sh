@@ -54,14 +54,51 @@ bad "system id" "the system id is not a number" \
     "[pvoutput]" "api_key = k" "systems = X=abc"
 bad "energy" "[pvoutput] energy: 'total' is not one of today lifetime" \
     "[pvoutput]" "energy = total"
-bad "url" "[pvoutput] url: 'ftp://x' is not an http:// or https:// URL" \
+bad "url" "[pvoutput] url: 'ftp://x' is not an https:// URL" \
     "[pvoutput]" "url = ftp://x"
+bad "plain http url" "bad.conf:2: [pvoutput] url: 'http://pvoutput.org': plain http would send the API key in clear text" \
+    "[pvoutput]" "url = http://pvoutput.org"
+bad "http to a look-alike of localhost" "[pvoutput] url: 'http://localhost.example.org/'" \
+    "[pvoutput]" "url = http://localhost.example.org/"
+printf '[pvoutput]\nurl = http://127.0.0.1:8080\n' >"$T/local.conf"
+"$SNIFF" -n -c "$T/local.conf" >/dev/null 2>&1
+ok $? "http:// to 127.0.0.1 (a local stand-in) is accepted"
+bad "missing pvoutput cafile" "bad.conf:2: [pvoutput] cafile: cannot read '$T/nope.pem': No such file or directory" \
+    "[pvoutput]" "cafile = $T/nope.pem"
+bad "missing mqtt cafile" "bad.conf:3: [mqtt] cafile: cannot read '$T/nope.pem'" \
+    "[mqtt]" "tls = yes" "cafile = $T/nope.pem"
+bad "duplicate key" "bad.conf:4: [mqtt] port is set twice (first on line 2)" \
+    "[mqtt]" "port = 1883" "host = a" "port = 8883"
+bad "duplicate key in a second [mqtt]" "bad.conf:5: [mqtt] host is set twice (first on line 2)" \
+    "[mqtt]" "host = a" "[omniklog]" "[mqtt]" "host = b"
+bad "bad postgresql table" "bad.conf:2: [postgresql] table: '.x' is not TABLE or SCHEMA.TABLE" \
+    "[postgresql]" "table = .x"
+# The relay's keys, with omnik-relay -n.
+badr() {	# badr "what" "expected message" LINES...
+	local what=$1 want=$2; shift 2
+	printf '%s\n' "$@" >"$T/bad.conf"
+	out=$("$B/omnik-relay" -n -c "$T/bad.conf" 2>&1)
+	local rc=$?
+	ok $([ $rc -ne 0 ] && echo "$out" | grep -qF -- "$want"; echo $?) \
+	   "relay $what: rejected ($want)"
+}
+badr "upstream" "bad.conf:2: [relay] upstream: '203.0.113.69' is not HOST:PORT (nor original or none)" \
+    "[relay]" "upstream = 203.0.113.69"
+badr "upstream port" "bad.conf:2: [relay] upstream: 'portal:99999'" \
+    "[relay]" "upstream = portal:99999"
+badr "listen" "bad.conf:3: [relay] listen: '10004x' is not [ADDR:]PORT" \
+    "[relay]" "listen = 10004" "listen = 10004x"
+badr "duplicate upstream" "bad.conf:3: [relay] upstream is set twice (first on line 2)" \
+    "[relay]" "upstream = none" "upstream = original"
+printf '[relay]\nlisten = 10004\nlisten = [::1]:10005 127.0.0.1:10006\nupstream = [2001:db8::1]:10004\n' >"$T/relay.conf"
+"$B/omnik-relay" -n -c "$T/relay.conf" >"$T/relay.out" 2>&1
+ok $? "a repeated list key and an IPv6 upstream are accepted ($(head -c 200 "$T/relay.out"))"
 bad "api key without systems" "[pvoutput] api_key is set but systems is empty" \
     "[pvoutput]" "api_key = k"
 bad "mqtt port" "[mqtt] port: '70000' is not a whole number" \
     "[mqtt]" "port = 70000"
 bad "certfile without keyfile" "[mqtt] certfile and keyfile go together" \
-    "[mqtt]" "certfile = /etc/c.pem"
+    "[mqtt]" "certfile = $T/good.conf"
 bad "unknown key" "unknown key 'hostname' in section [mqtt]" \
     "[mqtt]" "hostname = x"
 bad "postgresql batch" "[postgresql] batch: '0' is not a whole number" \

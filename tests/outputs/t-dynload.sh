@@ -19,13 +19,15 @@ cat >"$T/pg.conf" <<EOC
 [postgresql]
 conninfo = host=$T/nopg port=1 user=omk dbname=none
 EOC
+# MQTT connects at start: to a closed port on loopback, refused at once.
 cat >"$T/mqtt.conf" <<'EOC'
 [mqtt]
-host = 192.0.2.1
+host = 127.0.0.1
+port = 1
 EOC
 cat >"$T/pv.conf" <<'EOC'
 [pvoutput]
-url = http://192.0.2.1/
+url = https://192.0.2.1/
 api_key = k
 systems = NLDN3020131A0123=12345
 EOC

@@ -67,7 +67,7 @@ is "$(ids)" "$(seq -s ' ' 1 10)" "the TLS subscriber got readings 1..10, in orde
 is "$(sub -t 'omniklog/NLDN302013000000/state' -C 1 -W 3 | jq .journal_id)" \
    10 "the latest state is retained"
 sub -t 'homeassistant/#' -W 2 -F '%t %p' >"$T/disc" 2>/dev/null
-is "$(wc -l <"$T/disc")" 13 "13 discovery configs, read back over TLS"
+is "$(wc -l <"$T/disc")" 16 "16 discovery configs, read back over TLS"
 is "$(cut -d' ' -f2- "$T/disc" | jq -r '.device.identifiers[0]' | sort -u)" \
    "omniklog_NLDN302013000000" "for the inverter's device"
 mosquitto_pub -h 127.0.0.1 -p "$MQPORT" -t omk/plain -m x >/dev/null 2>&1

@@ -132,7 +132,7 @@ conf "$T/bad.conf" "cafile = $T/no-such-ca.pem"
 "$FEED" -c "$T/bad.conf" --count 1 --start $t0 --first 68 --flush 1 \
     >"$T/f7.log" 2>&1
 is $? 1 "unreadable cafile: omk-feed refuses to start"
-grep -q "\[pvoutput\] cafile: cannot read $T/no-such-ca.pem: No such file or directory" "$T/f7.log"
+grep -q "bad.conf:[0-9]*: \[pvoutput\] cafile: cannot read '$T/no-such-ca.pem': No such file or directory" "$T/f7.log"
 ok $? "and says which setting"
 
 # The key went only in a header: never in a request line the proxy saw,

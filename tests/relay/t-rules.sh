@@ -54,6 +54,26 @@ for backend in iptables nftables; do
 	check "$backend: status fails once removed" eval '! rules -b $backend status >/dev/null'
 done
 
+# install is all or nothing, writes no temporary file, and has --help.
+for backend in iptables nftables; do
+	check "$backend: install writes no temporary file (TMPDIR does not exist)" \
+		in_router env TMPDIR="$T/no-such-dir" BACKEND= "$RULES" -p "$PORTAL_IP" -b $backend -u nobody install
+	check "$backend: a bad address in the list makes install fail" \
+		eval '! rules -b $backend -u nobody -p "$PORTAL_IP 999.0.0.1" install 2>"$T/bad-$backend.err"'
+	check "$backend: ... saying so" grep -q "install failed" "$T/bad-$backend.err"
+	case $backend in
+	iptables)
+		check "iptables: ... and no half set of rules stays behind" \
+			eval '[ "$(in_router iptables -t nat -S | grep -c OMNIKLOG)" -eq 0 ]' ;;
+	nftables)
+		check "nftables: ... and the rules from before are still in place, unchanged" \
+			eval 'rules -b nftables status | grep -q "$PORTAL_IP"' ;;
+	esac
+	rules -b $backend remove
+done
+check "--help prints the usage and exits 0" eval '"$RULES" --help | grep -q "install|remove|status"'
+check "an unknown option exits 2" eval '"$RULES" -Z status 2>/dev/null; [ $? -eq 2 ]'
+
 # Control: exclude another user, and the relay's connection loops back.
 # The relay now allows the kits' network only: its looped connection
 # (from the router's address) is still named a loop, not a stranger.

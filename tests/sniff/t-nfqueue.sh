@@ -65,6 +65,17 @@ run_backend() {	# iptables | nft
 }
 
 run_backend iptables 7
+
+# remove, with the default backend, takes away what add --iptables made,
+# whatever its queue and ports.
+check "iptables rules on queue 9, ports 10005 and 10006" \
+	in_ns router "$RULES" add --iptables --queue 9 --port 10005 --port 10006
+check "... are there" bash -c "ip netns exec $P-router iptables -t mangle -S FORWARD | grep -q omnik-sniff"
+check "plain remove (default backend) succeeds" in_ns router "$RULES" remove
+check "... and no omnik-sniff rule is left in iptables" \
+	bash -c "! ip netns exec $P-router iptables -t mangle -S FORWARD | grep -q omnik-sniff"
+check "--help prints the usage and exits 0" \
+	bash -c "'$RULES' --help | grep -q 'omnik-sniff-nfqueue add'"
 # nftables' own queue statement needs the kernel's nft_queue module.
 if in_ns router nft -f - 2>/dev/null <<'NFT'
 table inet omk_probe { chain c { type filter hook forward priority 0; tcp dport 9 queue num 9 bypass; } }
@@ -74,5 +85,12 @@ then
 	run_backend nft 8
 else
 	n=$((n + 1)); echo "ok $n # SKIP nftables: no nft_queue in this kernel"
+	# The default backend then fails, and says why and what to do.
+	in_ns router "$RULES" add >"$tmp/nonq.out" 2>&1
+	check "no nft_queue: add (nftables) fails" [ $? -ne 0 ]
+	check "... saying the kernel lacks nft_queue and to use --iptables" \
+		bash -c "grep -q 'no nft_queue' '$tmp/nonq.out' && grep -q -- 'add --iptables' '$tmp/nonq.out'"
+	check "... and leaves no table behind" \
+		bash -c "! ip netns exec $P-router nft list table inet omnik_sniff >/dev/null 2>&1"
 fi
 echo "1..$n"

@@ -22,6 +22,7 @@
 #include "csv.h"
 #include "daemon.h"
 #include "log.h"
+#include "notify.h"
 #include "outputs.h"
 #include "relay.h"
 #include "setup.h"
@@ -196,6 +197,7 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	(void)arg;
+	notify_stopping();
 	if (M.stops++ > 0) {
 		log_info("signal %d again: closing now", (int)sig);
 		drain_expired(-1, 0, NULL);
@@ -218,6 +220,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	(void)sig;
 	(void)what;
 	(void)arg;
+	notify_reloading();
 	log_info("SIGHUP: reopening outputs and reading the config again");
 	outputs_reopen(&M.out);
 	addr_local_flush();
@@ -405,6 +408,7 @@ main(int argc, char **argv)
 	    "CSV %s", M.cfg.upstream, set.max_connections,
 	    M.cfg.db[0] ? M.cfg.db : "off", M.cfg.csv[0] ? M.cfg.csv : "off");
 	daemon_ready();
+	notify_ready(M.base);
 	event_base_dispatch(M.base);
 
 	relay_free(&M.relay);

@@ -24,6 +24,7 @@
 #include "csv.h"
 #include "daemon.h"
 #include "log.h"
+#include "notify.h"
 #include "nfqsrc.h"
 #include "outputs.h"
 #include "setup.h"
@@ -410,6 +411,7 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
 	(void)arg;
+	notify_stopping();
 	log_info("signal %d: stopping", (int)sig);
 	event_base_loopbreak(M.base);
 }
@@ -420,6 +422,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	(void)sig;
 	(void)what;
 	(void)arg;
+	notify_reloading();
 	log_info("SIGHUP: reopening the outputs");
 	outputs_reopen(&M.out);
 }
@@ -546,6 +549,7 @@ run_live(void)
 		    M.cfg.interface, M.cfg.ports,
 		    M.cfg.csv[0] ? M.cfg.csv : "off");
 	daemon_ready();
+	notify_ready(M.base);
 	event_base_dispatch(M.base);
 
 	if (M.live)

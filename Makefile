@@ -5,9 +5,13 @@
 #   make run           the main job on embedded defaults (see README)
 #   make bench         benchmarks, -O2, no sanitizers
 #   make fuzz          libFuzzer (clang) on the protocol core, FUZZ_TIME s
-#   make install       PREFIX=/usr/local DESTDIR=
+#   make install       PREFIX=/usr/local DESTDIR= (make uninstall undoes it)
+#   make cross ARCH=arm64|armhf   cross build in build/ARCH/ (+ its tests)
 #
 # Switches: CC=clang, WERROR=1 (CI), SANITIZE=1 (what check uses).
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment or the command line
+# (as dpkg-buildflags sets them) are used on top of the warnings below;
+# CFLAGS replaces only the default -O2 -g.
 
 # The module.mk files below define rules before `all`: keep it the default.
 .DEFAULT_GOAL := all
@@ -20,8 +24,9 @@ ETCDIR   ?= /etc
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 DOCDIR   ?= $(PREFIX)/share/doc/omniklog
+MANDIR   ?= $(PREFIX)/share/man
 INSTALL_SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
-                   -e 's|@DOCDIR@|$(DOCDIR)|g'
+                   -e 's|@DOCDIR@|$(DOCDIR)|g' -e 's|@ETCDIR@|$(ETCDIR)|g'
 DESTDIR  ?=
 FUZZ_TIME ?= 60
 
@@ -41,9 +46,10 @@ WARN     += -Werror
 endif
 CFLAGS   ?= -O2 -g
 INCLUDES := -Iproto -Ioutput -Icommon
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(INCLUDES) $(WARN) $(CFLAGS) \
-             $(SANFLAGS) -MMD -MP
-ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
+# CROSS_CPPFLAGS/CROSS_LDFLAGS: the foreign -dev files of `make cross`.
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(INCLUDES) $(CROSS_CPPFLAGS) \
+             $(CPPFLAGS) $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
+ALL_LDFLAGS = $(CROSS_LDFLAGS) $(LDFLAGS) $(SANFLAGS)
 
 # The pipeline, folder by folder (see DESIGN.md): ways in (relay/, sniff/)
 # -> protocol core (proto/) -> dispatcher and outputs (output/), with
@@ -73,7 +79,8 @@ include $(filter-out proto/module.mk output/module.mk common/module.mk, \
 # Everything that compiles: CI holds all of it to -Werror with gcc and clang.
 world: all test-programs $(BENCHES)
 
-.PHONY: world all check test-programs run bench fuzz install uninstall clean deps
+.PHONY: world all check test-programs run bench fuzz install uninstall clean deps \
+        man cross
 
 all: $(PROGRAMS)
 
@@ -114,12 +121,81 @@ fuzz:
 	build/fuzz/fuzz_proto -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
 	    -artifact_prefix=build/fuzz/ build/fuzz/corpus tests/fuzz/corpus
 
-install: all
-	install -d $(DESTDIR)$(BINDIR)
-	install -m 755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+# make install: the programs, the scripts, the units and their sysusers.d
+# user, the SysV init script, the logrotate snippet, the man pages and the
+# docs; the config only if there is none. Every directory it had to create
+# is listed in $(DOCDIR)/installed-dirs so that make uninstall removes
+# exactly those (when empty) and nothing it found in place.
+MAN_PAGES  := $(B)/man/omnik-relay.8 $(B)/man/omnik-sniff.8 \
+              $(B)/man/omniklog.conf.5
+INST_DIRS  := $(BINDIR) $(SBINDIR) $(UNITDIR) $(SYSUSERSDIR) \
+              $(ETCDIR)/init.d $(ETCDIR)/logrotate.d $(ETCDIR)/omniklog \
+              $(MANDIR)/man5 $(MANDIR)/man8 $(DOCDIR)/examples
+INST_LIST  := $(DESTDIR)$(DOCDIR)/installed-dirs
 
+man: $(MAN_PAGES)
+$(B)/man/%: docs/man/%.scd
+	@mkdir -p $(@D)
+	scdoc <$< >$@.tmp && mv $@.tmp $@
+
+install: all man
+	@for d in $(INST_DIRS); do \
+	    p=$$d; while [ "$$p" != / ] && [ ! -d "$(DESTDIR)$$p" ]; do \
+	        echo "$$p"; p=$$(dirname "$$p"); done; \
+	done >$(B)/installed-dirs.new
+	install -d $(addprefix $(DESTDIR),$(INST_DIRS))
+	cat $(B)/installed-dirs.new >>$(INST_LIST)
+	install -m 755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+	install -m 755 scripts/omniklog-rules scripts/omnik-sniff-nfqueue \
+	    $(DESTDIR)$(SBINDIR)/
+	for f in omnik-relay.service omnik-sniff.service; do \
+	    $(INSTALL_SUBST) scripts/$$f >$(DESTDIR)$(UNITDIR)/$$f && \
+	    chmod 644 $(DESTDIR)$(UNITDIR)/$$f || exit 1; done
+	install -m 644 scripts/omniklog.sysusers \
+	    $(DESTDIR)$(SYSUSERSDIR)/omniklog.conf
+	$(INSTALL_SUBST) scripts/omniklog >$(DESTDIR)$(ETCDIR)/init.d/omniklog
+	chmod 755 $(DESTDIR)$(ETCDIR)/init.d/omniklog
+	install -m 644 scripts/omniklog.logrotate \
+	    $(DESTDIR)$(ETCDIR)/logrotate.d/omniklog
+	install -m 644 $(filter %.8,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 README.md $(DESTDIR)$(DOCDIR)/
+	install -m 644 scripts/omniklog.conf scripts/rsyslog-omniklog.conf \
+	    $(DESTDIR)$(DOCDIR)/examples/
+	# It may hold passwords: readable by the service's group only.
+	test -e $(DESTDIR)$(ETCDIR)/omniklog/omniklog.conf || { \
+	    install -m 640 scripts/omniklog.conf \
+	        $(DESTDIR)$(ETCDIR)/omniklog/omniklog.conf && \
+	    { chgrp omniklog $(DESTDIR)$(ETCDIR)/omniklog/omniklog.conf \
+	        2>/dev/null || chmod 644 \
+	        $(DESTDIR)$(ETCDIR)/omniklog/omniklog.conf; }; }
+
+# The config goes only if it is the one install put there; rc links made
+# by update-rc.d go with the init script (on the live system only).
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(PROGRAMS)))
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(PROGRAMS))) \
+	    $(DESTDIR)$(SBINDIR)/omniklog-rules \
+	    $(DESTDIR)$(SBINDIR)/omnik-sniff-nfqueue \
+	    $(DESTDIR)$(UNITDIR)/omnik-relay.service \
+	    $(DESTDIR)$(UNITDIR)/omnik-sniff.service \
+	    $(DESTDIR)$(SYSUSERSDIR)/omniklog.conf \
+	    $(DESTDIR)$(ETCDIR)/init.d/omniklog \
+	    $(DESTDIR)$(ETCDIR)/logrotate.d/omniklog \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man8/,omnik-relay.8 omnik-sniff.8) \
+	    $(DESTDIR)$(MANDIR)/man5/omniklog.conf.5 \
+	    $(DESTDIR)$(DOCDIR)/README.md \
+	    $(DESTDIR)$(DOCDIR)/examples/omniklog.conf \
+	    $(DESTDIR)$(DOCDIR)/examples/rsyslog-omniklog.conf
+	if [ -z "$(DESTDIR)" ] && command -v update-rc.d >/dev/null; then \
+	    update-rc.d omniklog remove >/dev/null; fi
+	if cmp -s scripts/omniklog.conf \
+	    $(DESTDIR)$(ETCDIR)/omniklog/omniklog.conf; then \
+	    rm -f $(DESTDIR)$(ETCDIR)/omniklog/omniklog.conf; fi
+	@if [ -f $(INST_LIST) ]; then \
+	    dirs=$$(sort -ru $(INST_LIST)); rm -f $(INST_LIST); \
+	    for d in $$dirs; do rmdir "$(DESTDIR)$$d" 2>/dev/null || \
+	        { [ -d "$(DESTDIR)$$d" ] && echo "uninstall: kept $$d (not empty)"; }; \
+	    done; fi; true
 
 clean:
 	rm -rf build

@@ -106,7 +106,9 @@ usage(FILE *fp)
 "cannot be set up, 2 for a usage error.\n"
 "\n"
 "Example (router namespace, kit behind it):\n"
-"  omnik-relay -f -u nobody --csv /var/lib/omniklog/omniklog.csv\n");
+"  omnik-relay -f -u nobody --csv /var/lib/omniklog/omniklog.csv\n"
+"\n"
+"See omnik-relay(8) and omniklog.conf(5) for the whole of it.\n");
 }
 
 static const struct option longopts[] = {

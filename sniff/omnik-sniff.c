@@ -138,7 +138,9 @@ usage(FILE *fp)
 "Examples:\n"
 "  omnik-sniff -r push.pcapng --csv -\n"
 "  omnik-sniff -i br0 --csv /var/lib/omniklog/omniklog.csv\n"
-"  omnik-sniff --nfqueue 10004 -f\n");
+"  omnik-sniff --nfqueue 10004 -f\n"
+"\n"
+"See omnik-sniff(8) and omniklog.conf(5) for the whole of it.\n");
 }
 
 enum {

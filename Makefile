@@ -47,7 +47,10 @@ endif
 CFLAGS   ?= -O2 -g
 INCLUDES := -Iproto -Ioutput -Icommon
 # CROSS_CPPFLAGS/CROSS_LDFLAGS: the foreign -dev files of `make cross`.
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(INCLUDES) $(CROSS_CPPFLAGS) \
+# 64-bit file offsets on 32-bit targets too (armhf): a CSV past 2 GiB, and
+# readdir/stat on file systems with 64-bit inode numbers and cookies.
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(INCLUDES) \
+             $(CROSS_CPPFLAGS) \
              $(CPPFLAGS) $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
 ALL_LDFLAGS = $(CROSS_LDFLAGS) $(LDFLAGS) $(SANFLAGS)
 
@@ -80,7 +83,7 @@ include $(filter-out proto/module.mk output/module.mk common/module.mk, \
 world: all test-programs $(BENCHES)
 
 .PHONY: world all check test-programs run bench fuzz install uninstall clean deps \
-        man cross
+        man cross run-deps
 
 all: $(PROGRAMS)
 
@@ -90,8 +93,12 @@ $(B)/%.o: %.c
 
 test-programs: $(PROGRAMS) $(UNIT_TESTS) $(TEST_TOOLS) $(FUZZ_REPLAY)
 
+# check needs the test servers and tools; run only what building and
+# running the relay needs.
 deps:
-	@scripts/install-deps --if-missing
+	@scripts/install-deps --if-missing --build --run --test
+run-deps:
+	@scripts/install-deps --if-missing --build --run
 
 check: deps
 	$(MAKE) SANITIZE=1 test-programs
@@ -100,7 +107,7 @@ check: deps
 # The relay on its built-in defaults (no config file): port 10004, IPv4 and
 # IPv6, forwarding to each connection's original destination, readings to
 # the journal data/omniklog.db, data/omniklog.csv and stderr. Ctrl-C stops.
-run: deps all
+run: run-deps all
 	@mkdir -p data
 	@echo "omnik-relay: port 10004, upstream original, journal data/omniklog.db, CSV data/omniklog.csv (Ctrl-C stops)"
 	$(B)/omnik-relay -f -c /dev/null --db data/omniklog.db --csv data/omniklog.csv
@@ -196,6 +203,26 @@ uninstall:
 	    for d in $$dirs; do rmdir "$(DESTDIR)$$d" 2>/dev/null || \
 	        { [ -d "$(DESTDIR)$$d" ] && echo "uninstall: kept $$d (not empty)"; }; \
 	    done; fi; true
+
+# make cross ARCH=arm64|armhf: a cross build with Debian's cross compiler
+# and that architecture's multiarch -dev packages (scripts/install-deps
+# --cross ARCH), then the unit tests and fuzz replays under qemu-user.
+CROSS_TRIPLET_arm64 := aarch64-linux-gnu
+CROSS_TRIPLET_armhf := arm-linux-gnueabihf
+CROSS_ROOT ?= /var/cache/omniklog-cross/$(ARCH)
+CROSS_TRIPLET = $(CROSS_TRIPLET_$(ARCH))
+# The unpacked -dev packages that cannot be installed next to the native.
+CROSS_FLAGS = CROSS_CPPFLAGS="-I$(CROSS_ROOT)/usr/include \
+    -I$(CROSS_ROOT)/usr/include/postgresql" \
+    CROSS_LDFLAGS="-L$(CROSS_ROOT)/usr/lib/$(CROSS_TRIPLET)"
+
+cross:
+	@test -n "$(CROSS_TRIPLET)" || { echo "make cross ARCH=arm64|armhf" >&2; exit 2; }
+	@test -d $(CROSS_ROOT)/usr/include/event2 || { echo \
+	    "missing the $(ARCH) -dev packages: scripts/install-deps --cross $(ARCH)" >&2; exit 1; }
+	$(MAKE) B=build/$(ARCH) CC=$(CROSS_TRIPLET)-gcc SANITIZE= \
+	    $(CROSS_FLAGS) all test-programs
+	tests/run-cross $(ARCH) build/$(ARCH)
 
 clean:
 	rm -rf build

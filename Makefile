@@ -134,7 +134,8 @@ fuzz:
 # is listed in $(DOCDIR)/installed-dirs so that make uninstall removes
 # exactly those (when empty) and nothing it found in place.
 MAN_PAGES  := $(B)/man/omnik-relay.8 $(B)/man/omnik-sniff.8 \
-              $(B)/man/omniklog.conf.5
+              $(B)/man/omniklog.conf.5 $(B)/man/omniklog-rules.8 \
+              $(B)/man/omnik-sniff-nfqueue.8
 INST_DIRS  := $(BINDIR) $(SBINDIR) $(UNITDIR) $(SYSUSERSDIR) \
               $(ETCDIR)/init.d $(ETCDIR)/logrotate.d $(ETCDIR)/omniklog \
               $(MANDIR)/man5 $(MANDIR)/man8 $(DOCDIR)/examples
@@ -188,7 +189,8 @@ uninstall:
 	    $(DESTDIR)$(SYSUSERSDIR)/omniklog.conf \
 	    $(DESTDIR)$(ETCDIR)/init.d/omniklog \
 	    $(DESTDIR)$(ETCDIR)/logrotate.d/omniklog \
-	    $(addprefix $(DESTDIR)$(MANDIR)/man8/,omnik-relay.8 omnik-sniff.8) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man8/,omnik-relay.8 omnik-sniff.8 \
+	        omniklog-rules.8 omnik-sniff-nfqueue.8) \
 	    $(DESTDIR)$(MANDIR)/man5/omniklog.conf.5 \
 	    $(DESTDIR)$(DOCDIR)/README.md \
 	    $(DESTDIR)$(DOCDIR)/examples/omniklog.conf \

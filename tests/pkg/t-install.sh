@@ -29,7 +29,8 @@ for f in usr/bin/omnik-relay usr/bin/omnik-sniff usr/sbin/omniklog-rules \
     usr/lib/systemd/system/omnik-sniff.service usr/lib/sysusers.d/omniklog.conf \
     etc/init.d/omniklog etc/logrotate.d/omniklog etc/omniklog/omniklog.conf \
     usr/share/man/man8/omnik-relay.8 usr/share/man/man8/omnik-sniff.8 \
-    usr/share/man/man5/omniklog.conf.5 usr/share/doc/omniklog/README.md \
+    usr/share/man/man5/omniklog.conf.5 usr/share/man/man8/omniklog-rules.8 \
+    usr/share/man/man8/omnik-sniff-nfqueue.8 usr/share/doc/omniklog/README.md \
     usr/share/doc/omniklog/examples/omniklog.conf; do
 	check "installed: /$f" [ -s "$S/$f" ]
 done

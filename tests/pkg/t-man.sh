@@ -15,7 +15,8 @@ M=docs/man
 
 make -s B="$B" SANITIZE="$([ "$B" = build/check ] && echo 1)" man >/dev/null ||
 	not_ok "man pages build"
-for p in omnik-relay.8 omnik-sniff.8 omniklog.conf.5; do
+for p in omnik-relay.8 omnik-sniff.8 omniklog.conf.5 omniklog-rules.8 \
+    omnik-sniff-nfqueue.8; do
 	w=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$B/man/$p" 2>&1 >/dev/null)
 	check "$p formats without warnings${w:+: $w}" [ -z "$w" ]
 	if command -v mandoc >/dev/null; then

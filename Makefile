@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # omniklog: one GNU Makefile for the programs, tests, fuzzers and benchmarks.
 #
 #   make               build every program into build/

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * log.c: stderr or syslog. Verbosity 0 logs warnings and info, 1 (-v) adds
  * debug. Messages are formatted once and handed to one sink, so a line is

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # common/: logging, configuration, the stream entry point.
 COMMON_SRC += common/log.c common/config.c common/stream.c common/daemon.c
 LIB_LIBS   += -linih

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * notify.c: the service manager's notification protocol (see
  * sd_notify(3), "the socket protocol"): one datagram of NEWLINE-separated

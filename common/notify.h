@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * notify.h: tell a service manager (systemd, Type=notify) where the
  * program is in its life: ready, reloading, stopping. Speaks the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * omnik-relay: the transparent relay. Options and config, daemon life
  * (detach, privilege drop, signals), outputs; the relaying is relay.c.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # relay/: omnik-relay, the transparent relay (libevent).
 INCLUDES += -Irelay
 PROGRAMS += $(B)/omnik-relay

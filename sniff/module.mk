@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # sniff/: omnik-sniff, the passive and inline captures.
 INCLUDES += -Isniff
 PROGRAMS += $(B)/omnik-sniff

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * omnik-sniff: see the Omnik kit's pushes without changing any routing.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * test_log.c: the log line format on stderr: "PROG: tag message" on a
  * terminal or file, "<N>tag message" when stderr is the journal stream

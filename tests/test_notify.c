@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * test_notify.c: the service manager notifications, received on a real
  * AF_UNIX datagram socket as systemd would: a path and an abstract name,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * vectors.c: load vectors.tsv (name TAB hex TAB JSON) with jansson and
  * compare decoded messages with the expected JSON objects.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # make install / make uninstall: what is installed (programs, scripts,
 # units, sysusers entry, init script, logrotate snippet, man pages, docs,
 # config), no @PLACEHOLDER@ left in any installed file, uninstall

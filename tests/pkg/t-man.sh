@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The man pages: they format without a warning (groff, as man shows
 # them), every config key the programs know is documented in
 # omniklog.conf(5) with the default the programs use, every long option

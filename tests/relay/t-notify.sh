@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Under systemd (Type=notify): omnik-relay and omnik-sniff say READY=1 on
 # $NOTIFY_SOCKET only once they listen / capture, RELOADING=1 then READY=1
 # on SIGHUP, STOPPING=1 on SIGTERM; a stand-in manager (a datagram socket)

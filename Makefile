@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # omniklog: one GNU Makefile for the programs, tests, fuzzers and benchmarks.
 #
 #   make               build every program into build/
@@ -5,9 +6,13 @@
 #   make run           the main job on embedded defaults (see README)
 #   make bench         benchmarks, -O2, no sanitizers
 #   make fuzz          libFuzzer (clang) on the protocol core, FUZZ_TIME s
-#   make install       PREFIX=/usr/local DESTDIR=
+#   make install       PREFIX=/usr/local DESTDIR= (make uninstall undoes it)
+#   make cross ARCH=arm64|armhf   cross build in build/ARCH/ (+ its tests)
 #
 # Switches: CC=clang, WERROR=1 (CI), SANITIZE=1 (what check uses).
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment or the command line
+# (as dpkg-buildflags sets them) are used on top of the warnings below;
+# CFLAGS replaces only the default -O2 -g.
 
 # The module.mk files below define rules before `all`: keep it the default.
 .DEFAULT_GOAL := all
@@ -20,8 +25,9 @@ ETCDIR   ?= /etc
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 DOCDIR   ?= $(PREFIX)/share/doc/omniklog
+MANDIR   ?= $(PREFIX)/share/man
 INSTALL_SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
-                   -e 's|@DOCDIR@|$(DOCDIR)|g'
+                   -e 's|@DOCDIR@|$(DOCDIR)|g' -e 's|@ETCDIR@|$(ETCDIR)|g'
 DESTDIR  ?=
 FUZZ_TIME ?= 60
 
@@ -41,9 +47,13 @@ WARN     += -Werror
 endif
 CFLAGS   ?= -O2 -g
 INCLUDES := -Iproto -Ioutput -Icommon
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(INCLUDES) $(WARN) $(CFLAGS) \
-             $(SANFLAGS) -MMD -MP
-ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
+# CROSS_CPPFLAGS/CROSS_LDFLAGS: the foreign -dev files of `make cross`.
+# 64-bit file offsets on 32-bit targets too (armhf): a CSV past 2 GiB, and
+# readdir/stat on file systems with 64-bit inode numbers and cookies.
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(INCLUDES) \
+             $(CROSS_CPPFLAGS) \
+             $(CPPFLAGS) $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
+ALL_LDFLAGS = $(CROSS_LDFLAGS) $(LDFLAGS) $(SANFLAGS)
 
 # The pipeline, folder by folder (see DESIGN.md): ways in (relay/, sniff/)
 # -> protocol core (proto/) -> dispatcher and outputs (output/), with
@@ -73,7 +83,8 @@ include $(filter-out proto/module.mk output/module.mk common/module.mk, \
 # Everything that compiles: CI holds all of it to -Werror with gcc and clang.
 world: all test-programs $(BENCHES)
 
-.PHONY: world all check test-programs run bench fuzz install uninstall clean deps
+.PHONY: world all check test-programs run bench fuzz install uninstall clean deps \
+        man cross run-deps
 
 all: $(PROGRAMS)
 
@@ -83,8 +94,12 @@ $(B)/%.o: %.c
 
 test-programs: $(PROGRAMS) $(UNIT_TESTS) $(TEST_TOOLS) $(FUZZ_REPLAY)
 
+# check needs the test servers and tools; run only what building and
+# running the relay needs.
 deps:
-	@scripts/install-deps --if-missing
+	@scripts/install-deps --if-missing --build --run --test
+run-deps:
+	@scripts/install-deps --if-missing --build --run
 
 check: deps
 	$(MAKE) SANITIZE=1 test-programs
@@ -95,7 +110,7 @@ check: deps
 # destination, readings to the journal data/omniklog.db, data/omniklog.csv
 # and stderr, as the user who runs it (-u ''; without it root would need
 # the omniklog user). Ctrl-C stops.
-run: deps all
+run: run-deps all
 	@mkdir -p data
 	@echo "omnik-relay: port 10004, upstream original, journal data/omniklog.db, CSV data/omniklog.csv (Ctrl-C stops)"
 	$(B)/omnik-relay -f -c /dev/null -u '' --db data/omniklog.db --csv data/omniklog.csv
@@ -125,12 +140,103 @@ fuzz:
 	    -artifact_prefix=build/fuzz/sniff- build/fuzz/corpus-sniff \
 	    tests/fuzz/corpus-sniff
 
-install: all
-	install -d $(DESTDIR)$(BINDIR)
-	install -m 755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+# make install: the programs, the scripts, the units and their sysusers.d
+# user, the SysV init script, the logrotate snippet, the man pages and the
+# docs; the config only if there is none. Every directory it had to create
+# is listed in $(DOCDIR)/installed-dirs so that make uninstall removes
+# exactly those (when empty) and nothing it found in place.
+MAN_PAGES  := $(B)/man/omnik-relay.8 $(B)/man/omnik-sniff.8 \
+              $(B)/man/omniklog.conf.5 $(B)/man/omniklog-rules.8 \
+              $(B)/man/omnik-sniff-nfqueue.8
+INST_DIRS  := $(BINDIR) $(SBINDIR) $(UNITDIR) $(SYSUSERSDIR) \
+              $(ETCDIR)/init.d $(ETCDIR)/logrotate.d $(ETCDIR)/omniklog \
+              $(MANDIR)/man5 $(MANDIR)/man8 $(DOCDIR)/examples
+INST_LIST  := $(DESTDIR)$(DOCDIR)/installed-dirs
 
+man: $(MAN_PAGES)
+$(B)/man/%: docs/man/%.scd
+	@mkdir -p $(@D)
+	scdoc <$< >$@.tmp && mv $@.tmp $@
+
+install: all man
+	@for d in $(INST_DIRS); do \
+	    p=$$d; while [ "$$p" != / ] && [ ! -d "$(DESTDIR)$$p" ]; do \
+	        echo "$$p"; p=$$(dirname "$$p"); done; \
+	done >$(B)/installed-dirs.new
+	install -d $(addprefix $(DESTDIR),$(INST_DIRS))
+	cat $(B)/installed-dirs.new >>$(INST_LIST)
+	install -m 755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+	install -m 755 scripts/omniklog-rules scripts/omnik-sniff-nfqueue \
+	    $(DESTDIR)$(SBINDIR)/
+	for f in omnik-relay.service omnik-sniff.service; do \
+	    $(INSTALL_SUBST) scripts/$$f >$(DESTDIR)$(UNITDIR)/$$f && \
+	    chmod 644 $(DESTDIR)$(UNITDIR)/$$f || exit 1; done
+	install -m 644 scripts/omniklog.sysusers \
+	    $(DESTDIR)$(SYSUSERSDIR)/omniklog.conf
+	$(INSTALL_SUBST) scripts/omniklog >$(DESTDIR)$(ETCDIR)/init.d/omniklog
+	chmod 755 $(DESTDIR)$(ETCDIR)/init.d/omniklog
+	install -m 644 scripts/omniklog.logrotate \
+	    $(DESTDIR)$(ETCDIR)/logrotate.d/omniklog
+	install -m 644 $(filter %.8,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 README.md $(DESTDIR)$(DOCDIR)/
+	install -m 644 scripts/omniklog.conf scripts/rsyslog-omniklog.conf \
+	    $(DESTDIR)$(DOCDIR)/examples/
+	# It may hold passwords: readable by the service's group only.
+	test -e $(DESTDIR)$(ETCDIR)/omniklog/omniklog.conf || { \
+	    install -m 640 scripts/omniklog.conf \
+	        $(DESTDIR)$(ETCDIR)/omniklog/omniklog.conf && \
+	    { chgrp omniklog $(DESTDIR)$(ETCDIR)/omniklog/omniklog.conf \
+	        2>/dev/null || chmod 644 \
+	        $(DESTDIR)$(ETCDIR)/omniklog/omniklog.conf; }; }
+
+# The config goes only if it is the one install put there; rc links made
+# by update-rc.d go with the init script (on the live system only).
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(PROGRAMS)))
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(PROGRAMS))) \
+	    $(DESTDIR)$(SBINDIR)/omniklog-rules \
+	    $(DESTDIR)$(SBINDIR)/omnik-sniff-nfqueue \
+	    $(DESTDIR)$(UNITDIR)/omnik-relay.service \
+	    $(DESTDIR)$(UNITDIR)/omnik-sniff.service \
+	    $(DESTDIR)$(SYSUSERSDIR)/omniklog.conf \
+	    $(DESTDIR)$(ETCDIR)/init.d/omniklog \
+	    $(DESTDIR)$(ETCDIR)/logrotate.d/omniklog \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man8/,omnik-relay.8 omnik-sniff.8 \
+	        omniklog-rules.8 omnik-sniff-nfqueue.8) \
+	    $(DESTDIR)$(MANDIR)/man5/omniklog.conf.5 \
+	    $(DESTDIR)$(DOCDIR)/README.md \
+	    $(DESTDIR)$(DOCDIR)/examples/omniklog.conf \
+	    $(DESTDIR)$(DOCDIR)/examples/rsyslog-omniklog.conf
+	if [ -z "$(DESTDIR)" ] && command -v update-rc.d >/dev/null; then \
+	    update-rc.d omniklog remove >/dev/null; fi
+	if cmp -s scripts/omniklog.conf \
+	    $(DESTDIR)$(ETCDIR)/omniklog/omniklog.conf; then \
+	    rm -f $(DESTDIR)$(ETCDIR)/omniklog/omniklog.conf; fi
+	@if [ -f $(INST_LIST) ]; then \
+	    dirs=$$(sort -ru $(INST_LIST)); rm -f $(INST_LIST); \
+	    for d in $$dirs; do rmdir "$(DESTDIR)$$d" 2>/dev/null || \
+	        { [ -d "$(DESTDIR)$$d" ] && echo "uninstall: kept $$d (not empty)"; }; \
+	    done; fi; true
+
+# make cross ARCH=arm64|armhf: a cross build with Debian's cross compiler
+# and that architecture's multiarch -dev packages (scripts/install-deps
+# --cross ARCH), then the unit tests and fuzz replays under qemu-user.
+CROSS_TRIPLET_arm64 := aarch64-linux-gnu
+CROSS_TRIPLET_armhf := arm-linux-gnueabihf
+CROSS_ROOT ?= /var/cache/omniklog-cross/$(ARCH)
+CROSS_TRIPLET = $(CROSS_TRIPLET_$(ARCH))
+# The unpacked -dev packages that cannot be installed next to the native.
+CROSS_FLAGS = CROSS_CPPFLAGS="-I$(CROSS_ROOT)/usr/include \
+    -I$(CROSS_ROOT)/usr/include/postgresql" \
+    CROSS_LDFLAGS="-L$(CROSS_ROOT)/usr/lib/$(CROSS_TRIPLET)"
+
+cross:
+	@test -n "$(CROSS_TRIPLET)" || { echo "make cross ARCH=arm64|armhf" >&2; exit 2; }
+	@test -d $(CROSS_ROOT)/usr/include/event2 || { echo \
+	    "missing the $(ARCH) -dev packages: scripts/install-deps --cross $(ARCH)" >&2; exit 1; }
+	$(MAKE) B=build/$(ARCH) CC=$(CROSS_TRIPLET)-gcc SANITIZE= \
+	    $(CROSS_FLAGS) all test-programs
+	tests/run-cross $(ARCH) build/$(ARCH)
 
 clean:
 	rm -rf build

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * config.h: the one INI file both programs read (default
  * /etc/omniklog/omniklog.conf), and the settings it holds. Command-line

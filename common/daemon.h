@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * daemon.h: becoming a well-behaved daemon. Open sockets and capture
  * handles first, then detach and drop privileges.

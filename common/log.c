@@ -1,21 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * log.c: stderr or syslog. Verbosity 0 logs warnings and info, 1 (-v) adds
  * debug. Messages are formatted once and handed to one sink, so a line is
  * never interleaved with another.
+ *
+ * When stderr is the systemd journal (systemd sets $JOURNAL_STREAM to the
+ * "device:inode" of the stream it connected, and it is still our fd 2: a
+ * redirection by a shell or a test makes them differ), lines carry a "<N>"
+ * syslog priority prefix, which journald strips and stores as the
+ * priority, and no program name, which the journal records already.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
 static const char *log_ident = "omniklog";
 static bool log_stderr = true;
+static bool log_journal;
 static int log_verbosity;
+
+static bool
+stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char end;
+
+	if (js == NULL || sscanf(js, "%llu:%llu%c", &dev, &ino, &end) != 2)
+		return false;
+	if (fstat(STDERR_FILENO, &st) != 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
 
 void
 log_init(const char *ident, bool to_stderr, int verbosity)
@@ -23,6 +49,7 @@ log_init(const char *ident, bool to_stderr, int verbosity)
 	log_ident = ident;
 	log_stderr = to_stderr;
 	log_verbosity = verbosity;
+	log_journal = to_stderr && stderr_is_journal();
 	if (!to_stderr)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
@@ -55,7 +82,9 @@ vlog(enum log_level lvl, int errnum, const char *fmt, va_list ap)
 	if (errnum != 0 && (size_t)n < sizeof(msg))
 		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s",
 		    strerror(errnum));
-	if (log_stderr)
+	if (log_stderr && log_journal)
+		fprintf(stderr, "<%d>%s%s\n", prio[lvl], tag[lvl], msg);
+	else if (log_stderr)
 		fprintf(stderr, "%s: %s%s\n", log_ident, tag[lvl], msg);
 	else
 		syslog(prio[lvl], "%s%s", tag[lvl], msg);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * log.h: one logging interface for the programs: stderr in the foreground,
  * syslog when daemonised. Library code (proto/, the formatters) never logs;

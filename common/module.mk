@@ -1,3 +1,12 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # common/: logging, configuration, the stream entry point.
 COMMON_SRC += common/log.c common/config.c common/stream.c common/daemon.c
 LIB_LIBS   += -linih
+# The service manager's notifications (Type=notify).
+COMMON_SRC += common/notify.c
+
+$(B)/tests/test_log: $(B)/tests/test_log.o $(B)/common/log.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
+
+$(B)/tests/test_notify: $(B)/tests/test_notify.o $(B)/common/notify.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -levent_core

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * stream.c: framer -> decoder -> outputs, for one direction of one
  * connection or flow.

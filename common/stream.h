@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * stream.h: where every way in meets the decoder. "Here are the next bytes
  * of stream S, in order": the relay calls it from its sockets, the sniffer

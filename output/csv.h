@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * csv.h: the seed script's CSV, kept column for column so that existing
  * spreadsheets keep working, with omniklog's own columns appended after.

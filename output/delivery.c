@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * delivery.c: cursor, batches and back-off for every remote output. See
  * delivery.h for why this runs on the program's event loop.

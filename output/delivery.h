@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * delivery.h: a remote output as a cursor over the journal.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * dynlib.c: load a library by soname and fill its symbol table (see
  * dynlib.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * dynlib.h: a shared library loaded at run time, by the output that
  * needs it, and only when that output is configured.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * invstate.c: the per-inverter table behind invstate.h.
  *

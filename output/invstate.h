@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * invstate.h: what an inverter's readings must keep to across readings,
  * and how often it may send them. The per-frame limits are the decoder's

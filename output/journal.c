@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * journal.c: readings and rejects in SQLite, with the delivery cursors.
  *

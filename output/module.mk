@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # output/: the dispatcher, the sinks, the journal and the remote outputs
 # (each a cursor over the journal, driven by the program's event loop).
 OUTPUT_SRC += output/outputs.c output/csv.c output/text.c output/journal.c \

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * mqtt.h: readings to an MQTT broker (libmosquitto), with Home Assistant
  * discovery. A cursor over the journal; the client's socket runs in the

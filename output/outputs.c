@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * outputs.c: fan a record out to every sink. Errors are logged at most once
  * per sink and per distinct message in a row, so a full disk does not flood

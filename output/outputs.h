@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * outputs.h: the dispatcher between the decoder and the sinks. A sink that
  * fails is logged and counted; the others and the capture go on.

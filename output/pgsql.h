@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * pgsql.h: readings to PostgreSQL (or TimescaleDB), a cursor over the
  * journal driven by libpq's non-blocking API on the event loop.

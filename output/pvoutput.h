@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * pvoutput.h: readings to PVOutput.org's addbatchstatus service, one
  * cursor per PVOutput system (one system per inverter), HTTPS through

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * resolve.c: blocking calls off the event loop (see resolve.h).
  *

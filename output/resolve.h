@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * resolve.h: a blocking call (a name lookup, above all) run off the event
  * loop, in a worker thread, so capture never waits for a DNS server.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * setup.c: journal, CSV and remote outputs from the configuration.
  */

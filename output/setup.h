@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * setup.h: the one call a program makes to get its outputs.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * sink.h: what every output receives, and the interface outputs implement.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * text.c: "2026-06-01 12:00:00 NLDN012345CS4321 kit 987654321: 2615 W, ..."
  * Absent values are left out rather than printed as numbers.

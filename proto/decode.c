@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * decode.c: one whole Omnik frame in, one message or a reason out.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * encode.c: build valid frames from readings. Used by the tests, the kit
  * simulator and the benchmarks; the daemons themselves never send frames.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * framer.c: resynchronising frame splitter for the Omnik byte stream.
  *

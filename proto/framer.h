@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * framer.h: turn an Omnik byte stream, fed in chunks of any size, into whole
  * frames.

@@ -1,2 +1,3 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # proto/: the Omnik protocol core. Pure code, no libraries.
 PROTO_SRC += proto/framer.c proto/decode.c proto/encode.c

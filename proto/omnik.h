@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * omnik.h: the Omnik WiFi-kit protocol (V4, 0x68 ... 0x16).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * acl.h: allow-lists of networks (CIDR), for the clients a relay accepts
  * and the upstreams it may forward to. What keeps the relay from ever being

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * addr.h: socket addresses as the relay needs them: parse "[ADDR:]PORT"
  * and "HOST:PORT", print "addr:port", compare, and tell whether an address

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * omnik-relay: the transparent relay. Options and config, daemon life
  * (detach, privilege drop, signals), outputs; the relaying is relay.c.
@@ -22,6 +23,7 @@
 #include "csv.h"
 #include "daemon.h"
 #include "log.h"
+#include "notify.h"
 #include "outputs.h"
 #include "relay.h"
 #include "setup.h"
@@ -114,7 +116,9 @@ usage(FILE *fp)
 "cannot be set up, 2 for a usage error.\n"
 "\n"
 "Example (router namespace, kit behind it):\n"
-"  omnik-relay -f -u nobody --csv /var/lib/omniklog/omniklog.csv\n");
+"  omnik-relay -f -u nobody --csv /var/lib/omniklog/omniklog.csv\n"
+"\n"
+"See omnik-relay(8) and omniklog.conf(5) for the whole of it.\n");
 }
 
 static const struct option longopts[] = {
@@ -206,6 +210,7 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	(void)arg;
+	notify_stopping();
 	if (M.stops++ > 0) {
 		log_info("signal %d again: closing now", (int)sig);
 		drain_expired(-1, 0, NULL);
@@ -228,6 +233,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	(void)sig;
 	(void)what;
 	(void)arg;
+	notify_reloading();
 	log_info("SIGHUP: reopening outputs and reading the config again");
 	outputs_reopen(&M.out);
 	addr_local_flush();
@@ -420,6 +426,7 @@ main(int argc, char **argv)
 	    M.cfg.allow_clients : "private, loopback, link-local and ULA "
 	    "networks and this host only (allow_clients is empty)");
 	daemon_ready();
+	notify_ready(M.base);
 	event_base_dispatch(M.base);
 
 	relay_free(&M.relay);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * origdst.c: SO_ORIGINAL_DST and IP6T_SO_ORIGINAL_DST.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * origdst.h: where a redirected connection was going before the
  * iptables/nftables REDIRECT or DNAT rule rewrote it (SO_ORIGINAL_DST for

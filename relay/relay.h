@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * relay.h: the transparent relay's engine: listeners, sessions, limits.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # sniff/: omnik-sniff, the passive and inline captures.
 INCLUDES += -Isniff
 PROGRAMS += $(B)/omnik-sniff
@@ -17,18 +18,3 @@ $(B)/tests/bench-sniff: tests/bench-sniff.sh $(B)/tests/mkpcap $(B)/omnik-sniff
 	@mkdir -p $(@D)
 	sed 's|@B@|$(B)|' $< >$@ && chmod +x $@
 
-.PHONY: install-sniff uninstall-sniff
-install: install-sniff
-uninstall: uninstall-sniff
-
-install-sniff: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR)
-	install -m 755 scripts/omnik-sniff-nfqueue \
-	    $(DESTDIR)$(SBINDIR)/omnik-sniff-nfqueue
-	$(INSTALL_SUBST) scripts/omnik-sniff.service \
-	    >$(DESTDIR)$(UNITDIR)/omnik-sniff.service
-	chmod 644 $(DESTDIR)$(UNITDIR)/omnik-sniff.service
-
-uninstall-sniff:
-	rm -f $(DESTDIR)$(SBINDIR)/omnik-sniff-nfqueue \
-	    $(DESTDIR)$(UNITDIR)/omnik-sniff.service

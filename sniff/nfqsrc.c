@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * nfqsrc.c: NFQUEUE through libnetfilter_queue (see nfqsrc.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * nfqsrc.h: NFQUEUE as a packet source (--nfqueue N), for a router where
  * the kit's packets pass through iptables/nftables.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * omnik-sniff: see the Omnik kit's pushes without changing any routing.
  *
@@ -24,6 +25,7 @@
 #include "csv.h"
 #include "daemon.h"
 #include "log.h"
+#include "notify.h"
 #include "nfqsrc.h"
 #include "outputs.h"
 #include "setup.h"
@@ -145,7 +147,9 @@ usage(FILE *fp)
 "Examples:\n"
 "  omnik-sniff -r push.pcapng --csv -\n"
 "  omnik-sniff -i br0 --csv /var/lib/omniklog/omniklog.csv\n"
-"  omnik-sniff --nfqueue 10004 -f\n");
+"  omnik-sniff --nfqueue 10004 -f\n"
+"\n"
+"See omnik-sniff(8) and omniklog.conf(5) for the whole of it.\n");
 }
 
 enum {
@@ -416,6 +420,7 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
 	(void)arg;
+	notify_stopping();
 	log_info("signal %d: stopping", (int)sig);
 	event_base_loopbreak(M.base);
 }
@@ -426,6 +431,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	(void)sig;
 	(void)what;
 	(void)arg;
+	notify_reloading();
 	log_info("SIGHUP: reopening the outputs");
 	outputs_reopen(&M.out);
 }
@@ -556,6 +562,7 @@ run_live(void)
 		    M.cfg.interface, M.cfg.ports,
 		    M.cfg.csv[0] ? M.cfg.csv : "off");
 	daemon_ready();
+	notify_ready(M.base);
 	event_base_dispatch(M.base);
 
 	if (M.live)

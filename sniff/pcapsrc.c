@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * pcapsrc.c: replay and live capture through libpcap (see pcapsrc.h).
  */

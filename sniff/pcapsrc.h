@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * pcapsrc.h: libpcap as a packet source, for replay (-r) and live capture
  * (-i). Both hand every packet to sniff_packet with the capture's own

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * sniff.h: captured packets in, readings out. Shared by the three capture
  * sources (replay, live, NFQUEUE), which only hand over packets:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tcpreasm.c: per-flow, per-direction TCP reassembly (see tcpreasm.h).
  *

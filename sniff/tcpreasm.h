@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tcpreasm.h: TCP reassembly for the captures (pcap live, replay, NFQUEUE).
  *

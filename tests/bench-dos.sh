@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The relay's figures under attack, in the test namespaces (tests/relay/
 # lib.sh), with a plain build (B=build by default):
 #

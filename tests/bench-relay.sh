@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Relay benchmark (make bench): push sessions per second (a kit connects,
 # sends 170 bytes, closes, waits for the close) straight to a local portal,
 # through omnik-relay (decoding; every reading committed to the journal,

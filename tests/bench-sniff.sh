@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # make bench: omnik-sniff replay throughput and memory, on captures that
 # tests/mkpcap generates here (nothing downloaded, nothing stored).
 #

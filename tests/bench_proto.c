@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * bench_proto.c: framer + decoder throughput against a plain byte-sum loop
  * over the same buffer, measured in the same run.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * kitsim: push like an Omnik WiFi kit. Connect to ADDR:PORT, send one data
  * frame per inverter and then the kit's "DATA SEND IS OK" text frame,

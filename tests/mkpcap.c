@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * mkpcap: write pcap/pcapng fixtures for omnik-sniff from known frames, and
  * the CSV a perfect reader must get from them.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/: cmocka unit tests (each links only what it needs), the fuzz
 # target's corpus replayer, and the protocol benchmark.
 TEST_LIBS  := $(shell pkg-config --libs cmocka jansson 2>/dev/null || echo -lcmocka -ljansson) -lm

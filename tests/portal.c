@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * portal: a stand-in vendor portal for the relay's tests and benchmark.
  * Accepts on ADDR:PORT, keeps what each connection sends (DIR/conn-N.bin),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/tap.sh: TAP output for shell tests. Source it, then:
 #   check "what" command args...   # ok if the command succeeds
 #   ok "what" / not_ok "what" "why"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * test_config.c: the INI file: defaults, every type, errors with their
  * line numbers, flags overriding the file.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * test_csv.c: the seed's CSV, byte for byte (golden file), and its crash
  * safety: only whole lines, whatever happens to the writer.

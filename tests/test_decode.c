@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * test_decode.c: every shared vector through the framer and decoder, fed
  * whole, byte by byte and in random splits; the absent-value rules; every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * test_delivery.c: the cursor framework every remote output stands on,
  * with a scripted output on a real event loop and a real journal: rows in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * test_framer.c: resynchronisation, filler, truncation, oversized frames,
  * the bounded buffer and chunking, on streams built from real frames.

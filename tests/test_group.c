@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * test_group.c: the journal as the programs get it from outputs_setup()
  * with an event loop, its writer thread committing in groups: readings

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * test_invstate.c: the rules across an inverter's readings (invstate.h):
  * the rate limit, E total and H total never going down, E today against

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * test_journal.c: the SQLite journal: every field of a reading lands in
  * its column and reads back exactly; rejects keep their reason and bytes;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * test_packet.c: packet_parse on hand-built packets: every link type, the
  * IP length over Ethernet padding, VLAN tags, IPv6 extension headers,

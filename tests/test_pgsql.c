@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * test_pgsql.c: the connection string the PostgreSQL output hands libpq
  * after looking host names up (pgsql_conninfo_resolved), read back with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * test_pvoutput.c: the status line PVOutput gets for a reading: local
  * date and time across both DST changes and midnight, energy today or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * test_relay_acl.c: the relay's allow-lists and address helpers: CIDR
  * parsing and matching (IPv4, IPv6, IPv4-mapped), "[ADDR:]PORT" parsing,

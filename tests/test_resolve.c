@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * test_resolve.c: output/resolve.c, the worker-thread calls, on a real
  * libevent loop. A blocking call is played by a work function that waits

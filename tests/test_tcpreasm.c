@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * test_tcpreasm.c: segment sequences in, the bytes each direction delivers
  * out. Each table row is one connection between a kit (192.0.2.10:40000)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * vectors.c: load vectors.tsv (name TAB hex TAB JSON [TAB source]) with
  * jansson (also real-frames.tsv) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * vectors.h: the shared test vectors (tests/data/vectors.tsv, a copy of
  * ../shared/vectors.tsv) and how to check a decoded frame against them.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # -c FILE must be a config file (issue 9 item 15): a directory is not an
 # empty config, /dev/zero or a FIFO must not hang or spin, and a file
 # past the size cap is refused; each error names the file. /dev/null is

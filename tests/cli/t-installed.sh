@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # omnik-sniff -r and --stream on an installed system (issue 12 item 7):
 # the installed config's CSV and journal are the service's; a replay or a
 # stream decode must not append to them unless asked (-c FILE), and by

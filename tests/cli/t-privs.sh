@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # What root gives away (issue 9 item 2): a missing service user is no
 # reason to run as root; after the switch nothing is left to regain
 # (uid, capabilities, bounding set, no_new_privs, read in /proc); output

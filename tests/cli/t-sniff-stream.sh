@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # omnik-sniff --stream: the command line a user meets first.
 set -u
 . "$(dirname "$0")/../tap.sh"

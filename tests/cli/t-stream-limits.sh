@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The decoder's limits through the whole pipeline (omnik-sniff --stream,
 # a real journal and CSV): implausible frames kept raw with the field and
 # value, a flood of one inverter held to its rate and counted, a stray

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The tests decode tests/data/vectors.tsv, a copy of the project's shared
 # vectors: when ../shared/vectors.tsv sits beside the checkout (as in CI),
 # the copy must be current.

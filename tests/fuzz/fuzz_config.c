@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * fuzz_config.c: libFuzzer target for the config loader (common/config.c
  * with libinih), fed through a real file so that the file checks run too.

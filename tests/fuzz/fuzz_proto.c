@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * fuzz_proto.c: libFuzzer target for the protocol core (framer + decoder
  * + encoder + value formatter). It checks properties and abort()s on any

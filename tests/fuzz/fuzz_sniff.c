@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * fuzz_sniff.c: libFuzzer target for omnik-sniff's packet parser, TCP
  * reassembly and its consumer (sniff.c: parked frames, the framer and the

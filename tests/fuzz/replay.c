@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * replay.c: a main() for libFuzzer targets, so that any compiler can build
  * them as plain programs and the test run replays their corpus under the

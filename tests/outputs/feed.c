@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * feed.c: omk-feed, a stand-in for a capture program in the output tests.
  *

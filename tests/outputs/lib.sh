@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # lib.sh: helpers for the output tests: TAP lines, free ports, and real
 # services (PostgreSQL, mosquitto) started in a temporary directory and
 # stopped on exit. Sourced by tests/outputs/t-*.sh; needs $B.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * pvoutput-server.c: a local stand-in for PVOutput's addbatchstatus
  * service, for the output tests. Plain HTTP on 127.0.0.1; it answers as

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The output sections of the config file: `omnik-sniff -n` accepts a
 # complete one, rejects bad values with file:line, checks settings that
 # go together, and never prints secrets.

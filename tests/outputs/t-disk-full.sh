@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # A full disk: the journal and the CSV live on a small file system the
 # test fills while readings come in, then frees. The journal keeps what it
 # could not commit in memory and commits it when space returns; the CSV,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The remote outputs' libraries (libpq, libmosquitto, libcurl) are loaded
 # at run time, each only when its output is configured (output/dynlib.c):
 # no program links them, an idle relay without remote outputs does not map

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # A journal taken away while the program runs: deleted, replaced by a
 # file that is not a journal, its directory removed. Each time the loss
 # is logged, a new journal is opened at the path once it can be, and no

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # What Home Assistant sees through a day and a night: a real mosquitto
 # without persistence (a broker restart loses every retained message, as
 # Debian's mosquitto without a persistence file does), restarted and

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # MQTT output over TLS against a real mosquitto with a certificate from a
 # CA made at test time: tls = yes with cafile delivers state and
 # discovery messages (read back over TLS); a wrong CA fails clearly, keeps

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # MQTT output against a real mosquitto: retained JSON state per inverter
 # at QoS 1, every reading in order across a broker outage and a program
 # restart (once, but for QoS 1's own window: see firsts() below); Home Assistant discovery configs complete; the last

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # [postgresql] table = SCHEMA.TABLE: the rows go to TABLE in SCHEMA (not
 # to a table literally named "schema.table" in public), and a name that
 # needs quoting is quoted by libpq.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # PostgreSQL output over TLS against a real server with ssl=on and a
 # certificate from a CA made at test time: sslmode=verify-full delivers
 # and pg_stat_ssl shows the session encrypted; a wrong CA or a wrong host

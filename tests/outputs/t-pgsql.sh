@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # PostgreSQL output against a real server: every reading lands once with
 # every field; the server down for a while and back, and the program
 # restarted while it is down, lose and duplicate nothing; rows arrive in

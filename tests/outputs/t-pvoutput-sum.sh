@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Two inverters on one roof, summed into one PVOutput system
 # (systems = SID:SN1+SN2) against the local PVOutput stand-in: one status
 # per 5-minute slot with the power and energy of both added up, exact in a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # PVOutput output over HTTPS: haproxy terminates TLS with a certificate
 # from a CA made at test time, in front of the PVOutput test server.
 # [pvoutput] cafile trusts that CA: statuses arrive, the key travels in a

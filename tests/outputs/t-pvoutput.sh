@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # PVOutput output against a local server that answers as PVOutput's API
 # documents (tests/outputs/pvoutput-server.c): statuses for two systems,
 # once each and in order, across a server outage and a program restart;

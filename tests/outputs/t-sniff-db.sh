@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # omnik-sniff --stream --db: the shared vectors land in the journal, the
 # rejected frames in their own table with the reason, and the values in
 # the journal are those the CSV file shows; a remote output configured

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: GPL-2.0-or-later
 # csv-vs-vectors.pl VECTORS.tsv FILE.csv: the CSV rows, in order, must hold
 # the values vectors.tsv expects for its data frames, in file order
 # (null = empty cell, numbers compared as numbers). Prints each mismatch;

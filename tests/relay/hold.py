@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 # hold.py: a LAN attacker for the relay's tests. From each source address
 # given, open up to PER connections to ADDR:PORT and hold them for SECONDS:
 # dripping one byte every DRIP seconds (slowloris), or sending BULK bytes

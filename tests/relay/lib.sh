@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Shared helpers for the relay's end-to-end tests (sourced, bash).
 #
 #   kit ns                 router ns                        portal ns

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # A backwards wall-clock step must not stop eviction: every interval is
 # measured on the monotonic clock. The relay runs with a preloaded shim
 # that moves time(), gettimeofday() and CLOCK_REALTIME one hour back once

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Crashes and rotations: kill -9 under traffic leaves only whole CSV lines
 # and a restart serves again; SIGHUP after the CSV was moved away starts a
 # new file and loses nothing; SIGTERM lets a push in progress finish and

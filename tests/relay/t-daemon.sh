@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The daemon's start-up contract with init scripts: the parent's exit
 # status says whether the daemon really came up, and the pid file never
 # outlives the daemon (a stale one would make a later "stop" signal an

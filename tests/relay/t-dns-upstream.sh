@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # A host-name upstream (--upstream portal.omk.test:10004) with a dead DNS
 # server, as t-dns.sh makes one: resolv.conf points at 192.0.2.53, which
 # the portal's namespace DROPs, so each lookup hangs for its 3 s timeout.

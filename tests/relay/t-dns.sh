@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # A dead DNS server never stalls forwarding. The relay's PostgreSQL and
 # MQTT outputs name their servers (db.omk.test, mq.omk.test); the router
 # namespace's resolv.conf points at 192.0.2.53, routed to the portal's

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # LAN attackers against the relay, with the shipped defaults except a
 # lowered max_connections (400: the same fill as the 10,100, at a
 # test's cost).

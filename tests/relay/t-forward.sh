@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Through the redirect, the portal receives exactly the bytes the kit sent
 # (every shared vector, then 1,000 simulated pushes), the kit receives
 # exactly what the portal answered, and the CSV holds what the decoder

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The SysV init script scripts/omniklog, run in the router namespace:
 # start installs the rules and detaches the relay (pid file), the kit's
 # push goes through it, status reports it, stop ends it and removes the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # IPv6: the scripts' rules for an IPv6 portal address (nftables and
 # iptables), IP6T_SO_ORIGINAL_DST, and the same exact bytes at the portal.
 # Addresses from the documentation prefix 2001:db8::/32, inside the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The relay's journal deleted while it runs, with no reading coming: the
 # periodic check finds it and a new journal is there before the next push;
 # deleted again, SIGHUP finds it at once. Every push after that lands in

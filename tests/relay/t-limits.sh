@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Limits: 2,000 idle connections do not keep a new kit out, with room to
 # spare and at max_connections (the connection idle longest makes room);
 # the idle timeout ends silent connections.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Never an open proxy: connections that were not redirected, or whose
 # original destination is the router itself, are served locally and never
 # forwarded; a client outside allow_clients is refused; a destination

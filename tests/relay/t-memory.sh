@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Memory in total: the portal black-holed (its namespace DROPs port
 # 10004, so every upstream connect waits connect_timeout), 16 LAN hosts
 # open 250 connections each (4,000) and send 64 KiB on every one. Each

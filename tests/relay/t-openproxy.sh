@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # An over-broad redirect rule (every TCP connection from the kits'
 # network to the relay) must not make the relay an open TCP proxy: a
 # connection for a port that is not in portal_ports is refused, never

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # scripts/omniklog-rules, for iptables and for nftables, installed in the
 # router namespace: they redirect the kit's pushes (PREROUTING) and the
 # router's own (OUTPUT) to the relay, and not the relay's own upstream

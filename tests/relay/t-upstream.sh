@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # When the portal is not there: refusing, black-holed (DROP), resetting
 # mid-stream, reading one byte a second. Every reading is still logged,
 # every kit completes its push, and other kits are served meanwhile.

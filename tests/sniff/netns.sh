@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Helpers for the network-namespace tests of omnik-sniff (sourced).
 # Namespaces are named omk-sniff-$$-*, and removed on exit with every
 # process started in them.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # kit ── br0 ── portal in network namespaces, omnik-sniff -i br0 on the
 # bridge: no routing change, every push decoded, the portal gets it all.
 . "$(dirname "$0")/netns.sh"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The default capture filter in the kernel (omnik-sniff -i br0): frames
 # with two VLAN tags (802.1ad + 802.1Q) and IPv6 packets with hop-by-hop
 # and destination-options headers, sent onto the bridge as raw frames by

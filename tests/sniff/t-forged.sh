@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # omnik-sniff -r against segments an attacker on the LAN injects
 # (tests/mkpcap --attack, --bad-checksums, --bad-frames): the kit's
 # readings come out once each, in the CSV and in the journal, and nothing

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # kit ── router ── portal in network namespaces; on the router an NFQUEUE
 # rule (scripts/omnik-sniff-nfqueue, iptables and, where the kernel has
 # nft_queue, nftables) and omnik-sniff --nfqueue: every push decoded, the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # omnik-sniff -r against fixtures written by tests/mkpcap: every capture
 # shape must give exactly the CSV that mkpcap derived from the frames it
 # put on the wire (golden output generated at test time, no blobs).

@@ -26,7 +26,8 @@ JS=$(stat -c '%d:%i' "$T/relay.err")
 ASAN_OPTIONS="${ASAN_OPTIONS%:detect_leaks=0}:detect_leaks=1" \
 NOTIFY_SOCKET="$SOCK" JOURNAL_STREAM="$JS" \
     ip netns exec "$NS_R" "$RELAY" -f -u nobody -c /dev/null \
-    --db "$T/journal/omniklog.db" --upstream none 2>>"$T/relay.err" &
+    --db "$T/journal/omniklog.db" --upstream none \
+    ${RELAY_CLIENTS:+--allow-clients "$RELAY_CLIENTS"} 2>>"$T/relay.err" &
 RELAY_PID=$!
 _pids+=("$RELAY_PID")
 check "relay: READY=1 sent" wait_for '[ "$(count READY=1)" -eq 1 ]' 10

@@ -13,13 +13,12 @@
  * Promises: a reader (journal_fetch, journal_last_id, so every delivery)
  * never sees a row before its commit (WAL mode; with sync = full it
  * survives a power cut, with normal a crash of the program). Without the
- * writer thread a write has committed when it returns 0 (or at
- * journal_commit() after journal_begin()); with it, a write returning 0
- * is queued and commits in order with the ones before it, soon (at once
- * when it comes alone, within 20 ms under load) unless the journal is
- * failing, when it waits for the next try (1 s .. 60 s apart);
- * journal_writer_poll() says what happened (see journal.c for the
- * full/failing policy). Ids only grow (AUTOINCREMENT), so a cursor is a row id.
+ * writer thread a write has committed when it returns 0; with it, a
+ * write returning 0 is queued and commits in order with the ones before
+ * it, soon (at once when it comes alone, within 20 ms under load) unless
+ * the journal is failing, when it waits for the next try (1 s .. 60 s
+ * apart); journal_writer_poll() says what happened (see
+ * journal_writer.c for the full/failing policy). Ids only grow (AUTOINCREMENT), so a cursor is a row id.
  * The schema carries a version (PRAGMA user_version) and is migrated
  * step by step when the file is opened; a file from a newer omniklog is
  * refused rather than touched. Library code: returns errors, never logs.
@@ -56,9 +55,6 @@ struct journal *journal_open(const char *path, const struct journal_opts *o,
     char *err, size_t errlen);
 void journal_close(struct journal *j);
 const char *journal_path(const struct journal *j);
-
-/* The SQL of one migration step (1 .. JOURNAL_SCHEMA_VERSION), for tests. */
-const char *journal_migration(int version);
 
 /* One reading / one reject / a cursor position (below). */
 int journal_add(struct journal *j, const struct record *rec, const char **err);
@@ -122,11 +118,6 @@ int journal_queued(struct journal *j);	/* readings not yet committed */
 bool journal_moved(struct journal *j, char *why, size_t len);
 int journal_reopen(struct journal *j, void (*drain)(void *), void *arg,
     char *err, size_t errlen);
-
-/* Batch many adds in one transaction (fleet ingest, benchmarks; not
- * with the writer thread). */
-int journal_begin(struct journal *j, const char **err);
-int journal_commit(struct journal *j, const char **err);
 
 /*
  * Up to max rows with id > after, in id order; only inverter's rows if
@@ -208,11 +199,6 @@ int journal_cursors_retire(struct journal *j, const char *const *keep, int n,
  */
 int journal_prune(struct journal *j, time_t now, int64_t *deleted,
     const char **err);
-
-/* Called after commits of readings; with the writer thread from
- * journal_writer_poll(), on the caller's thread. (The programs wake their
- * deliveries from the poll's news instead: see setup.c.) */
-void journal_set_notify(struct journal *j, void (*fn)(void *), void *arg);
 
 /* The journal as the dispatcher's first sink; the sink owns j. */
 void journal_sink(struct journal *j, struct sink *out);

@@ -5,6 +5,13 @@ OUTPUT_SRC += output/outputs.c output/csv.c output/text.c output/journal.c \
               output/delivery.c output/setup.c output/pgsql.c output/mqtt.c \
               output/pvoutput.c output/dynlib.c
 OUTPUT_SRC += output/resolve.c
+# The journal in four files (output/journal_int.h): the public API and
+# sink, the readers, the writer thread, the SQL on one connection.
+# journal.c is listed above; the tests link these objects alone.
+OUTPUT_SRC  += output/journal_read.c output/journal_writer.c \
+               output/journal_sql.c
+JOURNAL_OBJ := $(B)/output/journal.o $(B)/output/journal_read.o \
+               $(B)/output/journal_writer.o $(B)/output/journal_sql.o
 # The per-inverter limits and rate across readings (common/stream.c).
 OUTPUT_SRC += output/invstate.c
 # libpq, libmosquitto and libcurl are not linked: each remote output

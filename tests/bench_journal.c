@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "journal.h"
+#include "journal_int.h"	/* journal_begin, journal_commit */
 #include "omnik.h"
 
 #define SINGLE_N 5000

@@ -43,7 +43,7 @@ $(B)/tests/test_packet: $(B)/tests/test_packet.o $(B)/sniff/packet.o
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
 
 # The journal and the remote outputs (output/).
-$(B)/tests/test_journal: $(B)/tests/test_journal.o $(B)/output/journal.o \
+$(B)/tests/test_journal: $(B)/tests/test_journal.o $(JOURNAL_OBJ) \
                          $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -lsqlite3 -lm
 
@@ -65,12 +65,12 @@ $(B)/tests/test_group: $(B)/tests/test_group.o $(LIB_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) $(LIB_LIBS)
 
 BENCHES    += $(B)/tests/bench_journal
-$(B)/tests/bench_journal: $(B)/tests/bench_journal.o $(B)/output/journal.o \
+$(B)/tests/bench_journal: $(B)/tests/bench_journal.o $(JOURNAL_OBJ) \
                           $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) -lsqlite3 -lm
 
 $(B)/tests/test_delivery: $(B)/tests/test_delivery.o $(B)/output/delivery.o \
-                          $(B)/output/journal.o $(B)/common/log.o $(PROTO_OBJ)
+                          $(JOURNAL_OBJ) $(B)/common/log.o $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -levent -lsqlite3 -lm
 
 # The relay's end-to-end helpers: a kit simulator and a stand-in portal,
@@ -140,5 +140,5 @@ $(B)/tests/fuzz_sniff_replay: $(B)/tests/fuzz/fuzz_sniff.o $(B)/tests/fuzz/repla
 # The per-inverter rules across readings (output/invstate.c), seeded
 # from a real journal.
 $(B)/tests/test_invstate: $(B)/tests/test_invstate.o $(B)/output/invstate.o \
-                          $(B)/output/journal.o $(PROTO_OBJ)
+                          $(JOURNAL_OBJ) $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -lsqlite3 -lm

@@ -23,6 +23,7 @@
 
 #include "delivery.h"
 #include "journal.h"
+#include "journal_int.h"	/* journal_begin, journal_set_notify */
 
 #define MAX_CALLS 64
 

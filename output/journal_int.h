@@ -1,0 +1,133 @@
+/*
+ * journal_int.h: what the journal's own files share; journal.h is the
+ * promise to everyone else.
+ *
+ *   journal.c         the public API and the sink: open, close, reopen,
+ *                     the one write path (journal_submit), cursors' writes
+ *   journal_read.c    the readers, on the caller's connection
+ *   journal_writer.c  the writer thread: queue, batching, retry, eventfd
+ *   journal_sql.c     SQL on one connection: schema and migrations, the
+ *                     prepared statements, one entry applied, a row read
+ *
+ * Every write becomes a struct jentry. With the writer thread it is
+ * queued and applied in the thread's next transaction; without, the same
+ * entry is applied at once on the caller's connection (jconn_apply both
+ * times).
+ */
+#ifndef JOURNAL_INT_H
+#define JOURNAL_INT_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "journal.h"
+
+/* One connection with its statements; used by one thread at a time. */
+struct jconn {
+	sqlite3 *db;
+	const char *path;
+	sqlite3_stmt *ins, *ins_rej, *fetch_all, *fetch_inv, *last_all,
+	    *last_inv, *cur_get, *cur_ins, *cur_act, *cur_set, *prune_r,
+	    *prune_j;
+	char err[512];
+};
+
+enum jop { JOP_READING, JOP_REJECT, JOP_CURSOR, JOP_PRUNE, JOP_CURSTATE };
+
+/* One write, queued or applied at once; owns copies of what it needs. */
+struct jentry {
+	struct jentry *next;
+	enum jop op;
+	bool skip;			/* refused by SQLite for itself */
+	bool active;			/* JOP_CURSTATE */
+	uint64_t seq;			/* a reading's journal_seq() */
+	int64_t id;			/* its row id, once inserted */
+	struct timeval when;
+	int64_t pos;			/* cursor position; prune: now */
+	const char *source, *reason, *name;	/* in data[], or NULL */
+	const uint8_t *frame;
+	size_t frame_len;
+	struct omnik_reading r;
+	char data[];
+};
+
+struct jwriter;
+
+struct journal {
+	struct jconn c;			/* the caller's (event loop's) */
+	char *path;
+	struct journal_opts opts;
+	enum { TX_NONE, TX_BATCH } tx;	/* journal_begin .. journal_commit */
+	int64_t visible_max;		/* while in a batch: last committed */
+	struct jwriter *w;		/* NULL: writes run on c */
+	uint64_t seen_committed, seen_dropped, seen_error, seen_recoveries;
+	int64_t seen_pruned;
+	void (*notify)(void *);
+	void *notify_arg;
+	/*
+	 * The file both connections have open, to tell when the path no
+	 * longer names it (deleted, replaced); written by the loop while
+	 * the writer is paused. lost: the connections are closed and a new
+	 * journal could not be opened yet.
+	 */
+	dev_t dev;
+	ino_t ino;
+	bool lost;
+	/*
+	 * Readings accepted (journal_seq), and the row id of the first one
+	 * from watch_seq on that committed (0: not yet); with the writer
+	 * watch_id is its, under its lock.
+	 */
+	uint64_t seq, watch_seq;
+	int64_t watch_id;
+	/* Readings a full queue refused since the last news (loop only). */
+	uint64_t refused;
+	struct timeval refused_first, refused_last;
+	char err[1024];
+};
+
+/* journal_sql.c: SQL on one connection. */
+int jconn_open(struct jconn *c, const char *path, const struct journal_opts *o,
+    bool writer);
+void jconn_close(struct jconn *c);
+int jconn_fail(struct jconn *c, const char *what, const char **err);
+int jconn_exec(struct jconn *c, const char *sql, const char *what);
+/* One entry on c: the SQLite result code; a reading's row id in e->id. */
+int jconn_apply(struct jconn *c, struct jentry *e, int retention_days,
+    int64_t *pruned);
+bool jentry_fault(int rc);
+const char *jentry_what(const struct jentry *e);
+int64_t jconn_last_id(struct jconn *c, const char *inverter, int64_t cap);
+void jconn_read_row(sqlite3_stmt *st, struct journal_row *row);
+void jconn_column_text(sqlite3_stmt *st, int col, char *buf, size_t n);
+double jconn_pow10(int decimals);
+
+/* journal_writer.c: the thread (struct jwriter is its own). */
+int jwriter_enqueue(struct journal *j, struct jentry *e, const char **err);
+void jwriter_end(struct journal *j);		/* stop, join, free */
+void jwriter_lock(struct jwriter *w);
+void jwriter_unlock(struct jwriter *w);
+void jwriter_pause(struct jwriter *w);
+void jwriter_drop_file(struct jwriter *w);	/* while paused */
+void jwriter_resume(struct jwriter *w);
+
+/* journal.c */
+bool journal_same_file(const struct journal *j);
+int journal_lost_fail(struct journal *j, const char **err);
+int64_t journal_visible(const struct journal *j);
+
+/*
+ * For tests and benchmarks only (no program uses them). Batch many adds
+ * in one transaction on the caller's connection (not with the writer
+ * thread): readers see none of them until journal_commit. And a hook
+ * called after readings committed (with the writer thread from
+ * journal_writer_poll()); the programs wake their deliveries from the
+ * poll's news instead (see setup.c).
+ */
+int journal_begin(struct journal *j, const char **err);
+int journal_commit(struct journal *j, const char **err);
+void journal_set_notify(struct journal *j, void (*fn)(void *), void *arg);
+
+#endif /* JOURNAL_INT_H */

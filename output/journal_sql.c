@@ -1,0 +1,558 @@
+/*
+ * journal_sql.c: the journal's SQL on one connection: the schema and its
+ * migrations, the prepared statements, one write (struct jentry) applied,
+ * one row read back.
+ *
+ * Values are stored in their natural units as REAL (35.2 for 352 tenths)
+ * so that `sqlite3` queries read naturally; absent values are NULL. A row
+ * read back is scaled and rounded to the integer it came from, which is
+ * exact for the few decimals the protocol has.
+ *
+ * A connection is used by one thread at a time: the caller's (reads, and
+ * writes without the writer thread) or the writer thread's (writes only).
+ */
+#include <ctype.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "journal_int.h"
+
+/*
+ * Each step moves the schema from version N-1 to N. Never edit a step
+ * that has shipped: add one.
+ */
+static const char *const migrations[JOURNAL_SCHEMA_VERSION + 1] = {
+	[1] =
+	"CREATE TABLE readings ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" time TEXT NOT NULL,"		/* UTC, 2026-11-24T04:20:00.123456Z */
+	" usec INTEGER NOT NULL,"	/* microseconds since 1970, UTC */
+	" kit_sn INTEGER NOT NULL,"
+	" inverter_sn TEXT NOT NULL,"
+	" temp REAL, vpv1 REAL, vpv2 REAL, vpv3 REAL,"
+	" ipv1 REAL, ipv2 REAL, ipv3 REAL, iac1 REAL, iac2 REAL, iac3 REAL,"
+	" vac1 REAL, vac2 REAL, vac3 REAL, fac1 REAL, pac1 INTEGER,"
+	" fac2 REAL, pac2 INTEGER, fac3 REAL, pac3 INTEGER,"
+	" etoday REAL, etotal REAL, htotal INTEGER, runmode INTEGER,"
+	" fault BLOB, fw_main TEXT, fw_slave TEXT,"
+	" ctrl INTEGER NOT NULL,"
+	" source TEXT,"
+	" frame BLOB NOT NULL);"
+	"CREATE TABLE rejects ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" time TEXT NOT NULL,"
+	" usec INTEGER NOT NULL,"
+	" source TEXT,"
+	" reason TEXT NOT NULL,"
+	" frame BLOB NOT NULL);",
+	[2] =
+	"CREATE TABLE cursors ("
+	" name TEXT PRIMARY KEY,"
+	" position INTEGER NOT NULL,"
+	" updated TEXT NOT NULL);"
+	"CREATE INDEX readings_inverter ON readings (inverter_sn, id);",
+	/*
+	 * Retention per cursor: a cursor that follows one inverter holds
+	 * back only that inverter's rows, and the cursor of an output no
+	 * longer configured (active = 0) holds back none.
+	 */
+	[3] =
+	"ALTER TABLE cursors ADD COLUMN inverter TEXT;"	/* NULL: all */
+	"ALTER TABLE cursors ADD COLUMN active INTEGER NOT NULL DEFAULT 1;",
+	/*
+	 * The layout a reading was decoded with (omnik_variant_label), and
+	 * whether the kit marked it a buffered record (0x80).
+	 */
+	[4] =
+	"ALTER TABLE readings ADD COLUMN variant TEXT;"
+	"ALTER TABLE readings ADD COLUMN historical INTEGER NOT NULL DEFAULT 0;",
+};
+
+int
+jconn_fail(struct jconn *c, const char *what, const char **err)
+{
+	snprintf(c->err, sizeof(c->err), "%s: %s: %s", c->path, what,
+	    sqlite3_errmsg(c->db));
+	if (err)
+		*err = c->err;
+	return -1;
+}
+
+int
+jconn_exec(struct jconn *c, const char *sql, const char *what)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+		return 0;
+	snprintf(c->err, sizeof(c->err), "%s: %s: %s", c->path, what,
+	    msg ? msg : sqlite3_errmsg(c->db));
+	sqlite3_free(msg);
+	return -1;
+}
+
+static int
+user_version(struct jconn *c, int *v)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st,
+	    NULL) != SQLITE_OK)
+		return jconn_fail(c, "reading the schema version", NULL);
+	rc = sqlite3_step(st);
+	*v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : jconn_fail(c, "reading the schema "
+	    "version", NULL);
+}
+
+/* Each step and its version bump commit together, or not at all. */
+static int
+migrate(struct jconn *c)
+{
+	char sql[64];
+	int v;
+
+	if (user_version(c, &v) != 0)
+		return -1;
+	if (v > JOURNAL_SCHEMA_VERSION) {
+		snprintf(c->err, sizeof(c->err), "%s: schema version %d is "
+		    "newer than this omniklog knows (%d); refusing to touch it",
+		    c->path, v, JOURNAL_SCHEMA_VERSION);
+		return -1;
+	}
+	for (; v < JOURNAL_SCHEMA_VERSION; v++) {
+		if (jconn_exec(c, "BEGIN IMMEDIATE", "migration") != 0)
+			return -1;
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+		if (jconn_exec(c, migrations[v + 1], "migration") != 0 ||
+		    jconn_exec(c, sql, "migration") != 0 ||
+		    jconn_exec(c, "COMMIT", "migration") != 0) {
+			(void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+prepare(struct jconn *c, const char *sql, sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st,
+	    NULL) == SQLITE_OK)
+		return 0;
+	return jconn_fail(c, "preparing a statement", NULL);
+}
+
+/* The writer's connection only needs the statements that write. */
+static int
+prepare_all(struct jconn *c, bool writer)
+{
+	char sql[1024], col[16];
+	size_t len;
+
+	len = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO readings (time, "
+	    "usec, kit_sn, inverter_sn, ctrl, source, frame, fault, fw_main, "
+	    "fw_slave");
+	for (int i = 0; i < OMNIK_NFIELDS; i++) {
+		size_t k;
+
+		for (k = 0; omnik_fields[i].name[k] && k < sizeof(col) - 1; k++)
+			col[k] = (char)tolower((unsigned char)
+			    omnik_fields[i].name[k]);
+		col[k] = '\0';
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len, ", %s",
+		    col);
+	}
+	len += (size_t)snprintf(sql + len, sizeof(sql) - len,
+	    ", variant, historical) VALUES (?,?,?,?,?,?,?,?,?,?,?,?");
+	for (int i = 0; i < OMNIK_NFIELDS; i++)
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len, ",?");
+	snprintf(sql + len, sizeof(sql) - len, ")");
+
+#define FETCH_COLS "id, usec, kit_sn, inverter_sn, ctrl, fault, fw_main, " \
+	"fw_slave, temp, vpv1, vpv2, vpv3, ipv1, ipv2, ipv3, iac1, iac2, " \
+	"iac3, vac1, vac2, vac3, fac1, pac1, fac2, pac2, fac3, pac3, " \
+	"etoday, etotal, htotal, runmode, length(frame), variant, historical"
+	/* What the writer thread runs. */
+	if (prepare(c, sql, &c->ins) != 0 ||
+	    prepare(c, "INSERT INTO rejects (time, usec, source, reason, "
+	    "frame) VALUES (?,?,?,?,?)", &c->ins_rej) != 0 ||
+	    prepare(c, "UPDATE cursors SET position = ?, updated = "
+	    "strftime('%Y-%m-%dT%H:%M:%fZ') WHERE name = ?", &c->cur_set) != 0 ||
+	    /* Old readings go unless an active cursor has yet to pass
+	     * them (one that follows their inverter, or all). */
+	    prepare(c, "DELETE FROM readings WHERE usec < ?1 AND NOT EXISTS "
+	    "(SELECT 1 FROM cursors c WHERE c.active AND c.position < "
+	    "readings.id AND (c.inverter IS NULL OR c.inverter = "
+	    "readings.inverter_sn))", &c->prune_r) != 0 ||
+	    prepare(c, "DELETE FROM rejects WHERE usec < ?1", &c->prune_j) != 0)
+		return -1;
+	if (writer)
+		return 0;
+	/* What the caller's connection runs besides. */
+	if (prepare(c, "SELECT " FETCH_COLS " FROM readings WHERE id > ? "
+	    "AND id <= ? ORDER BY id LIMIT ?", &c->fetch_all) != 0 ||
+	    prepare(c, "SELECT " FETCH_COLS " FROM readings WHERE "
+	    "inverter_sn = ? AND id > ? AND id <= ? ORDER BY id LIMIT ?",
+	    &c->fetch_inv) != 0 ||
+	    prepare(c, "SELECT max(id) FROM readings WHERE id <= ?",
+	    &c->last_all) != 0 ||
+	    prepare(c, "SELECT max(id) FROM readings WHERE inverter_sn = ? "
+	    "AND id <= ?", &c->last_inv) != 0 ||
+	    prepare(c, "SELECT position FROM cursors WHERE name = ?",
+	    &c->cur_get) != 0 ||
+	    prepare(c, "INSERT OR IGNORE INTO cursors (name, position, "
+	    "updated, inverter) VALUES (?1, ?2, "
+	    "strftime('%Y-%m-%dT%H:%M:%fZ'), ?3)", &c->cur_ins) != 0 ||
+	    prepare(c, "UPDATE cursors SET inverter = ?2, active = 1 WHERE "
+	    "name = ?1 AND (active = 0 OR inverter IS NOT ?2)",
+	    &c->cur_act) != 0)
+		return -1;
+#undef FETCH_COLS
+	return 0;
+}
+
+void
+jconn_close(struct jconn *c)
+{
+	sqlite3_stmt **all[] = { &c->ins, &c->ins_rej, &c->fetch_all,
+	    &c->fetch_inv, &c->last_all, &c->last_inv, &c->cur_get,
+	    &c->cur_ins, &c->cur_act, &c->cur_set, &c->prune_r, &c->prune_j };
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		sqlite3_finalize(*all[i]);
+		*all[i] = NULL;
+	}
+	sqlite3_close(c->db);
+	c->db = NULL;
+}
+
+/* Opens, sets the pragmas; the caller's connection migrates. */
+int
+jconn_open(struct jconn *c, const char *path, const struct journal_opts *o,
+    bool writer)
+{
+	c->path = path;
+	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(c->err, sizeof(c->err), "cannot open %s: %s", path,
+		    c->db ? sqlite3_errmsg(c->db) : "out of memory");
+		return -1;
+	}
+	/* Another process (sqlite3 shell, a backup) may hold the lock. */
+	sqlite3_busy_timeout(c->db, 2000);
+	if (jconn_exec(c, "PRAGMA journal_mode = WAL", "setting WAL mode") != 0 ||
+	    jconn_exec(c, o->sync_full ? "PRAGMA synchronous = FULL" :
+	    "PRAGMA synchronous = NORMAL", "setting synchronous") != 0 ||
+	    /*
+	     * 1 MiB per connection: a batch of 10,000 readings commits as
+	     * fast as with 8 MiB, and a delivery catching up a big backlog
+	     * keeps 1.7 MiB of heap instead of 9 MiB (measured).
+	     */
+	    jconn_exec(c, "PRAGMA cache_size = -1024", "pragma") != 0 ||
+	    (!writer && migrate(c) != 0) || prepare_all(c, writer) != 0)
+		return -1;
+	return 0;
+}
+
+static void
+format_time(const struct timeval *tv, char *buf, size_t n)
+{
+	struct tm tm;
+	time_t t = tv->tv_sec;
+	size_t len;
+
+	if (gmtime_r(&t, &tm) == NULL)
+		memset(&tm, 0, sizeof(tm));
+	len = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + len, n - len, ".%06uZ",
+	    (unsigned)tv->tv_usec % 1000000u);
+}
+
+static int64_t
+usec_of(const struct timeval *tv)
+{
+	return (int64_t)tv->tv_sec * 1000000 + tv->tv_usec;
+}
+
+/* 10^d for the protocol's 0 .. 4 decimals. */
+double
+jconn_pow10(int d)
+{
+	static const double p[] = { 1, 10, 100, 1000, 10000 };
+
+	return p[d < 0 ? 0 : d > 4 ? 4 : d];
+}
+
+/* The SQLite result code; the statement is reset either way. */
+static int
+conn_add(struct jconn *c, const struct record *rec)
+{
+	const struct omnik_reading *r = rec->reading;
+	sqlite3_stmt *st = c->ins;
+	char t[40];
+	int rc;
+
+	format_time(&rec->when, t, sizeof(t));
+	sqlite3_bind_text(st, 1, t, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, usec_of(&rec->when));
+	sqlite3_bind_int64(st, 3, r->kit_sn);
+	sqlite3_bind_text(st, 4, r->inverter_sn, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 5, r->ctrl1);
+	if (rec->source)
+		sqlite3_bind_text(st, 6, rec->source, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 6);
+	sqlite3_bind_blob(st, 7, rec->frame ? (const void *)rec->frame : "",
+	    (int)rec->frame_len, SQLITE_STATIC);
+	if (r->has_fault)
+		sqlite3_bind_blob(st, 8, r->fault, sizeof(r->fault),
+		    SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 8);
+	if (r->has_fw) {
+		sqlite3_bind_text(st, 9, r->fw_main, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 10, r->fw_slave, -1, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_null(st, 9);
+		sqlite3_bind_null(st, 10);
+	}
+	for (int i = 0; i < OMNIK_NFIELDS; i++) {
+		if (r->value[i] == OMNIK_ABSENT)
+			sqlite3_bind_null(st, 11 + i);
+		else if (omnik_fields[i].decimals == 0)
+			sqlite3_bind_int64(st, 11 + i, r->value[i]);
+		else
+			sqlite3_bind_double(st, 11 + i, (double)r->value[i] /
+			    jconn_pow10(omnik_fields[i].decimals));
+	}
+	{
+		char lab[OMNIK_VARIANT_LABEL];
+
+		sqlite3_bind_text(st, 11 + OMNIK_NFIELDS,
+		    omnik_variant_label(r, lab), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(st, 12 + OMNIK_NFIELDS, r->historical);
+	}
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);	/* every parameter is bound again next time */
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int
+conn_add_reject(struct jconn *c, const struct reject *rej)
+{
+	sqlite3_stmt *st = c->ins_rej;
+	char t[40];
+	int rc;
+
+	format_time(&rej->when, t, sizeof(t));
+	sqlite3_bind_text(st, 1, t, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, usec_of(&rej->when));
+	if (rej->source)
+		sqlite3_bind_text(st, 3, rej->source, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 3);
+	sqlite3_bind_text(st, 4, rej->reason ? rej->reason : "unknown", -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_blob(st, 5, rej->frame ? (const void *)rej->frame : "",
+	    (int)rej->frame_len, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int
+conn_cursor_set(struct jconn *c, const char *name, int64_t pos)
+{
+	int rc;
+
+	sqlite3_bind_int64(c->cur_set, 1, pos);
+	sqlite3_bind_text(c->cur_set, 2, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(c->cur_set);
+	sqlite3_reset(c->cur_set);
+	sqlite3_clear_bindings(c->cur_set);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/*
+ * A cursor created or moved, in use or not (an output that follows the
+ * journal only now and then: the CSV after a failed write). Rare: the
+ * statement is prepared each time.
+ */
+static int
+conn_cursor_state(struct jconn *c, const char *name, int64_t pos,
+    bool active)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(c->db, "INSERT INTO cursors (name, position, "
+	    "updated, active) VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%fZ'), "
+	    "?3) ON CONFLICT (name) DO UPDATE SET position = ?2, active = ?3, "
+	    "updated = strftime('%Y-%m-%dT%H:%M:%fZ')", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, pos);
+	sqlite3_bind_int(st, 3, active ? 1 : 0);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int
+conn_prune(struct jconn *c, int days, time_t now, int64_t *deleted)
+{
+	int64_t cutoff = ((int64_t)now - (int64_t)days * 86400) * 1000000;
+	int rc;
+
+	*deleted = 0;
+	sqlite3_bind_int64(c->prune_r, 1, cutoff);
+	rc = sqlite3_step(c->prune_r);
+	sqlite3_reset(c->prune_r);
+	if (rc != SQLITE_DONE)
+		return rc;
+	*deleted = sqlite3_changes(c->db);
+	sqlite3_bind_int64(c->prune_j, 1, cutoff);
+	rc = sqlite3_step(c->prune_j);
+	sqlite3_reset(c->prune_j);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Refused for its own sake: retrying cannot help, the others must pass. */
+bool
+jentry_fault(int rc)
+{
+	rc &= 0xff;
+	return rc == SQLITE_CONSTRAINT || rc == SQLITE_TOOBIG ||
+	    rc == SQLITE_MISMATCH || rc == SQLITE_RANGE;
+}
+
+/*
+ * What the writer thread runs for each entry of a batch, and the
+ * caller's connection for each write without it.
+ */
+int
+jconn_apply(struct jconn *c, struct jentry *e, int retention_days,
+    int64_t *pruned)
+{
+	switch (e->op) {
+	case JOP_READING: {
+		struct record rec = { .reading = &e->r, .when = e->when,
+		    .source = e->source, .frame = e->frame,
+		    .frame_len = e->frame_len };
+		int rc = conn_add(c, &rec);
+
+		e->id = rc == SQLITE_OK ? sqlite3_last_insert_rowid(c->db) : 0;
+		return rc;
+	}
+	case JOP_REJECT: {
+		struct reject rej = { .reason = e->reason, .when = e->when,
+		    .source = e->source, .frame = e->frame,
+		    .frame_len = e->frame_len };
+
+		return conn_add_reject(c, &rej);
+	}
+	case JOP_CURSOR:
+		return conn_cursor_set(c, e->name, e->pos);
+	case JOP_CURSTATE:
+		return conn_cursor_state(c, e->name, e->pos, e->active);
+	case JOP_PRUNE: {
+		int64_t n;
+		int rc = conn_prune(c, retention_days, (time_t)e->pos, &n);
+
+		*pruned += n;
+		return rc;
+	}
+	}
+	return SQLITE_MISUSE;
+}
+
+const char *
+jentry_what(const struct jentry *e)
+{
+	static const char *const what[] = { "storing a reading",
+	    "storing a rejected frame", "saving a cursor", "pruning",
+	    "saving a cursor" };
+
+	return what[e->op];
+}
+
+/* Sets w->error (under the lock) when it differs from the last one. */
+void
+jconn_column_text(sqlite3_stmt *st, int col, char *buf, size_t n)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+
+	snprintf(buf, n, "%s", s ? (const char *)s : "");
+}
+
+void
+jconn_read_row(sqlite3_stmt *st, struct journal_row *row)
+{
+	struct omnik_reading *r = &row->r;
+	int64_t us = sqlite3_column_int64(st, 1);
+
+	omnik_reading_clear(r);
+	row->id = sqlite3_column_int64(st, 0);
+	row->when.tv_sec = (time_t)(us / 1000000);
+	row->when.tv_usec = (suseconds_t)(us % 1000000);
+	r->kit_sn = (uint32_t)sqlite3_column_int64(st, 2);
+	jconn_column_text(st, 3, r->inverter_sn, sizeof(r->inverter_sn));
+	r->ctrl1 = (uint8_t)sqlite3_column_int(st, 4);
+	if (sqlite3_column_type(st, 5) == SQLITE_BLOB &&
+	    sqlite3_column_bytes(st, 5) == (int)sizeof(r->fault)) {
+		r->has_fault = true;
+		memcpy(r->fault, sqlite3_column_blob(st, 5), sizeof(r->fault));
+	}
+	if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
+		r->has_fw = true;
+		jconn_column_text(st, 6, r->fw_main, sizeof(r->fw_main));
+		jconn_column_text(st, 7, r->fw_slave, sizeof(r->fw_slave));
+	}
+	for (int i = 0; i < OMNIK_NFIELDS; i++) {
+		if (sqlite3_column_type(st, 8 + i) == SQLITE_NULL)
+			continue;
+		r->value[i] = (int64_t)llround(sqlite3_column_double(st,
+		    8 + i) * jconn_pow10(omnik_fields[i].decimals));
+	}
+	{
+		int flen = sqlite3_column_int(st, 8 + OMNIK_NFIELDS);
+
+		r->frame_len = flen >= OMNIK_OVERHEAD ?
+		    (uint8_t)(flen - OMNIK_OVERHEAD) : 0;
+	}
+	/* Rows of schema 3 and before have no variant: the Omnik layout. */
+	{
+		const unsigned char *v = sqlite3_column_text(st,
+		    9 + OMNIK_NFIELDS);
+
+		if (v == NULL || !omnik_variant_parse((const char *)v,
+		    sqlite3_column_int(st, 10 + OMNIK_NFIELDS) != 0, r))
+			omnik_variant_parse("omnik", false, r);
+	}
+}
+
+int64_t
+jconn_last_id(struct jconn *c, const char *inverter, int64_t cap)
+{
+	sqlite3_stmt *st = inverter ? c->last_inv : c->last_all;
+	int64_t id = 0;
+	int b = 1;
+
+	if (inverter)
+		sqlite3_bind_text(st, b++, inverter, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, b, cap);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return id;
+}

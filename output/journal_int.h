@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * journal_int.h: what the journal's own files share; journal.h is the
  * promise to everyone else.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * journal_read.c: the journal's readers, on the caller's connection. It
  * sees only committed rows (WAL snapshot) and, while a batch of

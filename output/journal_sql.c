@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * journal_sql.c: the journal's SQL on one connection: the schema and its
  * migrations, the prepared statements, one write (struct jentry) applied,

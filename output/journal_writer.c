@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * journal_writer.c: the journal's writer thread, with its own connection.
  *

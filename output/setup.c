@@ -607,7 +607,7 @@ outputs_setup(struct outputs *o, const struct config *cfg,
 	retire_cursors(r);
 	if (base != NULL) {
 		/*
-		 * Commits off the event loop (see journal.c); the loop hears
+		 * Commits off the event loop (see journal_writer.c); the loop hears
 		 * of each commit only if deliveries wait for them.
 		 */
 		if (journal_writer_start(j, r->nd > 0, err, errlen) != 0)

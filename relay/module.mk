@@ -2,7 +2,8 @@
 # relay/: omnik-relay, the transparent relay (libevent).
 INCLUDES += -Irelay
 PROGRAMS += $(B)/omnik-relay
-RELAY_SRC := relay/main.c relay/relay.c relay/origdst.c relay/addr.c \
+RELAY_SRC := relay/main.c relay/relay.c relay/admit.c relay/session.c \
+             relay/upstream.c relay/origdst.c relay/addr.c \
              relay/acl.c
 RELAY_LIBS := $(shell pkg-config --libs libevent_core 2>/dev/null || echo -levent_core)
 

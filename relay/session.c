@@ -1,0 +1,414 @@
+/*
+ * session.c: a session's two directions, and its one teardown.
+ *
+ *   kit side ──read──> decode ──> up side's output ──> upstream
+ *   kit side's output <──────────────────read── up side <── upstream
+ *
+ *   Both directions run through the same functions, each side with a
+ *   pointer to its peer (relay_side_read, relay_side_written,
+ *   side_read_end, relay_side_maybe_shut): the kit's FIN becomes our FIN
+ *   to the upstream once its output is written, and the other way round.
+ *   The session ends when both directions have (relay_session_check_done),
+ *   or on an idle timeout, and always through relay_session_close.
+ *
+ *   What differs between the sides stays here, by name: only the kit's
+ *   bytes are decoded into the outputs (the upstream's are parsed for the
+ *   debug log only), only a kit side paused for too long fails the
+ *   upstream over (upstream.c), and only the kit's events end the streams
+ *   and start the upstream's linger.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "relay_private.h"
+
+/*
+ * Reads smaller than this are copied into the other side's output rather
+ * than moved: a chain moved per byte dripped would cost a kilobyte a byte.
+ */
+#define COALESCE_BELOW 2048
+
+static void
+now_tv(struct timeval *tv)
+{
+	gettimeofday(tv, NULL);
+}
+
+/* Move n bytes from in to out without a chain per tiny read. */
+static void
+move_bytes(struct evbuffer *out, struct evbuffer *in, size_t n)
+{
+	unsigned char *p;
+
+	if (n < COALESCE_BELOW && (p = evbuffer_pullup(in, (ev_ssize_t)n)) !=
+	    NULL) {
+		if (evbuffer_add(out, p, n) == 0) {
+			evbuffer_drain(in, n);
+			return;
+		}
+	}
+	evbuffer_add_buffer(out, in);
+}
+
+static void
+feed_stream(struct stream *st, struct evbuffer *in, size_t n)
+{
+	struct evbuffer_iovec v[8];
+	struct evbuffer_ptr pos;
+	struct timeval now;
+	int nv;
+
+	now_tv(&now);
+	evbuffer_ptr_set(in, &pos, 0, EVBUFFER_PTR_SET);
+	while (n > 0) {
+		nv = evbuffer_peek(in, (ev_ssize_t)n, &pos, v, 8);
+		if (nv <= 0)
+			break;
+		if (nv > 8)
+			nv = 8;
+		for (int i = 0; i < nv && n > 0; i++) {
+			size_t len = v[i].iov_len < n ? v[i].iov_len : n;
+
+			stream_feed(st, v[i].iov_base, len, &now);
+			n -= len;
+			if (evbuffer_ptr_set(in, &pos, len,
+			    EVBUFFER_PTR_ADD) != 0)
+				n = 0;
+		}
+	}
+}
+
+static void
+session_touch(struct relay_session *s)
+{
+	s->last_active = relay_mono_ms();
+	TAILQ_REMOVE(&s->r->sessions, s, entry);
+	TAILQ_INSERT_TAIL(&s->r->sessions, s, entry);
+}
+
+static void
+session_end_streams(struct relay_session *s)
+{
+	struct timeval now;
+
+	if (s->stream_ended)
+		return;
+	s->stream_ended = true;
+	now_tv(&now);
+	stream_end(&s->to_cloud, &now);
+	if (s->from_cloud != NULL)
+		stream_end(s->from_cloud, &now);
+}
+
+/*
+ * Free a side's bufferevent and close its socket now: with deferred
+ * callbacks libevent may close it only on a later loop pass, and a burst
+ * of evictions in one accept loop would then run out of descriptors.
+ */
+void
+relay_side_close(struct relay_side *sd)
+{
+	evutil_socket_t fd;
+
+	if (sd->bev == NULL)
+		return;
+	fd = bufferevent_getfd(sd->bev);
+	if (fd >= 0 && bufferevent_setfd(sd->bev, -1) == 0)
+		evutil_closesocket(fd);
+	bufferevent_free(sd->bev);
+	sd->bev = NULL;
+}
+
+/* The one way a session ends. */
+void
+relay_session_close(struct relay_session *s, const char *why)
+{
+	struct relay *r = s->r;
+	char a[ADDR_STRLEN], b[ADDR_STRLEN];
+
+	session_end_streams(s);
+	r->st.frames += s->to_cloud.st.frames;
+	r->st.readings += s->to_cloud.st.readings;
+	r->st.texts += s->to_cloud.st.texts;
+	r->st.rejects += s->to_cloud.st.rejects;
+	r->st.limited += s->to_cloud.st.limited;
+	if (s->from_cloud != NULL)
+		r->st.cloud_frames += s->from_cloud->st.frames;
+	r->st.bytes_to_cloud += s->kit.bytes;
+	r->st.bytes_from_cloud += s->up.bytes;
+	if (log_enabled(LOG_LVL_DEBUG))
+		log_debug("#%llu %s -> %s: %llu bytes up, %llu down, "
+		    "%llu readings: %s", (unsigned long long)s->id,
+		    relay_fmt(&s->peer, a),
+		    s->target.len ? relay_fmt(&s->target, b) : "local",
+		    (unsigned long long)s->kit.bytes,
+		    (unsigned long long)s->up.bytes,
+		    (unsigned long long)s->to_cloud.st.readings, why);
+
+	relay_side_close(&s->kit);
+	relay_side_close(&s->up);
+	relay_session_account(s);
+	if (s->stall != NULL)
+		event_free(s->stall);
+	free(s->from_cloud);
+	if (!s->proven) {
+		TAILQ_REMOVE(&s->cl->unproven, s, cl_entry);
+		r->nunproven--;
+	}
+	relay_client_drop(r, s->cl);
+	TAILQ_REMOVE(&r->sessions, s, entry);
+	r->nsessions--;
+	free(s);
+
+	if (r->paused_full && !r->draining &&
+	    r->nsessions < r->set.max_connections) {
+		r->paused_full = false;
+		relay_listeners_enable(r, true);
+	}
+	if (r->draining && r->nsessions == 0 && r->drained != NULL)
+		r->drained(r);
+}
+
+/*
+ * Both directions over? Kit side: it sent its FIN (or failed) and what we
+ * owe it is written. Upstream side: gone, or our FIN sent and its FIN seen
+ * (or the kit is gone, so nobody would read the rest).
+ */
+void
+relay_session_check_done(struct relay_session *s)
+{
+	bool kit_done = s->kit.gone ||
+	    (s->kit.rd_eof &&
+	     evbuffer_get_length(bufferevent_get_output(s->kit.bev)) == 0);
+	bool up_done = s->up_state == UP_LOCAL ||
+	    (s->up.wr_shut && (s->up.rd_eof || s->kit.gone));
+
+	if (kit_done && up_done)
+		relay_session_close(s, s->up_state == UP_LOCAL ?
+		    "served locally" : "both sides closed");
+}
+
+/* Can this side still be written to (and half-closed)? */
+static bool
+side_open(const struct relay_side *sd)
+{
+	const struct relay_session *s = sd->s;
+
+	if (sd->bev == NULL || sd->gone)
+		return false;
+	/* A connect under way takes bytes, but no shutdown yet. */
+	return sd != &s->up || s->up_state == UP_OPEN;
+}
+
+/* Forward the peer's FIN once its bytes are all written to this side. */
+void
+relay_side_maybe_shut(struct relay_side *sd)
+{
+	struct relay_session *s = sd->s;
+
+	if (!side_open(sd) || sd->wr_shut || !sd->peer->rd_eof ||
+	    evbuffer_get_length(bufferevent_get_output(sd->bev)) > 0)
+		return;
+	/*
+	 * The kit has finished too and our FIN to the upstream is out: the
+	 * session is about to close, and the close sends the kit its FIN.
+	 */
+	if (sd == &s->kit && sd->rd_eof && sd->peer->wr_shut)
+		return;
+	bufferevent_disable(sd->bev, EV_WRITE);
+	(void)shutdown(bufferevent_getfd(sd->bev), SHUT_WR);
+	sd->wr_shut = true;
+}
+
+/* This side's FIN (or failure) came: the peer gets ours once it has all. */
+static void
+side_read_end(struct relay_side *sd)
+{
+	sd->rd_eof = true;
+	bufferevent_disable(sd->bev, EV_READ);
+	relay_side_maybe_shut(sd->peer);
+}
+
+static void
+stall_expired(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay_session *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->up.bev != NULL && s->kit.paused)
+		relay_upstream_fail(s, "too slow (output full for "
+		    "connect_timeout)", 0);
+}
+
+/*
+ * Backpressure: stop reading a side while its peer's output is full. An
+ * upstream that keeps the kit paused for connect_timeout (one reading a
+ * byte a second) is given up, so the kit is still read to its end.
+ */
+void
+relay_side_pause(struct relay_side *sd)
+{
+	struct relay_session *s = sd->s;
+	struct timeval tv = { s->r->set.connect_timeout, 0 };
+
+	sd->paused = true;
+	bufferevent_disable(sd->bev, EV_READ);
+	if (sd != &s->kit)
+		return;
+	if (s->stall == NULL)
+		s->stall = evtimer_new(s->r->base, stall_expired, s);
+	if (s->stall != NULL)
+		evtimer_add(s->stall, &tv);
+}
+
+void
+relay_side_resume(struct relay_side *sd)
+{
+	struct relay_session *s = sd->s;
+
+	if (!sd->paused || sd->bev == NULL)
+		return;
+	sd->paused = false;
+	if (sd == &s->kit && s->stall != NULL)
+		evtimer_del(s->stall);
+	if (!sd->rd_eof)
+		bufferevent_enable(sd->bev, EV_READ);
+}
+
+/*
+ * The kit's bytes go to the outputs, and a valid frame proves the
+ * session; the upstream's are parsed for the debug log only, in a stream
+ * made when it first speaks.
+ */
+static void
+session_decode(struct relay_side *sd, struct evbuffer *in, size_t n)
+{
+	struct relay_session *s = sd->s;
+	char a[ADDR_STRLEN + 8];
+
+	if (sd == &s->kit) {
+		feed_stream(&s->to_cloud, in, n);
+		if (!s->proven && s->to_cloud.st.valid > 0)
+			relay_session_prove(s);
+		return;
+	}
+	if (s->from_cloud == NULL) {
+		s->from_cloud = malloc(sizeof(*s->from_cloud));
+		if (s->from_cloud != NULL)
+			stream_init(s->from_cloud, NULL, STREAM_FROM_CLOUD,
+			    relay_fmt(&s->peer, a));
+	}
+	if (s->from_cloud != NULL)
+		feed_stream(s->from_cloud, in, n);
+}
+
+/* Bytes from either side: decode, then into the peer's output. */
+void
+relay_side_read(struct bufferevent *bev, void *arg)
+{
+	struct relay_side *sd = arg, *peer = sd->peer;
+	struct relay_session *s = sd->s;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t n = evbuffer_get_length(in);
+	struct evbuffer *out;
+
+	if (n == 0)
+		return;
+	sd->bytes += n;
+	session_touch(s);
+	/* Decode first: whatever happens to the upstream, the reading is in. */
+	session_decode(sd, in, n);
+	if (peer->bev == NULL || peer->gone || peer->wr_shut) {
+		evbuffer_drain(in, n);
+		return;
+	}
+	out = bufferevent_get_output(peer->bev);
+	move_bytes(out, in, n);
+	relay_session_account(s);
+	if (evbuffer_get_length(out) >= s->r->set.max_buffer)
+		relay_side_pause(sd);
+	else if (relay_over_budget(s))
+		relay_budget_pause(sd);
+}
+
+/* A side's output is written out: its peer may read again. */
+void
+relay_side_written(struct bufferevent *bev, void *arg)
+{
+	struct relay_side *sd = arg;
+	struct relay_session *s = sd->s;
+
+	(void)bev;
+	relay_session_account(s);
+	relay_side_resume(sd->peer);
+	relay_side_maybe_shut(sd);
+	relay_session_check_done(s);
+}
+
+static void
+kit_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct relay_side *sd = arg;
+	struct relay_session *s = sd->s;
+	struct timeval linger;
+
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (what & BEV_EVENT_READING) {
+			s->r->st.idle_timeouts++;
+			relay_session_close(s, "idle timeout");
+			return;
+		}
+		/* The kit does not read what the portal sent it. */
+		relay_session_close(s, "kit stopped reading");
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		sd->gone = true;
+		bufferevent_disable(bev, EV_READ | EV_WRITE);
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		session_end_streams(s);
+		/* From now on the upstream has idle_timeout to finish. */
+		if (s->up_state == UP_OPEN) {
+			/* (While connecting, the connect timeout stays.) */
+			linger.tv_sec = s->r->set.idle_timeout;
+			linger.tv_usec = 0;
+			bufferevent_set_timeouts(s->up.bev, &linger, &linger);
+			bufferevent_enable(s->up.bev, EV_READ);
+		}
+		side_read_end(sd);
+	}
+	/* Nobody will read what the upstream still sends: let it come. */
+	if (sd->gone)
+		relay_side_resume(&s->up);
+	relay_session_check_done(s);
+}
+
+/* The upstream's events other than connect and failure (upstream.c). */
+void
+relay_side_eof(struct relay_side *sd)
+{
+	side_read_end(sd);
+	relay_session_check_done(sd->s);
+}
+
+/* The kit's connection is accepted and s->kit.bev made: start reading. */
+void
+relay_session_start(struct relay_session *s)
+{
+	struct relay *r = s->r;
+	struct timeval idle = { r->set.idle_timeout, 0 };
+
+	s->kit.s = s->up.s = s;
+	s->kit.peer = &s->up;
+	s->up.peer = &s->kit;
+	bufferevent_setcb(s->kit.bev, relay_side_read, relay_side_written,
+	    kit_event, &s->kit);
+	(void)bufferevent_set_max_single_read(s->kit.bev, SINGLE_READ);
+	bufferevent_set_timeouts(s->kit.bev, &idle, &idle);
+	bufferevent_setwatermark(s->kit.bev, EV_READ, 0, r->set.max_buffer);
+	bufferevent_enable(s->kit.bev, EV_READ);
+}

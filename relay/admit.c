@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * admit.c: who gets a session, and what the sessions may hold.
  *

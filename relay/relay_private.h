@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * relay_private.h: what the relay's files share, and nothing outside
  * relay/ may use. relay.h is the public face.

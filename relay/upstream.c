@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * upstream.c: where a session goes, and its upstream connection.
  *

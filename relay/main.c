@@ -1,34 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * omnik-relay: the transparent relay. Options and config, daemon life
- * (detach, privilege drop, signals), outputs; the relaying is relay.c.
- *
- * Start-up order matters: bind the listeners as root, detach, drop
- * privileges, and only then open the outputs, so that the CSV file belongs
- * to the unprivileged user and a SIGHUP reopen (logrotate) works with the
- * same rights the first open had.
+ * omnik-relay: the transparent relay. Its own options and its run loop;
+ * the life of a daemon (options shared with the other programs, detach,
+ * privilege drop, signals, outputs) is common/program.c, the relaying is
+ * relay.c. The listeners are bound as root, before program_start.
  */
-#include <errno.h>
-#include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <event2/event.h>
 
 #include "config.h"
-#include "csv.h"
-#include "daemon.h"
 #include "log.h"
-#include "notify.h"
-#include "outputs.h"
+#include "program.h"
 #include "relay.h"
-#include "setup.h"
-#include "text.h"
-#include "version.h"
 
 #define PROG "omnik-relay"
 
@@ -86,11 +72,10 @@ usage(FILE *fp)
 "      --pidfile FILE  where to write the pid when detached\n"
 "                      [omniklog] pidfile (default /run/omniklog/\n"
 "                      omnik-relay.pid)\n"
-"  -n, --check         check the configuration, print it with -v, and exit\n"
 "  -v, --verbose       more logging: every frame, both directions, and\n"
-"                      every connection (repeatable) [omniklog] verbose\n"
-"  -h, --help          show this help and exit\n"
-"  -V, --version       show the version and exit\n"
+"                      every connection (repeatable) [omniklog] verbose\n");
+	program_usage_common(fp);
+	fprintf(fp,
 "\n"
 "Config keys of [relay], besides the ones above: allow_upstream (CIDR\n"
 "list; empty: any public address), portal_ports (original destination\n"
@@ -121,64 +106,50 @@ usage(FILE *fp)
 "See omnik-relay(8) and omniklog.conf(5) for the whole of it.\n");
 }
 
+enum { OPT_UPSTREAM = 256, OPT_ALLOW_CLIENTS };
+
 static const struct option longopts[] = {
-	{ "config", required_argument, NULL, 'c' },
 	{ "listen", required_argument, NULL, 'l' },
-	{ "upstream", required_argument, NULL, 'U' },
-	{ "csv", required_argument, NULL, 'C' },
-	{ "user", required_argument, NULL, 'u' },
-	{ "foreground", no_argument, NULL, 'f' },
-	{ "pidfile", required_argument, NULL, 'P' },
-	{ "db", required_argument, NULL, 'D' },
-	{ "allow-clients", required_argument, NULL, 'A' },
-	{ "check", no_argument, NULL, 'n' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
+	{ "upstream", required_argument, NULL, OPT_UPSTREAM },
+	{ "allow-clients", required_argument, NULL, OPT_ALLOW_CLIENTS },
 	{ NULL, 0, NULL, 0 },
 };
 
-struct main_state {
-	const char *config_path;	/* NULL: the default, if it exists */
-	struct config_overrides ov;
+static struct {
+	struct program p;
 	char listen[CONFIG_STR];	/* -l values joined */
-	int verbose_flags;
-	struct config cfg;
-	struct outputs out;
+	struct relay_settings set;
 	struct relay relay;
-	struct event_base *base;
 	struct event *drain_timer;
 	int stops;			/* TERM/INT received */
-};
-
-static struct main_state M;
+} M;
 
 static void
-add_override(const char *section, const char *key, const char *value)
+main_option(struct program *p, int ch, const char *arg)
 {
-	if (config_override(&M.ov, section, key, value) != 0) {
-		fprintf(stderr, PROG ": too many options\n");
-		exit(2);
+	switch (ch) {
+	case 'l':
+		if (strlen(M.listen) + strlen(arg) + 2 > sizeof(M.listen))
+			program_usage_error(p, "too many -l", NULL);
+		if (M.listen[0] == '\0')
+			program_override(p, "relay", "listen", M.listen);
+		else
+			strcat(M.listen, " ");
+		strcat(M.listen, arg);
+		break;
+	case OPT_UPSTREAM:
+		program_override(p, "relay", "upstream", arg);
+		break;
+	case OPT_ALLOW_CLIENTS:
+		program_override(p, "relay", "allow_clients", arg);
+		break;
 	}
 }
 
-/* ------------------------------------------------------------------ */
-/* Outputs: a log line per reading, and the CSV if configured. */
-
-/*
- * The journal first (a reading is committed before anything else sees
- * it), then the CSV and the remote outputs (setup.h), then a log line.
- */
 static int
-outputs_open(char *err, size_t errlen)
+main_check(struct program *p, char *err, size_t errlen)
 {
-	struct sink sk;
-
-	if (outputs_setup(&M.out, &M.cfg, M.base, err, errlen) != 0)
-		return -1;
-	text_log_sink(&sk);
-	outputs_add(&M.out, &sk);
-	return 0;
+	return relay_settings_from_config(&M.set, &p->cfg, err, errlen);
 }
 
 /* ------------------------------------------------------------------ */
@@ -188,7 +159,7 @@ static void
 drained(struct relay *r)
 {
 	(void)r;
-	event_base_loopexit(M.base, NULL);
+	event_base_loopexit(M.p.base, NULL);
 }
 
 static void
@@ -200,84 +171,61 @@ drain_expired(evutil_socket_t fd, short what, void *arg)
 	log_info("drain_timeout reached: closing %d connections",
 	    M.relay.nsessions);
 	relay_close_all(&M.relay, "shutting down");
-	event_base_loopexit(M.base, NULL);
+	event_base_loopexit(M.p.base, NULL);
 }
 
 static void
-on_stop(evutil_socket_t sig, short what, void *arg)
+main_stop(struct program *p, int sig)
 {
-	struct timeval tv = { M.cfg.drain_timeout, 0 };
+	struct timeval tv = { p->cfg.drain_timeout, 0 };
 
-	(void)what;
-	(void)arg;
-	notify_stopping();
 	if (M.stops++ > 0) {
-		log_info("signal %d again: closing now", (int)sig);
+		log_info("signal %d again: closing now", sig);
 		drain_expired(-1, 0, NULL);
 		return;
 	}
 	log_info("signal %d: no new connections; waiting up to %d s for %d "
-	    "open ones", (int)sig, M.cfg.drain_timeout, M.relay.nsessions);
+	    "open ones", sig, p->cfg.drain_timeout, M.relay.nsessions);
 	relay_drain(&M.relay, drained);
 	if (M.stops > 0 && M.drain_timer != NULL)
 		evtimer_add(M.drain_timer, &tv);
 }
 
+/* SIGHUP, after the outputs reopened: the config file again. */
 static void
-on_hup(evutil_socket_t sig, short what, void *arg)
+main_reload(struct program *p)
 {
 	struct config nc;
 	struct relay_settings set;
 	char err[2048];
 
-	(void)sig;
-	(void)what;
-	(void)arg;
-	notify_reloading();
-	log_info("SIGHUP: reopening outputs and reading the config again");
-	outputs_reopen(&M.out);
 	addr_local_flush();
-	if (config_build(&nc, M.config_path, &M.ov, err, sizeof(err)) != 0 ||
+	if (config_build(&nc, p->config_path, &p->ov, err, sizeof(err)) != 0 ||
 	    relay_settings_from_config(&set, &nc, err, sizeof(err)) != 0) {
 		log_warnx("config not reloaded, the old one stays: %s", err);
 		return;
 	}
 	/* Outputs hold open files and deliveries: they change on restart. */
-	if (strcmp(nc.listen, M.cfg.listen) != 0 ||
-	    strcmp(nc.user, M.cfg.user) != 0 ||
-	    strcmp(nc.csv, M.cfg.csv) != 0 || strcmp(nc.db, M.cfg.db) != 0)
+	if (strcmp(nc.listen, p->cfg.listen) != 0 ||
+	    strcmp(nc.user, p->cfg.user) != 0 ||
+	    strcmp(nc.csv, p->cfg.csv) != 0 || strcmp(nc.db, p->cfg.db) != 0)
 		log_warnx("listen, user, csv and db changes take effect on "
 		    "restart");
-	log_set_verbosity(nc.verbose + M.verbose_flags);
+	log_set_verbosity(nc.verbose + p->verbose_flags);
 	relay_apply(&M.relay, &set);
-	M.cfg.verbose = nc.verbose;
-	M.cfg.drain_timeout = nc.drain_timeout;
+	p->cfg.verbose = nc.verbose;
+	p->cfg.drain_timeout = nc.drain_timeout;
 }
 
 static void
-on_usr1(evutil_socket_t sig, short what, void *arg)
+main_stats(struct program *p, const char *why)
 {
-	(void)sig;
-	(void)what;
-	(void)arg;
-	relay_log_stats(&M.relay, "SIGUSR1");
-	log_info("stats (SIGUSR1): %llu output errors",
-	    (unsigned long long)outputs_errors(&M.out));
+	relay_log_stats(&M.relay, why);
+	log_info("stats (%s): %llu output errors", why,
+	    (unsigned long long)outputs_errors(&p->out));
 }
 
 /* ------------------------------------------------------------------ */
-
-static void
-pidfile_path(const char *tmpl, char *out, size_t n)
-{
-	const char *p = strstr(tmpl, "%s");
-
-	if (p == NULL)
-		snprintf(out, n, "%s", tmpl);
-	else
-		snprintf(out, n, "%.*s%s%s", (int)(p - tmpl), tmpl, PROG,
-		    p + 2);
-}
 
 /* Use the whole open-files allowance: each session needs two. */
 static void
@@ -291,154 +239,51 @@ raise_nofile(void)
 	}
 }
 
+static const struct program_ops relay_program = {
+	.name = PROG,
+	.usage = usage,
+	.shortopts = "l:",
+	.longopts = longopts,
+	.option = main_option,
+	.check = main_check,
+	.stop = main_stop,
+	.reload = main_reload,
+	.stats = main_stats,
+};
+
 int
 main(int argc, char **argv)
 {
-	struct relay_settings set;
-	struct event *sigs[4];
-	char err[4096], pidfile[CONFIG_STR + 32];
-	bool foreground = false, check = false;
-	int ch;
+	struct program *p = &M.p;
+	const struct config *c = &p->cfg;
+	char err[4096];
 
-	log_init(PROG, true, 0);
-	while ((ch = getopt_long(argc, argv, "c:l:u:fnvhV", longopts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			M.config_path = optarg;
-			break;
-		case 'l':
-			if (strlen(M.listen) + strlen(optarg) + 2 >
-			    sizeof(M.listen)) {
-				fprintf(stderr, PROG ": too many -l\n");
-				return 2;
-			}
-			if (M.listen[0] == '\0')
-				add_override("relay", "listen", M.listen);
-			else
-				strcat(M.listen, " ");
-			strcat(M.listen, optarg);
-			break;
-		case 'U':
-			add_override("relay", "upstream", optarg);
-			break;
-		case 'C':
-			add_override("omniklog", "csv", optarg);
-			break;
-		case 'u':
-			add_override("omniklog", "user", optarg);
-			break;
-		case 'f':
-			foreground = true;
-			break;
-		case 'P':
-			add_override("omniklog", "pidfile", optarg);
-			break;
-		case 'D':
-			add_override("omniklog", "db", optarg);
-			break;
-		case 'A':
-			add_override("relay", "allow_clients", optarg);
-			break;
-		case 'n':
-			check = true;
-			break;
-		case 'v':
-			M.verbose_flags++;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf(PROG " %s\n", OMNIKLOG_VERSION);
-			return 0;
-		default:
-			fprintf(stderr, "Try '" PROG " --help'.\n");
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, PROG ": unexpected argument '%s'\n"
-		    "Try '" PROG " --help'.\n", argv[optind]);
-		return 2;
-	}
-
+	program_init(p, &relay_program);
+	program_options(p, argc, argv);
 	raise_nofile();
-	if (config_build(&M.cfg, M.config_path, &M.ov, err, sizeof(err)) != 0 ||
-	    relay_settings_from_config(&set, &M.cfg, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s\n", err);
-		return 1;
-	}
-	log_set_verbosity(M.cfg.verbose + M.verbose_flags);
-	if (check) {
-		if (M.verbose_flags > 0)
-			config_dump(&M.cfg, stdout);
-		printf(PROG ": configuration OK\n");
-		return 0;
-	}
+	program_configure(p);
 
-	signal(SIGPIPE, SIG_IGN);
-	if ((M.base = event_base_new()) == NULL)
-		fatalx("cannot start the event loop");
-	relay_init(&M.relay, M.base, &M.out);
-	relay_apply(&M.relay, &set);
-	if (relay_listen(&M.relay, M.cfg.listen, err, sizeof(err)) != 0)
+	relay_init(&M.relay, program_base(p), &p->out);
+	relay_apply(&M.relay, &M.set);
+	if (relay_listen(&M.relay, c->listen, err, sizeof(err)) != 0)
 		fatalx("%s", err);
-
-	if (!foreground) {
-		pidfile_path(M.cfg.pidfile, pidfile, sizeof(pidfile));
-		if (daemon_detach(pidfile, err, sizeof(err)) != 0)
-			fatalx("%s", err);
-		log_init(PROG, false, M.cfg.verbose + M.verbose_flags);
-		if (event_reinit(M.base) != 0)
-			fatalx("cannot restart the event loop after fork");
-	}
-
-	if (geteuid() != 0 && M.cfg.user[0] != '\0') {
-		log_debug("not root: staying the current user");
-	} else {
-		if (daemon_drop_privileges(M.cfg.user, false, err,
-		    sizeof(err)) != 0)
-			fatalx("%s", err);
-		if (geteuid() == 0)
-			log_info("running as root, as asked (user = '%s')",
-			    M.cfg.user);
-	}
-
-	if (outputs_open(err, sizeof(err)) != 0)
-		fatalx("%s", err);
-
-	M.drain_timer = evtimer_new(M.base, drain_expired, NULL);
-	sigs[0] = evsignal_new(M.base, SIGTERM, on_stop, NULL);
-	sigs[1] = evsignal_new(M.base, SIGINT, on_stop, NULL);
-	sigs[2] = evsignal_new(M.base, SIGHUP, on_hup, NULL);
-	sigs[3] = evsignal_new(M.base, SIGUSR1, on_usr1, NULL);
-	for (int i = 0; i < 4; i++)
-		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) != 0)
-			fatalx("cannot watch signals");
-	if (M.drain_timer == NULL)
+	program_start(p, PROGRAM_OUTPUTS_SERVICE_LOG, false);
+	if ((M.drain_timer = evtimer_new(p->base, drain_expired, NULL)) ==
+	    NULL)
 		fatalx("out of memory");
 
 	log_info("started: upstream %s, max_connections %d, journal %s, "
-	    "CSV %s", M.cfg.upstream, set.max_connections,
-	    M.cfg.db[0] ? M.cfg.db : "off", M.cfg.csv[0] ? M.cfg.csv : "off");
-	log_info("clients accepted from %s", M.cfg.allow_clients[0] ?
-	    M.cfg.allow_clients : "private, loopback, link-local and ULA "
+	    "CSV %s", c->upstream, M.set.max_connections,
+	    c->db[0] ? c->db : "off", c->csv[0] ? c->csv : "off");
+	log_info("clients accepted from %s", c->allow_clients[0] ?
+	    c->allow_clients : "private, loopback, link-local and ULA "
 	    "networks and this host only (allow_clients is empty)");
-	daemon_ready();
-	notify_ready(M.base);
-	event_base_dispatch(M.base);
+	program_ready(p);
+	program_run(p);
 
 	relay_free(&M.relay);
-	relay_log_stats(&M.relay, "exit");
-	log_info("stats (exit): %llu output errors",
-	    (unsigned long long)outputs_errors(&M.out));
-	outputs_teardown(&M.out);
-	for (int i = 0; i < 4; i++)
-		event_free(sigs[i]);
+	main_stats(p, "exit");
 	event_free(M.drain_timer);
-	event_base_free(M.base);
-	if (!foreground)
-		daemon_remove_pidfile();
+	program_exit(p);
 	return 0;
 }

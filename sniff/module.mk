@@ -8,7 +8,7 @@ SNIFF_LIBS := $(shell pkg-config --libs libpcap libnetfilter_queue libevent_core
 SNIFF_CORE_OBJ := $(B)/sniff/packet.o $(B)/sniff/tcpreasm.o $(B)/sniff/sniff.o
 
 $(B)/omnik-sniff: $(B)/sniff/omnik-sniff.o $(B)/sniff/pcapsrc.o \
-                  $(B)/sniff/nfqsrc.o $(SNIFF_CORE_OBJ) $(LIB_OBJ)
+                  $(B)/sniff/nfqsrc.o $(B)/sniff/source.o $(SNIFF_CORE_OBJ) $(LIB_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(LIB_LIBS) $(SNIFF_LIBS)
 
 # make bench: replay throughput next to tcpdump, and memory with 100,000

@@ -7,33 +7,18 @@
  *   --nfqueue N    inline, NFQUEUE    ─┘
  *   --stream FILE  a raw byte stream  ──────────────────────────> stream_feed
  *
- * Live and NFQUEUE captures run on a libevent loop (signals, a 1 s tick
- * for idle flows), so other event-driven parts can share it.
+ * The inputs are behind one interface (source.h); the life of a daemon
+ * (shared options, detach, privilege drop, signals, outputs) is
+ * common/program.c. Live and NFQUEUE captures run on its libevent loop.
  */
-#include <errno.h>
-#include <event2/event.h>
-#include <fcntl.h>
-#include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 #include "config.h"
-#include "csv.h"
-#include "daemon.h"
 #include "log.h"
-#include "notify.h"
-#include "nfqsrc.h"
-#include "outputs.h"
-#include "setup.h"
-#include "pcapsrc.h"
-#include "sniff.h"
-#include "stream.h"
-#include "text.h"
-#include "version.h"
+#include "program.h"
+#include "source.h"
 
 #define PROG "omnik-sniff"
 #define MAX_FILES 64
@@ -42,7 +27,8 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-"Usage: omnik-sniff [-fnpvhV] [-c FILE] [--csv PATH] [-u USER]\n"
+"Usage: omnik-sniff [-fnpvhV] [-c FILE] [--csv PATH] [--db PATH] [-u USER]\n"
+"                   [--pidfile FILE] [--flush SECONDS]\n"
 "                   (-r FILE... | -i IFACE | --nfqueue N | --stream FILE)\n"
 "                   [--port P]... [--filter EXPR] [-s SNAPLEN] [-B BYTES]\n"
 "\n"
@@ -121,11 +107,13 @@ usage(FILE *fp)
 "                      [omniklog] pidfile and logs to syslog (facility\n"
 "                      daemon). -r and --stream always run in the\n"
 "                      foreground\n"
-"  -n, --check         check the configuration, print it with -v, and exit\n"
+"      --pidfile FILE  where to write the pid when detached\n"
+"                      [omniklog] pidfile (default /run/omniklog/\n"
+"                      omnik-sniff.pid)\n"
 "  -v, --verbose       more logging: every frame, gaps (repeatable)\n"
-"                      [omniklog] verbose\n"
-"  -h, --help          show this help and exit\n"
-"  -V, --version       show the version and exit\n"
+"                      [omniklog] verbose\n");
+	program_usage_common(fp);
+	fprintf(fp,
 "\n"
 "More [sniff] keys: max_flows (flows followed at once, the least recent\n"
 "ends first), flow_timeout (seconds a silent flow is kept), max_held\n"
@@ -153,7 +141,7 @@ usage(FILE *fp)
 }
 
 enum {
-	OPT_STREAM = 256, OPT_CSV, OPT_DB, OPT_FLUSH, OPT_NFQUEUE, OPT_PORT, OPT_FILTER,
+	OPT_STREAM = 256, OPT_FLUSH, OPT_NFQUEUE, OPT_PORT, OPT_FILTER,
 };
 
 static const struct option longopts[] = {
@@ -166,549 +154,73 @@ static const struct option longopts[] = {
 	{ "no-promisc", no_argument, NULL, 'p' },
 	{ "snaplen", required_argument, NULL, 's' },
 	{ "buffer-size", required_argument, NULL, 'B' },
-	{ "csv", required_argument, NULL, OPT_CSV },
-	{ "db", required_argument, NULL, OPT_DB },
 	{ "flush", required_argument, NULL, OPT_FLUSH },
-	{ "config", required_argument, NULL, 'c' },
-	{ "user", required_argument, NULL, 'u' },
-	{ "foreground", no_argument, NULL, 'f' },
-	{ "check", no_argument, NULL, 'n' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 
 static struct {
-	const char *config_path;
-	struct config_overrides ov;
+	struct program p;
 	char ports[CONFIG_STR];
 	const char *files[MAX_FILES];
-	FILE *fps[MAX_FILES];		/* -r: opened before the drop */
 	int nfiles;
 	const char *stream_path;
-	int stream_fd;			/* --stream: opened before the drop */
-	int verbose_flags;
-	bool foreground;
 	bool cli_iface, cli_nfqueue;	/* inputs given as flags */
-	bool journal;			/* --db: journal and remote outputs */
 	int flush_s;
-
-	struct config cfg;
-	struct outputs out;
-	struct sniff sn;
-	struct event_base *base;
-	struct pcapsrc *live;
-	struct nfqsrc *nfq;
+	struct source *src;
 } M;
 
 static void
-override(const char *section, const char *key, const char *value)
+main_option(struct program *p, int ch, const char *arg)
 {
-	if (config_override(&M.ov, section, key, value) != 0) {
-		fprintf(stderr, PROG ": too many options\n");
-		exit(2);
+	size_t l;
+
+	switch (ch) {
+	case 'r':
+		if (M.nfiles == MAX_FILES)
+			program_usage_error(p, "too many files", NULL);
+		M.files[M.nfiles++] = arg;
+		break;
+	case 'i':
+		program_override(p, "sniff", "interface", arg);
+		M.cli_iface = true;
+		break;
+	case OPT_NFQUEUE:
+		program_override(p, "sniff", "nfqueue", arg);
+		M.cli_nfqueue = true;
+		break;
+	case OPT_STREAM:
+		M.stream_path = arg;
+		break;
+	case OPT_PORT:
+		l = strlen(M.ports);
+		if (l + strlen(arg) + 2 > sizeof(M.ports))
+			program_usage_error(p, "too many ports", NULL);
+		snprintf(M.ports + l, sizeof(M.ports) - l, "%s%s",
+		    l ? " " : "", arg);
+		break;
+	case OPT_FILTER:
+		program_override(p, "sniff", "filter", arg);
+		break;
+	case 'p':
+		program_override(p, "sniff", "promisc", "no");
+		break;
+	case 's':
+		program_override(p, "sniff", "snaplen", arg);
+		break;
+	case 'B':
+		program_override(p, "sniff", "buffer_size", arg);
+		break;
+	case OPT_FLUSH:
+		M.flush_s = atoi(arg);
+		break;
 	}
-}
-
-/* The reassembler's settings from the config. 0, or -1 with err. */
-static int
-reasm_config(const struct config *c, struct tcpreasm_config *rc, char *err,
-    size_t errlen)
-{
-	char msg[256];
-	int n;
-
-	tcpreasm_config_defaults(rc);
-	rc->max_flows = (uint32_t)c->max_flows;
-	rc->idle_timeout = (uint32_t)c->flow_timeout;
-	rc->max_held = (size_t)c->max_held;
-	n = config_ports(c->ports, rc->server_ports, TCPREASM_MAX_PORTS, msg,
-	    sizeof(msg));
-	if (n < 0) {
-		snprintf(err, errlen, "[sniff] ports: %s", msg);
-		return -1;
-	}
-	rc->nports = n;
-	return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Outputs */
-
-static int
-outputs_open(bool daemonised, char *err, size_t errlen)
-{
-	struct sink sk;
-
-	outputs_init(&M.out);
-	if (M.journal) {
-		/* Journal first, then CSV, then the remote outputs. */
-		if (M.base == NULL && (M.base = event_base_new()) == NULL) {
-			snprintf(err, errlen, "cannot start the event loop");
-			return -1;
-		}
-		if (outputs_setup(&M.out, &M.cfg, M.base, err, errlen) != 0)
-			return -1;
-		if (M.cfg.csv[0] != '\0')
-			return 0;
-	} else if (M.cfg.csv[0] != '\0') {
-		if (csv_sink_open(M.cfg.csv, &sk, err, errlen) != 0)
-			return -1;
-		outputs_add(&M.out, &sk);
-		return 0;
-	}
-	if (daemonised) {
-		text_log_sink(&sk);
-	} else {
-		text_sink(stdout, &sk);
-	}
-	outputs_add(&M.out, &sk);
-	return 0;
-}
-
-/* After -r or --stream: give remote outputs a bounded time to deliver. */
-static void
-on_flush_tick(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-	if (outputs_backlog(&M.out) == 0)
-		event_base_loopbreak(M.base);
 }
 
 static void
-outputs_flush(void)
+main_prepare(struct program *p)
 {
-	struct timeval tick = { 0, 100000 }, limit = { M.flush_s, 0 };
-	struct event *ev;
-	const char *e;
-
-	/* The replay's readings committed first: delivered in full batches. */
-	if (outputs_sync(&M.out, (M.flush_s > 86400 ? 86400 : M.flush_s) * 1000,
-	    &e) != 0)
-		log_warnx("journal: %s", e);
-	if (M.base == NULL || outputs_backlog(&M.out) == 0)
-		return;
-	if ((ev = event_new(M.base, -1, EV_PERSIST, on_flush_tick, NULL)) ==
-	    NULL)
-		return;
-	event_add(ev, &tick);
-	event_base_loopexit(M.base, &limit);
-	event_base_dispatch(M.base);
-	event_free(ev);
-	if (outputs_backlog(&M.out) > 0)
-		log_warnx("%lld readings not yet delivered; they wait in the "
-		    "journal for the next run",
-		    (long long)outputs_backlog(&M.out));
-}
-
-/* ------------------------------------------------------------------ */
-/* --stream: unchanged from the first version */
-
-static int
-run_stream(const char *path, int fd, struct outputs *out)
-{
-	struct stream s;
-	struct timeval now;
-	uint8_t buf[65536];
-	ssize_t n;
-
-	/* Raw bytes carry no time: the only one there is, is now. */
-	log_info("%s: readings are stamped with the time they are read",
-	    strcmp(path, "-") ? path : "stdin");
-	stream_init(&s, out, STREAM_TO_CLOUD, strcmp(path, "-") ? path : "stdin");
-	for (;;) {
-		n = read(fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			log_warn("cannot read %s", path);
-			break;
-		}
-		gettimeofday(&now, NULL);
-		if (n == 0)
-			break;
-		stream_feed(&s, buf, (size_t)n, &now);
-		/* One loop round per chunk: commits the journal's group. */
-		if (M.base != NULL)
-			(void)event_base_loop(M.base, EVLOOP_NONBLOCK);
-	}
-	gettimeofday(&now, NULL);
-	stream_end(&s, &now);
-	if (fd != STDIN_FILENO)
-		close(fd);
-	log_info("%s: %llu bytes, %llu frames, %llu readings, %llu rejected, "
-	    "%llu bytes skipped", s.source,
-	    (unsigned long long)s.fr.st.bytes_in,
-	    (unsigned long long)s.st.frames,
-	    (unsigned long long)s.st.readings,
-	    (unsigned long long)s.st.rejects,
-	    (unsigned long long)s.fr.st.skipped);
-	return n < 0 ? -1 : 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* -r: replay */
-
-static volatile sig_atomic_t usr1_seen;
-
-static void
-on_usr1_replay(int sig)
-{
-	(void)sig;
-	usr1_seen = 1;
-}
-
-static void
-replay_between(void *arg)
-{
-	(void)arg;
-	if (usr1_seen) {
-		usr1_seen = 0;
-		sniff_log_stats(&M.sn, NULL);
-	}
-}
-
-static int
-run_replay(void)
-{
-	struct tcpreasm_config rc;
-	struct timeval end = { 0, 0 };
-	char err[512];
-	int rcode = 0;
-
-	if (reasm_config(&M.cfg, &rc, err, sizeof(err)) != 0 ||
-	    sniff_init(&M.sn, &rc, &M.out) != 0) {
-		log_warnx("%s", err);
-		return -1;
-	}
-	signal(SIGUSR1, on_usr1_replay);
-	for (int i = 0; i < M.nfiles; i++) {
-		if (pcapsrc_replay(&M.sn, M.fps[i], M.files[i], M.cfg.filter,
-		    M.cfg.ports, replay_between, NULL, err, sizeof(err)) != 0) {
-			log_warnx("%s", err);
-			rcode = -1;
-		}
-	}
-	/* Flows still open at the end of the capture end at its last time. */
-	if (M.sn.r.newest != NULL) {
-		end.tv_sec = (time_t)(M.sn.r.newest->last_us / 1000000);
-		end.tv_usec = (suseconds_t)(M.sn.r.newest->last_us % 1000000);
-	}
-	sniff_finish(&M.sn, &end);
-	sniff_log_stats(&M.sn, NULL);
-	return rcode;
-}
-
-/* ------------------------------------------------------------------ */
-/* -i, --nfqueue: the event loop */
-
-static void
-source_stats(char *buf, size_t n)
-{
-	buf[0] = '\0';
-	if (M.live)
-		pcapsrc_live_stats(M.live, buf, n);
-	else if (M.nfq)
-		nfqsrc_stats(M.nfq, buf, n);
-}
-
-static void
-on_stop(evutil_socket_t sig, short what, void *arg)
-{
-	(void)what;
-	(void)arg;
-	notify_stopping();
-	log_info("signal %d: stopping", (int)sig);
-	event_base_loopbreak(M.base);
-}
-
-static void
-on_hup(evutil_socket_t sig, short what, void *arg)
-{
-	(void)sig;
-	(void)what;
-	(void)arg;
-	notify_reloading();
-	log_info("SIGHUP: reopening the outputs");
-	outputs_reopen(&M.out);
-}
-
-static void
-on_usr1(evutil_socket_t sig, short what, void *arg)
-{
-	char extra[256];
-
-	(void)sig;
-	(void)what;
-	(void)arg;
-	source_stats(extra, sizeof(extra));
-	sniff_log_stats(&M.sn, extra);
-}
-
-static void
-on_tick(evutil_socket_t fd, short what, void *arg)
-{
-	struct timeval now;
-
-	(void)fd;
-	(void)what;
-	(void)arg;
-	/* The kernel may hold a partly filled block: collect it. */
-	if (M.live)
-		pcapsrc_live_poll(M.live);
-	gettimeofday(&now, NULL);
-	sniff_tick(&M.sn, &now);
-}
-
-static void
-pidfile_path(const char *pattern, char *buf, size_t n)
-{
-	const char *pct = strstr(pattern, "%s");
-
-	if (pct == NULL)
-		snprintf(buf, n, "%s", pattern);
-	else
-		snprintf(buf, n, "%.*s%s%s", (int)(pct - pattern), pattern,
-		    PROG, pct + 2);
-}
-
-static int
-run_live(void)
-{
-	struct tcpreasm_config rc;
-	struct pcapsrc_live_config lc;
-	struct event *sigs[5], *tick;
-	struct timeval one = { 1, 0 }, now;
-	char err[512], pidfile[CONFIG_STR + 32], extra[256];
-
-	if (reasm_config(&M.cfg, &rc, err, sizeof(err)) != 0)
-		fatalx("%s", err);
-	/* A live capture is a daemon's job: its journal is always on. */
-	M.journal = true;
-	if (sniff_init(&M.sn, &rc, &M.out) != 0)
-		fatalx("out of memory");
-	signal(SIGPIPE, SIG_IGN);
-
-	/* Open what needs privileges first. */
-	if (M.cfg.nfqueue >= 0) {
-		M.nfq = nfqsrc_open(M.cfg.nfqueue, &M.sn, err, sizeof(err));
-		if (M.nfq == NULL)
-			fatalx("%s", err);
-	} else {
-		memset(&lc, 0, sizeof(lc));
-		lc.interface = M.cfg.interface;
-		lc.filter = M.cfg.filter;
-		lc.ports = M.cfg.ports;
-		lc.promisc = M.cfg.promisc;
-		lc.snaplen = M.cfg.snaplen;
-		lc.buffer_size = M.cfg.buffer_size;
-		M.live = pcapsrc_live_open(&lc, &M.sn, err, sizeof(err));
-		if (M.live == NULL)
-			fatalx("%s", err);
-	}
-
-	if (!M.foreground) {
-		pidfile_path(M.cfg.pidfile, pidfile, sizeof(pidfile));
-		if (daemon_detach(pidfile, err, sizeof(err)) != 0)
-			fatalx("%s", err);
-		log_init(PROG, false, M.cfg.verbose + M.verbose_flags);
-	}
-	if (geteuid() != 0) {
-		log_debug("not root: staying the current user");
-	} else {
-		/*
-		 * NFQUEUE: every verdict is a netlink message, and the kernel
-		 * (nfnetlink) takes one only from a sender holding
-		 * CAP_NET_ADMIN. It stays in the permitted set alone and is
-		 * raised just around the verdict (nfqsrc.c): the parsing of
-		 * what the packet holds runs without it.
-		 */
-		if (daemon_drop_privileges(M.cfg.user, M.nfq != NULL, err,
-		    sizeof(err)) != 0)
-			fatalx("%s", err);
-		if (geteuid() == 0)
-			log_info("running as root, as asked (user = '%s')",
-			    M.cfg.user);
-	}
-	/* Outputs are opened as the user that will write them. */
-	if (outputs_open(!M.foreground, err, sizeof(err)) != 0)
-		fatalx("%s", err);
-
-	if (M.base == NULL && (M.base = event_base_new()) == NULL)
-		fatalx("cannot start the event loop");
-	if (M.nfq ? nfqsrc_attach(M.nfq, M.base, err, sizeof(err)) :
-	    pcapsrc_live_attach(M.live, M.base, err, sizeof(err)))
-		fatalx("%s", err);
-	sigs[0] = evsignal_new(M.base, SIGTERM, on_stop, NULL);
-	sigs[1] = evsignal_new(M.base, SIGINT, on_stop, NULL);
-	sigs[2] = evsignal_new(M.base, SIGHUP, on_hup, NULL);
-	sigs[3] = evsignal_new(M.base, SIGUSR1, on_usr1, NULL);
-	sigs[4] = event_new(M.base, -1, EV_PERSIST, on_tick, NULL);
-	for (int i = 0; i < 4; i++)
-		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) != 0)
-			fatalx("cannot watch signals");
-	tick = sigs[4];
-	if (tick == NULL || evtimer_add(tick, &one) != 0)
-		fatalx("cannot start the timer");
-
-	if (M.nfq)
-		log_info("started: NFQUEUE %d, ports %s, CSV %s",
-		    M.cfg.nfqueue, M.cfg.ports, M.cfg.csv[0] ? M.cfg.csv : "off");
-	else
-		log_info("started: capturing on %s, ports %s, CSV %s",
-		    M.cfg.interface, M.cfg.ports,
-		    M.cfg.csv[0] ? M.cfg.csv : "off");
-	daemon_ready();
-	notify_ready(M.base);
-	event_base_dispatch(M.base);
-
-	if (M.live)
-		pcapsrc_live_poll(M.live);
-	source_stats(extra, sizeof(extra));
-	gettimeofday(&now, NULL);
-	sniff_finish(&M.sn, &now);
-	sniff_log_stats(&M.sn, extra);
-	outputs_teardown(&M.out);
-	for (int i = 0; i < 5; i++)
-		event_free(sigs[i]);
-	pcapsrc_live_close(M.live);
-	nfqsrc_close(M.nfq);
-	event_base_free(M.base);
-	if (!M.foreground)
-		daemon_remove_pidfile();
-	return 0;
-}
-
-/* ------------------------------------------------------------------ */
-
-/* -r and --stream: open every input first, while we may. 0, or -1. */
-static int
-open_inputs(void)
-{
-	if (M.stream_path != NULL) {
-		if (strcmp(M.stream_path, "-") == 0) {
-			M.stream_fd = STDIN_FILENO;
-		} else if ((M.stream_fd = open(M.stream_path, O_RDONLY |
-		    O_CLOEXEC)) < 0) {
-			log_warn("cannot open %s", M.stream_path);
-			return -1;
-		}
-		return 0;
-	}
-	for (int i = 0; i < M.nfiles; i++) {
-		M.fps[i] = strcmp(M.files[i], "-") == 0 ? stdin :
-		    fopen(M.files[i], "rbe");
-		if (M.fps[i] == NULL) {
-			log_warn("cannot open %s", M.files[i]);
-			while (i-- > 0)
-				if (M.fps[i] != stdin)
-					fclose(M.fps[i]);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static void
-usage_error(const char *msg, const char *arg)
-{
-	fprintf(stderr, PROG ": %s%s%s\nTry 'omnik-sniff --help'.\n", msg,
-	    arg ? ": " : "", arg ? arg : "");
-	exit(2);
-}
-
-int
-main(int argc, char **argv)
-{
-	char err[2048];
-	int ch, kinds, rc;
-	bool check = false;
-
-	log_init(PROG, true, 0);
-	M.flush_s = 10;
-	while ((ch = getopt_long(argc, argv, "r:i:ps:B:c:u:fnvhV", longopts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 'r':
-			if (M.nfiles == MAX_FILES)
-				usage_error("too many files", NULL);
-			M.files[M.nfiles++] = optarg;
-			break;
-		case 'i':
-			override("sniff", "interface", optarg);
-			M.cli_iface = true;
-			break;
-		case OPT_NFQUEUE:
-			override("sniff", "nfqueue", optarg);
-			M.cli_nfqueue = true;
-			break;
-		case OPT_STREAM:
-			M.stream_path = optarg;
-			break;
-		case OPT_PORT: {
-			size_t l = strlen(M.ports);
-
-			if (l + strlen(optarg) + 2 > sizeof(M.ports))
-				usage_error("too many ports", NULL);
-			snprintf(M.ports + l, sizeof(M.ports) - l, "%s%s",
-			    l ? " " : "", optarg);
-			break;
-		}
-		case OPT_FILTER:
-			override("sniff", "filter", optarg);
-			break;
-		case 'p':
-			override("sniff", "promisc", "no");
-			break;
-		case 's':
-			override("sniff", "snaplen", optarg);
-			break;
-		case 'B':
-			override("sniff", "buffer_size", optarg);
-			break;
-		case OPT_CSV:
-			override("omniklog", "csv", optarg);
-			break;
-		case OPT_DB:
-			override("omniklog", "db", optarg);
-			M.journal = true;
-			break;
-		case OPT_FLUSH:
-			M.flush_s = atoi(optarg);
-			break;
-		case 'c':
-			M.config_path = optarg;
-			break;
-		case 'u':
-			override("omniklog", "user", optarg);
-			break;
-		case 'f':
-			M.foreground = true;
-			break;
-		case 'n':
-			check = true;
-			break;
-		case 'v':
-			M.verbose_flags++;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf(PROG " %s\n", OMNIKLOG_VERSION);
-			return 0;
-		default:
-			fprintf(stderr, "Try 'omnik-sniff --help'.\n");
-			return 2;
-		}
-	}
-	if (optind < argc)
-		usage_error("unexpected argument", argv[optind]);
 	if (M.ports[0] != '\0')
-		override("sniff", "ports", M.ports);
+		program_override(p, "sniff", "ports", M.ports);
 	/*
 	 * An input given as a flag replaces the inputs of the config file:
 	 * `-r FILE` works with the service's config, whose [sniff] names an
@@ -717,88 +229,118 @@ main(int argc, char **argv)
 	if (M.nfiles > 0 || M.stream_path != NULL || M.cli_iface ||
 	    M.cli_nfqueue) {
 		if (!M.cli_iface)
-			override("sniff", "interface", "");
+			program_override(p, "sniff", "interface", "");
 		if (!M.cli_nfqueue)
-			override("sniff", "nfqueue", "-1");
+			program_override(p, "sniff", "nfqueue", "-1");
 	}
-
 	/*
 	 * A replay or a stream decode is not the service: the installed
 	 * config's CSV and journal are the service's, and it would append
 	 * to them. Without -c they read no config file at all: flags only.
 	 */
-	if ((M.nfiles > 0 || M.stream_path != NULL) && M.config_path == NULL)
-		M.config_path = "";
-	if (config_build(&M.cfg, M.config_path, &M.ov, err, sizeof(err)) != 0) {
-		log_warnx("%s", err);
-		return 1;
-	}
-	{
-		struct tcpreasm_config tc;
+	if ((M.nfiles > 0 || M.stream_path != NULL) && p->config_path == NULL)
+		p->config_path = "";
+}
 
-		if (reasm_config(&M.cfg, &tc, err, sizeof(err)) != 0) {
-			log_warnx("%s", err);
-			return 1;
-		}
-	}
-	log_set_verbosity(M.cfg.verbose + M.verbose_flags);
-	if (check) {
-		if (M.verbose_flags > 0)
-			config_dump(&M.cfg, stdout);
-		printf(PROG ": configuration OK\n");
-		return 0;
-	}
+static int
+main_check(struct program *p, char *err, size_t errlen)
+{
+	struct tcpreasm_config tc;
 
-	kinds = (M.nfiles > 0) + (M.stream_path != NULL) +
-	    (M.cfg.nfqueue >= 0) + (M.cfg.interface[0] != '\0');
+	return source_reasm_config(&p->cfg, &tc, err, errlen);
+}
+
+static void
+main_stats(struct program *p, const char *why)
+{
+	(void)p;
+	(void)why;
+	source_stats(M.src);
+}
+
+/* The one kind of input of the flags or the config; exits if not one. */
+static enum source_kind
+input_kind(struct program *p)
+{
+	const struct config *c = &p->cfg;
+	int kinds = (M.nfiles > 0) + (M.stream_path != NULL) +
+	    (c->nfqueue >= 0) + (c->interface[0] != '\0');
+
 	if (kinds == 0)
-		usage_error("no input given: use -r FILE, -i IFACE, "
+		program_usage_error(p, "no input given: use -r FILE, -i IFACE, "
 		    "--nfqueue N or --stream FILE", NULL);
 	if (kinds > 1 && !(M.nfiles || M.stream_path || M.cli_iface ||
 	    M.cli_nfqueue)) {
 		log_warnx("the config file sets both [sniff] interface and "
 		    "nfqueue: choose one");
-		return 1;
+		exit(1);
 	}
 	if (kinds > 1)
-		usage_error("give one kind of input (-r, -i, --nfqueue or "
-		    "--stream)", NULL);
+		program_usage_error(p, "give one kind of input (-r, -i, "
+		    "--nfqueue or --stream)", NULL);
+	return M.nfiles > 0 ? SOURCE_REPLAY : M.stream_path ? SOURCE_STREAM :
+	    c->nfqueue >= 0 ? SOURCE_NFQUEUE : SOURCE_LIVE;
+}
 
-	if (M.nfiles > 0 || M.stream_path != NULL) {
-		const char *user = M.cfg.user;
+static const struct program_ops sniff_program = {
+	.name = PROG,
+	.usage = usage,
+	.shortopts = "r:i:ps:B:",
+	.longopts = longopts,
+	.option = main_option,
+	.prepare = main_prepare,
+	.check = main_check,
+	.stats = main_stats,
+};
 
-		if (open_inputs() != 0)
-			return 1;
-		/*
-		 * The input is open: what parses it need not be root. The
-		 * service user if there is one, else nobody (a one-shot
-		 * decode needs no user of its own); -u '' stays root.
-		 */
-		if (geteuid() == 0 && user[0] != '\0') {
-			if (!daemon_user_exists(user) &&
-			    strcmp(user, DAEMON_DEFAULT_USER) == 0)
-				user = "nobody";
-			if (daemon_drop_privileges(user, false, err,
-			    sizeof(err)) != 0) {
-				log_warnx("%s", err);
-				return 1;
-			}
-		}
-		if (outputs_open(false, err, sizeof(err)) != 0) {
-			log_warnx("%s%s%s%s", err, geteuid() != 0 &&
-			    user[0] != '\0' ? " (outputs are opened as " : "",
-			    geteuid() != 0 && user[0] != '\0' ? user : "",
-			    geteuid() != 0 && user[0] != '\0' ?
-			    ", once the input is open; -u '' stays root)" : "");
-			return 1;
-		}
-		rc = M.stream_path ? run_stream(M.stream_path, M.stream_fd,
-		    &M.out) : run_replay();
-		outputs_flush();
-		outputs_teardown(&M.out);
-		if (M.base)
-			event_base_free(M.base);
+int
+main(int argc, char **argv)
+{
+	struct program *p = &M.p;
+	const struct config *c = &p->cfg;
+	enum source_kind kind;
+	char err[2048];
+	int rc;
+
+	program_init(p, &sniff_program);
+	M.flush_s = 10;
+	program_options(p, argc, argv);
+	program_configure(p);
+	kind = input_kind(p);
+
+	/* Open what needs privileges first. */
+	M.src = source_open(kind, kind == SOURCE_STREAM ? &M.stream_path :
+	    M.files, kind == SOURCE_STREAM ? 1 : M.nfiles, c, &p->out, err,
+	    sizeof(err));
+	if (M.src == NULL && kind != SOURCE_LIVE && kind != SOURCE_NFQUEUE) {
+		log_warnx("%s", err);
+		return 1;
+	}
+	if (M.src == NULL)
+		fatalx("%s", err);
+
+	if (!source_live(M.src)) {
+		/* The input is open: what parses it need not be root. */
+		program_drop(p, true, false);
+		program_outputs_open(p, PROGRAM_OUTPUTS_ONESHOT);
+		rc = source_start(M.src, p->base, err, sizeof(err));
+		program_flush(p, M.flush_s);
+		source_close(M.src);
+		program_exit(p);
 		return rc == 0 ? 0 : 1;
 	}
-	return run_live();
+
+	/* A live capture is a daemon's job: its journal is always on. */
+	program_start(p, PROGRAM_OUTPUTS_SERVICE,
+	    source_needs_net_admin(M.src));
+	if (source_start(M.src, p->base, err, sizeof(err)) != 0)
+		fatalx("%s", err);
+	log_info("started: %s, ports %s, CSV %s", source_name(M.src),
+	    c->ports, c->csv[0] ? c->csv : "off");
+	program_ready(p);
+	program_run(p);
+
+	source_close(M.src);
+	program_exit(p);
+	return 0;
 }

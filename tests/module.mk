@@ -103,7 +103,7 @@ $(B)/tests/sysconf-obj/%.o: %.c
 	$(CC) $(ALL_CFLAGS) -DSYSCONFDIR='"$(TEST_SYSCONFDIR)"' -c -o $@ $<
 $(B)/tests/omnik-sniff-sysconf: $(B)/tests/sysconf-obj/sniff/omnik-sniff.o \
                 $(B)/tests/sysconf-obj/common/config.o $(B)/sniff/pcapsrc.o \
-                $(B)/sniff/nfqsrc.o $(SNIFF_CORE_OBJ) \
+                $(B)/sniff/nfqsrc.o $(B)/sniff/source.o $(SNIFF_CORE_OBJ) \
                 $(filter-out $(B)/common/config.o,$(LIB_OBJ))
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(LIB_LIBS) $(SNIFF_LIBS)
 

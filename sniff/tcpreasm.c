@@ -175,26 +175,35 @@ side_is(const struct tcpreasm_flow *f, int side, const uint8_t *a,
 	    memcmp(f->addr[side], a, (size_t)addr_len(f->af)) == 0;
 }
 
+/* Is the segment's tuple this flow's, and in which direction? */
+static bool
+flow_has(const struct tcpreasm_flow *f, const struct tcpreasm_seg *s,
+    enum tcpreasm_dir *dir)
+{
+	if (f->af != s->af)
+		return false;
+	if (side_is(f, 0, s->src, s->sport) &&
+	    side_is(f, 1, s->dst, s->dport)) {
+		*dir = TCPREASM_TO_SERVER;
+		return true;
+	}
+	if (side_is(f, 1, s->src, s->sport) &&
+	    side_is(f, 0, s->dst, s->dport)) {
+		*dir = TCPREASM_TO_CLIENT;
+		return true;
+	}
+	return false;
+}
+
 static struct tcpreasm_flow *
 flow_find(struct tcpreasm *r, const struct tcpreasm_seg *s, uint32_t h,
     enum tcpreasm_dir *dir)
 {
 	struct tcpreasm_flow *f;
 
-	for (f = r->buckets[h & (r->nbuckets - 1)]; f; f = f->hnext) {
-		if (f->hash != h || f->af != s->af)
-			continue;
-		if (side_is(f, 0, s->src, s->sport) &&
-		    side_is(f, 1, s->dst, s->dport)) {
-			*dir = TCPREASM_TO_SERVER;
+	for (f = r->buckets[h & (r->nbuckets - 1)]; f; f = f->hnext)
+		if (f->hash == h && flow_has(f, s, dir))
 			return f;
-		}
-		if (side_is(f, 1, s->src, s->sport) &&
-		    side_is(f, 0, s->dst, s->dport)) {
-			*dir = TCPREASM_TO_CLIENT;
-			return f;
-		}
-	}
 	return NULL;
 }
 
@@ -209,19 +218,9 @@ lookup(struct tcpreasm *r, const struct tcpreasm_seg *s, uint32_t *h,
 {
 	struct tcpreasm_flow *f = r->last;
 
-	if (f != NULL && f->af == s->af) {
-		if (side_is(f, 0, s->src, s->sport) &&
-		    side_is(f, 1, s->dst, s->dport)) {
-			*dir = TCPREASM_TO_SERVER;
-			*h = f->hash;
-			return f;
-		}
-		if (side_is(f, 1, s->src, s->sport) &&
-		    side_is(f, 0, s->dst, s->dport)) {
-			*dir = TCPREASM_TO_CLIENT;
-			*h = f->hash;
-			return f;
-		}
+	if (f != NULL && flow_has(f, s, dir)) {
+		*h = f->hash;
+		return f;
 	}
 	*h = hash_seg(r, s);
 	if ((f = flow_find(r, s, *h, dir)) != NULL)

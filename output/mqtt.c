@@ -228,39 +228,56 @@ mqtt_sensor_count(void)
 }
 
 /*
- * The variant of an inverter, from what its reading says of the frame
- * (the payload length and control byte: docs/PROTOCOL.md). This is the
+ * The sensors of an inverter, from the layout its frame was decoded with
+ * (the variant table in proto/decode.c, docs/PROTOCOL.md). This is the
  * one place that knows it; the sensors announced and the model name
  * follow from it.
  *
- * Every V4 data frame, 99 to 183 bytes, carries all the common fields
- * (31 .. 80, three PV strings and three AC phases), so every variant has
- * the base set whatever the first reading's values (an offline frame
- * has no temperature: its entity is announced all the same). Channels
- * a single-phase, two-string inverter does not have read 0xFFFF and are
+ * A base sensor is announced for every layout that carries its field,
+ * whatever the first reading's values (an offline frame has no
+ * temperature: its entity is announced all the same). Channels a
+ * single-phase, two-string Omnik does not have read 0xFFFF and are
  * announced once a reading carries them (the 183-byte frames write 0
- * there instead, so they get all three). The fault bytes (81 .. 96) are
- * in every length from 99 bytes on. The model says the frame family; no
- * source maps frames or serials to a commercial model name.
+ * there instead, so they get all three). Run mode and the fault bytes
+ * only where the layout has them. The model says the layout and the
+ * frame size; no source maps frames or serials to a commercial model.
  */
 static uint32_t
 variant_sensors(const struct omnik_reading *r, char *model, size_t n)
 {
+	const struct omnik_variant_info *vi = &omnik_variants[
+	    r->variant < OMNIK_NVARIANTS ? r->variant : OMNIK_VARIANT_UNKNOWN];
 	uint32_t set = 0;
-	int64_t pac;
 
 	for (int i = 0; i < NSENSORS; i++) {
 		const struct sensor *s = &sensors[i];
+		bool has;
 
-		if (s->base || (s->field >= 0 &&
-		    r->value[s->field] != OMNIK_ABSENT) ||
-		    (s->field == SV_PAC && omnik_total_power(r, &pac)))
+		if (s->field >= 0)
+			has = vi->mult[s->field] != 0 && (s->base ||
+			    r->value[s->field] != OMNIK_ABSENT);
+		else if (s->field == SV_RUN)
+			has = vi->mult[OMNIK_RUNMODE] != 0;
+		else if (s->field == SV_FAULT)
+			has = vi->fault;
+		else
+			has = true;	/* the power sum, the reading's time */
+		if (has)
 			set |= 1u << i;
 	}
-	if (model)
-		snprintf(model, n, "Omnik inverter (V4 data frame, %u bytes%s)",
-		    (unsigned)r->frame_len + OMNIK_OVERHEAD,
-		    r->ctrl1 == 0x51 ? ", external logger" : "");
+	if (model) {
+		char lab[OMNIK_VARIANT_LABEL];
+
+		if (r->variant == OMNIK_VARIANT_OMNIK)
+			snprintf(model, n, "Omnik inverter (V4 data frame, "
+			    "%u bytes%s)", (unsigned)r->frame_len +
+			    OMNIK_OVERHEAD, r->ctrl1 == 0x51 ?
+			    ", external logger" : "");
+		else
+			snprintf(model, n, "Inverter (%s layout, %u-byte "
+			    "frame)", omnik_variant_label(r, lab),
+			    (unsigned)r->frame_len + OMNIK_OVERHEAD);
+	}
 	return set;
 }
 

@@ -142,4 +142,26 @@ offline() { [ "$(mosquitto_sub -h 127.0.0.1 -p "$MQPORT" -t omniklog/status -C 1
 wait_for 5 offline
 ok $? "status offline through the last will after a crash"
 
+# 6. Another make's layout (81 01 05, 103 bytes: docs/PROTOCOL.md): only
+# the sensors that layout carries are announced (no operating hours, run
+# mode or fault bytes, which it does not send), and the model says so.
+v01=$(awk -F'\t' '$1 ~ /^V01-/ { print $2 }' tests/data/vectors.tsv)
+perl -e 'my $f = pack("H*", shift); my $b = substr($f, 0, 101);
+    substr($b, 1, 1) = chr(0x59); substr($b, 12, 3) = "\x81\x01\x05";
+    my $s = 0; $s += ord(substr($b, $_, 1)) for 1 .. 100;
+    print $b, chr($s % 256), "\x16"' "$v01" >"$T/v105.bin"
+sed -e 's|^client_id = .*|client_id = omk-test-105|' "$T/omk.conf" \
+    >"$T/omk105.conf"
+# --db: a one-shot decode feeds the config's outputs only when asked.
+"$B/omnik-sniff" -u '' -c "$T/omk105.conf" --db "$T/j105.db" \
+    --stream "$T/v105.bin" --flush 10 >"$T/s105.log" 2>&1
+ok $? "an 81 01 05 frame through omnik-sniff --stream to the broker"
+mosquitto_sub -h 127.0.0.1 -p "$MQPORT" -t 'homeassistant/+/omniklog_NLDN012345CS4321/#' \
+    -W 2 -F '%t %p' >"$T/disc105" 2>/dev/null
+is "$(awk '{ split($1, t, "/"); print t[4] }' "$T/disc105" | sort | tr '\n' ' ')" \
+   "etoday etotal fac1 iac1 ipv1 ipv2 pac pac1 temp time vac1 vpv1 vpv2 " \
+   "the 81 01 05 layout's sensors, and no others"
+is "$(cut -d' ' -f2- "$T/disc105" | jq -r .device.model | sort -u)" \
+   "Inverter (810105 layout, 103-byte frame)" "the model names the layout"
+
 done_testing

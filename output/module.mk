@@ -2,7 +2,8 @@
 # (each a cursor over the journal, driven by the program's event loop).
 OUTPUT_SRC += output/outputs.c output/csv.c output/text.c output/journal.c \
               output/delivery.c output/setup.c output/pgsql.c output/mqtt.c \
-              output/pvoutput.c output/dynlib.c
+              output/pvoutput.c output/dynlib.c \
+              output/curlev.c
 OUTPUT_SRC += output/resolve.c
 # The per-inverter limits and rate across readings (common/stream.c).
 OUTPUT_SRC += output/invstate.c
@@ -32,7 +33,7 @@ $(B)/output/pgsql.o: ALL_CFLAGS += -DOMNIK_LIBPQ_SONAME='"$(LIBPQ_SONAME)"' \
 $(B)/output/mqtt.o: ALL_CFLAGS += \
     -DOMNIK_LIBMOSQUITTO_SONAME='"$(LIBMOSQUITTO_SONAME)"' \
     -DOMNIK_LIBMOSQUITTO_PACKAGE='"$(LIBMOSQUITTO_PACKAGE)"'
-$(B)/output/pvoutput.o: ALL_CFLAGS += \
+$(B)/output/curlev.o: ALL_CFLAGS += \
     -DOMNIK_LIBCURL_SONAME='"$(LIBCURL_SONAME)"' \
     -DOMNIK_LIBCURL_PACKAGE='"$(LIBCURL_PACKAGE)"'
 

@@ -3,7 +3,7 @@
 OUTPUT_SRC += output/outputs.c output/csv.c output/text.c output/journal.c \
               output/delivery.c output/setup.c output/pgsql.c output/mqtt.c \
               output/pvoutput.c output/dynlib.c \
-              output/curlev.c
+              output/curlev.c output/registry.c output/pvoutput_conf.c
 OUTPUT_SRC += output/resolve.c
 # The per-inverter limits and rate across readings (common/stream.c).
 OUTPUT_SRC += output/invstate.c

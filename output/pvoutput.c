@@ -34,7 +34,7 @@
 #define BATCH_MAX 100
 #define REPLY_MAX 8192
 #define ZERO_RETRIES 3		/* a status answered ",0" this often: skipped */
-#define MEMBERS_MAX 8		/* inverters summed into one system */
+#define MEMBERS_MAX PVOUTPUT_MEMBERS_MAX
 #define SLOT_S 300		/* a summed system gets one status per slot */
 #define SUM_WAIT_S 300		/* after a slot ends, a late inverter is
 				 * waited for this long */
@@ -640,13 +640,12 @@ pv_free(void *ctx)
 
 static const struct delivery_ops pv_ops = { pv_send, pv_free };
 
-int
-pvoutput_start(struct journal *j, struct event_base *base,
-    const struct config *cfg, struct delivery **out, int max, int *n,
-    char *err, size_t errlen)
+static int
+pvoutput_start(struct journal *j, struct event_base *base, const void *conf,
+    struct delivery **out, int max, int *n, char *err, size_t errlen)
 {
+	const struct pvoutput_conf *cfg = conf;
 	struct pv_client *c;
-	const char *p = cfg->pv_systems;
 	struct delivery_opts dopt = { 0 };
 
 	*n = 0;
@@ -660,45 +659,36 @@ pvoutput_start(struct journal *j, struct event_base *base,
 	c->refs = 1;		/* ours, until the systems hold it */
 	c->remaining = -1;
 	snprintf(c->url, sizeof(c->url), "%s%sservice/r2/addbatchstatus.jsp",
-	    cfg->pv_url, cfg->pv_url[strlen(cfg->pv_url) - 1] == '/' ? "" :
+	    cfg->url, cfg->url[strlen(cfg->url) - 1] == '/' ? "" :
 	    "/");
-	snprintf(c->cafile, sizeof(c->cafile), "%s", cfg->pv_cafile);
+	snprintf(c->cafile, sizeof(c->cafile), "%s", cfg->cafile);
 	if (c->cafile[0] && access(c->cafile, R_OK) != 0) {
 		snprintf(err, errlen, "[pvoutput] cafile: cannot read %s: %s",
 		    c->cafile, strerror(errno));
 		goto fail;
 	}
 	snprintf(c->key_header, sizeof(c->key_header),
-	    "X-Pvoutput-Apikey: %s", cfg->pv_api_key);
-	c->fmt.lifetime = strcmp(cfg->pv_energy, "lifetime") == 0;
-	c->fmt.temperature = cfg->pv_temperature;
-	c->fmt.voltage = cfg->pv_voltage;
-	c->batch = cfg->pv_donor ? 100 : 30;
-	c->window_days = cfg->pv_donor ? 90 : 14;
+	    "X-Pvoutput-Apikey: %s", cfg->api_key);
+	c->fmt.lifetime = strcmp(cfg->energy, "lifetime") == 0;
+	c->fmt.temperature = cfg->temperature;
+	c->fmt.voltage = cfg->voltage;
+	c->batch = cfg->donor ? 100 : 30;
+	c->window_days = cfg->donor ? 90 : 14;
 	if ((c->http = curlev_new(base, on_done, c)) == NULL) {
 		snprintf(err, errlen, "pvoutput: out of memory");
 		goto fail;
 	}
 
-	/* "INVERTER=SID" or "SID:SN1+SN2" (checked by the config loader). */
-	while (*p) {
+	/* The systems as the config loader checked and parsed them. */
+	if (cfg->nsystems > max) {
+		snprintf(err, errlen, "[pvoutput] systems: too many");
+		goto fail;
+	}
+	for (int i = 0; i < cfg->nsystems; i++) {
+		const struct pvoutput_system *ps = &cfg->sys[i];
 		struct pv_system *s;
 		char name[48];
-		size_t len;
-		const char *eq, *colon;
 
-		while (*p == ' ')
-			p++;
-		len = strcspn(p, " ");
-		if (len == 0)
-			break;
-		eq = memchr(p, '=', len);
-		colon = memchr(p, ':', len);
-		if ((eq == NULL) == (colon == NULL) || *n >= max) {
-			snprintf(err, errlen, "[pvoutput] systems: too many or "
-			    "malformed");
-			goto fail;
-		}
 		s = calloc(1, sizeof(*s));
 		if (s == NULL) {
 			snprintf(err, errlen, "out of memory");
@@ -706,26 +696,12 @@ pvoutput_start(struct journal *j, struct event_base *base,
 		}
 		s->c = c;
 		c->refs++;
-		if (eq) {
-			snprintf(s->inverter, sizeof(s->inverter), "%.*s",
-			    (int)(eq - p), p);
-			snprintf(s->sid, sizeof(s->sid), "%.*s",
-			    (int)(len - (size_t)(eq - p) - 1), eq + 1);
-		} else {
-			const char *m = colon + 1, *end = p + len;
-
-			snprintf(s->sid, sizeof(s->sid), "%.*s",
-			    (int)(colon - p), p);
-			while (m < end && s->nmem < MEMBERS_MAX) {
-				size_t ml = strcspn(m, "+ ");
-
-				if (m + ml > end)
-					ml = (size_t)(end - m);
-				snprintf(s->mem[s->nmem++].sn,
-				    sizeof(s->mem[0].sn), "%.*s", (int)ml, m);
-				m += ml + 1;
-			}
-		}
+		snprintf(s->sid, sizeof(s->sid), "%s", ps->sid);
+		snprintf(s->inverter, sizeof(s->inverter), "%s", ps->inverter);
+		s->nmem = ps->nmem;
+		for (int m = 0; m < ps->nmem; m++)
+			snprintf(s->mem[m].sn, sizeof(s->mem[m].sn), "%s",
+			    ps->mem[m]);
 		snprintf(s->sid_header, sizeof(s->sid_header),
 		    "X-Pvoutput-SystemId: %s", s->sid);
 		snprintf(name, sizeof(name), "pvoutput:%s", s->sid);
@@ -739,7 +715,6 @@ pvoutput_start(struct journal *j, struct event_base *base,
 			goto fail;
 		}
 		out[(*n)++] = s->d;
-		p += len;
 	}
 	client_unref(c);
 	return 0;
@@ -749,3 +724,18 @@ fail:
 	client_unref(c);
 	return -1;
 }
+
+static bool
+pvoutput_enabled(const void *conf)
+{
+	const struct pvoutput_conf *c = conf;
+
+	return c->api_key[0] != '\0';
+}
+
+const struct output_driver pvoutput_driver = {
+	.name = "pvoutput",
+	.section = &pvoutput_section,
+	.enabled = pvoutput_enabled,
+	.start = pvoutput_start,
+};

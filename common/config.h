@@ -140,6 +140,8 @@ struct config_section {
  */
 #define CONFIG_MODULE_ALIGN 16
 extern const struct config_section *const config_modules[];
+/* The shared sections (config_shared.c), over struct config itself. */
+extern const struct config_section *const config_shared[];
 
 /* A module's settings in c (s one of config_modules[]); NULL if not. */
 const void *config_section_get(const struct config *c,

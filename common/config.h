@@ -30,8 +30,10 @@
 #define CONFIG_STR 256
 /* A config file holds a few dozen lines: past this it is not one. */
 #define CONFIG_MAX_SIZE (1 << 20)
-/* Room for the modules' sections (output/registry.c checks it). */
+/* Room for the modules' sections (output/registry.c checks it), each
+ * rounded up to CONFIG_MODULE_ALIGN bytes. */
 #define CONFIG_MODULES_SIZE 16384
+#define CONFIG_MODULE_ALIGN 16
 
 struct config {
 	/* [omniklog]: shared by every program */
@@ -77,7 +79,7 @@ struct config {
 
 	/* The modules' sections, each its own struct (config_section_get):
 	 * kept inside, so that a struct config still copies by value. */
-	_Alignas(16) unsigned char modules[CONFIG_MODULES_SIZE];
+	_Alignas(CONFIG_MODULE_ALIGN) unsigned char modules[CONFIG_MODULES_SIZE];
 };
 
 enum config_type { CONFIG_T_STR, CONFIG_T_LIST, CONFIG_T_INT, CONFIG_T_BOOL };
@@ -136,9 +138,8 @@ struct config_section {
  * The modules' sections, NULL-terminated, in the order they are dumped
  * after the shared ones: defined by the modules linked in (the output
  * registry); their structs together take at most CONFIG_MODULES_SIZE
- * bytes, each rounded up to CONFIG_MODULE_ALIGN.
+ * bytes.
  */
-#define CONFIG_MODULE_ALIGN 16
 extern const struct config_section *const config_modules[];
 /* The shared sections (config_shared.c), over struct config itself. */
 extern const struct config_section *const config_shared[];

@@ -5,9 +5,15 @@
  * flags override the file through config_set(), so a flag and a key are
  * checked by the same code.
  *
- * Every key is described once in the table in config.c: name, type, range,
- * default and a line of help. Unknown sections and keys are errors with
- * their line number; `-n` loads, reports and exits.
+ * Every key is described once, in a table of its section: name, type,
+ * range, default, a line of help, and whether it is a secret (left out
+ * of dumps). The shared sections ([omniklog], [relay], [sniff],
+ * [journal]) are in config.c and their fields in struct config below;
+ * every other section belongs to the module that uses it (an output),
+ * which brings its own struct and key table as a struct config_section
+ * in config_modules[] (output/registry.c) and reads its settings with
+ * config_section_get(). Unknown sections and keys are errors with their
+ * line number; `-n` loads, reports and exits.
  */
 #ifndef CONFIG_H
 #define CONFIG_H
@@ -25,6 +31,10 @@
 #define CONFIG_STR 256
 /* A config file holds a few dozen lines: past this it is not one. */
 #define CONFIG_MAX_SIZE (1 << 20)
+/* Room for the modules' sections (output/registry.c checks it), each
+ * rounded up to CONFIG_MODULE_ALIGN bytes. */
+#define CONFIG_MODULES_SIZE 16384
+#define CONFIG_MODULE_ALIGN 16
 
 struct config {
 	/* [omniklog]: shared by every program */
@@ -68,37 +78,82 @@ struct config {
 	int retention;		/* days; 0 = keep everything */
 	char synchronous[16];	/* full | normal */
 
-	/* [postgresql] */
-	char pg_conninfo[CONFIG_STR * 2];	/* "" = off */
-	char pg_table[128];		/* [SCHEMA.]TABLE */
-	int pg_batch;
-
-	/* [mqtt] */
-	char mqtt_host[CONFIG_STR];	/* "" = off */
-	int mqtt_port;
-	char mqtt_username[CONFIG_STR];
-	char mqtt_password[CONFIG_STR];
-	char mqtt_client_id[64];	/* "" = omniklog-<hostname> */
-	char mqtt_prefix[64];
-	bool mqtt_discovery;
-	char mqtt_discovery_prefix[64];
-	int mqtt_keepalive;
-	bool mqtt_tls;
-	char mqtt_cafile[CONFIG_STR];
-	char mqtt_certfile[CONFIG_STR];
-	char mqtt_keyfile[CONFIG_STR];
-	int mqtt_expire_after;		/* seconds; 0 = never */
-
-	/* [pvoutput] */
-	char pv_api_key[128];		/* "" = off */
-	char pv_systems[CONFIG_STR * 4];	/* "INVERTER=SYSTEMID ..." */
-	char pv_url[CONFIG_STR];
-	char pv_cafile[CONFIG_STR];	/* "" = the system's CA store */
-	bool pv_donor;
-	char pv_energy[16];		/* today | lifetime */
-	bool pv_temperature;
-	bool pv_voltage;
+	/* The modules' sections, each its own struct (config_section_get):
+	 * kept inside, so that a struct config still copies by value. */
+	_Alignas(CONFIG_MODULE_ALIGN) unsigned char modules[CONFIG_MODULES_SIZE];
 };
+
+enum config_type { CONFIG_T_STR, CONFIG_T_LIST, CONFIG_T_INT, CONFIG_T_BOOL };
+
+/*
+ * One key of a section, over a field of the section's struct. A list is
+ * a string that every further line of the key in the file extends.
+ */
+struct config_key {
+	const char *name;
+	enum config_type type;
+	size_t offset;		/* of the field in the section's struct */
+	size_t size;		/* CONFIG_T_STR, CONFIG_T_LIST: its buffer */
+	long min, max;		/* CONFIG_T_INT */
+	const char *def;	/* default, as it would be written in the file */
+	const char *help;
+	bool secret;		/* dumped as "(hidden)" */
+	/* Beyond the type: 0, or -1 with a message (without the key). */
+	int (*check)(const char *value, char *err, size_t errlen);
+	/* Once set, the whole section (a list against itself; a value
+	 * parsed once for its user): 0, or -1 with a message. */
+	int (*parse)(void *section, char *err, size_t errlen);
+};
+
+struct config_section {
+	const char *name;
+	const struct config_key *keys;
+	size_t nkeys;
+	size_t size;		/* of its struct (a module's) */
+	/* Keys that only make sense together, once the file is read: 0, or
+	 * -1 with a message (naming the section). */
+	int (*check)(const void *section, char *err, size_t errlen);
+};
+
+/* Key-table entries over a field of struct T; more designated
+ * initialisers may follow (.secret = true, .check = ..., .parse = ...). */
+#define CONFIG_KEY_STR(T, n, field, d, h, ...) \
+	{ .name = (n), .type = CONFIG_T_STR, .offset = offsetof(T, field), \
+	  .size = sizeof(((T *)0)->field), .def = (d), .help = (h), __VA_ARGS__ }
+#define CONFIG_KEY_LIST(T, n, field, d, h, ...) \
+	{ .name = (n), .type = CONFIG_T_LIST, .offset = offsetof(T, field), \
+	  .size = sizeof(((T *)0)->field), .def = (d), .help = (h), __VA_ARGS__ }
+#define CONFIG_KEY_INT(T, n, field, lo, hi, d, h, ...) \
+	{ .name = (n), .type = CONFIG_T_INT, .offset = offsetof(T, field), \
+	  .size = sizeof(int), .min = (lo), .max = (hi), .def = (d), \
+	  .help = (h), __VA_ARGS__ }
+#define CONFIG_KEY_BOOL(T, n, field, d, h, ...) \
+	{ .name = (n), .type = CONFIG_T_BOOL, .offset = offsetof(T, field), \
+	  .size = sizeof(bool), .def = (d), .help = (h), __VA_ARGS__ }
+#define CONFIG_SECTION(n, T, table, ...) \
+	{ .name = (n), .keys = (table), \
+	  .nkeys = sizeof(table) / sizeof((table)[0]), .size = sizeof(T), \
+	  __VA_ARGS__ }
+
+/*
+ * The modules' sections, NULL-terminated, in the order they are dumped
+ * after the shared ones: defined by the modules linked in (the output
+ * registry); their structs together take at most CONFIG_MODULES_SIZE
+ * bytes.
+ */
+extern const struct config_section *const config_modules[];
+/* The shared sections (config_shared.c), over struct config itself. */
+extern const struct config_section *const config_shared[];
+
+/* A module's settings in c (s one of config_modules[]); NULL if not. */
+const void *config_section_get(const struct config *c,
+    const struct config_section *s);
+
+/* Checks a module's key may use: a choice (NULL-terminated), a file
+ * readable now (empty: not used). 0, or -1 with a message. */
+int config_one_of(const char *value, const char *const *choices, char *err,
+    size_t errlen);
+int config_check_file(const char *value, char *err, size_t errlen);
 
 void config_defaults(struct config *c);
 /*

@@ -3,7 +3,8 @@
 # (each a cursor over the journal, driven by the program's event loop).
 OUTPUT_SRC += output/outputs.c output/csv.c output/text.c output/journal.c \
               output/delivery.c output/setup.c output/pgsql.c output/mqtt.c \
-              output/pvoutput.c output/dynlib.c
+              output/pvoutput.c output/dynlib.c \
+              output/curlev.c output/registry.c output/pvoutput_conf.c
 OUTPUT_SRC += output/resolve.c
 # The journal in four files (output/journal_int.h): the public API and
 # sink, the readers, the writer thread, the SQL on one connection.
@@ -40,7 +41,7 @@ $(B)/output/pgsql.o: ALL_CFLAGS += -DOMNIK_LIBPQ_SONAME='"$(LIBPQ_SONAME)"' \
 $(B)/output/mqtt.o: ALL_CFLAGS += \
     -DOMNIK_LIBMOSQUITTO_SONAME='"$(LIBMOSQUITTO_SONAME)"' \
     -DOMNIK_LIBMOSQUITTO_PACKAGE='"$(LIBMOSQUITTO_PACKAGE)"'
-$(B)/output/pvoutput.o: ALL_CFLAGS += \
+$(B)/output/curlev.o: ALL_CFLAGS += \
     -DOMNIK_LIBCURL_SONAME='"$(LIBCURL_SONAME)"' \
     -DOMNIK_LIBCURL_PACKAGE='"$(LIBCURL_PACKAGE)"'
 

@@ -145,7 +145,7 @@ struct mqtt {
 	uint64_t clock;
 	char last_err[256];
 	char tls_err[96];		/* libmosquitto's reason for a TLS error */
-	struct config cfg;		/* credentials and TLS, for new clients */
+	struct mqtt_conf cfg;		/* credentials and TLS, for new clients */
 	char client_id[96];
 };
 
@@ -824,7 +824,7 @@ publish_batch(struct mqtt *q)
 static int
 client_new(struct mqtt *q, char *err, size_t errlen)
 {
-	const struct config *cfg = &q->cfg;
+	const struct mqtt_conf *cfg = &q->cfg;
 	int rc;
 
 	if (q->m)
@@ -838,15 +838,15 @@ client_new(struct mqtt *q, char *err, size_t errlen)
 	mosquitto_disconnect_callback_set(q->m, on_disconnect);
 	mosquitto_publish_callback_set(q->m, on_publish);
 	rc = mosquitto_will_set(q->m, q->status_topic, 7, "offline", 1, true);
-	if (rc == MOSQ_ERR_SUCCESS && cfg->mqtt_username[0])
-		rc = mosquitto_username_pw_set(q->m, cfg->mqtt_username,
-		    cfg->mqtt_password[0] ? cfg->mqtt_password : NULL);
-	if (rc == MOSQ_ERR_SUCCESS && cfg->mqtt_tls)
+	if (rc == MOSQ_ERR_SUCCESS && cfg->username[0])
+		rc = mosquitto_username_pw_set(q->m, cfg->username,
+		    cfg->password[0] ? cfg->password : NULL);
+	if (rc == MOSQ_ERR_SUCCESS && cfg->tls)
 		rc = mosquitto_tls_set(q->m,
-		    cfg->mqtt_cafile[0] ? cfg->mqtt_cafile : NULL,
-		    cfg->mqtt_cafile[0] ? NULL : "/etc/ssl/certs",
-		    cfg->mqtt_certfile[0] ? cfg->mqtt_certfile : NULL,
-		    cfg->mqtt_keyfile[0] ? cfg->mqtt_keyfile : NULL, NULL);
+		    cfg->cafile[0] ? cfg->cafile : NULL,
+		    cfg->cafile[0] ? NULL : "/etc/ssl/certs",
+		    cfg->certfile[0] ? cfg->certfile : NULL,
+		    cfg->keyfile[0] ? cfg->keyfile : NULL, NULL);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		snprintf(err, errlen, "[mqtt]: %s", mosquitto_strerror(rc));
 		return -1;
@@ -1057,9 +1057,9 @@ fail:
 	return -1;
 }
 
-struct delivery *
+static struct delivery *
 mqtt_start(struct journal *j, struct event_base *base,
-    const struct config *cfg, char *err, size_t errlen)
+    const struct mqtt_conf *cfg, char *err, size_t errlen)
 {
 	struct delivery_opts dopt = { .name = "mqtt", .batch = MQTT_BATCH,
 	    .start_at_end = true };
@@ -1082,19 +1082,19 @@ mqtt_start(struct journal *j, struct event_base *base,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	snprintf(q->host, sizeof(q->host), "%s", cfg->mqtt_host);
-	q->port = cfg->mqtt_port;
-	q->expire_after = cfg->mqtt_expire_after;
-	q->keepalive = cfg->mqtt_keepalive;
-	snprintf(q->prefix, sizeof(q->prefix), "%s", cfg->mqtt_prefix);
+	snprintf(q->host, sizeof(q->host), "%s", cfg->host);
+	q->port = cfg->port;
+	q->expire_after = cfg->expire_after;
+	q->keepalive = cfg->keepalive;
+	snprintf(q->prefix, sizeof(q->prefix), "%s", cfg->prefix);
 	snprintf(q->disc_prefix, sizeof(q->disc_prefix), "%s",
-	    cfg->mqtt_discovery_prefix);
-	q->discovery = cfg->mqtt_discovery;
+	    cfg->discovery_prefix);
+	q->discovery = cfg->discovery;
 	snprintf(q->status_topic, sizeof(q->status_topic), "%s/status",
 	    q->prefix);
-	if (cfg->mqtt_client_id[0]) {
+	if (cfg->client_id[0]) {
 		snprintf(q->client_id, sizeof(q->client_id), "%s",
-		    cfg->mqtt_client_id);
+		    cfg->client_id);
 	} else {
 		if (gethostname(host, sizeof(host)) != 0)
 			snprintf(host, sizeof(host), "host");
@@ -1127,3 +1127,84 @@ fail:
 	mq_free(q);
 	return NULL;
 }
+
+/* --- the driver and its section -------------------------------------- */
+
+#define K(kind, ...) CONFIG_KEY_##kind(struct mqtt_conf, __VA_ARGS__)
+static const struct config_key keys[] = {
+	K(STR, "host", host, "",
+	    "MQTT broker host name or address; empty: off"),
+	K(INT, "port", port, 1, 65535, "1883",
+	    "broker port (8883 is usual with tls)"),
+	K(STR, "username", username, "", "user name; empty: none"),
+	K(STR, "password", password, "", "password", .secret = true),
+	K(STR, "client_id", client_id, "",
+	    "MQTT client id; empty: omniklog-HOSTNAME"),
+	K(STR, "prefix", prefix, "omniklog",
+	    "state goes to PREFIX/INVERTER_SERIAL/state"),
+	K(BOOL, "discovery", discovery, "yes",
+	    "publish Home Assistant discovery configs"),
+	K(STR, "discovery_prefix", discovery_prefix, "homeassistant",
+	    "Home Assistant's discovery prefix"),
+	K(INT, "keepalive", keepalive, 5, 3600, "60",
+	    "seconds between keep-alive pings"),
+	K(BOOL, "tls", tls, "no", "connect with TLS"),
+	K(STR, "cafile", cafile, "",
+	    "CA certificates for tls; empty: the system's",
+	    .check = config_check_file),
+	K(STR, "certfile", certfile, "", "client certificate (tls)",
+	    .check = config_check_file),
+	K(STR, "keyfile", keyfile, "", "client key (tls)",
+	    .check = config_check_file),
+	K(INT, "expire_after", expire_after, 0, 86400, "900",
+	    "seconds after the last reading before Home Assistant shows the "
+	    "live values unavailable (3 pushes of ~300 s); 0: never"),
+};
+#undef K
+
+static int
+mqtt_check(const void *conf, char *err, size_t errlen)
+{
+	const struct mqtt_conf *c = conf;
+
+	if ((c->certfile[0] == '\0') != (c->keyfile[0] == '\0')) {
+		snprintf(err, errlen, "[mqtt] certfile and keyfile go "
+		    "together");
+		return -1;
+	}
+	return 0;
+}
+
+const struct config_section mqtt_section =
+    CONFIG_SECTION("mqtt", struct mqtt_conf, keys, .check = mqtt_check);
+
+static bool
+mqtt_enabled(const void *conf)
+{
+	const struct mqtt_conf *c = conf;
+
+	return c->host[0] != '\0';
+}
+
+static int
+mqtt_driver_start(struct journal *j, struct event_base *base,
+    const void *conf, struct delivery **out, int max, int *n, char *err,
+    size_t errlen)
+{
+	*n = 0;
+	if (max < 1) {
+		snprintf(err, errlen, "mqtt: too many outputs");
+		return -1;
+	}
+	if ((out[0] = mqtt_start(j, base, conf, err, errlen)) == NULL)
+		return -1;
+	*n = 1;
+	return 0;
+}
+
+const struct output_driver mqtt_driver = {
+	.name = "mqtt",
+	.section = &mqtt_section,
+	.enabled = mqtt_enabled,
+	.start = mqtt_driver_start,
+};

@@ -26,15 +26,36 @@
 
 #include <stddef.h>
 
+#include <stdbool.h>
+
 #include "config.h"
+#include "registry.h"
 
 struct delivery;
 struct event_base;
 struct journal;
 struct journal_row;
 
-struct delivery *mqtt_start(struct journal *j, struct event_base *base,
-    const struct config *cfg, char *err, size_t errlen);
+/* [mqtt] */
+struct mqtt_conf {
+	char host[CONFIG_STR];		/* "" = off */
+	int port;
+	char username[CONFIG_STR];
+	char password[CONFIG_STR];
+	char client_id[64];		/* "" = omniklog-<hostname> */
+	char prefix[64];
+	bool discovery;
+	char discovery_prefix[64];
+	int keepalive;
+	bool tls;
+	char cafile[CONFIG_STR];
+	char certfile[CONFIG_STR];
+	char keyfile[CONFIG_STR];
+	int expire_after;		/* seconds; 0 = never */
+};
+
+extern const struct config_section mqtt_section;
+extern const struct output_driver mqtt_driver;
 
 /* How many kinds of entity a Home Assistant device can get. */
 int mqtt_sensor_count(void);

@@ -859,9 +859,9 @@ build_insert(struct pgsql *p)
 	return 0;
 }
 
-struct delivery *
+static struct delivery *
 pgsql_start(struct journal *j, struct event_base *base,
-    const struct pgsql_opts *o, char *err, size_t errlen)
+    const struct pgsql_conf *o, char *err, size_t errlen)
 {
 	struct delivery_opts dopt = { .name = "postgresql", .batch = o->batch };
 	struct pgsql *p;
@@ -925,3 +925,68 @@ nomem:
 	pg_free(p);
 	return NULL;
 }
+
+/* --- the driver and its section -------------------------------------- */
+
+/* [SCHEMA.]TABLE: PostgreSQL names are at most 63 bytes. */
+static int
+check_table(const char *value, char *err, size_t errlen)
+{
+	const char *dot = strchr(value, '.');
+	size_t a = dot ? (size_t)(dot - value) : strlen(value);
+	size_t b = dot ? strlen(dot + 1) : 1;
+
+	if (a == 0 || b == 0 || a > 63 || b > 63 || (dot &&
+	    strchr(dot + 1, '.'))) {
+		snprintf(err, errlen, "'%s' is not TABLE or SCHEMA.TABLE "
+		    "(each at most 63 bytes)", value);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct config_key keys[] = {
+	/* A list, so that a long TLS conninfo goes on indented lines. */
+	CONFIG_KEY_LIST(struct pgsql_conf, "conninfo", conninfo, "",
+	    "libpq connection string (host, dbname, user, sslmode...), "
+	    "continued on indented lines; empty: off"),
+	CONFIG_KEY_STR(struct pgsql_conf, "table", table, "omniklog_readings",
+	    "[SCHEMA.]TABLE the readings go to (the table is created if "
+	    "missing, the schema must exist)", .check = check_table),
+	CONFIG_KEY_INT(struct pgsql_conf, "batch", batch, 1, 1000, "200",
+	    "readings per INSERT"),
+};
+
+const struct config_section pgsql_section =
+    CONFIG_SECTION("postgresql", struct pgsql_conf, keys);
+
+static bool
+pgsql_enabled(const void *conf)
+{
+	const struct pgsql_conf *c = conf;
+
+	return c->conninfo[0] != '\0';
+}
+
+static int
+pgsql_driver_start(struct journal *j, struct event_base *base,
+    const void *conf, struct delivery **out, int max, int *n, char *err,
+    size_t errlen)
+{
+	*n = 0;
+	if (max < 1) {
+		snprintf(err, errlen, "postgresql: too many outputs");
+		return -1;
+	}
+	if ((out[0] = pgsql_start(j, base, conf, err, errlen)) == NULL)
+		return -1;
+	*n = 1;
+	return 0;
+}
+
+const struct output_driver pgsql_driver = {
+	.name = "postgresql",
+	.section = &pgsql_section,
+	.enabled = pgsql_enabled,
+	.start = pgsql_driver_start,
+};

@@ -14,15 +14,22 @@
 
 #include <stddef.h>
 
+#include "config.h"
+#include "registry.h"
+
 struct delivery;
 struct event_base;
 struct journal;
 
-struct pgsql_opts {
-	const char *conninfo;
-	const char *table;
+/* [postgresql] */
+struct pgsql_conf {
+	char conninfo[CONFIG_STR * 2];	/* "" = off */
+	char table[128];		/* [SCHEMA.]TABLE */
 	int batch;
 };
+
+extern const struct config_section pgsql_section;
+extern const struct output_driver pgsql_driver;
 
 /* The table's DDL for a (quoted) table name, for the README and tests. */
 int pgsql_ddl(const char *table, char *buf, size_t n);
@@ -37,7 +44,5 @@ int pgsql_ddl(const char *table, char *buf, size_t n);
 char *pgsql_conninfo_resolved(const char *conninfo, char *err,
     size_t errlen);
 
-struct delivery *pgsql_start(struct journal *j, struct event_base *base,
-    const struct pgsql_opts *o, char *err, size_t errlen);
 
 #endif /* PGSQL_H */

@@ -12,13 +12,10 @@
  *         403 Exceeded       --> wait for X-Rate-Limit-Reset
  *         5xx, network       --> back off
  *
- * curl's multi interface runs on the libevent loop as in curl's
- * hiperfifo example: curl tells us which sockets to watch
- * (CURLMOPT_SOCKETFUNCTION) and when to call it back
- * (CURLMOPT_TIMERFUNCTION); nothing here blocks. libcurl itself is
- * loaded by pvoutput_start (dynlib.h), not linked.
+ * The requests run on the program's event loop through curlev.h (curl
+ * multi on libevent); nothing here blocks. libcurl itself is loaded by
+ * pvoutput_start, not linked.
  */
-#include <curl/curl.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <stdio.h>
@@ -28,57 +25,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "curlev.h"
 #include "delivery.h"
-#include "dynlib.h"
 #include "journal.h"
 #include "log.h"
 #include "pvoutput.h"
-
-/*
- * libcurl, loaded at run time: every function this file calls. curl.h
- * makes the *_setopt/getinfo names macros (gcc's option type checks):
- * those checks go, as they do in every non-gcc build.
- */
-#undef curl_easy_setopt
-#undef curl_easy_getinfo
-#undef curl_multi_setopt
-#define CURL_SYMBOLS(X) \
-	X(curl_easy_cleanup) X(curl_easy_getinfo) X(curl_easy_init) \
-	X(curl_easy_setopt) X(curl_easy_strerror) X(curl_global_init) \
-	X(curl_multi_add_handle) X(curl_multi_assign) X(curl_multi_cleanup) \
-	X(curl_multi_info_read) X(curl_multi_init) \
-	X(curl_multi_remove_handle) X(curl_multi_setopt) \
-	X(curl_multi_socket_action) X(curl_slist_append) \
-	X(curl_slist_free_all)
-
-static struct curl_api { CURL_SYMBOLS(DYNLIB_MEMBER) } curl;
-#define CURL_ENTRY(sym) DYNLIB_ENTRY(struct curl_api, sym)
-static const struct dynlib_sym curl_syms[] = { CURL_SYMBOLS(CURL_ENTRY) };
-static struct dynlib curl_lib = DYNLIB("PVOutput output",
-    OMNIK_LIBCURL_SONAME, OMNIK_LIBCURL_PACKAGE, curl_syms, &curl);
-
-#define curl_easy_cleanup curl.curl_easy_cleanup
-#define curl_easy_getinfo curl.curl_easy_getinfo
-#define curl_easy_init curl.curl_easy_init
-#define curl_easy_setopt curl.curl_easy_setopt
-#define curl_easy_strerror curl.curl_easy_strerror
-#define curl_global_init curl.curl_global_init
-#define curl_multi_add_handle curl.curl_multi_add_handle
-#define curl_multi_assign curl.curl_multi_assign
-#define curl_multi_cleanup curl.curl_multi_cleanup
-#define curl_multi_info_read curl.curl_multi_info_read
-#define curl_multi_init curl.curl_multi_init
-#define curl_multi_remove_handle curl.curl_multi_remove_handle
-#define curl_multi_setopt curl.curl_multi_setopt
-#define curl_multi_socket_action curl.curl_multi_socket_action
-#define curl_slist_append curl.curl_slist_append
-#define curl_slist_free_all curl.curl_slist_free_all
 
 #define STATUS_LEN 64
 #define BATCH_MAX 100
 #define REPLY_MAX 8192
 #define ZERO_RETRIES 3		/* a status answered ",0" this often: skipped */
-#define MEMBERS_MAX 8		/* inverters summed into one system */
+#define MEMBERS_MAX PVOUTPUT_MEMBERS_MAX
 #define SLOT_S 300		/* a summed system gets one status per slot */
 #define SUM_WAIT_S 300		/* after a slot ends, a late inverter is
 				 * waited for this long */
@@ -95,9 +52,7 @@ struct pv_member {
 };
 
 struct pv_client {
-	CURLM *multi;
-	struct event_base *base;
-	struct event *timer;
+	struct curlev *http;
 	char url[CONFIG_STR + 64];
 	char cafile[CONFIG_STR];	/* "" = curl's default store */
 	char key_header[160];
@@ -138,90 +93,8 @@ struct pv_system {
 	int zero_count;
 };
 
-struct sockinfo {
-	struct event *ev;
-};
-
-static void check_done(struct pv_client *c);
 static void members_apply(struct pv_member *mem, int n,
     const struct journal_row *rows, int upto);
-
-/* --- curl multi on libevent ------------------------------------------ */
-
-static void
-on_sock_event(evutil_socket_t fd, short what, void *arg)
-{
-	struct pv_client *c = arg;
-	int running, action = 0;
-
-	if (what & EV_READ)
-		action |= CURL_CSELECT_IN;
-	if (what & EV_WRITE)
-		action |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(c->multi, fd, action, &running);
-	check_done(c);
-}
-
-static void
-on_curl_timer(evutil_socket_t fd, short what, void *arg)
-{
-	struct pv_client *c = arg;
-	int running;
-
-	(void)fd;
-	(void)what;
-	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	check_done(c);
-}
-
-static int
-sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *sockp)
-{
-	struct pv_client *c = userp;
-	struct sockinfo *si = sockp;
-	short kind = EV_PERSIST;
-
-	(void)e;
-	if (what == CURL_POLL_REMOVE) {
-		if (si) {
-			event_free(si->ev);
-			free(si);
-			curl_multi_assign(c->multi, s, NULL);
-		}
-		return 0;
-	}
-	if (what & CURL_POLL_IN)
-		kind |= EV_READ;
-	if (what & CURL_POLL_OUT)
-		kind |= EV_WRITE;
-	if (si == NULL) {
-		si = calloc(1, sizeof(*si));
-		if (si == NULL)
-			return -1;
-		curl_multi_assign(c->multi, s, si);
-	} else {
-		event_free(si->ev);
-	}
-	si->ev = event_new(c->base, s, kind, on_sock_event, c);
-	if (si->ev == NULL)
-		return -1;
-	event_add(si->ev, NULL);
-	return 0;
-}
-
-static int
-timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct pv_client *c = userp;
-	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-
-	(void)multi;
-	if (timeout_ms < 0)
-		evtimer_del(c->timer);
-	else
-		evtimer_add(c->timer, &tv);
-	return 0;
-}
 
 /* --- statuses ---------------------------------------------------------- */
 
@@ -298,7 +171,7 @@ static void
 request_free(struct pv_system *s)
 {
 	if (s->easy) {
-		curl_multi_remove_handle(s->c->multi, s->easy);
+		curlev_remove(s->c->http, s->easy);
 		curl_easy_cleanup(s->easy);
 		s->easy = NULL;
 	}
@@ -529,22 +402,16 @@ finish(struct pv_system *s, CURLcode cc)
 	}
 }
 
+/* A request ended (on the loop, from curlev). */
 static void
-check_done(struct pv_client *c)
+on_done(void *arg, CURL *easy, CURLcode result)
 {
-	CURLMsg *msg;
-	int left;
+	struct pv_system *s = NULL;
 
-	while ((msg = curl_multi_info_read(c->multi, &left)) != NULL) {
-		struct pv_system *s = NULL;
-
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
-		    (char **)&s);
-		if (s != NULL)
-			finish(s, msg->data.result);
-	}
+	(void)arg;
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&s);
+	if (s != NULL)
+		finish(s, result);
 }
 
 /*
@@ -746,7 +613,7 @@ pv_send(void *ctx, const struct journal_row *rows, int n)
 	curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->curl_err);
 	if (c->cafile[0])
 		curl_easy_setopt(s->easy, CURLOPT_CAINFO, c->cafile);
-	if (curl_multi_add_handle(c->multi, s->easy) != CURLM_OK) {
+	if (curlev_add(c->http, s->easy) != 0) {
 		request_free(s);
 		return -1;
 	}
@@ -758,10 +625,7 @@ client_unref(struct pv_client *c)
 {
 	if (--c->refs > 0)
 		return;
-	if (c->multi)
-		curl_multi_cleanup(c->multi);
-	if (c->timer)
-		event_free(c->timer);
+	curlev_free(c->http);
 	free(c);
 }
 
@@ -777,76 +641,55 @@ pv_free(void *ctx)
 
 static const struct delivery_ops pv_ops = { pv_send, pv_free };
 
-int
-pvoutput_start(struct journal *j, struct event_base *base,
-    const struct config *cfg, struct delivery **out, int max, int *n,
-    char *err, size_t errlen)
+static int
+pvoutput_start(struct journal *j, struct event_base *base, const void *conf,
+    struct delivery **out, int max, int *n, char *err, size_t errlen)
 {
+	const struct pvoutput_conf *cfg = conf;
 	struct pv_client *c;
-	const char *p = cfg->pv_systems;
 	struct delivery_opts dopt = { 0 };
 
 	*n = 0;
-	if (dynlib_load(&curl_lib, err, errlen) != 0)
+	if (curlev_load("PVOutput output", err, errlen) != 0)
 		return -1;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		snprintf(err, errlen, "pvoutput: cannot initialise libcurl");
-		return -1;
-	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	c->refs = 1;		/* ours, until the systems hold it */
-	c->base = base;
 	c->remaining = -1;
 	snprintf(c->url, sizeof(c->url), "%s%sservice/r2/addbatchstatus.jsp",
-	    cfg->pv_url, cfg->pv_url[strlen(cfg->pv_url) - 1] == '/' ? "" :
+	    cfg->url, cfg->url[strlen(cfg->url) - 1] == '/' ? "" :
 	    "/");
-	snprintf(c->cafile, sizeof(c->cafile), "%s", cfg->pv_cafile);
+	snprintf(c->cafile, sizeof(c->cafile), "%s", cfg->cafile);
 	if (c->cafile[0] && access(c->cafile, R_OK) != 0) {
 		snprintf(err, errlen, "[pvoutput] cafile: cannot read %s: %s",
 		    c->cafile, strerror(errno));
 		goto fail;
 	}
 	snprintf(c->key_header, sizeof(c->key_header),
-	    "X-Pvoutput-Apikey: %s", cfg->pv_api_key);
-	c->fmt.lifetime = strcmp(cfg->pv_energy, "lifetime") == 0;
-	c->fmt.temperature = cfg->pv_temperature;
-	c->fmt.voltage = cfg->pv_voltage;
-	c->batch = cfg->pv_donor ? 100 : 30;
-	c->window_days = cfg->pv_donor ? 90 : 14;
-	c->multi = curl_multi_init();
-	c->timer = evtimer_new(base, on_curl_timer, c);
-	if (c->multi == NULL || c->timer == NULL) {
+	    "X-Pvoutput-Apikey: %s", cfg->api_key);
+	c->fmt.lifetime = strcmp(cfg->energy, "lifetime") == 0;
+	c->fmt.temperature = cfg->temperature;
+	c->fmt.voltage = cfg->voltage;
+	c->batch = cfg->donor ? 100 : 30;
+	c->window_days = cfg->donor ? 90 : 14;
+	if ((c->http = curlev_new(base, on_done, c)) == NULL) {
 		snprintf(err, errlen, "pvoutput: out of memory");
 		goto fail;
 	}
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
 
-	/* "INVERTER=SID" or "SID:SN1+SN2" (checked by the config loader). */
-	while (*p) {
+	/* The systems as the config loader checked and parsed them. */
+	if (cfg->nsystems > max) {
+		snprintf(err, errlen, "[pvoutput] systems: too many");
+		goto fail;
+	}
+	for (int i = 0; i < cfg->nsystems; i++) {
+		const struct pvoutput_system *ps = &cfg->sys[i];
 		struct pv_system *s;
 		char name[48];
-		size_t len;
-		const char *eq, *colon;
 
-		while (*p == ' ')
-			p++;
-		len = strcspn(p, " ");
-		if (len == 0)
-			break;
-		eq = memchr(p, '=', len);
-		colon = memchr(p, ':', len);
-		if ((eq == NULL) == (colon == NULL) || *n >= max) {
-			snprintf(err, errlen, "[pvoutput] systems: too many or "
-			    "malformed");
-			goto fail;
-		}
 		s = calloc(1, sizeof(*s));
 		if (s == NULL) {
 			snprintf(err, errlen, "out of memory");
@@ -854,26 +697,12 @@ pvoutput_start(struct journal *j, struct event_base *base,
 		}
 		s->c = c;
 		c->refs++;
-		if (eq) {
-			snprintf(s->inverter, sizeof(s->inverter), "%.*s",
-			    (int)(eq - p), p);
-			snprintf(s->sid, sizeof(s->sid), "%.*s",
-			    (int)(len - (size_t)(eq - p) - 1), eq + 1);
-		} else {
-			const char *m = colon + 1, *end = p + len;
-
-			snprintf(s->sid, sizeof(s->sid), "%.*s",
-			    (int)(colon - p), p);
-			while (m < end && s->nmem < MEMBERS_MAX) {
-				size_t ml = strcspn(m, "+ ");
-
-				if (m + ml > end)
-					ml = (size_t)(end - m);
-				snprintf(s->mem[s->nmem++].sn,
-				    sizeof(s->mem[0].sn), "%.*s", (int)ml, m);
-				m += ml + 1;
-			}
-		}
+		snprintf(s->sid, sizeof(s->sid), "%s", ps->sid);
+		snprintf(s->inverter, sizeof(s->inverter), "%s", ps->inverter);
+		s->nmem = ps->nmem;
+		for (int m = 0; m < ps->nmem; m++)
+			snprintf(s->mem[m].sn, sizeof(s->mem[m].sn), "%s",
+			    ps->mem[m]);
 		snprintf(s->sid_header, sizeof(s->sid_header),
 		    "X-Pvoutput-SystemId: %s", s->sid);
 		snprintf(name, sizeof(name), "pvoutput:%s", s->sid);
@@ -887,7 +716,6 @@ pvoutput_start(struct journal *j, struct event_base *base,
 			goto fail;
 		}
 		out[(*n)++] = s->d;
-		p += len;
 	}
 	client_unref(c);
 	return 0;
@@ -897,3 +725,18 @@ fail:
 	client_unref(c);
 	return -1;
 }
+
+static bool
+pvoutput_enabled(const void *conf)
+{
+	const struct pvoutput_conf *c = conf;
+
+	return c->api_key[0] != '\0';
+}
+
+const struct output_driver pvoutput_driver = {
+	.name = "pvoutput",
+	.section = &pvoutput_section,
+	.enabled = pvoutput_enabled,
+	.start = pvoutput_start,
+};

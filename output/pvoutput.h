@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "registry.h"
 
 struct delivery;
 struct event_base;
@@ -28,11 +29,33 @@ struct journal;
 struct journal_row;
 
 #define PVOUTPUT_SYSTEMS_MAX 32
+#define PVOUTPUT_MEMBERS_MAX 8		/* inverters summed into one system */
 
-/* One delivery per configured system, stored in out[0 .. *n-1]. */
-int pvoutput_start(struct journal *j, struct event_base *base,
-    const struct config *cfg, struct delivery **out, int max, int *n,
-    char *err, size_t errlen);
+/* One entry of `systems`, as checked and parsed by the config loader. */
+struct pvoutput_system {
+	char sid[12];			/* 1 .. 99999999 */
+	char inverter[17];		/* INVERTER=SID: its serial */
+	int nmem;			/* SID:SN1+SN2: its inverters */
+	char mem[PVOUTPUT_MEMBERS_MAX][17];
+};
+
+/* [pvoutput] (pvoutput_conf.c) */
+struct pvoutput_conf {
+	char api_key[128];		/* "" = off */
+	char systems[CONFIG_STR * 4];	/* "INVERTER=SYSTEMID ..." */
+	char url[CONFIG_STR];
+	char cafile[CONFIG_STR];	/* "" = the system's CA store */
+	bool donor;
+	char energy[16];		/* today | lifetime */
+	bool temperature;
+	bool voltage;
+	int nsystems;			/* systems, parsed */
+	struct pvoutput_system sys[PVOUTPUT_SYSTEMS_MAX];
+};
+
+extern const struct config_section pvoutput_section;
+/* One delivery per configured system. */
+extern const struct output_driver pvoutput_driver;
 
 struct pvoutput_fmt {
 	bool lifetime;		/* v1 = lifetime energy, request carries c1=1 */

@@ -17,12 +17,12 @@
 #include "invstate.h"
 #include "journal.h"
 #include "log.h"
-#include "mqtt.h"
-#include "pgsql.h"
-#include "pvoutput.h"
+#include "registry.h"
 #include "setup.h"
 
-#define REMOTE_MAX (3 + PVOUTPUT_SYSTEMS_MAX)	/* + the CSV */
+/* The CSV's and every remote output's deliveries (PVOutput: one per
+ * system), together. */
+#define REMOTE_MAX 64
 #define PRUNE_INTERVAL_S 3600
 /* How often the journal's file is checked (and a lost one reopened). */
 #define CHECK_INTERVAL_S 2
@@ -516,32 +516,28 @@ start_csv(struct outputs *o, struct outputs_remote *r,
 static bool
 any_remote(const struct config *cfg)
 {
-	return cfg->pg_conninfo[0] || cfg->mqtt_host[0] || cfg->pv_api_key[0];
+	for (int i = 0; output_drivers[i] != NULL; i++) {
+		const struct output_driver *od = output_drivers[i];
+
+		if (od->enabled(config_section_get(cfg, od->section)))
+			return true;
+	}
+	return false;
 }
 
 static int
 start_remote(struct outputs_remote *r, const struct config *cfg,
     struct event_base *base, char *err, size_t errlen)
 {
-	struct delivery *d;
-	int n;
+	for (int i = 0; output_drivers[i] != NULL; i++) {
+		const struct output_driver *od = output_drivers[i];
+		const void *conf = config_section_get(cfg, od->section);
+		int n;
 
-	if (cfg->pg_conninfo[0]) {
-		struct pgsql_opts po = { .conninfo = cfg->pg_conninfo,
-		    .table = cfg->pg_table, .batch = cfg->pg_batch };
-
-		if ((d = pgsql_start(r->j, base, &po, err, errlen)) == NULL)
-			return -1;
-		r->d[r->nd++] = d;
-	}
-	if (cfg->mqtt_host[0]) {
-		if ((d = mqtt_start(r->j, base, cfg, err, errlen)) == NULL)
-			return -1;
-		r->d[r->nd++] = d;
-	}
-	if (cfg->pv_api_key[0]) {
-		if (pvoutput_start(r->j, base, cfg, r->d + r->nd,
-		    REMOTE_MAX - r->nd, &n, err, errlen) != 0)
+		if (!od->enabled(conf))
+			continue;
+		if (od->start(r->j, base, conf, r->d + r->nd, REMOTE_MAX - r->nd,
+		    &n, err, errlen) != 0)
 			return -1;
 		r->nd += n;
 	}

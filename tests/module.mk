@@ -18,8 +18,9 @@ $(B)/tests/test_csv: $(B)/tests/test_csv.o $(TEST_HELPERS) $(PROTO_OBJ) \
                      $(B)/output/csv.o $(B)/output/text.o $(B)/common/log.o
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
 
-$(B)/tests/test_config: $(B)/tests/test_config.o $(B)/common/config.o
-	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -linih
+# The config with every output's section: the whole library.
+$(B)/tests/test_config: $(B)/tests/test_config.o $(LIB_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) $(LIB_LIBS)
 
 # The fuzz target, linked with a main() that replays a corpus: gcc can
 # build it, and check runs it under the sanitizers.
@@ -112,18 +113,18 @@ $(B)/tests/omnik-sniff-sysconf: $(B)/tests/sysconf-obj/sniff/omnik-sniff.o \
 FUZZ_CONFIG_REPLAY := $(B)/tests/fuzz_config_replay
 test-programs: $(FUZZ_CONFIG_REPLAY)
 $(FUZZ_CONFIG_REPLAY): $(B)/tests/fuzz/fuzz_config.o $(B)/tests/fuzz/replay.o \
-                       $(B)/common/config.o
-	$(CC) -o $@ $^ $(ALL_LDFLAGS) -linih
+                       $(LIB_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(LIB_LIBS)
 
 .PHONY: fuzz-config
 fuzz: fuzz-config
 fuzz-config:
-	$(MAKE) B=build/fuzz CC=clang SANFLAGS= build/fuzz/common/config.o \
+	$(MAKE) B=build/fuzz CC=clang SANFLAGS= $(LIB_OBJ:$(B)/%=build/fuzz/%) \
 	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined"
 	@mkdir -p build/fuzz/corpus-config
 	clang -std=c11 -D_GNU_SOURCE $(INCLUDES) $(WARN) -O1 -g \
 	    -fsanitize=fuzzer,address,undefined -o build/fuzz/fuzz_config \
-	    tests/fuzz/fuzz_config.c build/fuzz/common/config.o -linih
+	    tests/fuzz/fuzz_config.c $(LIB_OBJ:$(B)/%=build/fuzz/%) $(LIB_LIBS)
 	build/fuzz/fuzz_config -max_total_time=$(FUZZ_TIME) -max_len=4096 \
 	    -print_final_stats=1 -artifact_prefix=build/fuzz/config- \
 	    build/fuzz/corpus-config tests/fuzz/corpus-config

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "pgsql.h"
 
 static char path[] = "/tmp/omniklog-conf-XXXXXX";
 
@@ -222,6 +223,7 @@ static void
 test_long_conninfo(void **state)
 {
 	struct config c;
+	const struct pgsql_conf *pg;
 	char err[1024];
 
 	(void)state;
@@ -232,12 +234,14 @@ test_long_conninfo(void **state)
 	    "sslkey=/etc/omniklog/pg-client.key\ntable = t\n");
 	config_defaults(&c);
 	assert_int_equal(config_load(&c, path, err, sizeof(err)), 0);
-	assert_string_equal(c.pg_conninfo, "host=db.example.org port=5432 "
+	pg = config_section_get(&c, &pgsql_section);
+	assert_non_null(pg);
+	assert_string_equal(pg->conninfo, "host=db.example.org port=5432 "
 	    "dbname=solar user=omniklog sslmode=verify-full "
 	    "sslrootcert=/etc/omniklog/pg-ca.pem "
 	    "sslcert=/etc/omniklog/pg-client.crt "
 	    "sslkey=/etc/omniklog/pg-client.key");
-	assert_string_equal(c.pg_table, "t");
+	assert_string_equal(pg->table, "t");
 	done();
 }
 

@@ -262,7 +262,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	for (int k = 0; k < f.inverters; k++)
-		stream_init(&f.streams[k], &f.out, STREAM_TO_CLOUD, "omk-feed");
+		stream_init(&f.streams[k], &f.out, STREAM_FROM_KIT, "omk-feed");
 	iv.tv_sec = interval_ms / 1000;
 	iv.tv_usec = (interval_ms % 1000) * 1000;
 	f.feeder = event_new(f.base, -1, EV_PERSIST, on_feeder, &f);

@@ -40,6 +40,7 @@
 #include "config.h"
 #include "log.h"
 #include "omnik.h"
+#include "registry.h"
 #include "setup.h"
 #include "stream.h"
 
@@ -248,6 +249,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: omk-feed -c CONF [options]\n");
 		return 2;
 	}
+	config_register(output_sections);
 	config_defaults(&cfg);
 	if (config_load(&cfg, conf, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);

@@ -46,7 +46,7 @@ ifeq ($(WERROR),1)
 WARN     += -Werror
 endif
 CFLAGS   ?= -O2 -g
-INCLUDES := -Iproto -Ioutput -Icommon
+INCLUDES := -Iproto -Ioutput -Icommon -Iapp
 # CROSS_CPPFLAGS/CROSS_LDFLAGS: the foreign -dev files of `make cross`.
 # 64-bit file offsets on 32-bit targets too (armhf): a CSV past 2 GiB, and
 # readdir/stat on file systems with 64-bit inode numbers and cookies.
@@ -62,6 +62,7 @@ ALL_LDFLAGS = $(CROSS_LDFLAGS) $(LDFLAGS) $(SANFLAGS)
 PROTO_SRC  :=
 OUTPUT_SRC :=
 COMMON_SRC :=
+APP_SRC    :=
 LIB_LIBS   :=
 PROGRAMS   :=
 UNIT_TESTS :=
@@ -70,15 +71,16 @@ BENCHES    :=
 
 # The shared code first: its object lists must be complete before the
 # programs' rules (prerequisites are expanded when a rule is read).
-include proto/module.mk output/module.mk common/module.mk
+SHARED_MK  := proto/module.mk common/module.mk output/module.mk app/module.mk
+include $(SHARED_MK)
 
 PROTO_OBJ  := $(PROTO_SRC:%.c=$(B)/%.o)
 OUTPUT_OBJ := $(OUTPUT_SRC:%.c=$(B)/%.o)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
-LIB_OBJ    := $(PROTO_OBJ) $(OUTPUT_OBJ) $(COMMON_OBJ)
+APP_OBJ    := $(APP_SRC:%.c=$(B)/%.o)
+LIB_OBJ    := $(PROTO_OBJ) $(OUTPUT_OBJ) $(COMMON_OBJ) $(APP_OBJ)
 
-include $(filter-out proto/module.mk output/module.mk common/module.mk, \
-          $(sort $(wildcard */module.mk)))
+include $(filter-out $(SHARED_MK), $(sort $(wildcard */module.mk)))
 
 # Everything that compiles: CI holds all of it to -Werror with gcc and clang.
 world: all test-programs $(BENCHES)

@@ -1,0 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# app/: the skeleton both programs run on (options, config, daemon,
+# signals, output policy): above the outputs, below relay/ and sniff/.
+APP_SRC += app/program.c

@@ -46,6 +46,10 @@ ifeq ($(WERROR),1)
 WARN     += -Werror
 endif
 CFLAGS   ?= -O2 -g
+# Everything sees everything (relay/, sniff/, tests/ and benches, each
+# program's module.mk adds its folder); the shared folders narrow this to
+# the layers below them in their module.mk, so that an include against
+# the layering fails to build: proto < common < output < app.
 INCLUDES := -Iproto -Ioutput -Icommon -Iapp
 # CROSS_CPPFLAGS/CROSS_LDFLAGS: the foreign -dev files of `make cross`.
 # 64-bit file offsets on 32-bit targets too (armhf): a CSV past 2 GiB, and

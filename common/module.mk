@@ -11,3 +11,7 @@ $(B)/tests/test_log: $(B)/tests/test_log.o $(B)/common/log.o
 
 $(B)/tests/test_notify: $(B)/tests/test_notify.o $(B)/common/notify.o
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -levent_core
+
+# Below the outputs: the protocol core and itself only.
+$(B)/common/%.o: INCLUDES = -Iproto -Icommon
+$(B)/tests/sysconf-obj/common/%.o: INCLUDES = -Iproto -Icommon

@@ -50,3 +50,6 @@ $(B)/output/curlev.o: ALL_CFLAGS += \
 # libpq's header lives in its own directory on Debian.
 PQ_CFLAGS  := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 $(B)/output/pgsql.o: ALL_CFLAGS += $(PQ_CFLAGS)
+
+# Above common/, below the program skeleton (app/) and the programs.
+$(B)/output/%.o: INCLUDES = -Iproto -Icommon -Ioutput

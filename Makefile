@@ -60,8 +60,9 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(INCLUDES) \
 ALL_LDFLAGS = $(CROSS_LDFLAGS) $(LDFLAGS) $(SANFLAGS)
 
 # The pipeline, folder by folder (see DESIGN.md): ways in (relay/, sniff/)
-# -> protocol core (proto/) -> dispatcher and outputs (output/), with
-# common/ holding what the programs share (log, config, the stream entry).
+# -> protocol core (proto/) -> stream entry, dispatcher and outputs
+# (output/), with common/ below the outputs (log, config, daemon) and the
+# program skeleton (app/) above them.
 # Each folder's module.mk appends to these lists.
 PROTO_SRC  :=
 OUTPUT_SRC :=

@@ -46,7 +46,11 @@ ifeq ($(WERROR),1)
 WARN     += -Werror
 endif
 CFLAGS   ?= -O2 -g
-INCLUDES := -Iproto -Ioutput -Icommon
+# Everything sees everything (relay/, sniff/, tests/ and benches, each
+# program's module.mk adds its folder); the shared folders narrow this to
+# the layers below them in their module.mk, so that an include against
+# the layering fails to build: proto < common < output < app.
+INCLUDES := -Iproto -Ioutput -Icommon -Iapp
 # CROSS_CPPFLAGS/CROSS_LDFLAGS: the foreign -dev files of `make cross`.
 # 64-bit file offsets on 32-bit targets too (armhf): a CSV past 2 GiB, and
 # readdir/stat on file systems with 64-bit inode numbers and cookies.
@@ -56,12 +60,14 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(INCLUDES) \
 ALL_LDFLAGS = $(CROSS_LDFLAGS) $(LDFLAGS) $(SANFLAGS)
 
 # The pipeline, folder by folder (see DESIGN.md): ways in (relay/, sniff/)
-# -> protocol core (proto/) -> dispatcher and outputs (output/), with
-# common/ holding what the programs share (log, config, the stream entry).
+# -> protocol core (proto/) -> stream entry, dispatcher and outputs
+# (output/), with common/ below the outputs (log, config, daemon) and the
+# program skeleton (app/) above them.
 # Each folder's module.mk appends to these lists.
 PROTO_SRC  :=
 OUTPUT_SRC :=
 COMMON_SRC :=
+APP_SRC    :=
 LIB_LIBS   :=
 PROGRAMS   :=
 UNIT_TESTS :=
@@ -70,15 +76,16 @@ BENCHES    :=
 
 # The shared code first: its object lists must be complete before the
 # programs' rules (prerequisites are expanded when a rule is read).
-include proto/module.mk output/module.mk common/module.mk
+SHARED_MK  := proto/module.mk common/module.mk output/module.mk app/module.mk
+include $(SHARED_MK)
 
 PROTO_OBJ  := $(PROTO_SRC:%.c=$(B)/%.o)
 OUTPUT_OBJ := $(OUTPUT_SRC:%.c=$(B)/%.o)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
-LIB_OBJ    := $(PROTO_OBJ) $(OUTPUT_OBJ) $(COMMON_OBJ)
+APP_OBJ    := $(APP_SRC:%.c=$(B)/%.o)
+LIB_OBJ    := $(PROTO_OBJ) $(OUTPUT_OBJ) $(COMMON_OBJ) $(APP_OBJ)
 
-include $(filter-out proto/module.mk output/module.mk common/module.mk, \
-          $(sort $(wildcard */module.mk)))
+include $(filter-out $(SHARED_MK), $(sort $(wildcard */module.mk)))
 
 # Everything that compiles: CI holds all of it to -Werror with gcc and clang.
 world: all test-programs $(BENCHES)

@@ -24,7 +24,7 @@
 
 /*
  * Where a section's struct is: the shared ones are struct config itself,
- * a module's is its slot in c->modules, in config_modules[] order.
+ * a module's is its slot in c->modules, in config_register() order.
  */
 struct sect {
 	const struct config_section *s;
@@ -33,6 +33,20 @@ struct sect {
 };
 
 #define SECTIONS_MAX 32
+
+/*
+ * The modules' sections, as the program registered them: config/ sits
+ * below the outputs and does not know them; whoever links them in hands
+ * their table over before the first config call.
+ */
+static const struct config_section *const no_modules[] = { NULL };
+static const struct config_section *const *modules = no_modules;
+
+void
+config_register(const struct config_section *const *table)
+{
+	modules = table != NULL ? table : no_modules;
+}
 
 /* Every section, shared first; returns how many. */
 static size_t
@@ -47,9 +61,8 @@ sections(struct sect *out)
 		out[n++].first = first;
 		first += config_shared[i]->nkeys;
 	}
-	for (size_t i = 0; config_modules[i] != NULL && n < SECTIONS_MAX;
-	    i++) {
-		const struct config_section *m = config_modules[i];
+	for (size_t i = 0; modules[i] != NULL && n < SECTIONS_MAX; i++) {
+		const struct config_section *m = modules[i];
 
 		/* The registry checks at build time that they fit. */
 		if (off + m->size > CONFIG_MODULES_SIZE)

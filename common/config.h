@@ -11,7 +11,8 @@
  * [journal]) are in config.c and their fields in struct config below;
  * every other section belongs to the module that uses it (an output),
  * which brings its own struct and key table as a struct config_section
- * in config_modules[] (output/registry.c) and reads its settings with
+ * in a table the program registers with config_register() (the outputs'
+ * is output_sections[], output/registry.c) and reads its settings with
  * config_section_get(). Unknown sections and keys are errors with their
  * line number; `-n` loads, reports and exits.
  */
@@ -138,14 +139,16 @@ struct config_section {
 /*
  * The modules' sections, NULL-terminated, in the order they are dumped
  * after the shared ones: defined by the modules linked in (the output
- * registry); their structs together take at most CONFIG_MODULES_SIZE
- * bytes.
+ * registry) and registered once, before config_defaults() and any other
+ * config call; their structs together take at most CONFIG_MODULES_SIZE
+ * bytes. Without it only the shared sections exist. The table is kept,
+ * not copied.
  */
-extern const struct config_section *const config_modules[];
+void config_register(const struct config_section *const *table);
 /* The shared sections (config_shared.c), over struct config itself. */
 extern const struct config_section *const config_shared[];
 
-/* A module's settings in c (s one of config_modules[]); NULL if not. */
+/* A module's settings in c (s one of the registered sections); NULL if not. */
 const void *config_section_get(const struct config *c,
     const struct config_section *s);
 

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# common/: logging, configuration, the stream entry point.
+# common/: logging, configuration, daemon helpers, notifications.
 COMMON_SRC += common/log.c common/config.c common/config_shared.c \
-              common/stream.c common/daemon.c common/program.c
+              common/daemon.c
 LIB_LIBS   += -linih
 # The service manager's notifications (Type=notify).
 COMMON_SRC += common/notify.c
@@ -11,3 +11,7 @@ $(B)/tests/test_log: $(B)/tests/test_log.o $(B)/common/log.o
 
 $(B)/tests/test_notify: $(B)/tests/test_notify.o $(B)/common/notify.o
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -levent_core
+
+# Below the outputs: the protocol core and itself only.
+$(B)/common/%.o: INCLUDES = -Iproto -Icommon
+$(B)/tests/sysconf-obj/common/%.o: INCLUDES = -Iproto -Icommon

@@ -24,7 +24,7 @@
  * decode), bounded: INVSTATE_SLOTS inverters; past that the one seen
  * longest ago is forgotten. invstate_seed() fills it from the journal's
  * last reading per inverter so that a restart forgets nothing. No logging
- * here: the caller (common/stream.c) logs and keeps what is refused.
+ * here: the caller (output/stream.c) logs and keeps what is refused.
  */
 #ifndef INVSTATE_H
 #define INVSTATE_H

@@ -6,6 +6,8 @@ OUTPUT_SRC += output/outputs.c output/csv.c output/text.c output/journal.c \
               output/pvoutput.c output/dynlib.c \
               output/curlev.c output/registry.c output/pvoutput_conf.c
 OUTPUT_SRC += output/resolve.c
+# The stream entry point: bytes -> framer -> decoder -> the dispatcher.
+OUTPUT_SRC += output/stream.c
 # The journal in four files (output/journal_int.h): the public API and
 # sink, the readers, the writer thread, the SQL on one connection.
 # journal.c is listed above; the tests link these objects alone.
@@ -13,7 +15,7 @@ OUTPUT_SRC  += output/journal_read.c output/journal_writer.c \
                output/journal_sql.c
 JOURNAL_OBJ := $(B)/output/journal.o $(B)/output/journal_read.o \
                $(B)/output/journal_writer.o $(B)/output/journal_sql.o
-# The per-inverter limits and rate across readings (common/stream.c).
+# The per-inverter limits and rate across readings (output/stream.c).
 OUTPUT_SRC += output/invstate.c
 # libpq, libmosquitto and libcurl are not linked: each remote output
 # loads its library with dlopen() when it is configured (output/dynlib.h),
@@ -48,3 +50,6 @@ $(B)/output/curlev.o: ALL_CFLAGS += \
 # libpq's header lives in its own directory on Debian.
 PQ_CFLAGS  := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 $(B)/output/pgsql.o: ALL_CFLAGS += $(PQ_CFLAGS)
+
+# Above common/, below the program skeleton (app/) and the programs.
+$(B)/output/%.o: INCLUDES = -Iproto -Icommon -Ioutput

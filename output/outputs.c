@@ -72,17 +72,6 @@ outputs_reopen(struct outputs *o)
 		o->reopen_hook(o->reopen_arg);
 }
 
-void
-outputs_close(struct outputs *o)
-{
-	for (int i = 0; i < o->n; i++) {
-		if (o->sinks[i].close)
-			o->sinks[i].close(o->sinks[i].ctx);
-		o->sinks[i].ctx = NULL;
-	}
-	o->n = 0;
-}
-
 uint64_t
 outputs_errors(const struct outputs *o)
 {

@@ -2,6 +2,11 @@
 /*
  * outputs.h: the dispatcher between the decoder and the sinks. A sink that
  * fails is logged and counted; the others and the capture go on.
+ *
+ * One owner, one teardown: a program's struct outputs lives in its
+ * struct program (program.h), filled by outputs_setup() and friends and
+ * ended only by outputs_teardown() (setup.h), which stops the remote
+ * deliveries and the journal writer before it closes the sinks.
  */
 #ifndef OUTPUTS_H
 #define OUTPUTS_H
@@ -25,12 +30,11 @@ struct outputs {
 };
 
 void outputs_init(struct outputs *o);
-/* Takes ownership of the sink's ctx: outputs_close closes it. */
+/* Takes ownership of the sink's ctx: outputs_teardown() closes it. */
 int outputs_add(struct outputs *o, const struct sink *s);
 void outputs_reading(struct outputs *o, const struct record *rec);
 void outputs_reject(struct outputs *o, const struct reject *rej);
 void outputs_reopen(struct outputs *o);
-void outputs_close(struct outputs *o);
 uint64_t outputs_errors(const struct outputs *o);
 
 #endif /* OUTPUTS_H */

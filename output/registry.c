@@ -19,7 +19,7 @@
 	CONFIG_MODULE_ALIGN * CONFIG_MODULE_ALIGN
 
 const struct output_driver *const output_drivers[] = { OUTPUTS(DRIVER) NULL };
-const struct config_section *const config_modules[] = {
+const struct config_section *const output_sections[] = {
 	OUTPUTS(SECTION) NULL
 };
 

@@ -6,7 +6,8 @@
  * config.h), says whether that section turns it on, and starts its
  * deliveries: cursors over the journal, driven by the program's loop.
  * outputs_setup() walks output_drivers[]; the config loader walks the
- * same outputs' sections (config_modules[]). Both tables are made from
+ * same outputs' sections (output_sections[], which the program hands to
+ * config_register() before it loads a config). Both tables are made from
  * the one list in registry.c.
  */
 #ifndef REGISTRY_H
@@ -37,5 +38,6 @@ struct output_driver {
 
 /* NULL-terminated. */
 extern const struct output_driver *const output_drivers[];
+extern const struct config_section *const output_sections[];
 
 #endif /* REGISTRY_H */

@@ -704,5 +704,11 @@ outputs_teardown(struct outputs *o)
 		free(r);
 		o->remote = NULL;
 	}
-	outputs_close(o);
+	/* Then the sinks, after the deliveries that read the journal. */
+	for (int i = 0; i < o->n; i++) {
+		if (o->sinks[i].close)
+			o->sinks[i].close(o->sinks[i].ctx);
+		o->sinks[i].ctx = NULL;
+	}
+	o->n = 0;
 }

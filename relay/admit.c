@@ -364,9 +364,9 @@ relay_accept(struct evconnlistener *lis, evutil_socket_t fd,
 		salen = sizeof(s->peer.ss);
 	memcpy(&s->peer.ss, sa, (size_t)salen);
 	s->peer.len = (socklen_t)salen;
-	stream_init(&s->to_cloud, r->out, STREAM_TO_CLOUD,
+	stream_init(&s->from_kit, r->out, STREAM_FROM_KIT,
 	    addr_format(sa, a, sizeof(a)));
-	stream_set_limit(&s->to_cloud, r->set.reading_burst,
+	stream_set_limit(&s->from_kit, r->set.reading_burst,
 	    r->set.reading_rate);
 	s->kit.bev = bufferevent_socket_new(r->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);

@@ -2,7 +2,7 @@
 /*
  * omnik-relay: the transparent relay. Its own options and its run loop;
  * the life of a daemon (options shared with the other programs, detach,
- * privilege drop, signals, outputs) is common/program.c, the relaying is
+ * privilege drop, signals, outputs) is app/program.c, the relaying is
  * relay.c. The listeners are bound as root, before program_start.
  */
 #include <stdio.h>

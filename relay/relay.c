@@ -372,13 +372,13 @@ relay_stats(const struct relay *r, struct relay_stats *out)
 	TAILQ_FOREACH(s, &r->sessions, entry) {
 		out->bytes_to_cloud += s->kit.bytes;
 		out->bytes_from_cloud += s->up.bytes;
-		out->frames += s->to_cloud.st.frames;
-		out->readings += s->to_cloud.st.readings;
-		out->texts += s->to_cloud.st.texts;
-		out->rejects += s->to_cloud.st.rejects;
-		out->limited += s->to_cloud.st.limited;
-		if (s->from_cloud != NULL)
-			out->cloud_frames += s->from_cloud->st.frames;
+		out->frames += s->from_kit.st.frames;
+		out->readings += s->from_kit.st.readings;
+		out->texts += s->from_kit.st.texts;
+		out->rejects += s->from_kit.st.rejects;
+		out->limited += s->from_kit.st.limited;
+		if (s->from_portal != NULL)
+			out->cloud_frames += s->from_portal->st.frames;
 	}
 }
 

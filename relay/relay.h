@@ -9,7 +9,7 @@
  *   │          │<────────────┼── output <──┼──── read  <────│ HOST:PORT│
  *   └──────────┘             │   │          │     │          └──────────┘
  *                            │ stream_feed  │  stream_feed (debug)
- *                            │ TO_CLOUD     │  FROM_CLOUD
+ *                            │ FROM_KIT     │  FROM_PORTAL
  *                            └─────────────┘
  *
  * Promises:

@@ -80,8 +80,8 @@ struct relay_session {
 	int64_t started, last_active;	/* monotonic ms */
 	struct addr peer;
 	struct addr target;
-	struct stream to_cloud;
-	struct stream *from_cloud;	/* only once the upstream speaks */
+	struct stream from_kit;
+	struct stream *from_portal;	/* only once the upstream speaks */
 };
 
 /* Log the first and then every 1000th of a repeated condition. */

@@ -98,9 +98,9 @@ session_end_streams(struct relay_session *s)
 		return;
 	s->stream_ended = true;
 	now_tv(&now);
-	stream_end(&s->to_cloud, &now);
-	if (s->from_cloud != NULL)
-		stream_end(s->from_cloud, &now);
+	stream_end(&s->from_kit, &now);
+	if (s->from_portal != NULL)
+		stream_end(s->from_portal, &now);
 }
 
 /*
@@ -130,13 +130,13 @@ relay_session_close(struct relay_session *s, const char *why)
 	char a[ADDR_STRLEN], b[ADDR_STRLEN];
 
 	session_end_streams(s);
-	r->st.frames += s->to_cloud.st.frames;
-	r->st.readings += s->to_cloud.st.readings;
-	r->st.texts += s->to_cloud.st.texts;
-	r->st.rejects += s->to_cloud.st.rejects;
-	r->st.limited += s->to_cloud.st.limited;
-	if (s->from_cloud != NULL)
-		r->st.cloud_frames += s->from_cloud->st.frames;
+	r->st.frames += s->from_kit.st.frames;
+	r->st.readings += s->from_kit.st.readings;
+	r->st.texts += s->from_kit.st.texts;
+	r->st.rejects += s->from_kit.st.rejects;
+	r->st.limited += s->from_kit.st.limited;
+	if (s->from_portal != NULL)
+		r->st.cloud_frames += s->from_portal->st.frames;
 	r->st.bytes_to_cloud += s->kit.bytes;
 	r->st.bytes_from_cloud += s->up.bytes;
 	if (log_enabled(LOG_LVL_DEBUG))
@@ -146,14 +146,14 @@ relay_session_close(struct relay_session *s, const char *why)
 		    s->target.len ? relay_fmt(&s->target, b) : "local",
 		    (unsigned long long)s->kit.bytes,
 		    (unsigned long long)s->up.bytes,
-		    (unsigned long long)s->to_cloud.st.readings, why);
+		    (unsigned long long)s->from_kit.st.readings, why);
 
 	relay_side_close(&s->kit);
 	relay_side_close(&s->up);
 	relay_session_account(s);
 	if (s->stall != NULL)
 		event_free(s->stall);
-	free(s->from_cloud);
+	free(s->from_portal);
 	if (!s->proven) {
 		TAILQ_REMOVE(&s->cl->unproven, s, cl_entry);
 		r->nunproven--;
@@ -291,19 +291,19 @@ session_decode(struct relay_side *sd, struct evbuffer *in, size_t n)
 	char a[ADDR_STRLEN + 8];
 
 	if (sd == &s->kit) {
-		feed_stream(&s->to_cloud, in, n);
-		if (!s->proven && s->to_cloud.st.valid > 0)
+		feed_stream(&s->from_kit, in, n);
+		if (!s->proven && s->from_kit.st.valid > 0)
 			relay_session_prove(s);
 		return;
 	}
-	if (s->from_cloud == NULL) {
-		s->from_cloud = malloc(sizeof(*s->from_cloud));
-		if (s->from_cloud != NULL)
-			stream_init(s->from_cloud, NULL, STREAM_FROM_CLOUD,
+	if (s->from_portal == NULL) {
+		s->from_portal = malloc(sizeof(*s->from_portal));
+		if (s->from_portal != NULL)
+			stream_init(s->from_portal, NULL, STREAM_FROM_PORTAL,
 			    relay_fmt(&s->peer, a));
 	}
-	if (s->from_cloud != NULL)
-		feed_stream(s->from_cloud, in, n);
+	if (s->from_portal != NULL)
+		feed_stream(s->from_portal, in, n);
 }
 
 /* Bytes from either side: decode, then into the peer's output. */

@@ -9,7 +9,7 @@
  *
  * The inputs are behind one interface (source.h); the life of a daemon
  * (shared options, detach, privilege drop, signals, outputs) is
- * common/program.c. Live and NFQUEUE captures run on its libevent loop.
+ * app/program.c. Live and NFQUEUE captures run on its libevent loop.
  */
 #include <stdio.h>
 #include <stdlib.h>

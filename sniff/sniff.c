@@ -15,7 +15,7 @@
 
 /* Counts of the scratch stream; its rejects started at `base`. */
 static void
-stream_account(struct sniff *s, const struct stream *st, uint64_t base)
+sniff_account(struct sniff *s, const struct stream *st, uint64_t base)
 {
 	s->st.frames += st->st.frames;
 	s->st.readings += st->st.readings;
@@ -24,16 +24,16 @@ stream_account(struct sniff *s, const struct stream *st, uint64_t base)
 }
 
 static void
-stream_open(struct sniff *s, struct tcpreasm_flow *f, enum tcpreasm_dir d,
-    struct stream *st)
+sniff_stream_open(struct sniff *s, struct tcpreasm_flow *f,
+    enum tcpreasm_dir d, struct stream *st)
 {
 	char name[64];
 
 	/* Readings are labelled by the kit's end, replies by the portal's. */
 	tcpreasm_side_name(f, d == TCPREASM_TO_SERVER ? 0 : 1, name,
 	    sizeof(name));
-	stream_init(st, s->out, d == TCPREASM_TO_SERVER ? STREAM_TO_CLOUD :
-	    STREAM_FROM_CLOUD, name);
+	stream_init(st, s->out, d == TCPREASM_TO_SERVER ? STREAM_FROM_KIT :
+	    STREAM_FROM_PORTAL, name);
 }
 
 /*
@@ -65,7 +65,7 @@ unpark(struct sniff *s, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 	struct stream *st = &s->scratch;
 	struct park *pk = f->user[d];
 
-	stream_open(s, f, d, st);
+	sniff_stream_open(s, f, d, st);
 	*base = 0;
 	if (pk != NULL) {
 		*base = st->st.rejects = pk->rejects;
@@ -86,7 +86,7 @@ park(struct sniff *s, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 	struct framer_suspended sus;
 	struct park *pk;
 
-	stream_account(s, st, base);
+	sniff_account(s, st, base);
 	if (framer_suspend(&st->fr, &sus) != 0 || sus.len > OMNIK_FRAME_MAX) {
 		s->st.no_memory++;
 		return;
@@ -129,7 +129,7 @@ end_stream(struct sniff *s, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 		return;
 	st = unpark(s, f, d, when, &base);
 	stream_end(st, when);
-	stream_account(s, st, base);
+	sniff_account(s, st, base);
 }
 
 static void
@@ -158,7 +158,7 @@ on_gap(void *arg, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 
 		framer_finish(&st->fr);
 		stream_feed(st, none, 0, when);
-		stream_account(s, st, base);
+		sniff_account(s, st, base);
 		if (st->st.rejects == 0)
 			return;
 		if ((pk = calloc(1, sizeof(*pk))) == NULL) {

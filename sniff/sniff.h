@@ -7,8 +7,8 @@
  *                                  │ gap ──> stream_end + a fresh framer
  *                                  └ close ─> stream_end
  *
- * The kit -> portal direction of a flow is STREAM_TO_CLOUD, the other
- * STREAM_FROM_CLOUD. Between segments a direction keeps only the bytes
+ * The kit -> portal direction of a flow is STREAM_FROM_KIT, the other
+ * STREAM_FROM_PORTAL. Between segments a direction keeps only the bytes
  * of an unfinished frame (see sniff.c), so open flows cost the
  * reassembler's ~180 bytes plus what they have half sent.
  */

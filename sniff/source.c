@@ -99,7 +99,7 @@ no_counters(struct source *src, char *buf, size_t n)
 /* --stream: the bytes themselves, no packets */
 
 static int
-stream_open_input(struct source *src, char *err, size_t errlen)
+raw_open(struct source *src, char *err, size_t errlen)
 {
 	const char *path = src->paths[0];
 
@@ -116,7 +116,7 @@ stream_open_input(struct source *src, char *err, size_t errlen)
 }
 
 static int
-stream_run(struct source *src, char *err, size_t errlen)
+raw_run(struct source *src, char *err, size_t errlen)
 {
 	struct stream s;
 	struct timeval now;
@@ -128,7 +128,7 @@ stream_run(struct source *src, char *err, size_t errlen)
 	/* Raw bytes carry no time: the only one there is, is now. */
 	log_info("%s: readings are stamped with the time they are read",
 	    src->name);
-	stream_init(&s, src->out, STREAM_TO_CLOUD, src->name);
+	stream_init(&s, src->out, STREAM_FROM_KIT, src->name);
 	for (;;) {
 		n = read(src->fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
@@ -158,7 +158,7 @@ stream_run(struct source *src, char *err, size_t errlen)
 }
 
 static void
-stream_close_input(struct source *src)
+raw_close(struct source *src)
 {
 	if (src->fd > STDIN_FILENO)
 		close(src->fd);
@@ -355,8 +355,8 @@ nfq_close(struct source *src)
 static const struct source_ops source_kinds[] = {
 	[SOURCE_REPLAY] = { false, replay_open, replay_run, no_counters,
 	    replay_close },
-	[SOURCE_STREAM] = { false, stream_open_input, stream_run,
-	    no_counters, stream_close_input },
+	[SOURCE_STREAM] = { false, raw_open, raw_run,
+	    no_counters, raw_close },
 	[SOURCE_LIVE] = { true, live_open, live_start, live_counters,
 	    live_close },
 	[SOURCE_NFQUEUE] = { true, nfq_open, nfq_start, nfq_counters,

@@ -131,7 +131,7 @@ fuzz-config:
 
 # The packet parser + reassembly fuzz target (tests/fuzz/fuzz_sniff.c),
 # replayed over tests/fuzz/corpus-sniff like fuzz_proto's corpus.
-FUZZ_SNIFF_OBJ := $(SNIFF_CORE_OBJ) $(B)/common/stream.o $(B)/common/log.o \
+FUZZ_SNIFF_OBJ := $(SNIFF_CORE_OBJ) $(B)/output/stream.o $(B)/common/log.o \
                   $(B)/output/outputs.o $(B)/output/invstate.o $(PROTO_OBJ)
 FUZZ_REPLAY += $(if $(wildcard tests/fuzz/fuzz_sniff.c),$(B)/tests/fuzz_sniff_replay)
 $(B)/tests/fuzz_sniff_replay: $(B)/tests/fuzz/fuzz_sniff.o $(B)/tests/fuzz/replay.o \

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "pgsql.h"
+#include "registry.h"
 
 static char path[] = "/tmp/omniklog-conf-XXXXXX";
 
@@ -282,5 +283,7 @@ main(void)
 		cmocka_unit_test(test_long_conninfo),
 	};
 
+	/* As the programs do: the outputs' sections, before any load. */
+	config_register(output_sections);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,6 +27,7 @@
 #include "journal.h"
 #include "omnik.h"
 #include "outputs.h"
+#include "registry.h"
 #include "setup.h"
 
 static char dir[64];
@@ -60,6 +61,7 @@ start(struct outputs *o, struct event_base **base, const char *sync)
 	struct config cfg;
 	char err[512];
 
+	config_register(output_sections);
 	config_defaults(&cfg);
 	snprintf(cfg.db, sizeof(cfg.db), "%s", db_path);
 	snprintf(cfg.csv, sizeof(cfg.csv), "%s", csv_path);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "registry.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -109,6 +110,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t l1, l2;
 	int fd, fd2, r, r3;
 
+	/* As the programs do (idempotent): the outputs' sections. */
+	config_register(output_sections);
 	make_file(data, size, &fd, path, sizeof(path));
 
 	/* (a) */

@@ -40,6 +40,7 @@
 #include "config.h"
 #include "log.h"
 #include "omnik.h"
+#include "registry.h"
 #include "setup.h"
 #include "stream.h"
 
@@ -248,6 +249,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: omk-feed -c CONF [options]\n");
 		return 2;
 	}
+	config_register(output_sections);
 	config_defaults(&cfg);
 	if (config_load(&cfg, conf, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);
@@ -262,7 +264,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	for (int k = 0; k < f.inverters; k++)
-		stream_init(&f.streams[k], &f.out, STREAM_TO_CLOUD, "omk-feed");
+		stream_init(&f.streams[k], &f.out, STREAM_FROM_KIT, "omk-feed");
 	iv.tv_sec = interval_ms / 1000;
 	iv.tv_usec = (interval_ms % 1000) * 1000;
 	f.feeder = event_new(f.base, -1, EV_PERSIST, on_feeder, &f);

@@ -16,8 +16,8 @@
 #include "outputs.h"
 
 enum stream_dir {
-	STREAM_TO_CLOUD,	/* kit -> portal: readings, fed to the outputs */
-	STREAM_FROM_CLOUD,	/* portal -> kit: framed and logged at debug */
+	STREAM_FROM_KIT,	/* kit -> portal: readings, fed to the outputs */
+	STREAM_FROM_PORTAL,	/* portal -> kit: framed and logged at debug */
 };
 
 /*

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "notify.h"
 #include "program.h"
+#include "registry.h"
 #include "setup.h"
 #include "text.h"
 #include "version.h"
@@ -50,6 +51,8 @@ program_init(struct program *p, const struct program_ops *ops)
 	memset(p, 0, sizeof(*p));
 	p->ops = ops;
 	log_init(ops->name, true, 0);
+	/* The outputs' config sections, before the first config call. */
+	config_register(output_sections);
 }
 
 void

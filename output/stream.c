@@ -112,7 +112,7 @@ limit_allows(struct stream *s)
 static const char *
 dir_name(const struct stream *s)
 {
-	return s->dir == STREAM_TO_CLOUD ? "from kit" : "from portal";
+	return s->dir == STREAM_FROM_KIT ? "from kit" : "from portal";
 }
 
 static void
@@ -143,7 +143,7 @@ reject(struct stream *s, const char *reason, const struct framer_frame *fr,
 		log_warnx("%s %s: %zu-byte frame at offset %llu rejected: %s",
 		    s->source, dir_name(s), fr->len,
 		    (unsigned long long)fr->offset, reason);
-	if (s->dir == STREAM_TO_CLOUD && s->out)
+	if (s->dir == STREAM_FROM_KIT && s->out)
 		outputs_reject(s->out, &rej);
 }
 
@@ -193,7 +193,7 @@ handle_frame(struct stream *s, const struct framer_frame *fr,
 
 	s->st.frames++;
 	e = omnik_decode(fr->data, fr->len, &m);
-	if (e == OMNIK_ERR_IMPLAUSIBLE && s->dir == STREAM_TO_CLOUD) {
+	if (e == OMNIK_ERR_IMPLAUSIBLE && s->dir == STREAM_FROM_KIT) {
 		implausible(s, m.reason, fr, when);
 		return;
 	}
@@ -202,7 +202,7 @@ handle_frame(struct stream *s, const struct framer_frame *fr,
 		return;
 	}
 	s->st.valid++;
-	if (s->dir == STREAM_FROM_CLOUD) {
+	if (s->dir == STREAM_FROM_PORTAL) {
 		log_debug("%s from portal: frame %02X %02X kit %lu, %zu bytes%s%s",
 		    s->source, m.ctrl1, m.ctrl2, (unsigned long)m.kit_sn,
 		    fr->len, m.text[0] ? ": " : "", m.text);

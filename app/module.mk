@@ -1,0 +1,6 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# app/: the skeleton both programs run on (options, config, daemon,
+# signals, output policy): above the outputs, below relay/ and sniff/.
+APP_SRC += app/program.c
+# Everything below it, not the programs above.
+$(B)/app/%.o: INCLUDES = -Iproto -Icommon -Ioutput -Iapp

@@ -125,12 +125,16 @@ write_line(struct csv *c, const char *line, size_t len, const char **err)
 		snprintf(c->err, sizeof(c->err), "%s: %s", c->path,
 		    strerror(errno));
 	} else {
+		/*
+		 * Cut the partial line back off; if even that fails, the
+		 * error says so and the next open trims it (repair_tail).
+		 */
+		bool cut = !c->is_stdout && fstat(c->fd, &st) == 0 &&
+		    st.st_size >= w && ftruncate(c->fd, st.st_size - w) == 0;
+
 		snprintf(c->err, sizeof(c->err),
-		    "%s: short write (%zd of %zu bytes), cut back off",
-		    c->path, w, len);
-		if (!c->is_stdout && fstat(c->fd, &st) == 0 &&
-		    st.st_size >= w)
-			(void)ftruncate(c->fd, st.st_size - w);
+		    "%s: short write (%zd of %zu bytes), %s", c->path, w, len,
+		    cut ? "cut back off" : "left until the next open trims it");
 	}
 	*err = c->err;
 	return -1;

@@ -3,6 +3,7 @@
 # (each a cursor over the journal, driven by the program's event loop).
 OUTPUT_SRC += output/outputs.c output/csv.c output/text.c output/journal.c \
               output/delivery.c output/setup.c output/pgsql.c output/mqtt.c \
+              output/pgsql_conninfo.c \
               output/pvoutput.c output/dynlib.c \
               output/curlev.c output/registry.c output/pvoutput_conf.c
 OUTPUT_SRC += output/resolve.c
@@ -49,7 +50,7 @@ $(B)/output/curlev.o: ALL_CFLAGS += \
 
 # libpq's header lives in its own directory on Debian.
 PQ_CFLAGS  := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
-$(B)/output/pgsql.o: ALL_CFLAGS += $(PQ_CFLAGS)
+$(B)/output/pgsql.o $(B)/output/pgsql_conninfo.o: ALL_CFLAGS += $(PQ_CFLAGS)
 
 # Above common/, below the program skeleton (app/) and the programs.
 $(B)/output/%.o: INCLUDES = -Iproto -Icommon -Ioutput

@@ -14,21 +14,13 @@
  * wants, with a timeout so a silent server cannot hold a batch forever.
  *
  * All but one: libpq looks host names up with a blocking getaddrinfo
- * inside PQconnectPoll. So host names are resolved first, in a worker
- * thread (resolve.h), and the connection string handed to libpq gets
- * hostaddr= next to host=: libpq connects to the address and still uses
- * the name for sslmode=verify-full and ~/.pgpass. A name with several
- * addresses becomes that many host entries, tried in order as libpq
- * would. Needing no lookup: a hostaddr already given, unix socket paths,
- * numeric addresses. Not seen by us (so still looked up by libpq, on the
- * loop): a host set only in a pg_service.conf service.
+ * inside PQconnectPoll; so they are looked up first, in a worker thread
+ * (pgsql_conninfo.c, which says how).
  *
  * libpq itself is loaded by pgsql_start (dynlib.h), not linked.
  */
 #include <errno.h>
 #include <event2/event.h>
-#include <libpq-fe.h>
-#include <netdb.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,60 +32,25 @@
 #include "log.h"
 #include "omnik.h"
 #include "pgsql.h"
+#define PGSQL_PQ_TABLE
+#include "pgsql_int.h"
 #include "resolve.h"
 
-/* libpq, loaded at run time: every function this file calls. */
-#define PQ_SYMBOLS(X) \
-	X(PQclear) X(PQconnectPoll) X(PQescapeIdentifier) X(PQconnectStart) X(PQconninfoFree) \
-	X(PQconninfoParse) X(PQconsumeInput) X(PQerrorMessage) X(PQfinish) \
-	X(PQflush) X(PQfreemem) X(PQgetResult) X(PQisBusy) \
-	X(PQresultErrorMessage) X(PQresultStatus) X(PQsendQuery) \
-	X(PQsendQueryParams) X(PQsetnonblocking) X(PQsocket) X(PQstatus)
-
-static struct pq_api { PQ_SYMBOLS(DYNLIB_MEMBER) } pq;
+/* libpq, loaded at run time (pgsql_int.h). */
+struct pq_api pgsql_pq;
 #define PQ_ENTRY(sym) DYNLIB_ENTRY(struct pq_api, sym)
 static const struct dynlib_sym pq_syms[] = { PQ_SYMBOLS(PQ_ENTRY) };
-static struct dynlib pq_lib = DYNLIB("PostgreSQL output",
-    OMNIK_LIBPQ_SONAME, OMNIK_LIBPQ_PACKAGE, pq_syms, &pq);
-
-#define PQclear pq.PQclear
-#define PQconnectPoll pq.PQconnectPoll
-#define PQconnectStart pq.PQconnectStart
-#define PQescapeIdentifier pq.PQescapeIdentifier
-#define PQconninfoFree pq.PQconninfoFree
-#define PQconninfoParse pq.PQconninfoParse
-#define PQconsumeInput pq.PQconsumeInput
-#define PQerrorMessage pq.PQerrorMessage
-#define PQfinish pq.PQfinish
-#define PQflush pq.PQflush
-#define PQfreemem pq.PQfreemem
-#define PQgetResult pq.PQgetResult
-#define PQisBusy pq.PQisBusy
-#define PQresultErrorMessage pq.PQresultErrorMessage
-#define PQresultStatus pq.PQresultStatus
-#define PQsendQuery pq.PQsendQuery
-#define PQsendQueryParams pq.PQsendQueryParams
-#define PQsetnonblocking pq.PQsetnonblocking
-#define PQsocket pq.PQsocket
-#define PQstatus pq.PQstatus
+struct dynlib pgsql_pq_lib = DYNLIB("PostgreSQL output",
+    OMNIK_LIBPQ_SONAME, OMNIK_LIBPQ_PACKAGE, pq_syms, &pgsql_pq);
+#undef PGSQL_PQ_TABLE
+#include "pgsql_int.h"	/* now the names: PQclear is pgsql_pq.PQclear */
 
 #define PG_TIMEOUT_S 15
 #define VAL_LEN 40			/* one text parameter */
 #define NCOLS (5 + OMNIK_NFIELDS)	/* time inverter kit fw_main fw_slave */
-#define PG_HOSTS_MAX 8			/* host= entries in a conninfo */
-#define PG_ADDRS_MAX 4			/* addresses tried per host name */
-#define PG_HOST_LEN 256
 
 enum pg_state { PG_DOWN, PG_RESOLVING, PG_CONNECTING, PG_SETUP, PG_READY,
 	PG_BUSY };
-
-/* A worker thread's job: the host names of the conninfo to look up. */
-struct pg_lookup {
-	int n;
-	char name[PG_HOSTS_MAX][PG_HOST_LEN];	/* "": no lookup */
-	char addrs[PG_HOSTS_MAX][PG_ADDRS_MAX * 64];
-	int err[PG_HOSTS_MAX];			/* EAI_* */
-};
 
 struct pgsql {
 	struct delivery *d;
@@ -278,220 +235,6 @@ connect_start(struct pgsql *p, const char *conninfo)
 	return watch(p, EV_WRITE);
 }
 
-/* Entries of a libpq comma-separated list (host, hostaddr, port). */
-static int
-list_count(const char *s)
-{
-	int n = 1;
-
-	if (s == NULL || s[0] == '\0')
-		return 0;
-	for (; *s; s++)
-		n += *s == ',';
-	return n;
-}
-
-static void
-list_get(const char *s, int i, char *buf, size_t n)
-{
-	size_t len;
-
-	for (; i > 0 && s; i--) {
-		s = strchr(s, ',');
-		if (s)
-			s++;
-	}
-	len = s ? strcspn(s, ",") : 0;
-	if (len >= n)
-		len = n - 1;
-	memcpy(buf, s ? s : "", len);
-	buf[len] = '\0';
-}
-
-/* conninfo options (or the environment libpq would read) by name. */
-static const char *
-opt_get(const PQconninfoOption *opts, const char *key, const char *env)
-{
-	for (const PQconninfoOption *o = opts; o->keyword; o++)
-		if (strcmp(o->keyword, key) == 0 && o->val && o->val[0])
-			return o->val;
-	return getenv(env);
-}
-
-/* keyword='value', quoted as libpq reads it. */
-static size_t
-put_kv(char *buf, size_t len, const char *k, const char *v)
-{
-	len += (size_t)sprintf(buf + len, "%s%s='", len ? " " : "", k);
-	for (; *v; v++) {
-		if (*v == '\'' || *v == '\\')
-			buf[len++] = '\\';
-		buf[len++] = *v;
-	}
-	buf[len++] = '\'';
-	buf[len] = '\0';
-	return len;
-}
-
-/* Entry number n of a list (items may be empty: count, not length). */
-static void
-put_entry(char *list, int n, const char *item)
-{
-	size_t len = strlen(list);
-
-	snprintf(list + len, PG_HOSTS_MAX * PG_ADDRS_MAX * (PG_HOST_LEN + 1) -
-	    len, "%s%s", n > 0 ? "," : "", item);
-}
-
-/*
- * The conninfo with hostaddr= from a finished lookup (NULL and last_err
- * if no host entry is left). Each name becomes one host entry per
- * address, its port repeated when ports are given per host.
- */
-static char *
-conninfo_with_addrs(const char *conninfo, const struct pg_lookup *l,
-    char *err, size_t errlen)
-{
-	enum { LIST = PG_HOSTS_MAX * PG_ADDRS_MAX * (PG_HOST_LEN + 1) };
-	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
-	const char *host, *port;
-	char h[PG_HOST_LEN], pt[PG_HOST_LEN], a[64];
-	char *hosts = NULL, *addrs = NULL, *ports = NULL, *out = NULL;
-	int nport, nent = 0, first_err = 0, first_bad = -1;
-	size_t cap, len = 0;
-
-	if (opts == NULL)
-		goto nomem;
-	host = opt_get(opts, "host", "PGHOST");
-	port = opt_get(opts, "port", "PGPORT");
-	nport = list_count(port);
-	hosts = calloc(3, LIST);
-	if (hosts == NULL)
-		goto nomem;
-	addrs = hosts + LIST;
-	ports = addrs + LIST;
-	for (int i = 0; i < l->n; i++) {
-		list_get(host, i, h, sizeof(h));
-		if (nport > 1)
-			list_get(port, i, pt, sizeof(pt));
-		if (l->name[i][0] == '\0') {	/* libpq's own: no lookup */
-			put_entry(hosts, nent, h);
-			put_entry(addrs, nent, "");
-			if (nport > 1)
-				put_entry(ports, nent, pt);
-			nent++;
-			continue;
-		}
-		if (l->err[i] != 0) {
-			if (first_bad < 0) {
-				first_bad = i;
-				first_err = l->err[i];
-			}
-			continue;
-		}
-		for (int k = 0; k < list_count(l->addrs[i]); k++) {
-			list_get(l->addrs[i], k, a, sizeof(a));
-			put_entry(hosts, nent, h);
-			put_entry(addrs, nent, a);
-			if (nport > 1)
-				put_entry(ports, nent, pt);
-			nent++;
-		}
-	}
-	if (nent == 0) {
-		snprintf(err, errlen, "cannot resolve %s: %s",
-		    l->name[first_bad], gai_strerror(first_err));
-		goto done;
-	}
-	if (first_bad >= 0)
-		log_warnx("output postgresql: cannot resolve %s: %s (trying "
-		    "the other hosts)", l->name[first_bad],
-		    gai_strerror(first_err));
-	cap = 3 * LIST * 2 + 64;
-	for (const PQconninfoOption *o = opts; o->keyword; o++)
-		if (o->val)
-			cap += strlen(o->keyword) + 2 * strlen(o->val) + 4;
-	out = malloc(cap);
-	if (out == NULL)
-		goto nomem;
-	out[0] = '\0';
-	for (const PQconninfoOption *o = opts; o->keyword; o++) {
-		if (o->val == NULL || strcmp(o->keyword, "host") == 0 ||
-		    strcmp(o->keyword, "hostaddr") == 0 ||
-		    strcmp(o->keyword, "port") == 0)
-			continue;
-		len = put_kv(out, len, o->keyword, o->val);
-	}
-	len = put_kv(out, len, "host", hosts);
-	len = put_kv(out, len, "hostaddr", addrs);
-	if (nport > 0)
-		len = put_kv(out, len, "port", nport > 1 ? ports : port);
-	log_debug("output postgresql: host %s, hostaddr %s", hosts, addrs);
-	goto done;
-nomem:
-	snprintf(err, errlen, "out of memory");
-done:
-	free(hosts);
-	if (opts)
-		PQconninfoFree(opts);
-	return out;
-}
-
-/* In a worker thread: look up the names, nothing else. */
-static void
-lookup_work(void *job)
-{
-	struct pg_lookup *l = job;
-
-	for (int i = 0; i < l->n; i++)
-		if (l->name[i][0])
-			l->err[i] = resolve_addresses(l->name[i], PG_ADDRS_MAX,
-			    l->addrs[i], sizeof(l->addrs[i]));
-}
-
-static bool
-needs_lookup(const char *h)
-{
-	/* "" default socket, "/dir" a socket path, "@name" an abstract one. */
-	return h[0] != '\0' && h[0] != '/' && h[0] != '@' &&
-	    !resolve_is_numeric(h);
-}
-
-/*
- * The host names to look up, NULL when none is (all sockets or
- * addresses, or hostaddr given): libpq then gets the conninfo as it is.
- */
-static struct pg_lookup *
-lookup_new(const char *conninfo)
-{
-	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
-	struct pg_lookup *l = NULL;
-	const char *host, *addr;
-	bool any = false;
-
-	if (opts == NULL)
-		return NULL;		/* libpq will say what is wrong */
-	host = opt_get(opts, "host", "PGHOST");
-	addr = opt_get(opts, "hostaddr", "PGHOSTADDR");
-	if (host && !(addr && addr[0]) && list_count(host) <= PG_HOSTS_MAX &&
-	    (l = calloc(1, sizeof(*l))) != NULL) {
-		l->n = list_count(host);
-		for (int i = 0; i < l->n; i++) {
-			list_get(host, i, l->name[i], sizeof(l->name[i]));
-			if (needs_lookup(l->name[i]))
-				any = true;
-			else
-				l->name[i][0] = '\0';
-		}
-	}
-	PQconninfoFree(opts);
-	if (!any) {
-		free(l);
-		l = NULL;
-	}
-	return l;
-}
-
 static void
 on_resolved(void *arg, void *job, int err)
 {
@@ -504,7 +247,7 @@ on_resolved(void *arg, void *job, int err)
 		go_down(p);
 		return;
 	}
-	conninfo = conninfo_with_addrs(p->conninfo, job, p->last_err,
+	conninfo = pg_conninfo_with_addrs(p->conninfo, job, p->last_err,
 	    sizeof(p->last_err));
 	free(job);
 	if (conninfo == NULL) {
@@ -519,12 +262,12 @@ on_resolved(void *arg, void *job, int err)
 static int
 connect_begin(struct pgsql *p)
 {
-	struct pg_lookup *l = lookup_new(p->conninfo);
+	struct pg_lookup *l = pg_lookup_new(p->conninfo);
 
 	if (l == NULL)
 		return connect_start(p, p->conninfo);
 	p->state = PG_RESOLVING;
-	if (resolve_start(p->res, lookup_work, free, l, PG_TIMEOUT_S * 1000)
+	if (resolve_start(p->res, pg_lookup_work, free, l, PG_TIMEOUT_S * 1000)
 	    != 0) {
 		snprintf(p->last_err, sizeof(p->last_err), "name lookup: %s",
 		    errno == EBUSY ? "an earlier one is still running" :
@@ -534,27 +277,6 @@ connect_begin(struct pgsql *p)
 		return -1;
 	}
 	return 0;
-}
-
-char *
-pgsql_conninfo_resolved(const char *conninfo, char *err, size_t errlen)
-{
-	struct pg_lookup *l;
-	char *out;
-
-	/* Callable before pgsql_start: it parses with libpq too. */
-	if (dynlib_load(&pq_lib, err, errlen) != 0)
-		return NULL;
-	l = lookup_new(conninfo);
-	if (l == NULL) {
-		if ((out = strdup(conninfo)) == NULL)
-			snprintf(err, errlen, "out of memory");
-		return out;
-	}
-	lookup_work(l);
-	out = conninfo_with_addrs(conninfo, l, err, errlen);
-	free(l);
-	return out;
 }
 
 /* After PQsend*: flush what is queued, then wait for the reply. */
@@ -866,7 +588,7 @@ pgsql_start(struct journal *j, struct event_base *base,
 	struct delivery_opts dopt = { .name = "postgresql", .batch = o->batch };
 	struct pgsql *p;
 
-	if (dynlib_load(&pq_lib, err, errlen) != 0)
+	if (dynlib_load(&pgsql_pq_lib, err, errlen) != 0)
 		return NULL;
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
@@ -902,9 +624,9 @@ pgsql_start(struct journal *j, struct event_base *base,
 			return NULL;
 		}
 		{
-			const char *h = opt_get(opts, "host", "PGHOST");
+			const char *h = pg_opt_get(opts, "host", "PGHOST");
 
-			if (list_count(h) > PG_HOSTS_MAX) {
+			if (pg_list_count(h) > PG_HOSTS_MAX) {
 				snprintf(err, errlen, "[postgresql] conninfo: "
 				    "more than %d hosts", PG_HOSTS_MAX);
 				PQconninfoFree(opts);

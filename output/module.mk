@@ -4,6 +4,7 @@
 OUTPUT_SRC += output/outputs.c output/csv.c output/text.c output/journal.c \
               output/delivery.c output/setup.c output/pgsql.c output/mqtt.c \
               output/pgsql_conninfo.c \
+              output/mqtt_ha.c output/mqtt_conf.c \
               output/pvoutput.c output/dynlib.c \
               output/curlev.c output/registry.c output/pvoutput_conf.c
 OUTPUT_SRC += output/resolve.c

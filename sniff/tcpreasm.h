@@ -95,7 +95,7 @@ struct tcpreasm_flow {
 	int64_t last_us;	/* packet time of the last segment */
 	void *user[2];		/* the consumer's, per direction */
 	uint32_t hash;
-	uint8_t kind;		/* which eviction list: enum in tcpreasm.c */
+	uint8_t kind;		/* which eviction list: enum in tcpreasm_int.h */
 	struct tcpreasm_flow *hnext;	/* hash chain */
 	struct tcpreasm_flow *older, *newer;	/* recency list, all flows */
 	struct tcpreasm_flow *kolder, *knewer;	/* recency within its kind */

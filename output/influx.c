@@ -128,23 +128,34 @@ on_header(char *buf, size_t size, size_t nitems, void *userdata)
 static void
 reason(const struct ix *x, char *out, size_t n)
 {
-	static const char *const keys[] = { "\"error\":\"", "\"message\":\"",
+	static const char *const keys[] = { "\"error\"", "\"message\"",
 	    NULL };
 	const char *p = NULL;
+	bool json = false;
 	size_t o = 0;
 
-	for (const char *const *k = keys; *k && p == NULL; k++)
-		if ((p = strstr(x->reply, *k)) != NULL)
-			p += strlen(*k);
-	if (p == NULL)
+	for (const char *const *k = keys; *k && p == NULL; k++) {
+		if ((p = strstr(x->reply, *k)) == NULL)
+			continue;
+		p += strlen(*k);
+		p += strspn(p, " \t\r\n");
+		if (*p++ != ':') {
+			p = NULL;
+			continue;
+		}
+		p += strspn(p, " \t\r\n");
+		if (*p++ != '"')
+			p = NULL;
+	}
+	if (p != NULL)
+		json = true;
+	else
 		p = x->reply;
-	for (; *p && o + 1 < n; p++) {
-		if (p[0] == '\\' && p[1] != '\0')
+	for (; *p && *p != '\r' && *p != '\n' && o + 1 < n; p++) {
+		if (json && *p == '"')
+			break;
+		if (json && p[0] == '\\' && p[1] != '\0')
 			p++;		/* JSON's \" and \\ */
-		else if (*p == '"' && p != x->reply)
-			break;
-		if (*p == '\r' || *p == '\n')
-			break;
 		out[o++] = *p >= 0x20 && *p < 0x7f ? *p : '?';
 	}
 	out[o] = '\0';
@@ -184,7 +195,7 @@ failed(struct ix *x, const char *what)
 	if (strcmp(x->last_err, what) == 0)
 		return;
 	snprintf(x->last_err, sizeof(x->last_err), "%s", what);
-	log_warnx("output influxdb: %s; retrying", what);
+	log_warnx("output influxdb: %s", what);
 }
 
 /* Rows that make no line count as delivered: logged once, when passed. */
@@ -271,11 +282,12 @@ finish(struct ix *x, CURLcode cc)
 		/* No secret in it: the URL has none, and they travel in
 		 * headers. */
 		if (cc == CURLE_OPERATION_TIMEDOUT)
-			snprintf(msg, sizeof(msg), "no answer within %d s",
-			    x->timeout);
+			snprintf(msg, sizeof(msg), "no answer within %d s; "
+			    "retrying", x->timeout);
 		else
-			snprintf(msg, sizeof(msg), "%s", x->curl_err[0] ?
-			    x->curl_err : curl_easy_strerror(cc));
+			snprintf(msg, sizeof(msg), "%s; retrying",
+			    x->curl_err[0] ? x->curl_err :
+			    curl_easy_strerror(cc));
 		failed(x, msg);
 		delivery_done(x->d, 0, DELIVERY_RETRY, 0);
 		return;
@@ -316,7 +328,7 @@ finish(struct ix *x, CURLcode cc)
 	default:
 		break;
 	}
-	snprintf(msg, sizeof(msg), "HTTP %ld: %s", code, why);
+	snprintf(msg, sizeof(msg), "HTTP %ld: %s; retrying", code, why);
 	failed(x, msg);
 	delivery_done(x->d, 0, DELIVERY_RETRY, 0);
 }

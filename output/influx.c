@@ -63,7 +63,8 @@ struct ix {
 	size_t reply_len;
 	long retry_after;	/* seconds; -1: none */
 	char curl_err[CURL_ERROR_SIZE];
-	char last_err[REASON_MAX + 64];	/* logged once until it changes */
+	long last_err;		/* logged once until it changes: an HTTP
+				 * status, -curl's code; 0: none */
 };
 
 /* --- replies ----------------------------------------------------------- */
@@ -188,13 +189,16 @@ fmt_time(time_t t, char *buf, size_t n)
 	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* A failure worth a line: once, until it changes or delivery resumes. */
+/*
+ * A failure worth a line: once, until it changes or writing resumes (a
+ * curl message carries its milliseconds: the code is compared, not it).
+ */
 static void
-failed(struct ix *x, const char *what)
+failed(struct ix *x, long code, const char *what)
 {
-	if (strcmp(x->last_err, what) == 0)
+	if (x->last_err == code)
 		return;
-	snprintf(x->last_err, sizeof(x->last_err), "%s", what);
+	x->last_err = code;
 	log_warnx("output influxdb: %s", what);
 }
 
@@ -217,9 +221,9 @@ log_skipped(struct ix *x)
 static void
 delivered(struct ix *x)
 {
-	if (x->last_err[0]) {
+	if (x->last_err != 0) {
 		log_info("output influxdb: writing again");
-		x->last_err[0] = '\0';
+		x->last_err = 0;
 	}
 	log_skipped(x);
 	if (x->limit < x->batch && x->nrows > 0 &&
@@ -288,7 +292,7 @@ finish(struct ix *x, CURLcode cc)
 			snprintf(msg, sizeof(msg), "%s; retrying",
 			    x->curl_err[0] ? x->curl_err :
 			    curl_easy_strerror(cc));
-		failed(x, msg);
+		failed(x, -(long)cc, msg);
 		delivery_done(x->d, 0, DELIVERY_RETRY, 0);
 		return;
 	}
@@ -319,7 +323,7 @@ finish(struct ix *x, CURLcode cc)
 		if (x->retry_after >= 0) {
 			snprintf(msg, sizeof(msg), "HTTP %ld: %s; waiting %ld "
 			    "s (Retry-After)", code, why, x->retry_after);
-			failed(x, msg);
+			failed(x, code, msg);
 			delivery_done(x->d, 0, DELIVERY_WAIT,
 			    time(NULL) + x->retry_after);
 			return;
@@ -329,7 +333,7 @@ finish(struct ix *x, CURLcode cc)
 		break;
 	}
 	snprintf(msg, sizeof(msg), "HTTP %ld: %s; retrying", code, why);
-	failed(x, msg);
+	failed(x, code, msg);
 	delivery_done(x->d, 0, DELIVERY_RETRY, 0);
 }
 

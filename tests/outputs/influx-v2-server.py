@@ -16,6 +16,8 @@ so a line sent twice is the same point (POINTS file, written at exit).
   influx-v2-server.py -p PORT -t TOKEN -o ORG -b BUCKET -l LOG
       [--busy N]        answer the first N writes 503, no Retry-After
       [--throttle N]    answer the first N writes 429, Retry-After: 2
+      [--refuse F=V]    a request with field F = V in a line is refused
+                        whole (400), as a schema would refuse the value
 """
 import argparse
 import http.server
@@ -114,6 +116,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                         'message': 'line %r: %s' %
                                         (line, e)})
         for series, fields, t in points:
+            if S.refuse and fields.get(S.refuse[0]) == S.refuse[1]:
+                return self.reply(400, {'code': 'invalid',
+                                        'message': 'field %s=%g refused' %
+                                        S.refuse})
+        for series, fields, t in points:
             S.points.setdefault((series, t), {}).update(fields)
         self.reply(204)
         S.log.write(body if body.endswith('\n') else body + '\n')
@@ -134,7 +141,12 @@ def main():
     ap.add_argument('--points', required=True)
     ap.add_argument('--busy', type=int, default=0)
     ap.add_argument('--throttle', type=int, default=0)
+    ap.add_argument('--refuse', default=None)
     a = ap.parse_args()
+    S.refuse = None
+    if a.refuse:
+        k, v = a.refuse.split('=')
+        S.refuse = (k, float(v))
     S.token, S.org, S.bucket = a.t, a.o, a.b
     S.busy, S.throttle, S.writes, S.points = a.busy, a.throttle, 0, {}
     S.log = open(a.l, 'a')

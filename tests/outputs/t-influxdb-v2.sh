@@ -72,7 +72,26 @@ grep -q "HTTP 429: slow down; waiting 2 s (Retry-After)" "$T/f2.log"
 ok $? "the Retry-After wait is logged"
 ok $(echo "$took >= 2" | bc | grep -q 1; echo $?) "Retry-After: 2 waited for (${took} s)"
 
-# 3. A wrong token: 401 stops the output, the readings stay, no leak.
+# 3. A line refused (400): the batch is halved until that line is found;
+# that reading alone is skipped and logged, the others written in order.
+srv_stop
+srv_start --refuse pac=11000
+conf "$T/r.conf" "$T/r.db"
+: >"$LOG"
+"$FEED" -c "$T/r.conf" --count 40 --start $t0 --bad 26 --flush 30 \
+    >"$T/f5.log" 2>&1
+ok $? "a batch with a refused line is delivered"
+is "$(grep '^omnik,' "$LOG" | awk '{ print $NF }' | sort -un | tr '\n' ' ')" \
+   "$(for i in $(seq 0 39); do [ $i = 26 ] || printf '%s ' $((t0 + i * 300)); done)" \
+   "every reading but the refused one written"
+grep -q "reading of inverter NLDN302013000000 at $(date -u -d @$((t0 + 26 * 300)) +%Y-%m-%dT%H:%M:%SZ) skipped: InfluxDB says: field pac=11000 refused" "$T/f5.log"
+ok $? "the skipped reading is logged with InfluxDB's reason"
+is "$(grep -c 'skipped: InfluxDB says' "$T/f5.log")" 1 "and only that one"
+n400=$(grep -c '^# 400' "$LOG")
+ok $([ "$n400" -ge 2 ] && [ "$n400" -le 8 ]; echo $?) \
+   "found by halving: $n400 refused requests for 40 lines"
+
+# 4. A wrong token: 401 stops the output, the readings stay, no leak.
 conf "$T/bad.conf" "$T/bad.db"
 sed -i "s/^token = .*/token = not-$TOKEN/" "$T/bad.conf"
 "$FEED" -c "$T/bad.conf" --count 3 --start $t0 --flush 5 >"$T/f3.log" 2>&1
@@ -82,14 +101,14 @@ is "$(sqlite3 "$T/bad.db" "SELECT position FROM cursors WHERE name = 'influxdb'"
    "its readings stay undelivered in the journal"
 is "$(grep -c '^# 401' "$LOG")" 1 "and it does not try again"
 
-# 4. An unknown bucket: 404 names org and bucket.
+# 5. An unknown bucket: 404 names org and bucket.
 conf "$T/nob.conf" "$T/nob.db"
 sed -i "s/^bucket = .*/bucket = cellar/" "$T/nob.conf"
 "$FEED" -c "$T/nob.conf" --count 3 --start $t0 --flush 5 >"$T/f4.log" 2>&1
 grep -q 'HTTP 404: bucket "cellar" not found: check \[influxdb\] org and bucket' "$T/f4.log"
 ok $? "404 stops the output with a line naming org and bucket"
 
-# 5. The token is never in a URL, a log or the settings printed.
+# 6. The token is never in a URL, a log or the settings printed.
 "$B/omnik-sniff" -n -v -c "$T/omk.conf" >"$T/dump.txt" 2>&1
 ok $? "omnik-sniff -n accepts the v2 settings"
 grep -q "^token = (hidden)$" "$T/dump.txt"

@@ -67,6 +67,19 @@ check_name(const char *value, char *err, size_t errlen)
 	return 0;
 }
 
+/* A password or token goes into a header: one line, nothing hidden. */
+static int
+check_secret(const char *value, char *err, size_t errlen)
+{
+	for (const char *p = value; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			/* The value itself stays out of the message. */
+			snprintf(err, errlen, "no control characters");
+			return -1;
+		}
+	return 0;
+}
+
 static int
 check_measurement(const char *value, char *err, size_t errlen)
 {
@@ -88,13 +101,13 @@ static const struct config_key keys[] = {
 	    "no authentication", .check = check_name),
 	K(STR, "password", password, "",
 	    "v1: the user's password (sent in a header, never logged)",
-	    .secret = true),
+	    .secret = true, .check = check_secret),
 	K(STR, "org", org, "", "v2: the organisation", .check = check_name),
 	K(STR, "bucket", bucket, "", "v2: the bucket written to",
 	    .check = check_name),
 	K(STR, "token", token, "",
 	    "v2: API token with write access to the bucket (sent in a "
-	    "header, never logged)", .secret = true),
+	    "header, never logged)", .secret = true, .check = check_secret),
 	K(STR, "measurement", measurement, "omnik",
 	    "measurement of the points (tags inverter_sn, kit_sn, variant)",
 	    .check = check_measurement),

@@ -72,6 +72,24 @@ grep -q "HTTP 429: slow down; waiting 2 s (Retry-After)" "$T/f2.log"
 ok $? "the Retry-After wait is logged"
 ok $(echo "$took >= 2" | bc | grep -q 1; echo $?) "Retry-After: 2 waited for (${took} s)"
 
+# 2b. A server that accepts but never answers: timeout, then retried.
+srv_stop
+srv_start
+conf "$T/to.conf" "$T/to.db" "timeout = 1"
+: >"$LOG"
+kill -STOP "$SRVPID"
+"$FEED" -c "$T/to.conf" --count 5 --start $t0 --first 100 --flush 30 \
+    >"$T/f2b.log" 2>&1 &
+feed=$!
+sleep 2.5
+kill -CONT "$SRVPID"
+wait $feed
+ok $? "stalled server: delivered once it answers"
+grep -q "output influxdb: no answer within 1 s; retrying" "$T/f2b.log"
+ok $? "the timeout is logged"
+is "$(grep '^omnik,' "$LOG" | awk '{ print $NF }' | sort -u | wc -l)" 5 \
+   "the 5 readings written (a point sent twice is one point)"
+
 # 3. A line refused (400): the batch is halved until that line is found;
 # that reading alone is skipped and logged, the others written in order.
 srv_stop

@@ -170,4 +170,34 @@ ok $? "readings under measurement 'pv roof,1' delivered"
 is "$(q omk 'SELECT count(pac) FROM "pv roof,1"' | awk -F, '{ print $NF }')" 5 \
    "InfluxDB has them under that name"
 
+# 7. InfluxDB with auth-enabled: user and password as basic auth; a
+# wrong password (401) and a user without write access (403) stop the
+# output naming user and password; the password is never logged.
+ix_stop
+sed -i 's/^  enabled = true$/  enabled = true\n  auth-enabled = true/' "$IXDIR/influxdb.conf"
+PW=pa55-0f-th3-v1-t3st
+ix() { influx -host 127.0.0.1 -port "$IXPORT" -username admin -password adm1n "$@"; }
+influxd -config "$IXDIR/influxdb.conf" >>"$IXDIR/log" 2>&1 &
+IXPID=$!
+# With no user yet, InfluxDB takes only the first admin's creation.
+wait_for 30 influx -host 127.0.0.1 -port "$IXPORT" -execute \
+    "CREATE USER admin WITH PASSWORD 'adm1n' WITH ALL PRIVILEGES"
+ok $? "influxd restarted with auth-enabled"
+ix >/dev/null -execute "CREATE USER omk WITH PASSWORD '$PW'; GRANT WRITE ON omk TO omk; CREATE USER reader WITH PASSWORD '$PW'; GRANT READ ON omk TO reader"
+conf "$T/a.conf" "$T/a.db" omk "user = omk" "password = $PW" \
+    "measurement = authed"
+"$FEED" -c "$T/a.conf" --count 5 --start $t0 --flush 20 >"$T/f8.log" 2>&1
+ok $? "user and password: delivered"
+is "$(ix -database omk -format csv -execute 'SELECT count(pac) FROM authed' | tail -n 1 | cut -d, -f3)" 5 \
+   "InfluxDB has the 5 points"
+conf "$T/a2.conf" "$T/a2.db" omk "user = omk" "password = not-$PW"
+"$FEED" -c "$T/a2.conf" --count 3 --start $t0 --flush 5 >"$T/f9.log" 2>&1
+grep -q "HTTP 401: authorization failed: check \[influxdb\] user and password" "$T/f9.log"
+ok $? "a wrong password: 401 stops the output naming user and password"
+conf "$T/a3.conf" "$T/a3.db" omk "user = reader" "password = $PW"
+"$FEED" -c "$T/a3.conf" --count 3 --start $t0 --flush 5 >"$T/f10.log" 2>&1
+grep -q "HTTP 403: .*: check \[influxdb\] user and password (write access to db)" "$T/f10.log"
+ok $? "no write access: 403 stops the output"
+is "$(cat "$T"/f*.log | grep -c -- "$PW")" 0 "the password appears in no log"
+
 done_testing

@@ -19,6 +19,8 @@ check_url(const char *value, char *err, size_t errlen)
 {
 	const char *h;
 
+	if (value[0] == '\0')
+		return 0;	/* off */
 	if (strncmp(value, "https://", 8) == 0)
 		h = value + 8;
 	else if (strncmp(value, "http://", 7) == 0)

@@ -62,7 +62,8 @@ struct delivery_opts {
 	bool parked;		/* start parked (delivery_park) */
 };
 
-#define DELIVERY_BATCH_MAX 1000
+/* InfluxDB takes 5,000 points per request (its own advice). */
+#define DELIVERY_BATCH_MAX 5000
 
 struct delivery *delivery_new(struct journal *j, struct event_base *base,
     const struct delivery_opts *o, const struct delivery_ops *ops, void *ctx,

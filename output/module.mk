@@ -7,6 +7,8 @@ OUTPUT_SRC += output/outputs.c output/csv.c output/text.c output/journal.c \
               output/mqtt_ha.c output/mqtt_conf.c \
               output/pvoutput.c output/dynlib.c \
               output/curlev.c output/registry.c output/pvoutput_conf.c
+# InfluxDB: the driver, its [influxdb] section, the line protocol.
+OUTPUT_SRC += output/influx.c output/influx_conf.c output/influx_line.c
 OUTPUT_SRC += output/resolve.c
 # The stream entry point: bytes -> framer -> decoder -> the dispatcher.
 OUTPUT_SRC += output/stream.c

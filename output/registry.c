@@ -5,13 +5,14 @@
  * NAME_section, declared in NAME.h, over a struct NAME_conf.
  */
 #include "config.h"
+#include "influx.h"
 #include "mqtt.h"
 #include "pgsql.h"
 #include "pvoutput.h"
 #include "registry.h"
 
 /* In the order they are started and dumped. */
-#define OUTPUTS(X) X(pgsql) X(mqtt) X(pvoutput)
+#define OUTPUTS(X) X(pgsql) X(mqtt) X(pvoutput) X(influx)
 
 #define DRIVER(name) &name##_driver,
 #define SECTION(name) &name##_section,

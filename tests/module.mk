@@ -62,6 +62,11 @@ $(B)/tests/pvoutput-server: $(B)/tests/outputs/pvoutput-server.o
 $(B)/tests/test_pvoutput: $(B)/tests/test_pvoutput.o $(LIB_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) $(LIB_LIBS)
 
+# The InfluxDB line of a reading: the formatter and the protocol core.
+$(B)/tests/test_influx: $(B)/tests/test_influx.o $(B)/output/influx_line.o \
+                        $(PROTO_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
+
 $(B)/tests/test_group: $(B)/tests/test_group.o $(LIB_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) $(LIB_LIBS)
 

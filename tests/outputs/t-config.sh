@@ -104,4 +104,40 @@ bad "unknown key" "unknown key 'hostname' in section [mqtt]" \
     "[mqtt]" "hostname = x"
 bad "postgresql batch" "[postgresql] batch: '0' is not a whole number" \
     "[postgresql]" "batch = 0"
+
+# [influxdb]: v1 or v2, complete, no secret in the URL or a dump.
+printf '[influxdb]\nurl = https://influx.example.org:8086\ndb = solar\nuser = omk\npassword = s3cret-influx\nmeasurement = pv roof\nbatch = 1000\n' >"$T/ix1.conf"
+out=$("$SNIFF" -n -v -c "$T/ix1.conf" 2>&1)
+ok $? "an InfluxDB 1.x section is accepted"
+echo "$out" | grep -q "^password = (hidden)$"
+ok $? "-n -v hides the InfluxDB password"
+echo "$out" | grep -q "s3cret"
+ok $((! $?)) "and never prints it"
+printf '[influxdb]\nurl = http://127.0.0.1:8086/\norg = home\nbucket = solar\ntoken = s3cret-token\n' >"$T/ix2.conf"
+out=$("$SNIFF" -n -v -c "$T/ix2.conf" 2>&1)
+ok $? "an InfluxDB 2.x section is accepted"
+echo "$out" | grep -q "s3cret"
+ok $((! $?)) "-n -v never prints the token"
+bad "influxdb url scheme" "[influxdb] url: 'udp://x:8089' is not an http:// or https:// URL" \
+    "[influxdb]" "url = udp://x:8089"
+bad "influxdb credentials in the url" "[influxdb] url: 'http://u:p@x:8086': no user@ in the URL" \
+    "[influxdb]" "url = http://u:p@x:8086" "db = solar"
+bad "influxdb query in the url" "[influxdb] url: 'http://x:8086/?u=a': a base URL without blanks, query or fragment" \
+    "[influxdb]" "url = http://x:8086/?u=a"
+bad "influxdb url without db or bucket" "[influxdb] url is set: set db (InfluxDB 1.x) or org, bucket and token (2.x)" \
+    "[influxdb]" "url = http://127.0.0.1:8086"
+bad "influxdb v1 and v2 mixed" "[influxdb] db/user/password (InfluxDB 1.x) and org/bucket/token (2.x) do not go together" \
+    "[influxdb]" "url = http://127.0.0.1:8086" "db = solar" "token = t"
+bad "influxdb v2 incomplete" "[influxdb] InfluxDB 2.x needs org, bucket and token" \
+    "[influxdb]" "url = http://127.0.0.1:8086" "bucket = solar" "token = t"
+bad "influxdb user without password" "[influxdb] user and password go together" \
+    "[influxdb]" "url = http://127.0.0.1:8086" "db = solar" "user = omk"
+bad "influxdb settings without url" "[influxdb] url is empty, but db/user/password is set" \
+    "[influxdb]" "db = solar"
+bad "influxdb batch" "[influxdb] batch: '5001' is not a whole number" \
+    "[influxdb]" "batch = 5001"
+bad "influxdb measurement" "[influxdb] measurement: '#pv' starts with '#'" \
+    "[influxdb]" "measurement = #pv"
+bad "influxdb token with a control character" "[influxdb] token: no control characters" \
+    "[influxdb]" "token = a$(printf '\r')b"
 done_testing

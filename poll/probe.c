@@ -23,7 +23,10 @@
 #include "framer.h"
 #include "probe.h"
 
-/* After a reading, this much silence ends the answer (no text frame). */
+/*
+ * Once the kit has begun to answer, this much silence ends the answer
+ * (a kit sends it in one burst; not every kit ends with a text frame).
+ */
 #define POLL_IDLE_MS 1000
 
 static long long
@@ -106,11 +109,14 @@ poll_frame(const struct framer_frame *fr, struct probe_poll_result *out,
 	enum omnik_err e;
 
 	out->frames++;
+	msg.reason[0] = '\0';
 	e = omnik_decode(fr->data, fr->len, &msg);
 	if (e != OMNIK_OK) {
+		/* Not a reading: only why, never its values. */
 		if (out->why[0] == '\0')
 			snprintf(out->why, sizeof(out->why), "%s%s%s",
-			    omnik_strerror(e), msg.reason[0] ? ": " : "",
+			    omnik_strerror(e),
+			    e == OMNIK_ERR_IMPLAUSIBLE ? ": " : "",
 			    e == OMNIK_ERR_IMPLAUSIBLE ? msg.reason : "");
 		return false;
 	}
@@ -170,7 +176,7 @@ probe_poll(struct in_addr addr, uint16_t port, uint32_t serial,
 		int wait = left_ms(deadline), n;
 		ssize_t got;
 
-		if (out->readings > 0 && wait > POLL_IDLE_MS)
+		if (total > 0 && wait > POLL_IDLE_MS)
 			wait = POLL_IDLE_MS;
 		n = poll(&pfd, 1, wait);
 		if (n < 0 && errno == EINTR)

@@ -21,6 +21,7 @@ _fail=0
 
 cleanup() {
 	local p ns
+	exec 2>/dev/null	# no "Killed" notices for the stand-ins
 	for p in "${_pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	for ns in "${_nslist[@]}"; do

@@ -10,7 +10,8 @@
 
 host_up
 lan_up "$PFX-lan" h0 192.0.2.1/24 l0 192.0.2.50/24 192.0.2.51/24 \
-    192.0.2.52/24 192.0.2.53/24 192.0.2.54/24 192.0.2.55/24
+    192.0.2.52/24 192.0.2.53/24 192.0.2.54/24 192.0.2.55/24 \
+    192.0.2.56/24 192.0.2.57/24
 lan_up "$PFX-lan2" h1 198.51.100.1/24 m0 198.51.100.20/24
 
 V01=$(grep -E '^V01' "$TOP/tests/data/vectors.tsv" | cut -f2)
@@ -24,6 +25,15 @@ def frame(c1, c2, sn, payload):
     return (b"\x68" + b + bytes([sum(b) % 256, 0x16])).hex()
 def request(sn):
     return frame(0x40, 0x30, sn, b"\x01\x00")
+def corrupt(hexframe):		# one power byte changed, checksum kept
+    b = bytearray.fromhex(hexframe)
+    b[60] ^= 0x01
+    return b.hex()
+def implausible(hexframe):	# FAC1 335.02 Hz, checksum made right
+    b = bytearray.fromhex(hexframe)
+    b[57:59] = (33502).to_bytes(2, "big")
+    b[-2] = sum(b[1:-2]) % 256
+    return b.hex()
 secret = '"psw":"s3cretpw","wlanKey":"s3cretpw"'
 lan = {
  "udp": [
@@ -35,6 +45,8 @@ lan = {
   {"from": "192.0.2.53", "text": "192.0.2.53,ACCF23000053,1608449224"},
   {"from": "192.0.2.53", "text": "192.0.2.53,ACCF23000099,1608449999"},
   {"from": "192.0.2.55", "text": "192.0.2.55,ACCF23000055,268435455"},
+  {"from": "192.0.2.56", "text": "192.0.2.56,ACCF23000056,987654321"},
+  {"from": "192.0.2.57", "text": "192.0.2.57,ACCF23000057,987654321"},
   {"from": "192.0.2.51", "text": "192.0.2.59,ACCF23000059,602000059"},
   {"from": "192.0.2.54", "text": "192.0.2.54,ACCF23000054"},
   {"from": "192.0.2.54", "text": "192.0.2.54,ACCF23000054,4294967296"},
@@ -49,6 +61,8 @@ lan = {
    frame(0x51, 0xF0, 602574901, b"NO INVERTER DATA\r\n") + "ff" * 68},
   {"ip": "192.0.2.53", "silent": True},
   {"ip": "192.0.2.55", "close": True},
+  {"ip": "192.0.2.56", "reply": corrupt(v01)},
+  {"ip": "192.0.2.57", "reply": implausible(v01)},
  ],
  "http": [
   {"ip": "192.0.2.50", "pages": {"/status.json?CMD=inv_query": [200,
@@ -72,7 +86,8 @@ json.dump(lan, open(t + "/lan.json", "w"))
 json.dump(lan2, open(t + "/lan2.json", "w"))
 with open(t + "/requests", "w") as f:
     for ip, sn in (("192.0.2.50", 987654321), ("192.0.2.52", 602574901),
-                   ("192.0.2.53", 1608449224), ("192.0.2.55", 268435455)):
+                   ("192.0.2.53", 1608449224), ("192.0.2.55", 268435455),
+                   ("192.0.2.56", 987654321), ("192.0.2.57", 987654321)):
         f.write("tcp %s %s\n" % (ip, request(sn)))
 with open(t + "/queries", "w") as f:
     f.write(b"WIFIKIT-214028-READ".hex() + "\n" +
@@ -88,6 +103,8 @@ kit 601196020 at 192.0.2.51 (MAC ac:cf:23:00:00:51): no poll service (8899 refus
 kit 602574901 at 192.0.2.52 (MAC ac:cf:23:00:00:52): poll OK, no inverter data (the inverter sleeps); push target not shown; status page status.js, status.json, status.html needs the kit's password; method tcp
 kit 1608449224 at 192.0.2.53 (MAC ac:cf:23:00:00:53): 8899 accepts but does not answer polls; push target not shown; status page status.html (inverter NLBN4020157P9024, 250 W); method http
 kit 268435455 at 192.0.2.55 (MAC ac:cf:23:00:00:55): 8899 closes without answering; push target not shown; no web server; read it by its pushes (omnik-relay or omnik-sniff)
+kit 987654321 at 192.0.2.56 (MAC ac:cf:23:00:00:56): 8899 answers, no valid reading (139 bytes, no valid frame); push target not shown; no web server; read it by its pushes (omnik-relay or omnik-sniff)
+kit 987654321 at 192.0.2.57 (MAC ac:cf:23:00:00:57): 8899 answers, no valid reading (implausible value: FAC1 335.02 Hz outside 0, 45.0..65.0); push target not shown; no web server; read it by its pushes (omnik-relay or omnik-sniff)
 kit 605363662 at 198.51.100.20 (MAC ac:cf:23:00:00:20): no poll service (8899 refused); push target not shown; no web server; read it by its pushes (omnik-relay or omnik-sniff)
 W
 
@@ -102,6 +119,8 @@ check "the spoofed reply's address (192.0.2.59) is not listed" \
     bash -c "! grep -q '192.0.2.59\|602000059' '$T/out'"
 check "the malformed replies' sender (192.0.2.54) is not listed" \
     bash -c "! grep -q '192.0.2.54' '$T/out'"
+check "a frame with a bad checksum or an implausible value shows no power" \
+    bash -c "! grep -E '^kit 987654321 at 192.0.2.5[67] .*W\\)' '$T/out'"
 check "the contradicting second reply did not replace the first" \
     bash -c "! grep -q '1608449999\|:99)' '$T/out'"
 check "the ignored replies are counted" \
@@ -131,8 +150,10 @@ check "HTTP pages are tried in order on a kit that serves only the last" \
     bash -c "grep '^http 192.0.2.53 ' '$T/lan.log' | awk '{print \$4}' | tr '\n' ' ' | grep -qx '/js/status.js /status.json?CMD=inv_query /status.html '"
 
 cat >"$T/want.config" <<'W'
-# omnik-poll --discover: 6 kits found
+# omnik-poll --discover: 8 kits found
 # 192.0.2.55/268435455 answers neither a poll nor a status page: not listed (read its pushes)
+# 192.0.2.56/987654321 answers neither a poll nor a status page: not listed (read its pushes)
+# 192.0.2.57/987654321 answers neither a poll nor a status page: not listed (read its pushes)
 # 198.51.100.20/605363662 answers neither a poll nor a status page: not listed (read its pushes)
 [poll]
 kits = 192.0.2.50/987654321, 192.0.2.51/601196020, 192.0.2.52/602574901, 192.0.2.53/1608449224

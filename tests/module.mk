@@ -143,3 +143,6 @@ $(B)/tests/fuzz_sniff_replay: $(B)/tests/fuzz/fuzz_sniff.o $(B)/tests/fuzz/repla
 $(B)/tests/test_invstate: $(B)/tests/test_invstate.o $(B)/output/invstate.o \
                           $(JOURNAL_OBJ) $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -lsqlite3 -lm
+
+$(B)/tests/test_status: $(B)/tests/test_status.o $(PROTO_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # common/: logging, configuration, daemon helpers, notifications.
 COMMON_SRC += common/log.c common/config.c common/config_shared.c \
-              common/daemon.c
+              common/daemon.c common/kitaddr.c
 LIB_LIBS   += -linih
 # The service manager's notifications (Type=notify).
 COMMON_SRC += common/notify.c

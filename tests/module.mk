@@ -146,3 +146,8 @@ $(B)/tests/test_invstate: $(B)/tests/test_invstate.o $(B)/output/invstate.o \
 
 $(B)/tests/test_status: $(B)/tests/test_status.o $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
+
+# kitpoll: a kit to be polled (TCP 8899, the status pages), for tests/poll/.
+TEST_TOOLS += $(B)/tests/kitpoll
+$(B)/tests/kitpoll: $(B)/tests/kitpoll.o $(PROTO_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS)

@@ -146,6 +146,15 @@ on_done(void *arg, CURL *easy, CURLcode result)
 		    "refused ([poll] http_user, http_password)",
 		    pages[k->page].path);
 		log_debug("%s: %s", k->name, k->why);
+	} else if (code == 404) {
+		/* A missing page says least: it never hides another's why. */
+		if (++k->pages_missing == POLL_PAGES)
+			snprintf(k->why, sizeof(k->why), "no status page (HTTP "
+			    "404 for each of /js/status.js, /status.json, "
+			    "/status.html)");
+		else if (k->why[0] == '\0')
+			snprintf(k->why, sizeof(k->why), "%s: HTTP status 404",
+			    pages[k->page].path);
 	} else {
 		snprintf(k->why, sizeof(k->why), "%s: HTTP status %ld",
 		    pages[k->page].path, code);
@@ -232,6 +241,7 @@ poll_http_start(struct poll_kit *k)
 		return;
 	}
 	k->pages_tried = 0;
+	k->pages_missing = 0;
 	k->page = k->page_worked >= 0 ? k->page_worked : 0;
 	page_start(k);
 }

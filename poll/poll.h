@@ -74,6 +74,7 @@ struct poll_kit {
 	int page;			/* index into the page list */
 	int page_worked;		/* -1: none yet */
 	int pages_tried;
+	int pages_missing;		/* of those, 404 */
 	char url[KITADDR_HOST_MAX + 64];
 	char *body;
 	size_t body_len;

@@ -126,5 +126,7 @@ count() { grep -c -- "$1" "$2" 2>/dev/null || true; }
 # Readings in a journal; rows of a CSV besides its header.
 journal_count() { sqlite3 "$1" "SELECT count(*) FROM readings${2:+ WHERE $2}"; }
 csv_count() { if [ -f "$1" ]; then grep -vc '^dateTime,' "$1"; else echo 0; fi; }
+# journal_is N DB [WHERE]: the journal holds N such readings (for wait_for).
+journal_is() { local n=$1; shift; [ "$(journal_count "$@")" -eq "$n" ]; }
 # at_least N COMMAND...: the command prints a number >= N.
 at_least() { local n=$1; shift; [ "$("$@")" -ge "$n" ]; }

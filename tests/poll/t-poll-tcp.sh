@@ -57,7 +57,7 @@ round_done() {
 }
 
 check "round 1: every kit polled" wait_for 40 round_done 1
-check "round 1: 6 readings in the journal" wait_for 10 at_least 6 journal_count "$T/p.db"
+check "round 1: 6 readings in the journal" wait_for 10 journal_is 6 "$T/p.db"
 check "the serial below 0x10000000 polled right" grep -q "request kit $S_LOW " "$T/low.log"
 check "the serial above 2^31 polled right" grep -q "request kit $S_HIGH " "$T/high.log"
 check "the request with checksum 0x01 sent right" grep -q "request kit $S_CSUM checksum 01" "$T/csum.log"
@@ -96,7 +96,7 @@ kit late --tcp 198.51.100.18:8899 --serial 602300018
 kill -USR2 "$POLL_PID"
 check "a kit back is logged with the polls it missed" \
     wait_for 20 grep -q 'kit 602300018 at 198.51.100.18:8899 answers again after 3 missed polls' "$T/p.err"
-check "and read" wait_for 10 test "$(journal_count "$T/p.db" "kit_sn = 602300018")" -eq 1
+check "and read" wait_for 10 journal_is 1 "$T/p.db" "kit_sn = 602300018"
 
 stop_poll
 check "the poller exits 0 on TERM" test $? -eq 0

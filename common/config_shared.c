@@ -248,7 +248,7 @@ static const struct config_key poll_keys[] = {
 	    .check = check_method),
 	S("http_user", http_user, "admin",
 	    "user name for the status page's HTTP Basic auth"),
-	S("http_password", http_password, "admin",
+	S("http_password", http_password, "",
 	    "password for the status page (the kits' factory one is admin)",
 	    .secret = true),
 };

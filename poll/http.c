@@ -13,7 +13,7 @@
 
 #include "curlev.h"
 #include "log.h"
-#include "poll.h"
+#include "poller.h"
 
 static const struct {
 	const char *path;

@@ -13,7 +13,7 @@
 #include "config.h"
 #include "kitaddr.h"
 #include "log.h"
-#include "poll.h"
+#include "poller.h"
 #include "program.h"
 
 #define PROG "omnik-poll"
@@ -76,9 +76,9 @@ usage(FILE *fp)
 	program_usage_common(fp);
 	fprintf(fp,
 "\n"
-"Config keys of [poll], besides the ones above: http_user and\n"
-"http_password, the status page's HTTP Basic auth (the kits' factory\n"
-"setting is admin, admin; the password is never printed).\n"
+"Config keys of [poll], besides the ones above: http_user (default\n"
+"admin) and http_password, the status page's HTTP Basic auth (the kits'\n"
+"factory password is admin; it is never printed).\n"
 "`omnik-poll -n -v` prints them all with their meaning.\n"
 "\n"
 "Signals:\n"

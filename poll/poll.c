@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * poll.c: the kits' schedule, the choice of method, and what a kit that
- * stops answering is told apart from (poll.h).
+ * stops answering is told apart from (poller.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +10,7 @@
 
 #include "curlev.h"
 #include "log.h"
-#include "poll.h"
+#include "poller.h"
 
 static const char *
 method_name(enum poll_method m)

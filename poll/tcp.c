@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "poll.h"
+#include "poller.h"
 #include "resolve.h"
 
 /* A poll answer is one or two frames and 68 bytes of filler. */

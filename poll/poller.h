@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * poll.h: omnik-poll's kits. Each kit is read every interval, one
+ * poller.h: omnik-poll's kits. Each kit is read every interval, one
  * connection at a time (a kit serves one client at once), on the
  * program's event loop, by one of two methods:
  *
@@ -15,8 +15,8 @@
  * reading is asleep (at night the kit is off with its inverter): one line
  * when it stops, one when it answers again with the polls missed.
  */
-#ifndef POLL_H
-#define POLL_H
+#ifndef POLLER_H
+#define POLLER_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -123,4 +123,4 @@ void poll_http_start(struct poll_kit *k);
 void poll_http_abort(struct poll_kit *k);
 void poll_done(struct poll_kit *k, enum poll_result res);
 
-#endif /* POLL_H */
+#endif /* POLLER_H */

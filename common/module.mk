@@ -15,3 +15,6 @@ $(B)/tests/test_notify: $(B)/tests/test_notify.o $(B)/common/notify.o
 # Below the outputs: the protocol core and itself only.
 $(B)/common/%.o: INCLUDES = -Iproto -Icommon
 $(B)/tests/sysconf-obj/common/%.o: INCLUDES = -Iproto -Icommon
+
+$(B)/tests/test_kitaddr: $(B)/tests/test_kitaddr.o $(B)/common/kitaddr.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)

@@ -25,6 +25,7 @@
 
 /* A poll answer is one or two frames and 68 bytes of filler. */
 #define TCP_READ_MAX 65536
+#define TCP_READINGS_MAX 16
 
 struct lookup {
 	char host[KITADDR_HOST_MAX + 1];
@@ -272,6 +273,8 @@ poll_tcp_start(struct poll_kit *k)
 	snprintf(src, sizeof(src), strchr(h, ':') ? "tcp [%s]:%u" :
 	    "tcp %s:%u", h, (unsigned)k->addr.port);
 	stream_init(&k->st, k->pl->out, STREAM_FROM_KIT, src);
+	/* A kit answers one frame per inverter: more is not a kit's. */
+	stream_set_limit(&k->st, TCP_READINGS_MAX, TCP_READINGS_MAX);
 	k->st_open = true;
 	if ((k->deadline = evtimer_new(k->pl->base, on_deadline, k)) ==
 	    NULL) {

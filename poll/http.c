@@ -127,7 +127,7 @@ on_done(void *arg, CURL *easy, CURLcode result)
 			    "bytes: not a status page", pages[k->page].path,
 			    POLL_BODY_MAX);
 		else
-			snprintf(k->why, sizeof(k->why), "http %s: %s",
+			snprintf(k->why, sizeof(k->why), "%s: %s",
 			    pages[k->page].path, curl_easy_strerror(result));
 		/* Connected, then cut or overlong: try the next page. */
 		res = POLL_FAILED;

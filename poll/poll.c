@@ -86,6 +86,8 @@ poll_done(struct poll_kit *k, enum poll_result res)
 		    method_name(k->method), k->why,
 		    method_name(k->method == POLL_TCP ? POLL_HTTP : POLL_TCP));
 		k->tried_other = true;
+		snprintf(k->why_first, sizeof(k->why_first), "%s: %s",
+		    method_name(k->method), k->why);
 		k->method = k->method == POLL_TCP ? POLL_HTTP : POLL_TCP;
 		attempt(k);
 		return;
@@ -114,6 +116,18 @@ poll_done(struct poll_kit *k, enum poll_result res)
 	 * At night the kit is off with its inverter (or on, with nothing
 	 * to say): not an error, and not a line every interval.
 	 */
+	/* auto: what both methods said. */
+	if (k->tried_other) {
+		char both[2 * sizeof(k->why) + 16];
+		size_t n;
+
+		n = (size_t)snprintf(both, sizeof(both), "%s; %s: %s",
+		    k->why_first, method_name(k->method), k->why);
+		if (n >= sizeof(k->why))
+			n = sizeof(k->why) - 1;
+		memcpy(k->why, both, n);
+		k->why[n] = '\0';
+	}
 	if (!k->silent) {
 		k->silent = true;
 		gettimeofday(&k->silent_since, NULL);

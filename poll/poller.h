@@ -68,6 +68,7 @@ struct poll_kit {
 	bool sent;
 	uint64_t bytes;
 	char why[KITADDR_HOST_MAX + 300];	/* how the attempt failed */
+	char why_first[KITADDR_HOST_MAX + 316];	/* auto: the first method's */
 
 	/* http */
 	void *easy;			/* CURL * */

@@ -9,7 +9,7 @@
 # fields; the page that worked is tried first next time.
 . "$(dirname "$0")/lib.sh"
 
-netns_up 11
+netns_up 12
 kit js --http 198.51.100.10:80 --page js
 kit array --http 198.51.100.11:80 --page array
 kit json --http 198.51.100.12:80 --page json --serial 602300012
@@ -81,16 +81,22 @@ stop_poll
 check "the poller exits 0" test $? -eq 0
 
 # auto: no port 8899 on the kit, its status page instead; remembered.
+# 198.51.100.21: neither port 8899 nor a page.
 ip netns exec "$NS_P" "$POLL" -f -v -u '' -c /dev/null -k 198.51.100.20/602300020 \
+    -k 198.51.100.21/602300021 \
     --timeout 5 --db "$T/a.db" --csv "$T/a.csv" >"$T/a.out" 2>"$T/a.err" &
 POLL_PID=$!
 _pids+=("$POLL_PID")
 check "auto: read by the status page" wait_for 30 grep -q 'kit 602300020 at 198.51.100.20:8899: read by http' "$T/a.err"
+check "auto: the other kit's first round is over" wait_for 30 grep -q '198.51.100.21:8899: no answer' "$T/a.err"
 kill -USR2 "$POLL_PID"
 check "auto: the second poll reads it too" wait_for 30 journal_is 2 "$T/a.db"
+check "auto: and its second" wait_for 30 grep -q '198.51.100.21:8899: still no reading' "$T/a.err"
 check "auto: port 8899 was tried once, then the page that worked first" \
-    test "$(count 'tcp: connect: Connection refused; trying http' "$T/a.err")" -eq 1
-check "auto: no missed poll logged" test "$(count 'asleep' "$T/a.err")" -eq 0
+    test "$(grep 198.51.100.20 "$T/a.err" | count 'tcp: connect: Connection refused; trying http' /dev/stdin)" -eq 1
+check "auto: no missed poll logged for it" test "$(grep asleep "$T/a.err" | count 198.51.100.20 /dev/stdin)" -eq 0
+check "auto: a kit with neither says what each method found" \
+    grep -q '198.51.100.21:8899: no answer: tcp: connect: Connection refused; http: /js/status.js: Couldn.t connect' "$T/a.err"
 stop_poll
 check "no sanitizer report" test "$(cat "$T"/*.err | count 'Sanitizer\|runtime error' /dev/stdin)" -eq 0
 finish

@@ -46,8 +46,7 @@ round_done() {
 check "round 1 done" wait_for 40 round_done 1
 kill -USR2 "$POLL_PID"
 check "round 2 done" wait_for 40 round_done 2
-sleep 0.5
-check "8 readings in the journal" test "$(journal_count "$T/p.db")" -eq 8
+check "8 readings in the journal" wait_for 10 journal_is 8 "$T/p.db"
 check "8 rows in the CSV" test "$(csv_count "$T/p.csv")" -eq 8
 check "every one is variant http" test "$(journal_count "$T/p.db" "variant = 'http'")" -eq 8
 check "with only the page's fields: no voltage, temperature, hours" \

@@ -70,9 +70,9 @@ for r in 2 3; do
 	kill -USR2 "$POLL_PID"
 	check "round $r done" wait_for 40 round_done $r
 done
-sleep 0.5
-check "18 readings in the journal, each once" test "$(journal_count "$T/p.db")" -eq 18 -a \
-    "$(sqlite3 "$T/p.db" 'SELECT count(DISTINCT kit_sn || inverter_sn || etotal) FROM readings')" -eq 18
+check "18 readings in the journal, each once" wait_for 10 journal_is 18 "$T/p.db"
+check "no two alike" test \
+    "$(sqlite3 "$T/p.db" "SELECT count(DISTINCT kit_sn || ':' || inverter_sn || ':' || etotal) FROM readings")" -eq 18
 check "18 rows in the CSV" test "$(csv_count "$T/p.csv")" -eq 18
 check "the journal's source says tcp and the kit" \
     test "$(journal_count "$T/p.db" "source = 'tcp 198.51.100.10:8899'")" -eq 6

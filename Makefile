@@ -154,7 +154,7 @@ fuzz:
 # exactly those (when empty) and nothing it found in place.
 MAN_PAGES  := $(B)/man/omnik-relay.8 $(B)/man/omnik-sniff.8 \
               $(B)/man/omniklog.conf.5 $(B)/man/omniklog-rules.8 \
-              $(B)/man/omnik-sniff-nfqueue.8
+              $(B)/man/omnik-sniff-nfqueue.8 $(B)/man/omnik-poll.8
 INST_DIRS  := $(BINDIR) $(SBINDIR) $(UNITDIR) $(SYSUSERSDIR) \
               $(ETCDIR)/init.d $(ETCDIR)/logrotate.d $(ETCDIR)/omniklog \
               $(MANDIR)/man5 $(MANDIR)/man8 $(DOCDIR)/examples
@@ -175,7 +175,7 @@ install: all man
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
 	install -m 755 scripts/omniklog-rules scripts/omnik-sniff-nfqueue \
 	    $(DESTDIR)$(SBINDIR)/
-	for f in omnik-relay.service omnik-sniff.service; do \
+	for f in omnik-relay.service omnik-sniff.service omnik-poll.service; do \
 	    $(INSTALL_SUBST) scripts/$$f >$(DESTDIR)$(UNITDIR)/$$f && \
 	    chmod 644 $(DESTDIR)$(UNITDIR)/$$f || exit 1; done
 	install -m 644 scripts/omniklog.sysusers \
@@ -205,11 +205,12 @@ uninstall:
 	    $(DESTDIR)$(SBINDIR)/omnik-sniff-nfqueue \
 	    $(DESTDIR)$(UNITDIR)/omnik-relay.service \
 	    $(DESTDIR)$(UNITDIR)/omnik-sniff.service \
+	    $(DESTDIR)$(UNITDIR)/omnik-poll.service \
 	    $(DESTDIR)$(SYSUSERSDIR)/omniklog.conf \
 	    $(DESTDIR)$(ETCDIR)/init.d/omniklog \
 	    $(DESTDIR)$(ETCDIR)/logrotate.d/omniklog \
 	    $(addprefix $(DESTDIR)$(MANDIR)/man8/,omnik-relay.8 omnik-sniff.8 \
-	        omniklog-rules.8 omnik-sniff-nfqueue.8) \
+	        omniklog-rules.8 omnik-sniff-nfqueue.8 omnik-poll.8) \
 	    $(DESTDIR)$(MANDIR)/man5/omniklog.conf.5 \
 	    $(DESTDIR)$(DOCDIR)/README.md \
 	    $(DESTDIR)$(DOCDIR)/examples/omniklog.conf \

@@ -75,6 +75,14 @@ struct config {
 	int flow_timeout;	/* seconds a silent flow is kept */
 	int max_held;		/* out-of-order bytes held, all flows */
 
+	/* [poll] */
+	char kits[CONFIG_STR * 4];	/* HOST[:PORT]/SERIAL list (kitaddr.h) */
+	int poll_interval;	/* seconds between polls of a kit */
+	int poll_timeout;	/* seconds one poll may take */
+	char poll_method[8];	/* auto | tcp | http */
+	char http_user[64];	/* the status page's Basic auth */
+	char http_password[128];
+
 	/* [journal] */
 	int retention;		/* days; 0 = keep everything */
 	char synchronous[16];	/* full | normal */

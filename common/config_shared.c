@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "kitaddr.h"
 
 /* The shared sections' keys, over struct config itself. */
 #define S(n, f, d, h, ...) CONFIG_KEY_STR(struct config, n, f, d, h, __VA_ARGS__)
@@ -204,6 +205,54 @@ static const struct config_key sniff_keys[] = {
 	    "bytes of out-of-order segments held, all flows together"),
 };
 
+/* One line of kits: its words, for the line's file:line. */
+static int
+check_kits(const char *value, char *err, size_t errlen)
+{
+	struct kitaddr k[KITADDR_MAX];
+
+	return kitaddr_parse(value, k, KITADDR_MAX, err, errlen) < 0 ? -1 : 0;
+}
+
+/* The whole list so far: a kit on two lines, too many kits. */
+static int
+parse_kits(void *section, char *err, size_t errlen)
+{
+	struct kitaddr k[KITADDR_MAX];
+
+	return kitaddr_parse(((struct config *)section)->kits, k, KITADDR_MAX,
+	    err, errlen) < 0 ? -1 : 0;
+}
+
+static int
+check_method(const char *value, char *err, size_t errlen)
+{
+	static const char *const c[] = { "auto", "tcp", "http", NULL };
+
+	return config_one_of(value, c, err, errlen);
+}
+
+static const struct config_key poll_keys[] = {
+	L("kits", kits, "",
+	    "kits to poll, HOST[:PORT]/SERIAL (port 8899 by default; the "
+	    "serial from the kit's label); repeatable",
+	    .check = check_kits, .parse = parse_kits),
+	I("interval", poll_interval, 1, 86400, "300",
+	    "seconds between two polls of a kit; below 60 is raised to 60 "
+	    "(faster polls starve the kit's own push)"),
+	I("timeout", poll_timeout, 1, 120, "15",
+	    "seconds one poll (connect, request, answer) may take"),
+	S("method", poll_method, "auto",
+	    "tcp (poll on port 8899), http (the status page) or auto (tcp, "
+	    "then the status page; what worked is kept)",
+	    .check = check_method),
+	S("http_user", http_user, "admin",
+	    "user name for the status page's HTTP Basic auth"),
+	S("http_password", http_password, "",
+	    "password for the status page (the kits' factory one is admin)",
+	    .secret = true),
+};
+
 static const struct config_key journal_keys[] = {
 	I("retention", retention, 0, 36500, "0",
 	    "days readings and rejects are kept (never before every output "
@@ -221,8 +270,10 @@ static const struct config_section sniff =
     CONFIG_SECTION("sniff", struct config, sniff_keys);
 static const struct config_section journal =
     CONFIG_SECTION("journal", struct config, journal_keys);
+static const struct config_section poll =
+    CONFIG_SECTION("poll", struct config, poll_keys);
 
 const struct config_section *const config_shared[] = {
-	&omniklog, &relay, &sniff, &journal, NULL
+	&omniklog, &relay, &sniff, &poll, &journal, NULL
 };
 

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # common/: logging, configuration, daemon helpers, notifications.
 COMMON_SRC += common/log.c common/config.c common/config_shared.c \
-              common/daemon.c
+              common/daemon.c common/kitaddr.c
 LIB_LIBS   += -linih
 # The service manager's notifications (Type=notify).
 COMMON_SRC += common/notify.c
@@ -15,3 +15,6 @@ $(B)/tests/test_notify: $(B)/tests/test_notify.o $(B)/common/notify.o
 # Below the outputs: the protocol core and itself only.
 $(B)/common/%.o: INCLUDES = -Iproto -Icommon
 $(B)/tests/sysconf-obj/common/%.o: INCLUDES = -Iproto -Icommon
+
+$(B)/tests/test_kitaddr: $(B)/tests/test_kitaddr.o $(B)/common/kitaddr.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)

@@ -183,12 +183,83 @@ rate_limited(struct stream *s, const struct invstate_result *res,
 		outputs_reject(s->out, &rej);
 }
 
+/*
+ * A decoded reading and the raw bytes it came from: the stream's rate,
+ * the inverter's limits and rate, then the outputs. One path for frames
+ * and status pages alike.
+ */
+static void
+deliver(struct stream *s, const struct omnik_reading *r,
+    const struct framer_frame *fr, const struct timeval *when)
+{
+	struct invstate_result res;
+	struct reject rej = {
+		.reason = "over the reading rate",
+		.when = *when,
+		.source = s->source,
+		.frame = fr->data,
+		.frame_len = fr->len,
+	};
+
+	/*
+	 * The connection's rate first: a reading it drops must not move
+	 * the inverter's state (its totals, its own rate).
+	 */
+	if (!limit_allows(s)) {
+		/* Kept raw, up to a cap, so nothing is silently lost. */
+		if (s->out && s->st.limited <= STREAM_LIMITED_KEPT)
+			outputs_reject(s->out, &rej);
+		return;
+	}
+	switch (invstate_check(r, when, &res)) {
+	case INVSTATE_IMPLAUSIBLE:
+		implausible(s, res.why, fr, when);
+		return;
+	case INVSTATE_RATE:
+		rate_limited(s, &res, fr, when);
+		return;
+	case INVSTATE_OK:
+		break;
+	}
+	struct record rec = {
+		.reading = r,
+		.when = res.when,	/* distinct per inverter */
+		.source = s->source,
+		.frame = fr->data,
+		.frame_len = fr->len,
+	};
+	s->st.readings++;
+	if (s->out)
+		outputs_reading(s->out, &rec);
+}
+
+void
+stream_reading(struct stream *s, const struct omnik_reading *r,
+    const uint8_t *raw, size_t rawlen, const struct timeval *when)
+{
+	struct framer_frame fr = { .data = raw, .len = rawlen };
+
+	s->st.frames++;
+	s->st.valid++;
+	deliver(s, r, &fr, when);
+}
+
+/* Why a reading from outside the framer was not one (a status page). */
+void
+stream_refuse(struct stream *s, const char *reason, const uint8_t *raw,
+    size_t rawlen, const struct timeval *when)
+{
+	struct framer_frame fr = { .data = raw, .len = rawlen };
+
+	s->st.frames++;
+	implausible(s, reason, &fr, when);
+}
+
 static void
 handle_frame(struct stream *s, const struct framer_frame *fr,
     const struct timeval *when)
 {
 	struct omnik_msg m;
-	struct invstate_result res;
 	enum omnik_err e;
 
 	s->st.frames++;
@@ -209,47 +280,9 @@ handle_frame(struct stream *s, const struct framer_frame *fr,
 		return;
 	}
 	switch (m.kind) {
-	case OMNIK_MSG_DATA: {
-		struct reject rej = {
-			.reason = "over the reading rate",
-			.when = *when,
-			.source = s->source,
-			.frame = fr->data,
-			.frame_len = fr->len,
-		};
-
-		/*
-		 * The connection's rate first: a reading it drops must not
-		 * move the inverter's state (its totals, its own rate).
-		 */
-		if (!limit_allows(s)) {
-			/* Kept raw, up to a cap, so nothing is silently lost. */
-			if (s->out && s->st.limited <= STREAM_LIMITED_KEPT)
-				outputs_reject(s->out, &rej);
-			break;
-		}
-		switch (invstate_check(&m.reading, when, &res)) {
-		case INVSTATE_IMPLAUSIBLE:
-			implausible(s, res.why, fr, when);
-			return;
-		case INVSTATE_RATE:
-			rate_limited(s, &res, fr, when);
-			return;
-		case INVSTATE_OK:
-			break;
-		}
-		struct record rec = {
-			.reading = &m.reading,
-			.when = res.when,	/* distinct per inverter */
-			.source = s->source,
-			.frame = fr->data,
-			.frame_len = fr->len,
-		};
-		s->st.readings++;
-		if (s->out)
-			outputs_reading(s->out, &rec);
+	case OMNIK_MSG_DATA:
+		deliver(s, &m.reading, fr, when);
 		break;
-	}
 	case OMNIK_MSG_TEXT:
 		s->st.texts++;
 		log_debug("%s kit %lu says \"%s\"", s->source,

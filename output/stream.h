@@ -71,6 +71,17 @@ void stream_set_limit(struct stream *s, unsigned burst, unsigned per_minute);
 /* The next bytes of the stream, received at `when`. */
 void stream_feed(struct stream *s, const uint8_t *data, size_t len,
     const struct timeval *when);
+/*
+ * A reading that did not come in a frame (a kit's web status page,
+ * omnik_status_parse), with the raw bytes it was read from: the same
+ * rate, limits and outputs as a frame's reading. stream_refuse: the raw
+ * bytes of one that was refused (reason), logged and kept like a
+ * rejected frame.
+ */
+void stream_reading(struct stream *s, const struct omnik_reading *r,
+    const uint8_t *raw, size_t rawlen, const struct timeval *when);
+void stream_refuse(struct stream *s, const char *reason, const uint8_t *raw,
+    size_t rawlen, const struct timeval *when);
 /* End of the stream: whatever is buffered is reported, nothing kept. */
 void stream_end(struct stream *s, const struct timeval *when);
 

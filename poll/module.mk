@@ -1,17 +1,19 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# poll/ discovery (omnik-poll --discover): self-contained, for omnik-poll
-# to link; tests/discover-main runs it alone.
+# poll/: omnik-poll, the poller (TCP 8899 and the kit's status page), and
+# its discovery mode (omnik-poll --discover: discover*.c, probe*.c).
 INCLUDES += -Ipoll
+PROGRAMS += $(B)/omnik-poll
 DISCOVER_SRC := poll/discover.c poll/discover_reply.c poll/probe.c \
                 poll/probe_page.c
 DISCOVER_OBJ := $(DISCOVER_SRC:%.c=$(B)/%.o)
+POLL_SRC := poll/main.c poll/poll.c poll/tcp.c poll/http.c
+POLL_LIBS := $(shell pkg-config --libs libevent_core 2>/dev/null || echo -levent_core)
 $(B)/poll/probe.o: ALL_CFLAGS += \
     -DOMNIK_LIBCURL_SONAME='"$(LIBCURL_SONAME)"' \
     -DOMNIK_LIBCURL_PACKAGE='"$(LIBCURL_PACKAGE)"'
-TEST_TOOLS += $(B)/tests/discover-main
-$(B)/tests/discover-main: $(B)/tests/discover-main.o $(DISCOVER_OBJ) \
-    $(PROTO_OBJ) $(B)/output/dynlib.o
-	$(CC) -o $@ $^ $(ALL_LDFLAGS) -Wl,--as-needed -ldl -Wl,--no-as-needed
+
+$(B)/omnik-poll: $(POLL_SRC:%.c=$(B)/%.o) $(DISCOVER_OBJ) $(LIB_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(LIB_LIBS) $(POLL_LIBS)
 $(B)/tests/test_discover: $(B)/tests/test_discover.o \
     $(B)/poll/discover_reply.o $(B)/poll/probe_page.o
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)

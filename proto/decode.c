@@ -308,6 +308,8 @@ omnik_variant_label(const struct omnik_reading *r,
 {
 	static const char hex[] = "0123456789abcdef";
 
+	if (r->variant == OMNIK_VARIANT_HTTP)
+		return "http";
 	if (r->variant < OMNIK_VARIANT_UNKNOWN)
 		return omnik_variants[r->variant].name;
 	memcpy(buf, "unknown-", 8);
@@ -336,6 +338,16 @@ omnik_variant_parse(const char *label, bool historical,
 	uint8_t marker[3];
 	int v;
 
+	/* A status page's reading: no frame, no marker, one phase. */
+	if (strcmp(label, "http") == 0) {
+		if (historical)
+			return false;
+		r->variant = OMNIK_VARIANT_HTTP;
+		memset(r->marker, 0, sizeof(r->marker));
+		r->historical = false;
+		r->phases = 1;
+		return true;
+	}
 	for (v = 0; v < OMNIK_VARIANT_UNKNOWN; v++)
 		if (strcmp(label, omnik_variants[v].name) == 0)
 			break;
@@ -485,8 +497,11 @@ omnik_check(const struct omnik_reading *r, char *why, size_t n)
 			return OMNIK_ERR_IMPLAUSIBLE;
 		}
 	}
-	/* A phase without a voltage carries no current, frequency, power. */
-	for (int p = 0; p < 3; p++) {
+	/*
+	 * A phase without a voltage carries no current, frequency, power;
+	 * a status page has the power and never a voltage.
+	 */
+	for (int p = 0; p < 3 && r->variant != OMNIK_VARIANT_HTTP; p++) {
 		static const int dep[3][3] = {
 			{ OMNIK_IAC1, OMNIK_FAC1, OMNIK_PAC1 },
 			{ OMNIK_IAC2, OMNIK_FAC2, OMNIK_PAC2 },

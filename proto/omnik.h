@@ -79,7 +79,13 @@ enum omnik_variant {
 	OMNIK_VARIANT_810105,		/* 81 01 05, L 0x59: single-phase, other make */
 	OMNIK_VARIANT_810304,		/* 81 03 04, L 0x55: frequency /10 */
 	OMNIK_VARIANT_UNKNOWN,		/* anything else: common fields only */
-	OMNIK_NVARIANTS
+	OMNIK_NVARIANTS,
+	/*
+	 * Not a frame layout: a reading read from the kit's web status page
+	 * (omnik_status_parse). It has no entry in omnik_variants[] and no
+	 * frame; its label is "http".
+	 */
+	OMNIK_VARIANT_HTTP = OMNIK_NVARIANTS
 };
 
 struct omnik_variant_info {
@@ -246,5 +252,46 @@ bool omnik_total_power(const struct omnik_reading *r, int64_t *sum);
 
 /* A reading with every value absent and empty strings. */
 void omnik_reading_clear(struct omnik_reading *r);
+
+/*
+ * The kit's web status page (status.c), for kits that answer no poll on
+ * TCP 8899. Three kinds:
+ *
+ *   OMNIK_PAGE_JS    /js/status.js: webData="..." or myDeviceArray[0]="..."
+ *   OMNIK_PAGE_HTML  /status.html (Basic auth): the same variables inline
+ *   OMNIK_PAGE_JSON  /status.json?CMD=inv_query: "i_sn", "i_pow_n", ...
+ *
+ * The comma list of webData is: inverter serial, main firmware, slave
+ * firmware, model, rated power (W), current power (W), E today (0.01
+ * kWh), E total (0.1 kWh), alarm, ... . The reading has variant
+ * OMNIK_VARIANT_HTTP and only what the page carries: the inverter serial,
+ * the firmware, PAC1 (the current power, all phases together), E today
+ * and E total; every other field is absent. Known garbage is refused
+ * with OMNIK_ERR_IMPLAUSIBLE and the reason: a serial of only 'X' (the
+ * page of a kit without an inverter), E today equal to E total, the
+ * 4294967295 "no value" in a field, no value at all, and whatever
+ * omnik_check refuses. A page without the data is OMNIK_ERR_TYPE.
+ */
+enum omnik_page {
+	OMNIK_PAGE_JS,
+	OMNIK_PAGE_JSON,
+	OMNIK_PAGE_HTML,
+};
+
+#define OMNIK_MODEL_LEN 31
+#define OMNIK_ALARM_LEN 31
+
+struct omnik_status {
+	struct omnik_reading reading;	/* kit_sn: the page's or 0 */
+	int64_t rated_power;		/* W, or OMNIK_ABSENT */
+	char model[OMNIK_MODEL_LEN + 1];	/* printable ASCII, trimmed */
+	char alarm[OMNIK_ALARM_LEN + 1];
+	/* Where in the page the data was: what a journal keeps of it. */
+	size_t raw_off, raw_len;
+};
+
+/* Parse len bytes of a page (any bytes; no NUL needed). */
+enum omnik_err omnik_status_parse(enum omnik_page kind, const char *body,
+    size_t len, struct omnik_status *out, char *why, size_t n);
 
 #endif /* OMNIK_H */

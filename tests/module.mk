@@ -148,3 +148,11 @@ $(B)/tests/fuzz_sniff_replay: $(B)/tests/fuzz/fuzz_sniff.o $(B)/tests/fuzz/repla
 $(B)/tests/test_invstate: $(B)/tests/test_invstate.o $(B)/output/invstate.o \
                           $(JOURNAL_OBJ) $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -lsqlite3 -lm
+
+$(B)/tests/test_status: $(B)/tests/test_status.o $(PROTO_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
+
+# kitpoll: a kit to be polled (TCP 8899, the status pages), for tests/poll/.
+TEST_TOOLS += $(B)/tests/kitpoll
+$(B)/tests/kitpoll: $(B)/tests/kitpoll.o $(PROTO_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS)

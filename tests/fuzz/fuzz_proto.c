@@ -666,6 +666,44 @@ check_built_reading(const uint8_t *data, size_t size)
 	}
 }
 
+/*
+ * The input as a web status page of each kind (proto/status.c): a
+ * reading has the page's fields only, within the limits, and its text
+ * printable.
+ */
+static void
+check_status_pages(const uint8_t *data, size_t size)
+{
+	static const enum omnik_page kinds[] = {
+		OMNIK_PAGE_JS, OMNIK_PAGE_JSON, OMNIK_PAGE_HTML,
+	};
+	struct omnik_status st;
+	char why[128];
+
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		enum omnik_err e = omnik_status_parse(kinds[k],
+		    (const char *)data, size, &st, why, sizeof(why));
+
+		CHECK(e == OMNIK_OK || e == OMNIK_ERR_TYPE ||
+		    e == OMNIK_ERR_IMPLAUSIBLE);
+		CHECK(strlen(why) < sizeof(why));
+		if (e != OMNIK_OK)
+			continue;
+		CHECK(st.reading.variant == OMNIK_VARIANT_HTTP);
+		CHECK(st.reading.inverter_sn[0] != '\0');
+		check_string(st.reading.inverter_sn, sizeof(st.reading.inverter_sn));
+		check_string(st.reading.fw_main, sizeof(st.reading.fw_main));
+		check_string(st.reading.fw_slave, sizeof(st.reading.fw_slave));
+		check_string(st.model, sizeof(st.model));
+		check_string(st.alarm, sizeof(st.alarm));
+		for (int i = 0; i < OMNIK_NFIELDS; i++)
+			if (i != OMNIK_PAC1 && i != OMNIK_ETODAY &&
+			    i != OMNIK_ETOTAL)
+				CHECK(st.reading.value[i] == OMNIK_ABSENT);
+		CHECK(omnik_check(&st.reading, why, sizeof(why)) == OMNIK_OK);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -682,6 +720,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (n = 0; n <= size && n <= 40; n++)
 		CHECK(omnik_checksum(data, n) == ref_checksum(data, n));
 	CHECK(omnik_checksum(data, size) == ref_checksum(data, size));
+
+	check_status_pages(data, size);
 
 	/* The raw input as one frame. */
 	err = omnik_decode(data, size, &m);

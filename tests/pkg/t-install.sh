@@ -28,6 +28,8 @@ check "make install DESTDIR= succeeds" [ $? -eq 0 ] || cat "$T/install.log"
 for f in usr/bin/omnik-relay usr/bin/omnik-sniff usr/sbin/omniklog-rules \
     usr/sbin/omnik-sniff-nfqueue usr/lib/systemd/system/omnik-relay.service \
     usr/lib/systemd/system/omnik-sniff.service usr/lib/sysusers.d/omniklog.conf \
+    usr/bin/omnik-poll usr/lib/systemd/system/omnik-poll.service \
+    usr/share/man/man8/omnik-poll.8 \
     etc/init.d/omniklog etc/logrotate.d/omniklog etc/omniklog/omniklog.conf \
     usr/share/man/man8/omnik-relay.8 usr/share/man/man8/omnik-sniff.8 \
     usr/share/man/man5/omniklog.conf.5 usr/share/man/man8/omniklog-rules.8 \
@@ -44,6 +46,8 @@ left=$(grep -rlE '@[A-Z]+@' "$S" || true)
 check "no @PLACEHOLDER@ left in an installed file${left:+: $left}" [ -z "$left" ]
 check "units name the installed programs" \
 	grep -q '^ExecStart=/usr/bin/omnik-sniff -f$' "$S/usr/lib/systemd/system/omnik-sniff.service"
+check "the poller's unit names the installed poller" \
+	grep -q '^ExecStart=/usr/bin/omnik-poll -f$' "$S/usr/lib/systemd/system/omnik-poll.service"
 
 "${MAKE_INST[@]}" uninstall DESTDIR="$S" PREFIX=/usr >"$T/uninstall.log" 2>&1
 check "make uninstall succeeds" [ $? -eq 0 ]
@@ -63,10 +67,11 @@ R=$T/root
 U=$R/usr/lib/systemd/system
 if command -v systemd-analyze >/dev/null; then
 	MANPATH="$R/usr/share/man" systemd-analyze verify \
-	    "$U/omnik-relay.service" "$U/omnik-sniff.service" >"$T/verify.log" 2>&1
+	    "$U/omnik-relay.service" "$U/omnik-sniff.service" \
+	    "$U/omnik-poll.service" >"$T/verify.log" 2>&1
 	check "systemd-analyze verify: no complaint" eval '[ $? -eq 0 ] && [ ! -s "$T/verify.log" ]' ||
 		sed 's/^/# /' "$T/verify.log"
-	for u in omnik-relay omnik-sniff; do
+	for u in omnik-relay omnik-sniff omnik-poll; do
 		score=$(systemd-analyze security --offline=true "$U/$u.service" 2>/dev/null |
 		    sed -n 's/.*Overall exposure level for .*: \([0-9.]*\) .*/\1/p')
 		check "systemd-analyze security $u: ${score:-?} <= 2.5" \

@@ -17,7 +17,7 @@ M=docs/man
 make -s B="$B" SANITIZE="$([ "$B" = build/check ] && echo 1)" man >/dev/null ||
 	not_ok "man pages build"
 for p in omnik-relay.8 omnik-sniff.8 omniklog.conf.5 omniklog-rules.8 \
-    omnik-sniff-nfqueue.8; do
+    omnik-sniff-nfqueue.8 omnik-poll.8; do
 	w=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$B/man/$p" 2>&1 >/dev/null)
 	check "$p formats without warnings${w:+: $w}" [ -z "$w" ]
 	if command -v mandoc >/dev/null; then
@@ -62,7 +62,7 @@ done <"$B/man-keys.txt"
 check "omniklog.conf(5) documents all $nkeys keys with their defaults" \
 	eval '[ "$nkeys" -gt 40 ] && [ "$missing" -eq 0 ]'
 
-for prog in omnik-relay omnik-sniff; do
+for prog in omnik-relay omnik-sniff omnik-poll; do
 	opts=$("$B/$prog" --help | grep -oE -- '--[a-z][a-z-]+' | sort -u)
 	miss=""
 	for o in $opts; do

@@ -7,7 +7,7 @@ set -u
 : "${B:=build}"
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 B=$(cd "$TOP" && cd "$B" && pwd)
-DISCOVER="$B/tests/discover-main"
+DISCOVER="$B/omnik-poll"
 KITLAN="$TOP/tests/poll/kitlan.py"
 PFX="dc$$"
 NS_H="$PFX-host"

@@ -66,6 +66,20 @@ program_override(struct program *p, const char *section, const char *key,
 }
 
 void
+program_override_join(struct program *p, const char *section,
+    const char *key, char *buf, size_t size, const char *value)
+{
+	if (strlen(buf) + strlen(value) + 2 > size)
+		program_usage_error(p, "too many values given for", key);
+	/* The override points at buf: later values extend the same text. */
+	if (buf[0] == '\0')
+		program_override(p, section, key, buf);
+	else
+		strcat(buf, " ");
+	strcat(buf, value);
+}
+
+void
 program_usage_error(const struct program *p, const char *msg,
     const char *arg)
 {

@@ -102,6 +102,13 @@ void program_init(struct program *p, const struct program_ops *ops);
 /* Record a flag as a config key (exits 2 when there are too many). */
 void program_override(struct program *p, const char *section,
     const char *key, const char *value);
+/*
+ * A repeatable flag (-l, -k): value appended to buf (space separated),
+ * which becomes section.key's override on the first call; buf must live
+ * as long as p. Exits 2 when buf is full.
+ */
+void program_override_join(struct program *p, const char *section,
+    const char *key, char *buf, size_t size, const char *value);
 /* "name: msg[: arg]" and a hint on stderr, exit 2. */
 void program_usage_error(const struct program *p, const char *msg,
     const char *arg) __attribute__((noreturn));

@@ -133,13 +133,8 @@ main_option(struct program *p, int ch, const char *arg)
 {
 	switch (ch) {
 	case 'k':
-		if (strlen(M.kits) + strlen(arg) + 2 > sizeof(M.kits))
-			program_usage_error(p, "too many -k", NULL);
-		if (M.kits[0] == '\0')
-			program_override(p, "poll", "kits", M.kits);
-		else
-			strcat(M.kits, " ");
-		strcat(M.kits, arg);
+		program_override_join(p, "poll", "kits", M.kits,
+		    sizeof(M.kits), arg);
 		break;
 	case OPT_INTERVAL:
 		program_override(p, "poll", "interval", arg);

@@ -129,13 +129,8 @@ main_option(struct program *p, int ch, const char *arg)
 {
 	switch (ch) {
 	case 'l':
-		if (strlen(M.listen) + strlen(arg) + 2 > sizeof(M.listen))
-			program_usage_error(p, "too many -l", NULL);
-		if (M.listen[0] == '\0')
-			program_override(p, "relay", "listen", M.listen);
-		else
-			strcat(M.listen, " ");
-		strcat(M.listen, arg);
+		program_override_join(p, "relay", "listen", M.listen,
+		    sizeof(M.listen), arg);
 		break;
 	case OPT_UPSTREAM:
 		program_override(p, "relay", "upstream", arg);

@@ -227,3 +227,31 @@ journal_last_positive(struct journal *j, const char *inverter,
 		return jconn_fail(&j->c, "reading a total", err);
 	return 0;
 }
+
+int
+journal_since(struct journal *j, const char *inverter, time_t from,
+    struct journal_row *rows, int max, int *n, const char **err)
+{
+	sqlite3_stmt *st;
+	int rc = SQLITE_DONE;
+
+	*n = 0;
+	if (j->lost)
+		return journal_lost_fail(j, err);
+	/* Rare (a page view, cached), so prepared here and not kept. */
+	if (sqlite3_prepare_v2(j->c.db, "SELECT * FROM (SELECT " FETCH_COLS
+	    " FROM readings WHERE inverter_sn = ?1 AND id <= ?2 ORDER BY id "
+	    "DESC LIMIT ?3) WHERE usec >= ?4 ORDER BY usec, id", -1, &st,
+	    NULL) != SQLITE_OK)
+		return jconn_fail(&j->c, "reading a day", err);
+	sqlite3_bind_text(st, 1, inverter, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, journal_visible(j));
+	sqlite3_bind_int(st, 3, max);
+	sqlite3_bind_int64(st, 4, (int64_t)from * 1000000);
+	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		jconn_read_row(st, &rows[(*n)++]);
+	sqlite3_finalize(st);
+	if (*n < max && rc != SQLITE_DONE)
+		return jconn_fail(&j->c, "reading a day", err);
+	return 0;
+}

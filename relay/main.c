@@ -225,6 +225,25 @@ main_stats(struct program *p, const char *why)
 	    (unsigned long long)outputs_errors(&p->out));
 }
 
+static void
+main_counters(struct program *p, struct program_counters *c)
+{
+	struct relay_stats st;
+
+	(void)p;
+	relay_stats(&M.relay, &st);
+	c->relay = true;
+	c->connections = st.accepted;
+	c->refused = st.refused_client + st.refused_full + st.refused_loop +
+	    st.refused_port + st.refused_per_client;
+	c->frames = st.frames;
+	c->readings = st.readings;
+	c->rejects = st.rejects;
+	c->bytes_from_kit = st.bytes_to_cloud;
+	c->bytes_to_kit = st.bytes_from_cloud;
+	c->upstream_failures = st.upstream_failed;
+}
+
 /* ------------------------------------------------------------------ */
 
 /* Use the whole open-files allowance: each session needs two. */
@@ -249,6 +268,7 @@ static const struct program_ops relay_program = {
 	.stop = main_stop,
 	.reload = main_reload,
 	.stats = main_stats,
+	.counters = main_counters,
 };
 
 int

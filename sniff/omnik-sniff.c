@@ -258,6 +258,22 @@ main_stats(struct program *p, const char *why)
 	source_stats(M.src);
 }
 
+static void
+main_counters(struct program *p, struct program_counters *c)
+{
+	const struct sniff *sn = source_sniff(M.src);
+
+	(void)p;
+	if (sn == NULL)
+		return;
+	c->connections = sn->r.st.flows;
+	c->frames = sn->st.frames;
+	c->readings = sn->st.readings;
+	c->rejects = sn->st.rejects;
+	c->bytes_from_kit = sn->st.bytes_to_server;
+	c->bytes_to_kit = sn->st.bytes_to_client;
+}
+
 /* The one kind of input of the flags or the config; exits if not one. */
 static enum source_kind
 input_kind(struct program *p)
@@ -291,6 +307,7 @@ static const struct program_ops sniff_program = {
 	.prepare = main_prepare,
 	.check = main_check,
 	.stats = main_stats,
+	.counters = main_counters,
 };
 
 int

@@ -135,8 +135,8 @@ check_listen(const char *value, char *err, size_t errlen)
 	    errlen);
 }
 
-static int
-check_section(const void *section, char *err, size_t errlen)
+int
+http_conf_check(const void *section, char *err, size_t errlen)
 {
 	const struct http_conf *c = section;
 	char addr[INET6_ADDRSTRLEN + 1], e[160];
@@ -169,7 +169,7 @@ static const struct config_key http_keys[] = {
 };
 
 const struct config_section http_section = CONFIG_SECTION("http",
-    struct http_conf, http_keys, .check = check_section);
+    struct http_conf, http_keys, .check = http_conf_check);
 
 /* ------------------------------------------------------------------ */
 /* Connections */

@@ -35,6 +35,12 @@ struct http_conf {
 };
 
 extern const struct config_section http_section;
+/*
+ * The keys together (a listen beyond loopback needs allow_remote): the
+ * config file's load runs it; program_configure again after the flags
+ * (--http). 0, or -1 with err.
+ */
+int http_conf_check(const void *conf, char *err, size_t errlen);
 
 /* Parse "ADDR:PORT" / "[ADDR6]:PORT" (numeric); 0, or -1 with err. */
 int http_parse_listen(const char *s, char *addr, size_t addrlen, int *port,

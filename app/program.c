@@ -170,7 +170,9 @@ program_configure(struct program *p)
 	char err[4096];
 
 	if (config_build(&p->cfg, p->config_path, &p->ov, err,
-	    sizeof(err)) != 0 || (p->ops->check != NULL &&
+	    sizeof(err)) != 0 || http_conf_check(config_section_get(&p->cfg,
+	    &http_section), err, sizeof(err)) != 0 ||
+	    (p->ops->check != NULL &&
 	    p->ops->check(p, err, sizeof(err)) != 0)) {
 		/* Every problem, one per line, as the config file has them. */
 		fprintf(stderr, "%s\n", err);

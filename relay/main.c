@@ -25,7 +25,7 @@ usage(FILE *fp)
 "Usage: omnik-relay [-fnvhV] [-c FILE] [-l [ADDR:]PORT]...\n"
 "                   [--upstream original|HOST:PORT|none] [--db PATH]\n"
 "                   [--csv PATH] [-u USER] [--pidfile FILE]\n"
-"                   [--allow-clients CIDR...]\n"
+"                   [--allow-clients CIDR...] [--http ADDR:PORT]\n"
 "\n"
 "A transparent relay for Omnik WiFi kits. The kit's push connection to\n"
 "its portal (TCP port 10004) reaches the relay through an iptables or\n"
@@ -72,6 +72,7 @@ usage(FILE *fp)
 "      --pidfile FILE  where to write the pid when detached\n"
 "                      [omniklog] pidfile (default /run/omniklog/\n"
 "                      omnik-relay.pid)\n"
+"      --http ADDR:PORT  the status page and /metrics there [http] listen\n"
 "  -v, --verbose       more logging: every frame, both directions, and\n"
 "                      every connection (repeatable) [omniklog] verbose\n");
 	program_usage_common(fp);

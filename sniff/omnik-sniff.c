@@ -28,7 +28,7 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 "Usage: omnik-sniff [-fnpvhV] [-c FILE] [--csv PATH] [--db PATH] [-u USER]\n"
-"                   [--pidfile FILE] [--flush SECONDS]\n"
+"                   [--pidfile FILE] [--flush SECONDS] [--http ADDR:PORT]\n"
 "                   (-r FILE... | -i IFACE | --nfqueue N | --stream FILE)\n"
 "                   [--port P]... [--filter EXPR] [-s SNAPLEN] [-B BYTES]\n"
 "\n"
@@ -110,6 +110,8 @@ usage(FILE *fp)
 "      --pidfile FILE  where to write the pid when detached\n"
 "                      [omniklog] pidfile (default /run/omniklog/\n"
 "                      omnik-sniff.pid)\n"
+"      --http ADDR:PORT  with -i or --nfqueue: the status page and /metrics\n"
+"                      there [http] listen\n"
 "  -v, --verbose       more logging: every frame, gaps (repeatable)\n"
 "                      [omniklog] verbose\n");
 	program_usage_common(fp);

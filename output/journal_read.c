@@ -172,6 +172,9 @@ journal_inverters(struct journal *j, int64_t upto,
 	int rc;
 
 	*n = 0;
+	/* A status page asks at any time, a lost journal's too. */
+	if (j->lost)
+		return journal_lost_fail(j, err);
 	if (upto > journal_visible(j))
 		upto = journal_visible(j);
 	if (sqlite3_prepare_v2(j->c.db, "SELECT inverter_sn, max(id) AS m "
@@ -206,6 +209,8 @@ journal_last_positive(struct journal *j, const char *inverter,
 	*value = OMNIK_ABSENT;
 	if ((int)f < 0 || f >= OMNIK_NFIELDS)
 		return 0;
+	if (j->lost)
+		return journal_lost_fail(j, err);
 	for (k = 0; omnik_fields[f].name[k] && k < sizeof(col) - 1; k++)
 		col[k] = (char)tolower((unsigned char)omnik_fields[f].name[k]);
 	col[k] = '\0';

@@ -249,6 +249,17 @@ is "$(code "$URL/metrics")" 200 "after the crowd /metrics answers again"
 check "the portal got every push" \
 	[ "$(ls "$T/portal" | wc -l)" -ge 106 ]
 
+# ---- the journal's directory removed: the pages say so, nothing dies
+rm -rf "$T/journal"
+wait_for "grep -q 'journal: .* while open' $T/relay.log" 6
+sleep 2.5	# the reopen fails: the journal stays lost
+get -o "$T/metrics.lost" -w '%{http_code}' "$URL/metrics" >"$T/lost.code"
+is "$(cat "$T/lost.code")" 200 "journal lost: /metrics still answers"
+check "journal lost: omnik_journal_read_ok 0" \
+	grep -qx 'omnik_journal_read_ok 0' "$T/metrics.lost"
+is "$(code "$URL/")" 200 "journal lost: the page still answers"
+check "journal lost: the relay still runs" kill -0 "$RELAY_PID"
+
 stop_relay TERM
 check "SIGTERM: the relay exits 0" [ "$RELAY_RC" -eq 0 ]
 check "no sanitizer report" sh -c "! grep -q 'Sanitizer' '$T/relay.log'"

@@ -143,6 +143,8 @@ http_conf_check(const void *section, char *err, size_t errlen)
 	bool lo = false;
 	int port;
 
+	if (c == NULL)
+		return 0;	/* not registered: no [http] */
 	if (c->listen[0] == '\0' || http_parse_listen(c->listen, addr,
 	    sizeof(addr), &port, &lo, e, sizeof(e)) != 0)
 		return 0;	/* off, or the key's own check said why */

@@ -116,11 +116,12 @@ check: deps
 # 10004, IPv4 and IPv6, forwarding to each connection's original
 # destination, readings to the journal data/omniklog.db, data/omniklog.csv
 # and stderr, as the user who runs it (-u ''; without it root would need
-# the omniklog user). Ctrl-C stops.
+# the omniklog user), its status page on 127.0.0.1:8080. Ctrl-C stops.
 run: run-deps all
 	@mkdir -p data
 	@echo "omnik-relay: port 10004, upstream original, journal data/omniklog.db, CSV data/omniklog.csv (Ctrl-C stops)"
-	$(B)/omnik-relay -f -c /dev/null -u '' --db data/omniklog.db --csv data/omniklog.csv
+	@echo "status page: http://127.0.0.1:8080/  (JSON: /status.json, Prometheus: /metrics)"
+	$(B)/omnik-relay -f -c /dev/null -u '' --db data/omniklog.db --csv data/omniklog.csv --http 127.0.0.1:8080
 
 bench: all $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done

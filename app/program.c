@@ -17,16 +17,18 @@
 
 #include "csv.h"
 #include "daemon.h"
+#include "http.h"
 #include "log.h"
 #include "notify.h"
 #include "program.h"
 #include "registry.h"
 #include "setup.h"
+#include "status.h"
 #include "text.h"
 #include "version.h"
 
 enum {
-	OPT_CSV = PROGRAM_OPT_COMMON, OPT_DB, OPT_PIDFILE,
+	OPT_CSV = PROGRAM_OPT_COMMON, OPT_DB, OPT_PIDFILE, OPT_HTTP,
 };
 
 static const struct option common_longopts[] = {
@@ -40,19 +42,30 @@ static const struct option common_longopts[] = {
 	{ "csv", required_argument, NULL, OPT_CSV },
 	{ "db", required_argument, NULL, OPT_DB },
 	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
+	{ "http", required_argument, NULL, OPT_HTTP },
 };
 #define COMMON_SHORTOPTS "c:u:fnvhV"
 #define NCOMMON (sizeof(common_longopts) / sizeof(common_longopts[0]))
 #define MAX_LONGOPTS 48
 
+/* The outputs' config sections and the skeleton's own ([http]). */
+#define SECTIONS_MAX 32
+static const struct config_section *sections[SECTIONS_MAX + 2];
+
 void
 program_init(struct program *p, const struct program_ops *ops)
 {
+	size_t n = 0;
+
 	memset(p, 0, sizeof(*p));
 	p->ops = ops;
 	log_init(ops->name, true, 0);
-	/* The outputs' config sections, before the first config call. */
-	config_register(output_sections);
+	for (size_t i = 0; output_sections[i] != NULL && n < SECTIONS_MAX; i++)
+		sections[n++] = output_sections[i];
+	sections[n++] = &http_section;
+	sections[n] = NULL;
+	/* Before the first config call. */
+	config_register(sections);
 }
 
 void
@@ -142,6 +155,9 @@ program_options(struct program *p, int argc, char **argv)
 		case OPT_PIDFILE:
 			program_override(p, "omniklog", "pidfile", optarg);
 			break;
+		case OPT_HTTP:
+			program_override(p, "http", "listen", optarg);
+			break;
 		case 'h':
 			ops->usage(stdout);
 			exit(0);
@@ -168,7 +184,9 @@ program_configure(struct program *p)
 	char err[4096];
 
 	if (config_build(&p->cfg, p->config_path, &p->ov, err,
-	    sizeof(err)) != 0 || (p->ops->check != NULL &&
+	    sizeof(err)) != 0 || http_conf_check(config_section_get(&p->cfg,
+	    &http_section), err, sizeof(err)) != 0 ||
+	    (p->ops->check != NULL &&
 	    p->ops->check(p, err, sizeof(err)) != 0)) {
 		/* Every problem, one per line, as the config file has them. */
 		fprintf(stderr, "%s\n", err);
@@ -338,10 +356,13 @@ program_start(struct program *p, enum program_outputs policy,
 
 	/* A peer that goes away is an error return, not a killed process. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Bound while root may (a low port), failing on the terminal. */
+	p->status = status_open(p);
 	program_detach(p);
 	program_drop(p, false, keep_net_admin);
 	/* Outputs are opened as the user that will write them. */
 	program_outputs_open(p, policy);
+	status_attach(p->status);
 	for (int i = 0; i < 4; i++) {
 		p->sigs[i] = evsignal_new(program_base(p), signo[i], fn[i], p);
 		if (p->sigs[i] == NULL || evsignal_add(p->sigs[i], NULL) != 0)
@@ -404,6 +425,9 @@ program_flush(struct program *p, int seconds)
 void
 program_exit(struct program *p)
 {
+	/* The pages read the outputs: gone first. */
+	status_free(p->status);
+	p->status = NULL;
 	outputs_teardown(&p->out);
 	for (int i = 0; i < 4; i++)
 		if (p->sigs[i] != NULL)

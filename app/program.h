@@ -13,6 +13,7 @@
  *   program_run(p)                   the event loop, until TERM/INT
  *   program_exit(p)                  outputs closed, pid file removed
  *
+ * program_start also opens [http] (status.h) when it has a listen.
  * A one-shot run (a replay) calls program_drop, program_outputs_open and
  * program_flush instead of program_start and program_run.
  *
@@ -32,6 +33,24 @@
 struct event;
 struct event_base;
 struct program;
+struct status;
+
+/*
+ * A program's counters since it started, for /metrics and the status
+ * page (the same the USR1 log line has). A way in leaves what it has
+ * not at 0 and says which it has.
+ */
+struct program_counters {
+	uint64_t connections;		/* accepted (relay), TCP flows (sniffer) */
+	uint64_t refused;		/* connections refused (relay) */
+	uint64_t frames;		/* whole frames, kit to portal */
+	uint64_t readings;
+	uint64_t rejects;		/* frames kept raw with a reason */
+	uint64_t bytes_from_kit;	/* stream bytes, kit to portal */
+	uint64_t bytes_to_kit;		/* portal to kit */
+	uint64_t upstream_failures;	/* relay: the portal not reached */
+	bool relay;			/* refused and upstream_failures count */
+};
 
 /* The main's own part. Every hook may be NULL. */
 struct program_ops {
@@ -53,6 +72,8 @@ struct program_ops {
 	void (*reload)(struct program *p);
 	/* USR1: log the counters. */
 	void (*stats)(struct program *p, const char *why);
+	/* The counters, for [http] (zeroed before the call). */
+	void (*counters)(struct program *p, struct program_counters *c);
 };
 
 /* Values of the shared long-only options; the main's own stay below. */
@@ -96,6 +117,7 @@ struct program {
 	bool detached;
 	const char *user;		/* program_drop made us this one */
 	struct event *sigs[4];
+	struct status *status;		/* [http]: the status page, or NULL */
 };
 
 void program_init(struct program *p, const struct program_ops *ops);

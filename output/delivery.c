@@ -30,6 +30,8 @@ struct delivery {
 	bool parked;		/* not following the journal (delivery_park) */
 	uint64_t delivered;
 	uint64_t save_errors;
+	uint64_t failures;		/* RETRY and STOP results */
+	struct timeval last_ok, last_fail;
 };
 
 static void step(struct delivery *d);
@@ -299,6 +301,12 @@ delivery_done(struct delivery *d, int n, enum delivery_result r,
 			log_warnx("output %s: %s (rows may be sent again "
 			    "after a restart)", d->name, e);
 	}
+	if (n > 0)
+		gettimeofday(&d->last_ok, NULL);
+	if (r == DELIVERY_RETRY || r == DELIVERY_STOP) {
+		d->failures++;
+		gettimeofday(&d->last_fail, NULL);
+	}
 	if (d->parked)
 		return;		/* parked from inside send: stay so */
 	switch (r) {
@@ -345,4 +353,31 @@ delivery_done(struct delivery *d, int n, enum delivery_result r,
 	}
 	d->waiting = true;
 	arm(d, ms);
+}
+
+void *
+delivery_ctx(const struct delivery *d)
+{
+	return d->ctx;
+}
+
+void
+delivery_status(struct delivery *d, struct output_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	snprintf(st->name, sizeof(st->name), "%s", d->name);
+	/* A stopped output still owes its rows: the page says how many. */
+	if (d->stopped && !d->parked) {
+		int64_t last = journal_last_id(d->j, d->by_inverter ?
+		    d->inverter : NULL);
+
+		st->backlog = last > d->cursor ? last - d->cursor : 0;
+	} else {
+		st->backlog = delivery_backlog(d);
+	}
+	st->delivered = d->delivered;
+	st->last_ok = d->last_ok;
+	st->errors = d->failures;
+	st->last_error_at = d->last_fail;
+	st->stopped = d->stopped;
 }

@@ -29,6 +29,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include "journal.h"
@@ -103,5 +104,23 @@ bool delivery_parked(const struct delivery *d);
 int64_t delivery_backlog(struct delivery *d);
 const char *delivery_name(const struct delivery *d);
 uint64_t delivery_count(const struct delivery *d);	/* rows delivered */
+void *delivery_ctx(const struct delivery *d);	/* the output's own */
+
+/*
+ * What a status page shows of one output (outputs_status, setup.h). The
+ * delivery fills the cursor's part; the output's status callback
+ * (registry.h) the text of its last error.
+ */
+struct output_status {
+	char name[64];
+	int64_t backlog;		/* journal rows not yet delivered */
+	uint64_t delivered;		/* rows, since the start */
+	struct timeval last_ok;		/* the last rows delivered; 0: none */
+	uint64_t errors;		/* attempts that failed (backed off) */
+	struct timeval last_error_at;	/* 0: none */
+	char last_error[256];		/* the output's words, or "" */
+	bool stopped;			/* a configuration error */
+};
+void delivery_status(struct delivery *d, struct output_status *st);
 
 #endif /* DELIVERY_H */

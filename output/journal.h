@@ -143,6 +143,14 @@ int journal_inverters(struct journal *j, int64_t upto,
     struct journal_inverter *inv, int max, int *n, const char **err);
 int journal_last_positive(struct journal *j, const char *inverter,
     enum omnik_field f, int64_t upto, int64_t *value, const char **err);
+/*
+ * A status page's curve: the inverter's readings taken at or after
+ * `from` (epoch seconds) among its last `max` rows, oldest first, at most
+ * max. Bounded work whatever the journal holds: one index walk of max
+ * rows.
+ */
+int journal_since(struct journal *j, const char *inverter, time_t from,
+    struct journal_row *rows, int max, int *n, const char **err);
 
 /*
  * Delivery cursors: the id of the last row an output has delivered (or

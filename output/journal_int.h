@@ -101,6 +101,11 @@ int jconn_apply(struct jconn *c, struct jentry *e, int retention_days,
 bool jentry_fault(int rc);
 const char *jentry_what(const struct jentry *e);
 int64_t jconn_last_id(struct jconn *c, const char *inverter, int64_t cap);
+/* The columns jconn_read_row() reads, in its order. */
+#define FETCH_COLS "id, usec, kit_sn, inverter_sn, ctrl, fault, fw_main, " \
+	"fw_slave, temp, vpv1, vpv2, vpv3, ipv1, ipv2, ipv3, iac1, iac2, " \
+	"iac3, vac1, vac2, vac3, fac1, pac1, fac2, pac2, fac3, pac3, " \
+	"etoday, etotal, htotal, runmode, length(frame), variant, historical"
 void jconn_read_row(sqlite3_stmt *st, struct journal_row *row);
 void jconn_column_text(sqlite3_stmt *st, int col, char *buf, size_t n);
 double jconn_pow10(int decimals);

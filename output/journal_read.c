@@ -172,6 +172,9 @@ journal_inverters(struct journal *j, int64_t upto,
 	int rc;
 
 	*n = 0;
+	/* A status page asks at any time, a lost journal's too. */
+	if (j->lost)
+		return journal_lost_fail(j, err);
 	if (upto > journal_visible(j))
 		upto = journal_visible(j);
 	if (sqlite3_prepare_v2(j->c.db, "SELECT inverter_sn, max(id) AS m "
@@ -206,6 +209,8 @@ journal_last_positive(struct journal *j, const char *inverter,
 	*value = OMNIK_ABSENT;
 	if ((int)f < 0 || f >= OMNIK_NFIELDS)
 		return 0;
+	if (j->lost)
+		return journal_lost_fail(j, err);
 	for (k = 0; omnik_fields[f].name[k] && k < sizeof(col) - 1; k++)
 		col[k] = (char)tolower((unsigned char)omnik_fields[f].name[k]);
 	col[k] = '\0';
@@ -225,5 +230,33 @@ journal_last_positive(struct journal *j, const char *inverter,
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return jconn_fail(&j->c, "reading a total", err);
+	return 0;
+}
+
+int
+journal_since(struct journal *j, const char *inverter, time_t from,
+    struct journal_row *rows, int max, int *n, const char **err)
+{
+	sqlite3_stmt *st;
+	int rc = SQLITE_DONE;
+
+	*n = 0;
+	if (j->lost)
+		return journal_lost_fail(j, err);
+	/* Rare (a page view, cached), so prepared here and not kept. */
+	if (sqlite3_prepare_v2(j->c.db, "SELECT * FROM (SELECT " FETCH_COLS
+	    " FROM readings WHERE inverter_sn = ?1 AND id <= ?2 ORDER BY id "
+	    "DESC LIMIT ?3) WHERE usec >= ?4 ORDER BY usec, id", -1, &st,
+	    NULL) != SQLITE_OK)
+		return jconn_fail(&j->c, "reading a day", err);
+	sqlite3_bind_text(st, 1, inverter, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, journal_visible(j));
+	sqlite3_bind_int(st, 3, max);
+	sqlite3_bind_int64(st, 4, (int64_t)from * 1000000);
+	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		jconn_read_row(st, &rows[(*n)++]);
+	sqlite3_finalize(st);
+	if (*n < max && rc != SQLITE_DONE)
+		return jconn_fail(&j->c, "reading a day", err);
 	return 0;
 }

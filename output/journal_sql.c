@@ -176,10 +176,6 @@ prepare_all(struct jconn *c, bool writer)
 		len += (size_t)snprintf(sql + len, sizeof(sql) - len, ",?");
 	snprintf(sql + len, sizeof(sql) - len, ")");
 
-#define FETCH_COLS "id, usec, kit_sn, inverter_sn, ctrl, fault, fw_main, " \
-	"fw_slave, temp, vpv1, vpv2, vpv3, ipv1, ipv2, ipv3, iac1, iac2, " \
-	"iac3, vac1, vac2, vac3, fac1, pac1, fac2, pac2, fac3, pac3, " \
-	"etoday, etotal, htotal, runmode, length(frame), variant, historical"
 	/* What the writer thread runs. */
 	if (prepare(c, sql, &c->ins) != 0 ||
 	    prepare(c, "INSERT INTO rejects (time, usec, source, reason, "

@@ -249,8 +249,10 @@ arm_retry(struct mqtt *q)
 static void
 mq_down(struct mqtt *q, const char *why)
 {
+	snprintf(q->down_err, sizeof(q->down_err), "%s:%d: %s", q->host,
+	    q->port, why);
 	if (q->state != MQ_DOWN)
-		log_warnx("output mqtt: %s:%d: %s", q->host, q->port, why);
+		log_warnx("output mqtt: %s", q->down_err);
 	q->state = MQ_DOWN;
 	drop_events(q);
 	/*
@@ -701,9 +703,19 @@ mqtt_driver_start(struct journal *j, struct event_base *base,
 	return 0;
 }
 
+static void
+mqtt_status(void *ctx, struct output_status *st)
+{
+	const struct mqtt *q = ctx;
+
+	snprintf(st->last_error, sizeof(st->last_error), "%.255s",
+	    q->down_err);
+}
+
 const struct output_driver mqtt_driver = {
 	.name = "mqtt",
 	.section = &mqtt_section,
 	.enabled = mqtt_enabled,
 	.start = mqtt_driver_start,
+	.status = mqtt_status,
 };

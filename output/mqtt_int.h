@@ -47,6 +47,7 @@ struct mq_inv {
 };
 
 struct mqtt {
+	char down_err[320];		/* why it last went down (status) */
 	struct delivery *d;
 	struct event_base *base;
 	struct mosquitto *m;

@@ -706,9 +706,20 @@ pgsql_driver_start(struct journal *j, struct event_base *base,
 	return 0;
 }
 
+static void
+pgsql_status(void *ctx, struct output_status *st)
+{
+	const struct pgsql *p = ctx;
+
+	/* Only a failure writes it: it is the last one, not the state. */
+	snprintf(st->last_error, sizeof(st->last_error), "%.255s",
+	    p->last_err);
+}
+
 const struct output_driver pgsql_driver = {
 	.name = "postgresql",
 	.section = &pgsql_section,
 	.enabled = pgsql_enabled,
 	.start = pgsql_driver_start,
+	.status = pgsql_status,
 };

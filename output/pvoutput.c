@@ -67,6 +67,7 @@ struct pv_client {
 };
 
 struct pv_system {
+	char last_err[256];		/* for the status page */
 	struct pv_client *c;
 	struct delivery *d;
 	char sid[16];
@@ -343,8 +344,10 @@ finish(struct pv_system *s, CURLcode cc)
 	request_free(s);
 	if (cc != CURLE_OK) {
 		/* No URL in it, and the key travels in a header. */
-		log_warnx("output pvoutput system %s: %s", s->sid,
+		snprintf(s->last_err, sizeof(s->last_err), "%s",
 		    s->curl_err[0] ? s->curl_err : curl_easy_strerror(cc));
+		log_warnx("output pvoutput system %s: %s", s->sid,
+		    s->last_err);
 		delivery_done(s->d, 0, DELIVERY_RETRY, 0);
 		return;
 	}
@@ -362,8 +365,10 @@ finish(struct pv_system *s, CURLcode cc)
 			delivery_done(s->d, 0, DELIVERY_OK, 0);
 			return;
 		}
-		log_warnx("output pvoutput system %s: status %s skipped: %s",
-		    s->sid, s->nsent ? s->sent[0] : "?", reply_line(s));
+		snprintf(s->last_err, sizeof(s->last_err), "status %s "
+		    "skipped: %s", s->nsent ? s->sent[0] : "?", reply_line(s));
+		log_warnx("output pvoutput system %s: %s", s->sid,
+		    s->last_err);
 		if (s->single > 0)
 			s->single--;
 		members_apply(s->mem, s->nmem, s->rows,
@@ -372,8 +377,10 @@ finish(struct pv_system *s, CURLcode cc)
 		    DELIVERY_OK, 0);
 		return;
 	case 401:
-		log_warnx("output pvoutput system %s: %s: check [pvoutput] "
-		    "api_key and systems", s->sid, reply_line(s));
+		snprintf(s->last_err, sizeof(s->last_err), "%s: check "
+		    "[pvoutput] api_key and systems", reply_line(s));
+		log_warnx("output pvoutput system %s: %s", s->sid,
+		    s->last_err);
 		delivery_done(s->d, 0, DELIVERY_STOP, 0);
 		return;
 	case 403:
@@ -383,20 +390,26 @@ finish(struct pv_system *s, CURLcode cc)
 			char when[32];
 
 			fmt_local(at, when, sizeof(when));
-			log_warnx("output pvoutput system %s: rate limit "
-			    "reached; waiting until %s", s->sid, when);
+			snprintf(s->last_err, sizeof(s->last_err), "rate "
+			    "limit reached; waiting until %s", when);
+			log_warnx("output pvoutput system %s: %s", s->sid,
+			    s->last_err);
 			s->c->remaining = 0;
 			s->c->reset = at;
 			delivery_done(s->d, 0, DELIVERY_WAIT, at);
 			return;
 		}
-		log_warnx("output pvoutput system %s: %s: check [pvoutput]",
-		    s->sid, reply_line(s));
+		snprintf(s->last_err, sizeof(s->last_err), "%s: check "
+		    "[pvoutput]", reply_line(s));
+		log_warnx("output pvoutput system %s: %s", s->sid,
+		    s->last_err);
 		delivery_done(s->d, 0, DELIVERY_STOP, 0);
 		return;
 	default:
-		log_warnx("output pvoutput system %s: HTTP %ld: %s", s->sid,
+		snprintf(s->last_err, sizeof(s->last_err), "HTTP %ld: %s",
 		    code, reply_line(s));
+		log_warnx("output pvoutput system %s: %s", s->sid,
+		    s->last_err);
 		delivery_done(s->d, 0, DELIVERY_RETRY, 0);
 		return;
 	}
@@ -734,9 +747,18 @@ pvoutput_enabled(const void *conf)
 	return c->api_key[0] != '\0';
 }
 
+static void
+pv_status(void *ctx, struct output_status *st)
+{
+	const struct pv_system *s = ctx;
+
+	snprintf(st->last_error, sizeof(st->last_error), "%s", s->last_err);
+}
+
 const struct output_driver pvoutput_driver = {
 	.name = "pvoutput",
 	.section = &pvoutput_section,
 	.enabled = pvoutput_enabled,
 	.start = pvoutput_start,
+	.status = pv_status,
 };

@@ -20,6 +20,7 @@ struct config_section;
 struct delivery;
 struct event_base;
 struct journal;
+struct output_status;
 
 struct output_driver {
 	const char *name;
@@ -34,6 +35,12 @@ struct output_driver {
 	int (*start)(struct journal *j, struct event_base *base,
 	    const void *conf, struct delivery **out, int max, int *n,
 	    char *err, size_t errlen);
+	/*
+	 * Optional: what the status page and /metrics show beyond the
+	 * cursor (delivery_status fills that part first): the last error in
+	 * the output's words. ctx is the delivery's (delivery_ctx).
+	 */
+	void (*status)(void *ctx, struct output_status *st);
 };
 
 /* NULL-terminated. */

@@ -41,11 +41,15 @@ struct csv_out {
 	bool failing;			/* the last write from it failed */
 	uint64_t from_journal;		/* lines written from it, this time */
 	uint64_t lost;			/* readings in neither store */
+	char last_err[256];		/* while failing, for the status page */
+	struct timeval last_write;	/* the last line written directly */
+	uint64_t write_errors;		/* direct writes that failed */
 };
 
 struct outputs_remote {
 	struct journal *j;		/* owned by the journal sink */
 	struct delivery *d[REMOTE_MAX];
+	const struct output_driver *drv[REMOTE_MAX];	/* NULL: the CSV */
 	int nd;
 	struct csv_out *csv;		/* its delivery is one of d[] */
 	struct event *prune;
@@ -337,6 +341,8 @@ csv_send(void *ctx, const struct journal_row *rows, int n)
 		co->from_journal++;
 	}
 	if (i < n) {
+		snprintf(co->last_err, sizeof(co->last_err), "write failed: %s",
+		    e ? e : "unknown error");
 		if (!co->failing)
 			log_warnx("output csv: write failed: %s (journal rows "
 			    "from %lld on wait for it; retried)", e ? e :
@@ -346,6 +352,7 @@ csv_send(void *ctx, const struct journal_row *rows, int n)
 		return 0;
 	}
 	co->failing = false;
+	co->last_err[0] = '\0';
 	delivery_done(co->d, n, DELIVERY_OK, 0);
 	/* Nothing queued, nothing committed unwritten: go direct again. */
 	if (journal_queued(co->j) == 0 && delivery_backlog(co->d) == 0)
@@ -397,8 +404,13 @@ csv_sink_reading(void *ctx, const struct record *rec, const char **err)
 		*err = "line too long";
 		return -1;
 	}
-	if (csv_write(co->c, rec->reading, &rec->when, err) == 0)
+	if (csv_write(co->c, rec->reading, &rec->when, err) == 0) {
+		gettimeofday(&co->last_write, NULL);
 		return 0;
+	}
+	co->write_errors++;
+	snprintf(co->last_err, sizeof(co->last_err), "write failed: %s",
+	    *err);
 	log_warnx("output csv: write failed: %s; that line and the next come "
 	    "from the journal, in order, once the CSV can be written, then "
 	    "directly again", *err);
@@ -539,6 +551,8 @@ start_remote(struct outputs_remote *r, const struct config *cfg,
 		if (od->start(r->j, base, conf, r->d + r->nd, REMOTE_MAX - r->nd,
 		    &n, err, errlen) != 0)
 			return -1;
+		for (int k = 0; k < n; k++)
+			r->drv[r->nd + k] = od;
 		r->nd += n;
 	}
 	return 0;
@@ -711,4 +725,35 @@ outputs_teardown(struct outputs *o)
 		o->sinks[i].ctx = NULL;
 	}
 	o->n = 0;
+}
+
+struct journal *
+outputs_journal(const struct outputs *o)
+{
+	return o->remote != NULL ? o->remote->j : NULL;
+}
+
+int
+outputs_status(struct outputs *o, struct output_status *st, int max)
+{
+	struct outputs_remote *r = o->remote;
+	int n = 0;
+
+	for (int i = 0; r != NULL && i < r->nd && n < max; i++, n++) {
+		delivery_status(r->d[i], &st[n]);
+		if (r->csv != NULL && r->d[i] == r->csv->d) {
+			struct csv_out *co = r->csv;
+
+			/* Written directly, the CSV owes nothing to the journal
+			 * and its last success is its last direct write. */
+			snprintf(st[n].last_error, sizeof(st[n].last_error),
+			    "%s", co->last_err);
+			if (timercmp(&co->last_write, &st[n].last_ok, >))
+				st[n].last_ok = co->last_write;
+			st[n].errors += co->write_errors;
+		} else if (r->drv[i] != NULL && r->drv[i]->status != NULL) {
+			r->drv[i]->status(delivery_ctx(r->d[i]), &st[n]);
+		}
+	}
+	return n;
 }

@@ -25,6 +25,8 @@
 #include "outputs.h"
 
 struct event_base;
+struct journal;
+struct output_status;
 
 /*
  * Initialises o. cfg->db "" means no journal and no remote outputs (an
@@ -36,5 +38,9 @@ int outputs_setup(struct outputs *o, const struct config *cfg,
 int outputs_sync(struct outputs *o, int timeout_ms, const char **err);
 int64_t outputs_backlog(struct outputs *o);
 void outputs_teardown(struct outputs *o);
+/* The journal the outputs follow (NULL: none), for readers on the loop. */
+struct journal *outputs_journal(const struct outputs *o);
+/* Up to max deliveries' status (delivery.h), in start order: how many. */
+int outputs_status(struct outputs *o, struct output_status *st, int max);
 
 #endif /* SETUP_H */

@@ -25,7 +25,7 @@ usage(FILE *fp)
 "Usage: omnik-relay [-fnvhV] [-c FILE] [-l [ADDR:]PORT]...\n"
 "                   [--upstream original|HOST:PORT|none] [--db PATH]\n"
 "                   [--csv PATH] [-u USER] [--pidfile FILE]\n"
-"                   [--allow-clients CIDR...]\n"
+"                   [--allow-clients CIDR...] [--http ADDR:PORT]\n"
 "\n"
 "A transparent relay for Omnik WiFi kits. The kit's push connection to\n"
 "its portal (TCP port 10004) reaches the relay through an iptables or\n"
@@ -72,6 +72,7 @@ usage(FILE *fp)
 "      --pidfile FILE  where to write the pid when detached\n"
 "                      [omniklog] pidfile (default /run/omniklog/\n"
 "                      omnik-relay.pid)\n"
+"      --http ADDR:PORT  the status page and /metrics there [http] listen\n"
 "  -v, --verbose       more logging: every frame, both directions, and\n"
 "                      every connection (repeatable) [omniklog] verbose\n");
 	program_usage_common(fp);
@@ -220,6 +221,25 @@ main_stats(struct program *p, const char *why)
 	    (unsigned long long)outputs_errors(&p->out));
 }
 
+static void
+main_counters(struct program *p, struct program_counters *c)
+{
+	struct relay_stats st;
+
+	(void)p;
+	relay_stats(&M.relay, &st);
+	c->relay = true;
+	c->connections = st.accepted;
+	c->refused = st.refused_client + st.refused_full + st.refused_loop +
+	    st.refused_port + st.refused_per_client;
+	c->frames = st.frames;
+	c->readings = st.readings;
+	c->rejects = st.rejects;
+	c->bytes_from_kit = st.bytes_to_cloud;
+	c->bytes_to_kit = st.bytes_from_cloud;
+	c->upstream_failures = st.upstream_failed;
+}
+
 /* ------------------------------------------------------------------ */
 
 /* Use the whole open-files allowance: each session needs two. */
@@ -244,6 +264,7 @@ static const struct program_ops relay_program = {
 	.stop = main_stop,
 	.reload = main_reload,
 	.stats = main_stats,
+	.counters = main_counters,
 };
 
 int

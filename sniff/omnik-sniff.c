@@ -28,7 +28,7 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 "Usage: omnik-sniff [-fnpvhV] [-c FILE] [--csv PATH] [--db PATH] [-u USER]\n"
-"                   [--pidfile FILE] [--flush SECONDS]\n"
+"                   [--pidfile FILE] [--flush SECONDS] [--http ADDR:PORT]\n"
 "                   (-r FILE... | -i IFACE | --nfqueue N | --stream FILE)\n"
 "                   [--port P]... [--filter EXPR] [-s SNAPLEN] [-B BYTES]\n"
 "\n"
@@ -110,6 +110,8 @@ usage(FILE *fp)
 "      --pidfile FILE  where to write the pid when detached\n"
 "                      [omniklog] pidfile (default /run/omniklog/\n"
 "                      omnik-sniff.pid)\n"
+"      --http ADDR:PORT  with -i or --nfqueue: the status page and /metrics\n"
+"                      there [http] listen\n"
 "  -v, --verbose       more logging: every frame, gaps (repeatable)\n"
 "                      [omniklog] verbose\n");
 	program_usage_common(fp);
@@ -258,6 +260,22 @@ main_stats(struct program *p, const char *why)
 	source_stats(M.src);
 }
 
+static void
+main_counters(struct program *p, struct program_counters *c)
+{
+	const struct sniff *sn = source_sniff(M.src);
+
+	(void)p;
+	if (sn == NULL)
+		return;
+	c->connections = sn->r.st.flows;
+	c->frames = sn->st.frames;
+	c->readings = sn->st.readings;
+	c->rejects = sn->st.rejects;
+	c->bytes_from_kit = sn->st.bytes_to_server;
+	c->bytes_to_kit = sn->st.bytes_to_client;
+}
+
 /* The one kind of input of the flags or the config; exits if not one. */
 static enum source_kind
 input_kind(struct program *p)
@@ -291,6 +309,7 @@ static const struct program_ops sniff_program = {
 	.prepare = main_prepare,
 	.check = main_check,
 	.stats = main_stats,
+	.counters = main_counters,
 };
 
 int

@@ -113,6 +113,10 @@ on_data(void *arg, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 	uint64_t base;
 	struct stream *st = unpark(s, f, d, when, &base);
 
+	if (d == TCPREASM_TO_SERVER)
+		s->st.bytes_to_server += len;
+	else
+		s->st.bytes_to_client += len;
 	stream_feed(st, buf, len, when);
 	park(s, f, d, st, base);
 }

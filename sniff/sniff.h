@@ -39,6 +39,7 @@ struct sniff_stats {
 	uint64_t readings;
 	uint64_t rejects;
 	uint64_t skipped;	/* stream bytes outside frames, not filler */
+	uint64_t bytes_to_server, bytes_to_client;	/* in-order bytes */
 	uint64_t no_memory;
 };
 

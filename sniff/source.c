@@ -460,3 +460,9 @@ source_close(struct source *src)
 	src->ops->close(src);
 	free(src);
 }
+
+const struct sniff *
+source_sniff(const struct source *src)
+{
+	return src != NULL && src->sniffing ? &src->sn : NULL;
+}

@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "outputs.h"
+#include "sniff.h"
 #include "tcpreasm.h"
 
 struct event_base;
@@ -62,6 +63,8 @@ const char *source_name(const struct source *src);
 int source_start(struct source *src, struct event_base *base, char *err,
     size_t errlen);
 void source_stats(struct source *src);
+/* The capture's counters (/metrics), NULL for a raw stream. */
+const struct sniff *source_sniff(const struct source *src);
 void source_close(struct source *src);
 
 #endif /* SOURCE_H */

@@ -83,8 +83,8 @@ $(B)/tests/test_delivery: $(B)/tests/test_delivery.o $(B)/output/delivery.o \
 # used by tests/relay/ and by the relay benchmark (which runs on build/).
 RELAY_TEST_PROGS := $(B)/tests/kitsim $(B)/tests/portal
 TEST_TOOLS += $(RELAY_TEST_PROGS)
-BENCHES += tests/bench-relay.sh
-bench: $(RELAY_TEST_PROGS)
+BENCHES += tests/bench-relay.sh tests/bench-http.sh
+bench: $(RELAY_TEST_PROGS) $(B)/tests/omk-feed
 $(RELAY_TEST_PROGS): $(B)/tests/%: $(B)/tests/%.o $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(shell pkg-config --libs libevent 2>/dev/null || echo -levent)
 

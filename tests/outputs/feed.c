@@ -12,6 +12,7 @@
  *   omk-feed -c CONF [--count N] [--start EPOCH] [--step S] [--interval MS]
  *            [--inverters K] [--bad I] [--flush S] [--first I]
  *            [--night-from I] [--offline-from I] [--stay]
+ *            [--serial SN] [--firmware FW]
  *
  * Reading i (from --first, default 0) is stamped start + i * step, and
  * its values follow from i (ETOTAL = 10000 kWh + i / 10, PAC1 = 100 + i W
@@ -78,6 +79,9 @@ day_first(time_t start, int step, int i)
 	return (int)((mid - start + step - 1) / step);
 }
 
+/* --serial, --firmware: hostile strings for the status page's tests. */
+static const char *serial_opt, *fw_opt;
+
 static void
 make_frame(int i, int k, int bad, int night, int offline, int day0,
     int nday0, int oday0, uint8_t *frame, size_t *len)
@@ -89,6 +93,8 @@ make_frame(int i, int k, int bad, int night, int offline, int day0,
 	r.ctrl1 = 0x41;
 	snprintf(r.inverter_sn, sizeof(r.inverter_sn), "NLDN30201300%04u",
 	    (unsigned)k % 10000u);
+	if (serial_opt != NULL && k == 0)
+		snprintf(r.inverter_sn, sizeof(r.inverter_sn), "%s", serial_opt);
 	r.value[OMNIK_TEMP] = 300 + i % 50;
 	r.value[OMNIK_VPV1] = 3000 + i % 100;
 	r.value[OMNIK_VPV2] = 2900;
@@ -119,7 +125,8 @@ make_frame(int i, int k, int bad, int night, int offline, int day0,
 		r.value[OMNIK_ETOTAL] = 100000 + offline;
 	}
 	r.has_fw = true;
-	snprintf(r.fw_main, sizeof(r.fw_main), "V5.07Build230");
+	snprintf(r.fw_main, sizeof(r.fw_main), "%s", fw_opt ? fw_opt :
+	    "V5.07Build230");
 	snprintf(r.fw_slave, sizeof(r.fw_slave), "V4.13Build253");
 	if (omnik_encode_data(&r, 0x7D, frame, OMNIK_FRAME_MAX, len) !=
 	    OMNIK_OK)
@@ -213,6 +220,8 @@ main(int argc, char **argv)
 		{ "night-from", required_argument, NULL, 'N' },
 		{ "offline-from", required_argument, NULL, 'O' },
 		{ "stay", no_argument, NULL, 'S' },
+		{ "serial", required_argument, NULL, 'E' },
+		{ "firmware", required_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct feed f = { .count = 10, .inverters = 1, .bad = -1, .night = -1, .offline = -1,
@@ -242,6 +251,8 @@ main(int argc, char **argv)
 		case 'N': f.night = atoi(optarg); break;
 		case 'O': f.offline = atoi(optarg); break;
 		case 'S': f.stay = true; break;
+		case 'E': serial_opt = optarg; break;
+		case 'W': fw_opt = optarg; break;
 		default: return 2;
 		}
 	}

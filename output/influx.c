@@ -63,6 +63,7 @@ struct ix {
 	size_t reply_len;
 	long retry_after;	/* seconds; -1: none */
 	char curl_err[CURL_ERROR_SIZE];
+	char last_error[256];	/* for the status page */
 	long last_err;		/* logged once until it changes: an HTTP
 				 * status, -curl's code; 0: none */
 };
@@ -199,6 +200,8 @@ failed(struct ix *x, long code, const char *what)
 	if (x->last_err == code)
 		return;
 	x->last_err = code;
+	snprintf(x->last_error, sizeof(x->last_error), "%.*s",
+	    (int)sizeof(x->last_error) - 1, what);
 	log_warnx("output influxdb: %s", what);
 }
 
@@ -251,6 +254,8 @@ refused(struct ix *x, const char *why)
 	}
 	row = &x->rows[x->line_row];
 	fmt_time(row->when.tv_sec, t, sizeof(t));
+	snprintf(x->last_error, sizeof(x->last_error), "reading of "
+	    "inverter %s at %s skipped: %s", row->r.inverter_sn, t, why);
 	log_warnx("output influxdb: reading of inverter %s at %s skipped: "
 	    "InfluxDB says: %s", row->r.inverter_sn, t, why);
 	delivered(x);
@@ -269,6 +274,8 @@ stop(struct ix *x, long code, const char *why)
 		fix = x->v2 ? "check [influxdb] token (write access to the "
 		    "bucket)" : "check [influxdb] user and password (write "
 		    "access to db)";
+	snprintf(x->last_error, sizeof(x->last_error), "HTTP %ld: %s: %s",
+	    code, why, fix);
 	log_warnx("output influxdb: HTTP %ld: %s: %s; stopped", code, why,
 	    fix);
 	delivery_done(x->d, 0, DELIVERY_STOP, 0);
@@ -569,9 +576,19 @@ influx_enabled(const void *conf)
 	return c->url[0] != '\0';
 }
 
+static void
+influx_status(void *ctx, struct output_status *st)
+{
+	const struct ix *x = ctx;
+
+	snprintf(st->last_error, sizeof(st->last_error), "%s",
+	    x->last_error);
+}
+
 const struct output_driver influx_driver = {
 	.name = "influxdb",
 	.section = &influx_section,
 	.enabled = influx_enabled,
 	.start = influx_start,
+	.status = influx_status,
 };

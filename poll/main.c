@@ -210,6 +210,20 @@ on_usr2(evutil_socket_t fd, short what, void *arg)
 	poll_now(&M.pl);
 }
 
+/* For [http]: a poll counts as a connection, whichever method it used. */
+static void
+main_counters(struct program *p, struct program_counters *c)
+{
+	(void)p;
+	for (int i = 0; i < M.pl.nkits; i++) {
+		const struct poll_kit *k = &M.pl.kits[i];
+
+		c->connections += k->polls;
+		c->readings += k->readings;
+		c->bytes_from_kit += k->bytes_total;
+	}
+}
+
 static const struct program_ops poll_program = {
 	.name = PROG,
 	.usage = usage,
@@ -219,6 +233,7 @@ static const struct program_ops poll_program = {
 	.check = main_check,
 	.reload = main_reload,
 	.stats = main_stats,
+	.counters = main_counters,
 };
 
 int

@@ -87,6 +87,7 @@ struct poll_kit {
 	uint64_t missed;
 	struct timeval silent_since;
 	uint64_t polls, readings;
+	uint64_t bytes_total;		/* every attempt's, for [http] */
 };
 
 struct poller {

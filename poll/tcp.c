@@ -124,6 +124,7 @@ on_read(struct poll_kit *k)
 	}
 	gettimeofday(&now, NULL);
 	k->bytes += (uint64_t)n;
+	k->bytes_total += (uint64_t)n;
 	stream_feed(&k->st, buf, (size_t)n, &now);
 	if ((done = answer_complete(k)) >= 0) {
 		tcp_end(k, (enum poll_result)done);

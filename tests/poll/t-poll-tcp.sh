@@ -35,7 +35,8 @@ timeout = 3
 CONF
 } >"$T/poll.conf"
 ip netns exec "$NS_P" "$POLL" -f -v -u '' -c "$T/poll.conf" \
-    --db "$T/p.db" --csv "$T/p.csv" >"$T/p.out" 2>"$T/p.err" &
+    --db "$T/p.db" --csv "$T/p.csv" --http 127.0.0.1:8080 \
+    >"$T/p.out" 2>"$T/p.err" &
 POLL_PID=$!
 _pids+=("$POLL_PID")
 check "poller starts" wait_for 10 grep -q 'started: 9 kits every 300 s' "$T/p.err" ||
@@ -71,6 +72,17 @@ for r in 2 3; do
 	check "round $r done" wait_for 40 round_done $r
 done
 check "18 readings in the journal, each once" wait_for 10 journal_is 18 "$T/p.db"
+# The poller serves [http] as the relay does: its counters and readings.
+metric() {	# NAME [LABEL-FILTER]: the value of the first matching line
+	in_p curl -sf --max-time 5 http://127.0.0.1:8080/metrics |
+	    grep -E "^$1(\{[^}]*${2:-}[^}]*\})? " | head -n 1 | awk '{print $2}'
+}
+check "/metrics: 18 readings counted" test "$(metric omnik_readings_total)" = 18
+check "/metrics: 27 polls counted as connections" \
+    test "$(metric omnik_connections_total)" = 27
+check "/metrics: the polled inverter's energy, as the journal has it" test \
+    "$(metric omnik_inverter_energy_kwh_total "kit_sn=\"$S_LOW\"")" = \
+    "$(sqlite3 "$T/p.db" "SELECT etotal FROM readings WHERE kit_sn = $S_LOW ORDER BY id DESC LIMIT 1")"
 check "no two alike" test \
     "$(sqlite3 "$T/p.db" "SELECT count(DISTINCT kit_sn || ':' || inverter_sn || ':' || etotal) FROM readings")" -eq 18
 check "18 rows in the CSV" test "$(csv_count "$T/p.csv")" -eq 18

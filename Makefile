@@ -250,4 +250,4 @@ cross:
 clean:
 	rm -rf build
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find $(sort build $(B)) -name '*.d' 2>/dev/null)

@@ -8,6 +8,7 @@
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define CURLEV_NO_NAMES
 #include "curlev.h"
@@ -184,4 +185,33 @@ curlev_free(struct curlev *m)
 	if (m->timer)
 		event_free(m->timer);
 	free(m);
+}
+
+size_t
+curlev_body_write(char *data, size_t size, size_t nmemb, void *body)
+{
+	struct curlev_body *b = body;
+	size_t n = size * nmemb, room = b->size - b->len;
+
+	if (b->keep_prefix)
+		room = room > 0 ? room - 1 : 0;	/* the NUL */
+	if (n > room) {
+		b->cut = true;
+		if (!b->keep_prefix)
+			return 0;	/* ends the transfer */
+	}
+	memcpy(b->buf + b->len, data, n < room ? n : room);
+	b->len += n < room ? n : room;
+	if (b->keep_prefix)
+		b->buf[b->len] = '\0';
+	return n;
+}
+
+void
+curlev_body_reset(struct curlev_body *b)
+{
+	b->len = 0;
+	b->cut = false;
+	if (b->keep_prefix && b->size > 0)
+		b->buf[0] = '\0';
 }

@@ -16,6 +16,8 @@
  *                             for the caller)
  *   curlev_remove(m, easy)    stop it (before curl_easy_cleanup)
  *   curlev_free(m)
+ *   curlev_body_write         CURLOPT_WRITEFUNCTION into a caller's
+ *                             buffer (struct curlev_body), bounded
  *
  * The curl_* names below are the loaded library's: a file that includes
  * this header calls them as usual, once curlev_load() succeeded.
@@ -24,6 +26,7 @@
 #define CURLEV_H
 
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "dynlib.h"
@@ -40,7 +43,7 @@ struct curlev;
 #undef curl_multi_setopt
 #define CURLEV_SYMBOLS(X) \
 	X(curl_easy_cleanup) X(curl_easy_getinfo) X(curl_easy_init) \
-	X(curl_easy_setopt) X(curl_easy_strerror) X(curl_global_init) \
+	X(curl_easy_perform) X(curl_easy_setopt) X(curl_easy_strerror) X(curl_global_init) \
 	X(curl_multi_add_handle) X(curl_multi_assign) X(curl_multi_cleanup) \
 	X(curl_multi_info_read) X(curl_multi_init) \
 	X(curl_multi_remove_handle) X(curl_multi_setopt) \
@@ -61,6 +64,24 @@ int curlev_add(struct curlev *m, CURL *easy);
 void curlev_remove(struct curlev *m, CURL *easy);
 void curlev_free(struct curlev *m);
 
+/*
+ * A reply body kept in buf (size bytes, the caller's). A body larger than
+ * the buffer sets cut, and then either ends the transfer (a page that is
+ * too long is not a page: the poller) or, with keep_prefix, keeps what
+ * fits and takes the rest unread (a reason is at the start of an error
+ * reply: the outputs); with keep_prefix buf stays NUL-terminated.
+ * CURLOPT_WRITEDATA is the struct.
+ */
+struct curlev_body {
+	char *buf;
+	size_t size, len;
+	bool keep_prefix;
+	bool cut;
+};
+size_t curlev_body_write(char *data, size_t size, size_t nmemb, void *body);
+/* Empty it for the next request. */
+void curlev_body_reset(struct curlev_body *b);
+
 #endif /* CURLEV_H */
 
 /* The names, after the header (curlev.c builds its table without them). */
@@ -69,6 +90,7 @@ void curlev_free(struct curlev *m);
 #define curl_easy_cleanup curlev_curl.curl_easy_cleanup
 #define curl_easy_getinfo curlev_curl.curl_easy_getinfo
 #define curl_easy_init curlev_curl.curl_easy_init
+#define curl_easy_perform curlev_curl.curl_easy_perform
 #define curl_easy_setopt curlev_curl.curl_easy_setopt
 #define curl_easy_strerror curlev_curl.curl_easy_strerror
 #define curl_global_init curlev_curl.curl_global_init

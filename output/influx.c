@@ -60,7 +60,7 @@ struct ix {
 	int skip_row;		/* the first of them, and why */
 	const char *skip_why;
 	char reply[REPLY_MAX];
-	size_t reply_len;
+	struct curlev_body reply_body;	/* over reply */
 	long retry_after;	/* seconds; -1: none */
 	char curl_err[CURL_ERROR_SIZE];
 	char last_error[256];	/* for the status page */
@@ -70,20 +70,6 @@ struct ix {
 
 /* --- replies ----------------------------------------------------------- */
 
-static size_t
-on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	struct ix *x = userdata;
-	size_t len = size * nmemb, room = sizeof(x->reply) - 1 - x->reply_len;
-
-	/* A longer reply is cut: the reason is at its start. */
-	if (len > room)
-		len = room;
-	memcpy(x->reply + x->reply_len, ptr, len);
-	x->reply_len += len;
-	x->reply[x->reply_len] = '\0';
-	return size * nmemb;
-}
 
 /* Retry-After: delay-seconds, or an HTTP-date (RFC 9110 10.2.3). */
 static long
@@ -413,8 +399,9 @@ ix_send(void *ctx, const struct journal_row *rows, int n)
 		delivery_done(x->d, x->nrows, DELIVERY_OK, 0);
 		return 0;
 	}
-	x->reply_len = 0;
-	x->reply[0] = '\0';
+	x->reply_body = (struct curlev_body){ .buf = x->reply,
+	    .size = sizeof(x->reply), .keep_prefix = true };
+	curlev_body_reset(&x->reply_body);
 	x->retry_after = -1;
 	x->curl_err[0] = '\0';
 	x->easy = curl_easy_init();
@@ -434,8 +421,8 @@ ix_send(void *ctx, const struct journal_row *rows, int n)
 	    (curl_off_t)x->body_len);
 	curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body);
 	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
-	curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, curlev_body_write);
+	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, &x->reply_body);
 	curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);

@@ -78,7 +78,7 @@ struct pv_system {
 	char *post;
 	char reply[REPLY_MAX];
 	char curl_err[CURL_ERROR_SIZE];	/* curl's detail (TLS reasons) */
-	size_t reply_len;
+	struct curlev_body reply_body;	/* over reply */
 	const struct journal_row *rows;
 	int nrows;
 	int sent_row[BATCH_MAX];	/* status i is rows[sent_row[i]] .. */
@@ -135,20 +135,6 @@ pvoutput_status(const struct journal_row *row, const struct pvoutput_fmt *f,
 
 /* --- one request ------------------------------------------------------- */
 
-static size_t
-on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	struct pv_system *s = userdata;
-	size_t len = size * nmemb, room = sizeof(s->reply) - 1 - s->reply_len;
-
-	/* A longer reply is cut: what matters is at its start. */
-	if (len > room)
-		len = room;
-	memcpy(s->reply + s->reply_len, ptr, len);
-	s->reply_len += len;
-	s->reply[s->reply_len] = '\0';
-	return size * nmemb;
-}
 
 static size_t
 on_header(char *buf, size_t size, size_t nitems, void *userdata)
@@ -594,8 +580,9 @@ pv_send(void *ctx, const struct journal_row *rows, int n)
 	else if (s->single > 0 || s->nsent == (s->single > 0 ? 1 : c->batch))
 		s->nrows = s->sent_end[s->nsent - 1];
 	s->post = post;
-	s->reply_len = 0;
-	s->reply[0] = '\0';
+	s->reply_body = (struct curlev_body){ .buf = s->reply,
+	    .size = sizeof(s->reply), .keep_prefix = true };
+	curlev_body_reset(&s->reply_body);
 	s->easy = curl_easy_init();
 	s->headers = curl_slist_append(NULL, c->key_header);
 	if (s->headers)
@@ -612,8 +599,8 @@ pv_send(void *ctx, const struct journal_row *rows, int n)
 	curl_easy_setopt(s->easy, CURLOPT_URL, c->url);
 	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, s->post);
 	curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->headers);
-	curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
+	curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, curlev_body_write);
+	curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, &s->reply_body);
 	curl_easy_setopt(s->easy, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(s->easy, CURLOPT_HEADERDATA, s);
 	curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);

@@ -29,20 +29,6 @@ static const struct {
 
 static void page_start(struct poll_kit *k);
 
-static size_t
-on_body(char *data, size_t size, size_t nmemb, void *arg)
-{
-	struct poll_kit *k = arg;
-	size_t n = size * nmemb;
-
-	if (n > POLL_BODY_MAX - k->body_len) {
-		k->body_over = true;
-		return 0;	/* ends the transfer */
-	}
-	memcpy(k->body + k->body_len, data, n);
-	k->body_len += n;
-	return n;
-}
 
 static void
 easy_end(struct poll_kit *k)
@@ -66,16 +52,16 @@ page_parse(struct poll_kit *k)
 	size_t rl;
 
 	gettimeofday(&now, NULL);
-	e = omnik_status_parse(pages[k->page].kind, k->body, k->body_len, &st,
+	e = omnik_status_parse(pages[k->page].kind, k->body.buf, k->body.len, &st,
 	    why, sizeof(why));
 	if (e == OMNIK_ERR_TYPE) {
 		snprintf(k->why, sizeof(k->why), "%s: %s", pages[k->page].path,
 		    why);
 		return POLL_FAILED;
 	}
-	raw = (const uint8_t *)k->body + (e == OMNIK_OK ||
+	raw = (const uint8_t *)k->body.buf + (e == OMNIK_OK ||
 	    st.raw_len > 0 ? st.raw_off : 0);
-	rl = st.raw_len > 0 ? st.raw_len : k->body_len;
+	rl = st.raw_len > 0 ? st.raw_len : k->body.len;
 	if (rl > HTTP_RAW_KEPT)
 		rl = HTTP_RAW_KEPT;
 	if (e == OMNIK_OK && st.reading.kit_sn != 0 &&
@@ -122,7 +108,7 @@ on_done(void *arg, CURL *easy, CURLcode result)
 	easy_end(k);
 	k->pages_tried++;
 	if (result != CURLE_OK) {
-		if (k->body_over)
+		if (k->body.cut)
 			snprintf(k->why, sizeof(k->why), "%s: more than %d "
 			    "bytes: not a status page", pages[k->page].path,
 			    POLL_BODY_MAX);
@@ -131,7 +117,7 @@ on_done(void *arg, CURL *easy, CURLcode result)
 			    pages[k->page].path, curl_easy_strerror(result));
 		/* Connected, then cut or overlong: try the next page. */
 		res = POLL_FAILED;
-		if (code == 0 && !k->body_over) {
+		if (code == 0 && !k->body.cut) {
 			poll_done(k, res);
 			return;
 		}
@@ -178,8 +164,7 @@ page_start(struct poll_kit *k)
 	    "http://%s%s", h, pages[k->page].path);
 	snprintf(src, sizeof(src), "%s", k->url);
 	stream_init(&k->st, pl->out, STREAM_FROM_KIT, src);
-	k->body_len = 0;
-	k->body_over = false;
+	curlev_body_reset(&k->body);
 	if ((k->easy = curl_easy_init()) == NULL) {
 		snprintf(k->why, sizeof(k->why), "out of memory");
 		poll_done(k, POLL_FAILED);
@@ -187,8 +172,8 @@ page_start(struct poll_kit *k)
 	}
 	curl_easy_setopt(k->easy, CURLOPT_URL, k->url);
 	curl_easy_setopt(k->easy, CURLOPT_PROTOCOLS_STR, "http");
-	curl_easy_setopt(k->easy, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(k->easy, CURLOPT_WRITEDATA, k);
+	curl_easy_setopt(k->easy, CURLOPT_WRITEFUNCTION, curlev_body_write);
+	curl_easy_setopt(k->easy, CURLOPT_WRITEDATA, &k->body);
 	curl_easy_setopt(k->easy, CURLOPT_PRIVATE, k);
 	curl_easy_setopt(k->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(k->easy, CURLOPT_CONNECTTIMEOUT, (long)pl->timeout);
@@ -235,10 +220,13 @@ poll_http_start(struct poll_kit *k)
 		poll_done(k, POLL_FAILED);
 		return;
 	}
-	if (k->body == NULL && (k->body = malloc(POLL_BODY_MAX)) == NULL) {
-		snprintf(k->why, sizeof(k->why), "out of memory");
-		poll_done(k, POLL_FAILED);
-		return;
+	if (k->body.buf == NULL) {
+		if ((k->body.buf = malloc(POLL_BODY_MAX)) == NULL) {
+			snprintf(k->why, sizeof(k->why), "out of memory");
+			poll_done(k, POLL_FAILED);
+			return;
+		}
+		k->body.size = POLL_BODY_MAX;
 	}
 	k->pages_tried = 0;
 	k->pages_missing = 0;
@@ -252,7 +240,7 @@ poll_http_abort(struct poll_kit *k)
 	if (k->pl->curl)
 		easy_end(k);
 	if (k->pl->stopping) {
-		free(k->body);
-		k->body = NULL;
+		free(k->body.buf);
+		k->body.buf = NULL;
 	}
 }

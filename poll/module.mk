@@ -8,9 +8,6 @@ DISCOVER_SRC := poll/discover.c poll/discover_reply.c poll/probe.c \
 DISCOVER_OBJ := $(DISCOVER_SRC:%.c=$(B)/%.o)
 POLL_SRC := poll/main.c poll/poll.c poll/tcp.c poll/http.c
 POLL_LIBS := $(shell pkg-config --libs libevent_core 2>/dev/null || echo -levent_core)
-$(B)/poll/probe.o: ALL_CFLAGS += \
-    -DOMNIK_LIBCURL_SONAME='"$(LIBCURL_SONAME)"' \
-    -DOMNIK_LIBCURL_PACKAGE='"$(LIBCURL_PACKAGE)"'
 
 $(B)/omnik-poll: $(POLL_SRC:%.c=$(B)/%.o) $(DISCOVER_OBJ) $(LIB_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(LIB_LIBS) $(POLL_LIBS)

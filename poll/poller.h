@@ -24,6 +24,7 @@
 
 #include <event2/event.h>
 
+#include "curlev.h"
 #include "kitaddr.h"
 #include "omnik.h"
 #include "outputs.h"
@@ -77,9 +78,7 @@ struct poll_kit {
 	int pages_tried;
 	int pages_missing;		/* of those, 404 */
 	char url[KITADDR_HOST_MAX + 64];
-	char *body;
-	size_t body_len;
-	bool body_over;
+	struct curlev_body body;	/* buf: POLL_BODY_MAX, malloc'd */
 
 	/* asleep or awake */
 	bool silent;

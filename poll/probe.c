@@ -15,11 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The easy functions are called through the table below. */
-#define CURL_DISABLE_TYPECHECK
-#include <curl/curl.h>
-
-#include "dynlib.h"
+#include "curlev.h"
 #include "framer.h"
 #include "probe.h"
 
@@ -217,115 +213,64 @@ out:
 	close(fd);
 }
 
-/* libcurl, loaded the first time a page is probed. */
-#define PROBE_CURL_SYMBOLS(X) \
-	X(curl_easy_cleanup) X(curl_easy_getinfo) X(curl_easy_init) \
-	X(curl_easy_perform) X(curl_easy_setopt) X(curl_easy_strerror) \
-	X(curl_global_init)
-static struct probe_curl_api { PROBE_CURL_SYMBOLS(DYNLIB_MEMBER) } pc;
-#define PROBE_CURL_ENTRY(s) DYNLIB_ENTRY(struct probe_curl_api, s)
-static const struct dynlib_sym probe_curl_syms[] = {
-	PROBE_CURL_SYMBOLS(PROBE_CURL_ENTRY)
-};
-static struct dynlib probe_curl_lib = DYNLIB("omnik-poll --discover",
-    OMNIK_LIBCURL_SONAME, OMNIK_LIBCURL_PACKAGE, probe_curl_syms, &pc);
-static int probe_curl_state;	/* 0 not tried, 1 ready, -1 failed */
-static char probe_curl_err[160];
-
-struct body {
-	char *data;
-	size_t len;
-	bool over;
-};
-
-static size_t
-body_write(char *p, size_t size, size_t nmemb, void *arg)
-{
-	struct body *b = arg;
-	size_t n = size * nmemb;
-
-	if (n > PROBE_BODY_MAX - b->len) {
-		b->over = true;
-		return 0;	/* ends the transfer */
-	}
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-	return n;
-}
-
-static int
-curl_ready(void)
-{
-	if (probe_curl_state == 0) {
-		probe_curl_state = -1;
-		if (dynlib_load(&probe_curl_lib, probe_curl_err,
-		    sizeof(probe_curl_err)) == 0) {
-			if (pc.curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK)
-				probe_curl_state = 1;
-			else
-				snprintf(probe_curl_err, sizeof(probe_curl_err),
-				    "cannot initialise libcurl");
-		}
-	}
-	return probe_curl_state;
-}
-
 void
 probe_http(struct in_addr addr, uint16_t port, enum probe_page page,
     int timeout_ms, struct probe_http_result *out)
 {
 	char url[128], ip[INET_ADDRSTRLEN];
-	struct body b = { NULL, 0, false };
+	struct curlev_body b = { .size = PROBE_BODY_MAX };
+	char why[160];
 	CURL *e;
 	CURLcode rc;
 
 	memset(out, 0, sizeof(*out));
-	if (curl_ready() != 1) {
+	/* libcurl, loaded (once) the first time a page is probed. */
+	if (curlev_load("omnik-poll --discover", why, sizeof(why)) != 0) {
 		out->status = PROBE_HTTP_NOCURL;
-		snprintf(out->why, sizeof(out->why), "%s", probe_curl_err);
+		snprintf(out->why, sizeof(out->why), "%s", why);
 		return;
 	}
 	inet_ntop(AF_INET, &addr, ip, sizeof(ip));
 	snprintf(url, sizeof(url), "http://%s:%u%s", ip, (unsigned)port,
 	    probe_page_path[page]);
-	b.data = malloc(PROBE_BODY_MAX);
-	e = pc.curl_easy_init();
-	if (b.data == NULL || e == NULL) {
+	b.buf = malloc(PROBE_BODY_MAX);
+	e = curl_easy_init();
+	if (b.buf == NULL || e == NULL) {
 		out->status = PROBE_HTTP_NOSERVER;
 		snprintf(out->why, sizeof(out->why), "out of memory");
 		goto out;
 	}
-	pc.curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_URL, url);
 	/* Straight to the kit: never through a proxy from the environment. */
-	pc.curl_easy_setopt(e, CURLOPT_PROXY, "");
-	pc.curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	pc.curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	pc.curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	pc.curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
-	pc.curl_easy_setopt(e, CURLOPT_USERAGENT, "omnik-poll-discover");
-	pc.curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, body_write);
-	pc.curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
-	rc = pc.curl_easy_perform(e);
-	pc.curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &out->code);
+	curl_easy_setopt(e, CURLOPT_PROXY, "");
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "omnik-poll-discover");
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, curlev_body_write);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
+	rc = curl_easy_perform(e);
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &out->code);
 	if (out->code == 0) {
 		out->status = PROBE_HTTP_NOSERVER;
 		snprintf(out->why, sizeof(out->why), "%s",
-		    pc.curl_easy_strerror(rc));
+		    curl_easy_strerror(rc));
 	} else if (out->code == 401)
 		out->status = PROBE_HTTP_AUTH;
 	else if (out->code != 200)
 		out->status = PROBE_HTTP_ABSENT;
-	else if (rc != CURLE_OK || b.over) {
+	else if (rc != CURLE_OK || b.cut) {
 		out->status = PROBE_HTTP_UNKNOWN;
-		snprintf(out->why, sizeof(out->why), "%s", b.over ?
-		    "page larger than 64 KiB" : pc.curl_easy_strerror(rc));
+		snprintf(out->why, sizeof(out->why), "%s", b.cut ?
+		    "page larger than 64 KiB" : curl_easy_strerror(rc));
 	} else {
-		probe_page_parse(page, b.data, b.len, &out->info);
+		probe_page_parse(page, b.buf, b.len, &out->info);
 		out->status = out->info.understood ? PROBE_HTTP_OK :
 		    PROBE_HTTP_UNKNOWN;
 	}
 out:
 	if (e != NULL)
-		pc.curl_easy_cleanup(e);
-	free(b.data);
+		curl_easy_cleanup(e);
+	free(b.buf);
 }

@@ -8,6 +8,9 @@ OUTPUT_SRC += output/outputs.c output/csv.c output/text.c output/journal.c \
               output/pvoutput.c output/dynlib.c \
               output/curlev.c output/registry.c output/pvoutput_conf.c
 OUTPUT_SRC += output/resolve.c
+# The deliveries' lock beside the journal: one program of those sharing
+# it delivers (output/lease.h).
+OUTPUT_SRC += output/lease.c
 # The stream entry point: bytes -> framer -> decoder -> the dispatcher.
 OUTPUT_SRC += output/stream.c
 # The journal in four files (output/journal_int.h): the public API and

@@ -264,7 +264,7 @@ static int
 journal_submit(struct journal *j, struct jentry *e, int64_t *pruned,
     const char **err)
 {
-	bool reading = e->op == JOP_READING;
+	bool reading = e->op == JOP_READING, tell;
 	int64_t n = 0;
 	int rc;
 
@@ -297,12 +297,11 @@ journal_submit(struct journal *j, struct jentry *e, int64_t *pruned,
 		    e->seq >= j->watch_seq)
 			j->watch_id = e->id;
 	}
-	if (reading && !e->dup && j->notify && j->tx == TX_NONE) {
-		free(e);
-		j->notify(j->notify_arg);
-		return 0;
-	}
+	/* A copy added no row: nothing new to read. */
+	tell = reading && !e->dup && j->notify && j->tx == TX_NONE;
 	free(e);
+	if (tell)
+		j->notify(j->notify_arg);
 	return 0;
 }
 

@@ -9,6 +9,7 @@
  * a SIGHUP reopen (logrotate) works with the rights the first open had.
  */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -276,6 +277,8 @@ program_outputs_open(struct program *p, enum program_outputs policy)
 	char err[4096];
 
 	outputs_init(&p->out);
+	/* Whose rows these are, when programs share the journal. */
+	snprintf(p->cfg.origin, sizeof(p->cfg.origin), "%s", p->ops->name);
 	if (journal) {
 		/* Journal first, then CSV, then the remote outputs. */
 		if (outputs_setup(&p->out, c, program_base(p), err,

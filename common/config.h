@@ -86,6 +86,11 @@ struct config {
 	/* [journal] */
 	int retention;		/* days; 0 = keep everything */
 	char synchronous[16];	/* full | normal */
+	int dup_window;		/* seconds; 0: no duplicate check */
+
+	/* Not a key: the program's name, set by the program skeleton; the
+	 * journal's origin of the rows it stores. */
+	char origin[32];
 
 	/* The modules' sections, each its own struct (config_section_get):
 	 * kept inside, so that a struct config still copies by value. */

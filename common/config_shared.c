@@ -260,6 +260,9 @@ static const struct config_key journal_keys[] = {
 	S("synchronous", synchronous, "full",
 	    "full: every reading survives a power cut; normal: a crash",
 	    .check = check_synchronous),
+	I("duplicate_window", dup_window, 0, 3600, "300",
+	    "seconds apart a reading another program on this journal stored "
+	    "may be and still be this one (stored once); 0: store every one"),
 };
 
 static const struct config_section omniklog =

@@ -75,6 +75,8 @@ jentry_new(struct journal *j, enum jop op, const char *s1, const char *s2,
 	e->next = NULL;
 	e->op = op;
 	e->skip = false;
+	e->dup = false;
+	e->id = 0;
 	e->frame_len = frame_len;
 	e->frame = (const uint8_t *)e->data;
 	e->source = e->reason = e->name = NULL;
@@ -118,8 +120,15 @@ journal_open(const char *path, const struct journal_opts *o, char *err,
 		return NULL;
 	}
 	j->opts = *o;
+	j->opts.origin = NULL;
+	if (o->origin != NULL && (j->origin = strdup(o->origin)) == NULL) {
+		journal_close(j);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	j->opts.origin = j->origin;
 	(void)pthread_once(&once, sqlite_setup);
-	if (jconn_open(&j->c, j->path, o, false) != 0) {
+	if (jconn_open(&j->c, j->path, &j->opts, false) != 0) {
 		snprintf(err, errlen, "%s", j->c.err);
 		journal_close(j);
 		return NULL;
@@ -142,6 +151,7 @@ journal_close(struct journal *j)
 	if (j->tx == TX_BATCH)
 		(void)sqlite3_exec(j->c.db, "COMMIT", NULL, NULL, NULL);
 	jconn_close(&j->c);
+	free(j->origin);
 	free(j->path);
 	free(j);
 }
@@ -254,7 +264,7 @@ static int
 journal_submit(struct journal *j, struct jentry *e, int64_t *pruned,
     const char **err)
 {
-	bool reading = e->op == JOP_READING;
+	bool reading = e->op == JOP_READING, tell;
 	int64_t n = 0;
 	int rc;
 
@@ -281,11 +291,16 @@ journal_submit(struct journal *j, struct jentry *e, int64_t *pruned,
 	}
 	if (reading) {
 		j->seq++;
-		if (j->watch_seq && j->watch_id == 0 && e->seq >= j->watch_seq)
+		if (e->dup)
+			j->duplicates++;
+		else if (j->watch_seq && j->watch_id == 0 &&
+		    e->seq >= j->watch_seq)
 			j->watch_id = e->id;
 	}
+	/* A copy added no row: nothing new to read. */
+	tell = reading && !e->dup && j->notify && j->tx == TX_NONE;
 	free(e);
-	if (reading && j->notify && j->tx == TX_NONE)
+	if (tell)
 		j->notify(j->notify_arg);
 	return 0;
 }

@@ -35,7 +35,7 @@
 #include "omnik.h"
 #include "sink.h"
 
-#define JOURNAL_SCHEMA_VERSION 4
+#define JOURNAL_SCHEMA_VERSION 5
 
 struct journal;
 
@@ -46,9 +46,25 @@ struct journal_row {
 	struct omnik_reading r;
 };
 
+/*
+ * Several programs on one journal (the relay and the sniffer, or the
+ * poller) see the same samples: each is stored once. A reading is a
+ * duplicate, and is not stored, when a row of ANOTHER origin already
+ * holds the same inverter serial, the same E-today and E-total (both
+ * present), and the same value in every other field present in both,
+ * taken at most dup_window seconds before or after it. The first row
+ * stays; it counts the copies (column `duplicates`). Rows of the same
+ * origin are never merged (one program sees each sample once: two
+ * offline frames with equal values five minutes apart are two
+ * readings), nor rows written before schema 5 (no origin). The check
+ * and the insert are one transaction, so it holds across processes.
+ * origin NULL or "" (tests, tools) or dup_window 0: no check.
+ */
 struct journal_opts {
 	int retention_days;	/* 0: keep everything */
 	bool sync_full;		/* fsync the WAL at every commit */
+	const char *origin;	/* the program writing: "omnik-relay" */
+	int dup_window;		/* seconds; 0: every reading is stored */
 };
 
 struct journal *journal_open(const char *path, const struct journal_opts *o,
@@ -88,6 +104,7 @@ struct journal_news {
 	bool moved;		/* the path no longer names the open file:
 				 * the writer waits for journal_reopen() */
 	bool recovered;		/* a commit succeeded again after failures */
+	uint64_t duplicates;	/* readings another origin had stored */
 	uint64_t refused;	/* readings a full queue refused since then */
 	struct timeval refused_first, refused_last;	/* their times */
 	char error[512];	/* a new error since the last call, or "" */
@@ -99,6 +116,8 @@ void journal_writer_poll(struct journal *j, struct journal_news *n);
 void journal_writer_stop(struct journal *j, struct journal_news *n);
 int journal_sync(struct journal *j, int timeout_ms, const char **err);
 int journal_queued(struct journal *j);	/* readings not yet committed */
+/* Readings found to be duplicates (not stored) since the journal opened. */
+uint64_t journal_duplicates(struct journal *j);
 
 /*
  * The file under the path. Before each commit the writer checks that the

@@ -31,7 +31,10 @@ struct jconn {
 	const char *path;
 	sqlite3_stmt *ins, *ins_rej, *fetch_all, *fetch_inv, *last_all,
 	    *last_inv, *cur_get, *cur_ins, *cur_act, *cur_set, *prune_r,
-	    *prune_j;
+	    *prune_j, *dup_find, *dup_count;
+	const char *origin;		/* stored with each row; NULL: none */
+	int dup_window;			/* seconds; 0 (or no origin): no
+					 * duplicate check */
 	char err[512];
 };
 
@@ -42,6 +45,7 @@ struct jentry {
 	struct jentry *next;
 	enum jop op;
 	bool skip;			/* refused by SQLite for itself */
+	bool dup;			/* a reading another origin stored */
 	bool active;			/* JOP_CURSTATE */
 	uint64_t seq;			/* a reading's journal_seq() */
 	int64_t id;			/* its row id, once inserted */
@@ -59,11 +63,13 @@ struct jwriter;
 struct journal {
 	struct jconn c;			/* the caller's (event loop's) */
 	char *path;
+	char *origin;			/* opts.origin points here */
 	struct journal_opts opts;
 	enum { TX_NONE, TX_BATCH } tx;	/* journal_begin .. journal_commit */
 	int64_t visible_max;		/* while in a batch: last committed */
 	struct jwriter *w;		/* NULL: writes run on c */
-	uint64_t seen_committed, seen_dropped, seen_error, seen_recoveries;
+	uint64_t seen_committed, seen_dropped, seen_error, seen_recoveries,
+	    seen_duplicates;
 	int64_t seen_pruned;
 	void (*notify)(void *);
 	void *notify_arg;
@@ -83,6 +89,8 @@ struct journal {
 	 */
 	uint64_t seq, watch_seq;
 	int64_t watch_id;
+	/* Duplicates found without the writer thread (loop only). */
+	uint64_t duplicates;
 	/* Readings a full queue refused since the last news (loop only). */
 	uint64_t refused;
 	struct timeval refused_first, refused_last;
@@ -95,7 +103,10 @@ int jconn_open(struct jconn *c, const char *path, const struct journal_opts *o,
 void jconn_close(struct jconn *c);
 int jconn_fail(struct jconn *c, const char *what, const char **err);
 int jconn_exec(struct jconn *c, const char *sql, const char *what);
-/* One entry on c: the SQLite result code; a reading's row id in e->id. */
+/*
+ * One entry on c: the SQLite result code; a reading's row id in e->id,
+ * or e->dup set (and e->id 0) when it was a duplicate (journal.h).
+ */
 int jconn_apply(struct jconn *c, struct jentry *e, int retention_days,
     int64_t *pruned);
 bool jentry_fault(int rc);

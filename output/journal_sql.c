@@ -71,6 +71,15 @@ static const char *const migrations[JOURNAL_SCHEMA_VERSION + 1] = {
 	[4] =
 	"ALTER TABLE readings ADD COLUMN variant TEXT;"
 	"ALTER TABLE readings ADD COLUMN historical INTEGER NOT NULL DEFAULT 0;",
+	/*
+	 * Several programs on one journal (journal.h): which one stored a
+	 * row (NULL before: never taken for a copy), how many copies of it
+	 * others saw, and the index the check for a copy searches.
+	 */
+	[5] =
+	"ALTER TABLE readings ADD COLUMN origin TEXT;"
+	"ALTER TABLE readings ADD COLUMN duplicates INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX readings_time ON readings (inverter_sn, usec);",
 };
 
 int
@@ -112,33 +121,60 @@ user_version(struct jconn *c, int *v)
 	    "version", NULL);
 }
 
-/* Each step and its version bump commit together, or not at all. */
+static int
+too_new(struct jconn *c, int v)
+{
+	snprintf(c->err, sizeof(c->err), "%s: schema version %d is newer "
+	    "than this omniklog knows (%d); refusing to touch it", c->path, v,
+	    JOURNAL_SCHEMA_VERSION);
+	return -1;
+}
+
+/*
+ * Each step and its version bump commit together, or not at all. Two
+ * programs on one journal start together (at boot): the version is read
+ * again under the write lock, so a step the other one has just applied
+ * is not applied twice; the lock may be held as long as the other's
+ * migration takes (an index over every row), hence the longer wait.
+ */
+#define MIGRATION_WAIT_MS 60000
 static int
 migrate(struct jconn *c)
 {
 	char sql[64];
-	int v;
+	int v, rc = 0;
 
 	if (user_version(c, &v) != 0)
 		return -1;
-	if (v > JOURNAL_SCHEMA_VERSION) {
-		snprintf(c->err, sizeof(c->err), "%s: schema version %d is "
-		    "newer than this omniklog knows (%d); refusing to touch it",
-		    c->path, v, JOURNAL_SCHEMA_VERSION);
-		return -1;
-	}
-	for (; v < JOURNAL_SCHEMA_VERSION; v++) {
-		if (jconn_exec(c, "BEGIN IMMEDIATE", "migration") != 0)
-			return -1;
+	if (v > JOURNAL_SCHEMA_VERSION)
+		return too_new(c, v);
+	if (v == JOURNAL_SCHEMA_VERSION)
+		return 0;
+	sqlite3_busy_timeout(c->db, MIGRATION_WAIT_MS);
+	while (rc == 0) {
+		if (jconn_exec(c, "BEGIN IMMEDIATE", "migration") != 0) {
+			rc = -1;
+			break;
+		}
+		if (user_version(c, &v) != 0 || v > JOURNAL_SCHEMA_VERSION) {
+			rc = v > JOURNAL_SCHEMA_VERSION ? too_new(c, v) : -1;
+			(void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+			break;
+		}
+		if (v == JOURNAL_SCHEMA_VERSION) {
+			(void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+			break;
+		}
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
 		if (jconn_exec(c, migrations[v + 1], "migration") != 0 ||
 		    jconn_exec(c, sql, "migration") != 0 ||
 		    jconn_exec(c, "COMMIT", "migration") != 0) {
 			(void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-			return -1;
+			rc = -1;
 		}
 	}
-	return 0;
+	sqlite3_busy_timeout(c->db, 2000);
+	return rc;
 }
 
 static int
@@ -148,6 +184,52 @@ prepare(struct jconn *c, const char *sql, sqlite3_stmt **st)
 	    NULL) == SQLITE_OK)
 		return 0;
 	return jconn_fail(c, "preparing a statement", NULL);
+}
+
+static void
+column_name(int field, char *col, size_t n)
+{
+	size_t k;
+
+	for (k = 0; omnik_fields[field].name[k] && k < n - 1; k++)
+		col[k] = (char)tolower((unsigned char)omnik_fields[field].name[k]);
+	col[k] = '\0';
+}
+
+/*
+ * The rule of journal.h in SQL. ?1 inverter, ?2 .. ?3 the time window,
+ * ?4 our origin, ?5.. every field (NULL when absent). E-today and E-total
+ * compare with `=`, never true for NULL: a reading without them is never
+ * a copy. The index readings_time serves it.
+ */
+#define DUP_FIELD_PARAM 5
+static int
+prepare_dup(struct jconn *c)
+{
+	char sql[4096], col[16];
+	size_t len;
+
+	len = (size_t)snprintf(sql, sizeof(sql), "SELECT id FROM readings "
+	    "WHERE inverter_sn = ?1 AND usec BETWEEN ?2 AND ?3 AND origin IS "
+	    "NOT NULL AND origin <> ?4");
+	for (int i = 0; i < OMNIK_NFIELDS; i++) {
+		int p = DUP_FIELD_PARAM + i;
+
+		column_name(i, col, sizeof(col));
+		if (i == OMNIK_ETODAY || i == OMNIK_ETOTAL)
+			len += (size_t)snprintf(sql + len, sizeof(sql) - len,
+			    " AND %s = ?%d", col, p);
+		else
+			len += (size_t)snprintf(sql + len, sizeof(sql) - len,
+			    " AND (%s IS NULL OR ?%d IS NULL OR %s = ?%d)", col,
+			    p, col, p);
+	}
+	snprintf(sql + len, sizeof(sql) - len, " ORDER BY id LIMIT 1");
+	if (prepare(c, sql, &c->dup_find) != 0 ||
+	    prepare(c, "UPDATE readings SET duplicates = duplicates + 1 WHERE "
+	    "id = ?", &c->dup_count) != 0)
+		return -1;
+	return 0;
 }
 
 /* The writer's connection only needs the statements that write. */
@@ -161,17 +243,12 @@ prepare_all(struct jconn *c, bool writer)
 	    "usec, kit_sn, inverter_sn, ctrl, source, frame, fault, fw_main, "
 	    "fw_slave");
 	for (int i = 0; i < OMNIK_NFIELDS; i++) {
-		size_t k;
-
-		for (k = 0; omnik_fields[i].name[k] && k < sizeof(col) - 1; k++)
-			col[k] = (char)tolower((unsigned char)
-			    omnik_fields[i].name[k]);
-		col[k] = '\0';
+		column_name(i, col, sizeof(col));
 		len += (size_t)snprintf(sql + len, sizeof(sql) - len, ", %s",
 		    col);
 	}
 	len += (size_t)snprintf(sql + len, sizeof(sql) - len,
-	    ", variant, historical) VALUES (?,?,?,?,?,?,?,?,?,?,?,?");
+	    ", variant, historical, origin) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?");
 	for (int i = 0; i < OMNIK_NFIELDS; i++)
 		len += (size_t)snprintf(sql + len, sizeof(sql) - len, ",?");
 	snprintf(sql + len, sizeof(sql) - len, ")");
@@ -188,7 +265,8 @@ prepare_all(struct jconn *c, bool writer)
 	    "(SELECT 1 FROM cursors c WHERE c.active AND c.position < "
 	    "readings.id AND (c.inverter IS NULL OR c.inverter = "
 	    "readings.inverter_sn))", &c->prune_r) != 0 ||
-	    prepare(c, "DELETE FROM rejects WHERE usec < ?1", &c->prune_j) != 0)
+	    prepare(c, "DELETE FROM rejects WHERE usec < ?1", &c->prune_j) != 0 ||
+	    prepare_dup(c) != 0)
 		return -1;
 	if (writer)
 		return 0;
@@ -220,7 +298,8 @@ jconn_close(struct jconn *c)
 {
 	sqlite3_stmt **all[] = { &c->ins, &c->ins_rej, &c->fetch_all,
 	    &c->fetch_inv, &c->last_all, &c->last_inv, &c->cur_get,
-	    &c->cur_ins, &c->cur_act, &c->cur_set, &c->prune_r, &c->prune_j };
+	    &c->cur_ins, &c->cur_act, &c->cur_set, &c->prune_r, &c->prune_j,
+	    &c->dup_find, &c->dup_count };
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		sqlite3_finalize(*all[i]);
@@ -236,6 +315,9 @@ jconn_open(struct jconn *c, const char *path, const struct journal_opts *o,
     bool writer)
 {
 	c->path = path;
+	c->origin = o->origin != NULL && o->origin[0] != '\0' ? o->origin :
+	    NULL;
+	c->dup_window = o->dup_window;
 	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		snprintf(c->err, sizeof(c->err), "cannot open %s: %s", path,
@@ -287,9 +369,90 @@ jconn_pow10(int d)
 	return p[d < 0 ? 0 : d > 4 ? 4 : d];
 }
 
+/* A field's value as its column holds it: NULL, an integer or a REAL. */
+static void
+bind_field(sqlite3_stmt *st, int param, int field, int64_t v)
+{
+	if (v == OMNIK_ABSENT)
+		sqlite3_bind_null(st, param);
+	else if (omnik_fields[field].decimals == 0)
+		sqlite3_bind_int64(st, param, v);
+	else
+		sqlite3_bind_double(st, param, (double)v /
+		    jconn_pow10(omnik_fields[field].decimals));
+}
+
+/* The row rec would be a copy of (journal.h), 0 if none: *id. */
+static int
+find_copy(struct jconn *c, const struct record *rec, int64_t *id)
+{
+	const struct omnik_reading *r = rec->reading;
+	sqlite3_stmt *st = c->dup_find;
+	int64_t us = usec_of(&rec->when), w = (int64_t)c->dup_window * 1000000;
+	int rc;
+
+	*id = 0;
+	sqlite3_bind_text(st, 1, r->inverter_sn, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, us - w);
+	sqlite3_bind_int64(st, 3, us + w);
+	sqlite3_bind_text(st, 4, c->origin, -1, SQLITE_STATIC);
+	for (int i = 0; i < OMNIK_NFIELDS; i++)
+		bind_field(st, DUP_FIELD_PARAM + i, i, r->value[i]);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return rc;
+	if (*id == 0)
+		return SQLITE_OK;
+	sqlite3_bind_int64(c->dup_count, 1, *id);
+	rc = sqlite3_step(c->dup_count);
+	sqlite3_reset(c->dup_count);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int conn_insert(struct jconn *c, const struct record *rec);
+
+/*
+ * A reading stored, or counted on the row it is a copy of (*dup). The
+ * check and the insert are one transaction: the writer's batch, the
+ * caller's journal_begin(), or one of their own here, taken with the
+ * write lock at once (IMMEDIATE) so that no other process can store the
+ * same reading between them.
+ */
+static int
+conn_add(struct jconn *c, const struct record *rec, bool *dup)
+{
+	bool own;
+	int64_t id;
+	int rc;
+
+	*dup = false;
+	if (c->origin == NULL || c->dup_window <= 0)
+		return conn_insert(c, rec);
+	own = sqlite3_get_autocommit(c->db) != 0;
+	if (own && (rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL,
+	    NULL)) != SQLITE_OK)
+		return rc;
+	rc = find_copy(c, rec, &id);
+	if (rc == SQLITE_OK && id > 0)
+		*dup = true;
+	else if (rc == SQLITE_OK)
+		rc = conn_insert(c, rec);
+	if (own) {
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			(void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	return rc;
+}
+
 /* The SQLite result code; the statement is reset either way. */
 static int
-conn_add(struct jconn *c, const struct record *rec)
+conn_insert(struct jconn *c, const struct record *rec)
 {
 	const struct omnik_reading *r = rec->reading;
 	sqlite3_stmt *st = c->ins;
@@ -320,15 +483,8 @@ conn_add(struct jconn *c, const struct record *rec)
 		sqlite3_bind_null(st, 9);
 		sqlite3_bind_null(st, 10);
 	}
-	for (int i = 0; i < OMNIK_NFIELDS; i++) {
-		if (r->value[i] == OMNIK_ABSENT)
-			sqlite3_bind_null(st, 11 + i);
-		else if (omnik_fields[i].decimals == 0)
-			sqlite3_bind_int64(st, 11 + i, r->value[i]);
-		else
-			sqlite3_bind_double(st, 11 + i, (double)r->value[i] /
-			    jconn_pow10(omnik_fields[i].decimals));
-	}
+	for (int i = 0; i < OMNIK_NFIELDS; i++)
+		bind_field(st, 11 + i, i, r->value[i]);
 	{
 		char lab[OMNIK_VARIANT_LABEL];
 
@@ -336,6 +492,11 @@ conn_add(struct jconn *c, const struct record *rec)
 		    omnik_variant_label(r, lab), -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int(st, 12 + OMNIK_NFIELDS, r->historical);
 	}
+	if (c->origin != NULL)
+		sqlite3_bind_text(st, 13 + OMNIK_NFIELDS, c->origin, -1,
+		    SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 13 + OMNIK_NFIELDS);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);	/* every parameter is bound again next time */
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -445,9 +606,10 @@ jconn_apply(struct jconn *c, struct jentry *e, int retention_days,
 		struct record rec = { .reading = &e->r, .when = e->when,
 		    .source = e->source, .frame = e->frame,
 		    .frame_len = e->frame_len };
-		int rc = conn_add(c, &rec);
+		int rc = conn_add(c, &rec, &e->dup);
 
-		e->id = rc == SQLITE_OK ? sqlite3_last_insert_rowid(c->db) : 0;
+		e->id = rc == SQLITE_OK && !e->dup ?
+		    sqlite3_last_insert_rowid(c->db) : 0;
 		return rc;
 	}
 	case JOP_REJECT: {

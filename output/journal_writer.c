@@ -61,6 +61,7 @@ struct jwriter {
 	uint64_t recoveries;		/* from failing to committing */
 	uint64_t told_error, told_dropped, told_recoveries;
 	uint64_t committed, dropped;	/* readings, since the start */
+	uint64_t duplicates;		/* readings another origin had */
 	int64_t pruned;
 	char error[512];
 	uint64_t error_seq;
@@ -163,7 +164,9 @@ writer_retire(struct jwriter *w, struct jentry *list, bool committed)
 
 		if (list->op == JOP_READING) {
 			w->readings--;
-			if (committed && !list->skip)
+			if (committed && list->dup)
+				w->duplicates++;
+			else if (committed && !list->skip)
 				w->committed++;
 			else
 				w->dropped++;
@@ -270,10 +273,11 @@ writer_main(void *arg)
 			for (struct jentry *e = list; e && j->watch_seq &&
 			    j->watch_id == 0; e = e->next)
 				if (e->op == JOP_READING && !e->skip &&
-				    e->seq >= j->watch_seq)
+				    !e->dup && e->seq >= j->watch_seq)
 					j->watch_id = e->id;
 			for (struct jentry *e = list; e && !committed; e = e->next)
-				committed = e->op == JOP_READING && !e->skip;
+				committed = e->op == JOP_READING && !e->skip &&
+				    !e->dup;
 			writer_retire(w, list, true);
 			if (w->failing)
 				w->recoveries++;
@@ -448,6 +452,8 @@ journal_writer_poll(struct journal *j, struct journal_news *n)
 	(void)!read(w->wake_fd, &count, sizeof(count));
 	pthread_mutex_lock(&w->mu);
 	n->committed = w->committed - j->seen_committed;
+	n->duplicates = w->duplicates - j->seen_duplicates;
+	j->seen_duplicates = w->duplicates;
 	n->dropped = w->dropped - j->seen_dropped;
 	n->pruned = w->pruned - j->seen_pruned;
 	n->queued = w->readings;
@@ -499,6 +505,19 @@ journal_sync(struct journal *j, int timeout_ms, const char **err)
 	if (left > 0 && err)
 		*err = j->err;
 	return left > 0 ? -1 : 0;
+}
+
+uint64_t
+journal_duplicates(struct journal *j)
+{
+	uint64_t n = j->duplicates;
+
+	if (j->w == NULL)
+		return n;
+	pthread_mutex_lock(&j->w->mu);
+	n += j->w->duplicates;
+	pthread_mutex_unlock(&j->w->mu);
+	return n;
 }
 
 int
@@ -570,6 +589,7 @@ journal_writer_stop(struct journal *j, struct journal_news *n)
 	}
 	writer_stop(j);
 	journal_writer_poll(j, n);
+	j->duplicates += j->w->duplicates;	/* journal_duplicates() */
 	writer_free(j->w);
 	j->w = NULL;
 }

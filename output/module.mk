@@ -10,6 +10,9 @@ OUTPUT_SRC += output/outputs.c output/csv.c output/text.c output/journal.c \
 # InfluxDB: the driver, its [influxdb] section, the line protocol.
 OUTPUT_SRC += output/influx.c output/influx_conf.c output/influx_line.c
 OUTPUT_SRC += output/resolve.c
+# The deliveries' lock beside the journal: one program of those sharing
+# it delivers (output/lease.h).
+OUTPUT_SRC += output/lease.c
 # The stream entry point: bytes -> framer -> decoder -> the dispatcher.
 OUTPUT_SRC += output/stream.c
 # The journal in four files (output/journal_int.h): the public API and

@@ -11,11 +11,13 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "csv.h"
 #include "delivery.h"
 #include "invstate.h"
 #include "journal.h"
+#include "lease.h"
 #include "log.h"
 #include "registry.h"
 #include "setup.h"
@@ -26,6 +28,12 @@
 #define PRUNE_INTERVAL_S 3600
 /* How often the journal's file is checked (and a lost one reopened). */
 #define CHECK_INTERVAL_S 2
+/*
+ * How often a program standing by tries the deliveries' lock (lease.h),
+ * and the holder looks for rows other programs committed: the bound on
+ * a takeover after the holder's end, and on their rows' delay.
+ */
+#define LEASE_INTERVAL_MS 1000
 
 /*
  * The CSV with a journal: written directly; after a failed write (a
@@ -59,6 +67,20 @@ struct outputs_remote {
 	int64_t unkicked_since;		/* monotonic, microseconds */
 	bool moved_told;		/* the loss of the journal is logged */
 	char reopen_err[1024];		/* the last reopen error logged */
+	/*
+	 * Programs sharing the journal: only the lock's holder runs the
+	 * remote deliveries, d[first_remote .. nd-1]; the others start
+	 * them when they take the lock over (on_lease).
+	 */
+	struct lease *lease;		/* NULL: no remote output */
+	struct event *lease_ev;
+	struct config *cfg;		/* to start them later */
+	struct event_base *base;
+	int first_remote;
+	char holder[96];		/* the other holder last logged */
+	char lease_err[1024];		/* the last lock error logged */
+	uint64_t duplicates;		/* readings others had stored */
+	int dup_window;
 };
 
 static void
@@ -144,6 +166,12 @@ on_news(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	journal_writer_poll(r->j, &n);
 	log_news(&n);
+	if (n.duplicates > 0 && r->duplicates == 0)
+		log_info("journal: another program on %s stored a reading "
+		    "this one saw too: such copies are counted on its row, "
+		    "not stored again (duplicate_window %d s)",
+		    journal_path(r->j), r->dup_window);
+	r->duplicates += n.duplicates;
 	if (n.moved)
 		check_journal(r);
 	if (n.committed > 0)
@@ -558,12 +586,157 @@ start_remote(struct outputs_remote *r, const struct config *cfg,
 	return 0;
 }
 
+/* "mqtt, postgresql": the remote deliveries this program runs. */
+static void
+remote_names(const struct outputs_remote *r, char *buf, size_t n)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (int i = r->first_remote; i < r->nd && len < n; i++)
+		len += (size_t)snprintf(buf + len, n - len, "%s%s",
+		    i > r->first_remote ? ", " : "", delivery_name(r->d[i]));
+}
+
+static void
+stop_remote(struct outputs_remote *r)
+{
+	for (int i = r->first_remote; i < r->nd; i++)
+		delivery_free(r->d[i]);
+	r->nd = r->first_remote;
+}
+
+/*
+ * The lock is ours: start the deliveries. Their cursors are read now,
+ * where the last holder left them; what it sent after its last saved
+ * cursor goes out again (at least once).
+ */
+static int
+deliver(struct outputs_remote *r, char *err, size_t errlen)
+{
+	const char *e;
+
+	/* Our own cursor moves, if we delivered before, are in first. */
+	if (journal_sync(r->j, 2000, &e) != 0)
+		log_warnx("journal: %s", e);
+	if (start_remote(r, r->cfg, r->base, err, errlen) != 0) {
+		stop_remote(r);
+		return -1;
+	}
+	retire_cursors(r);
+	return 0;
+}
+
+static void
+on_lease(evutil_socket_t fd, short what, void *arg)
+{
+	struct outputs_remote *r = arg;
+	char holder[96] = "", err[1024], names[256];
+	bool had = r->nd > r->first_remote;
+	int rc;
+
+	(void)fd;
+	(void)what;
+	rc = lease_take(r->lease, holder, sizeof(holder), err, sizeof(err));
+	if (rc < 0) {
+		if (strcmp(err, r->lease_err) != 0)
+			log_warnx("deliveries: %s (tried again every %d ms)", err,
+			    LEASE_INTERVAL_MS);
+		snprintf(r->lease_err, sizeof(r->lease_err), "%s", err);
+		return;
+	}
+	r->lease_err[0] = '\0';
+	if (rc == 1 && had) {
+		/* Rows other programs committed: no news of ours for them. */
+		for (int i = r->first_remote; i < r->nd; i++)
+			delivery_kick(r->d[i]);
+		return;
+	}
+	if (rc == 1) {
+		if (deliver(r, err, sizeof(err)) != 0) {
+			log_warnx("deliveries: cannot start them: %s (the lock "
+			    "is left to the others; tried again)", err);
+			lease_release(r->lease);
+			return;
+		}
+		remote_names(r, names, sizeof(names));
+		log_info("deliveries: taken over from %s: this %s (pid %ld) "
+		    "runs them now (%s)", r->holder[0] ? r->holder :
+		    "the program before", r->cfg->origin, (long)getpid(), names);
+		r->holder[0] = '\0';
+		return;
+	}
+	if (had) {
+		/* Our lock file was replaced and another took the new one. */
+		remote_names(r, names, sizeof(names));
+		stop_remote(r);
+		log_warnx("deliveries: %s was replaced and %s holds it now: "
+		    "this %s stopped its deliveries (%s)",
+		    lease_path(r->lease), holder, r->cfg->origin, names);
+	} else if (strcmp(holder, r->holder) != 0) {
+		log_info("deliveries: %s runs them; this %s stands by", holder,
+		    r->cfg->origin);
+	}
+	snprintf(r->holder, sizeof(r->holder), "%s", holder);
+}
+
+/*
+ * Remote outputs configured: deliver them if no other program on this
+ * journal does, else stand by (and take over when it ends).
+ */
+static int
+lease_setup(struct outputs_remote *r, const struct config *cfg,
+    struct event_base *base, char *err, size_t errlen)
+{
+	struct timeval tv = { 0, LEASE_INTERVAL_MS * 1000 };
+	char holder[96] = "", names[256];
+	int rc;
+
+	r->first_remote = r->nd;
+	if (!any_remote(cfg))
+		return 0;
+	if ((r->cfg = malloc(sizeof(*r->cfg))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	*r->cfg = *cfg;
+	if (r->cfg->origin[0] == '\0')
+		snprintf(r->cfg->origin, sizeof(r->cfg->origin), "program");
+	r->base = base;
+	if ((r->lease = lease_open(cfg->db, r->cfg->origin, err,
+	    errlen)) == NULL)
+		return -1;
+	rc = lease_take(r->lease, holder, sizeof(holder), err, errlen);
+	if (rc < 0)
+		return -1;
+	if (rc == 1) {
+		if (deliver(r, err, errlen) != 0)
+			return -1;
+		remote_names(r, names, sizeof(names));
+		log_info("deliveries: this %s (pid %ld) runs them (%s); other "
+		    "programs on %s stand by", r->cfg->origin, (long)getpid(),
+		    names, cfg->db);
+	} else {
+		log_info("deliveries: %s runs them; this %s stands by and takes "
+		    "over within %d ms of its end", holder, r->cfg->origin,
+		    LEASE_INTERVAL_MS);
+		snprintf(r->holder, sizeof(r->holder), "%s", holder);
+	}
+	r->lease_ev = event_new(base, -1, EV_PERSIST, on_lease, r);
+	if (r->lease_ev == NULL || event_add(r->lease_ev, &tv) != 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 int
 outputs_setup(struct outputs *o, const struct config *cfg,
     struct event_base *base, char *err, size_t errlen)
 {
 	struct journal_opts jo = { .retention_days = cfg->retention,
-	    .sync_full = strcmp(cfg->synchronous, "normal") != 0 };
+	    .sync_full = strcmp(cfg->synchronous, "normal") != 0,
+	    .origin = cfg->origin, .dup_window = cfg->dup_window };
 	struct timeval check_tv = { CHECK_INTERVAL_S, 0 };
 	struct outputs_remote *r = NULL;
 	struct journal *j = NULL;
@@ -608,19 +781,20 @@ outputs_setup(struct outputs *o, const struct config *cfg,
 		goto fail;
 	}
 	r->j = j;
+	r->dup_window = cfg->dup_window;
 	o->remote = r;
 	if (cfg->csv[0] != '\0' && base != NULL && strcmp(cfg->csv, "-") != 0 &&
 	    start_csv(o, r, cfg, base, err, errlen) != 0)
 		goto fail;
-	if (start_remote(r, cfg, base, err, errlen) != 0)
+	if (lease_setup(r, cfg, base, err, errlen) != 0)
 		goto fail;
-	retire_cursors(r);
 	if (base != NULL) {
 		/*
 		 * Commits off the event loop (see journal_writer.c); the loop hears
-		 * of each commit only if deliveries wait for them.
+		 * of each commit only if deliveries wait (or may come to).
 		 */
-		if (journal_writer_start(j, r->nd > 0, err, errlen) != 0)
+		if (journal_writer_start(j, r->nd > 0 || r->lease != NULL, err,
+		    errlen) != 0)
 			goto fail;
 		r->news = event_new(base, journal_writer_fd(j),
 		    EV_READ | EV_PERSIST, on_news, r);
@@ -689,6 +863,10 @@ outputs_teardown(struct outputs *o)
 			event_free(r->check);
 			r->check = NULL;
 		}
+		if (r->lease_ev) {
+			event_free(r->lease_ev);
+			r->lease_ev = NULL;
+		}
 		o->reopen_hook = NULL;
 		/* A journal deleted meanwhile: its queue goes to a new one. */
 		check_journal(r);
@@ -711,6 +889,13 @@ outputs_teardown(struct outputs *o)
 		}
 		for (int i = 0; i < r->nd; i++)
 			delivery_free(r->d[i]);
+		/* Only now may another program start delivering. */
+		lease_close(r->lease);
+		if (journal_duplicates(r->j) > 0)
+			log_info("journal: %llu readings were copies of readings "
+			    "another program had stored: counted, not stored "
+			    "again", (unsigned long long)journal_duplicates(r->j));
+		free(r->cfg);
 		if (r->prune)
 			event_free(r->prune);
 		if (r->news)

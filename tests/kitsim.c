@@ -35,6 +35,7 @@
 
 struct opts {
 	long count;
+	long first;		/* number of the first session */
 	int concurrency;
 	double rate;		/* sessions started per second, 0: no limit */
 	int inverters;
@@ -93,6 +94,8 @@ usage(FILE *fp)
 "Usage: kitsim [options] ADDR:PORT\n"
 "Push like an Omnik WiFi kit: data frame(s), \"DATA SEND IS OK\", close.\n"
 "  -c, --count N        pushes in all (default 1)\n"
+"      --first K        number the pushes from K (default 0): runs with\n"
+"                       different K push different readings\n"
 "  -j, --concurrency N  pushes at the same time (default 1)\n"
 "  -r, --rate R         start at most R pushes a second (default: no limit)\n"
 "  -i, --inverters N    data frames per push (default 1)\n"
@@ -344,7 +347,7 @@ start_one(struct sim *sim)
 	if (s == NULL)
 		return -1;
 	s->sim = sim;
-	s->k = sim->started++;
+	s->k = sim->o.first + sim->started++;
 	sim->active++;
 	clock_gettime(CLOCK_MONOTONIC, &s->t0);
 	if (sim->o.idle == 0) {
@@ -430,7 +433,7 @@ cmp_double(const void *a, const void *b)
 }
 
 enum { O_SPLIT = 256, O_DELAY, O_RAW, O_SAVE, O_NOWAIT, O_IDLE, O_HOLD,
-	O_STATS };
+	O_STATS, O_FIRST };
 
 int
 main(int argc, char **argv)
@@ -451,6 +454,7 @@ main(int argc, char **argv)
 		{ "idle", required_argument, NULL, O_IDLE },
 		{ "hold", required_argument, NULL, O_HOLD },
 		{ "stats", no_argument, NULL, O_STATS },
+		{ "first", required_argument, NULL, O_FIRST },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -486,12 +490,13 @@ main(int argc, char **argv)
 		case O_IDLE: o->idle = atol(optarg); break;
 		case O_HOLD: o->hold = atoi(optarg); break;
 		case O_STATS: o->stats = 1; break;
+		case O_FIRST: o->first = atol(optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
 	if (optind + 1 != argc || parse_target(argv[optind], o) != 0 ||
-	    o->count < 1 || o->concurrency < 1 || o->inverters < 1 ||
+	    o->count < 1 || o->first < 0 || o->concurrency < 1 || o->inverters < 1 ||
 	    o->inverters * (o->payload_len + 14) + 31 > PUSH_MAX ||
 	    o->timeout < 1) {
 		usage(stderr);

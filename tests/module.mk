@@ -48,6 +48,11 @@ $(B)/tests/test_journal: $(B)/tests/test_journal.o $(JOURNAL_OBJ) \
                          $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -lsqlite3 -lm
 
+# Two programs on one journal: the copies rule and the deliveries' lock.
+$(B)/tests/test_twoprog: $(B)/tests/test_twoprog.o $(JOURNAL_OBJ) \
+                         $(B)/output/lease.o $(PROTO_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -lsqlite3 -lm -pthread
+
 # omk-feed: a capture stand-in for the output tests (tests/outputs/),
 # linked with everything a program links.
 TEST_TOOLS += $(B)/tests/omk-feed

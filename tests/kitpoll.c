@@ -23,6 +23,10 @@
  *   none: every page 404. With --auth the page wants Basic auth: 401
  *   without it or with other credentials.
  *
+ * --save DIR (with --tcp): each answer's frames, without the filler, also
+ * go to DIR/answer-K.bin, the push the kit would send of the same sample
+ * (for the tests of a poller and a relay on one journal).
+ *
  * Every request is logged on stdout, one line each, flushed.
  */
 #include <arpa/inet.h>
@@ -45,6 +49,7 @@ static const char *page;
 static char auth_b64[256];
 static int inverters = 1;
 static long answers;
+static const char *save_dir;
 
 static int
 listen_on(const char *spec)
@@ -132,6 +137,24 @@ drain(int fd)
 		;
 }
 
+
+/* The answer as a push: DIR/answer-K.bin, written whole or not at all. */
+static void
+save_answer(const uint8_t *buf, size_t len, long k)
+{
+	char path[4096], tmp[4200];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/answer-%ld.bin", save_dir, k);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((fp = fopen(tmp, "wb")) == NULL)
+		return;
+	if (fwrite(buf, 1, len, fp) != len || fclose(fp) != 0) {
+		unlink(tmp);
+		return;
+	}
+	rename(tmp, path);
+}
 static void
 serve_tcp(int c)
 {
@@ -182,6 +205,8 @@ serve_tcp(int c)
 		    out + len, sizeof(out) - len, &tl);
 		len += tl;
 	}
+	if (save_dir != NULL)
+		save_answer(out, len, answers - 1);
 	memset(out + len, 0xFF, 68);
 	len += 68;
 	put(c, out, len);
@@ -319,6 +344,7 @@ main(int argc, char **argv)
 		{ "page", required_argument, NULL, 'p' },
 		{ "auth", required_argument, NULL, 'a' },
 		{ "inverters", required_argument, NULL, 'i' },
+		{ "save", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *tcp = NULL, *http = NULL;
@@ -334,6 +360,7 @@ main(int argc, char **argv)
 		case 'p': page = optarg; break;
 		case 'a': b64(optarg, auth_b64, sizeof(auth_b64)); break;
 		case 'i': inverters = atoi(optarg); break;
+		case 'S': save_dir = optarg; break;
 		default: return 2;
 		}
 	}

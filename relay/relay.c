@@ -441,4 +441,6 @@ relay_free(struct relay *r)
 	r->res_retry = NULL;
 	free(r->chash);
 	r->chash = NULL;
+	free(r->uphash);
+	r->uphash = NULL;
 }

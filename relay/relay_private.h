@@ -68,6 +68,7 @@ struct relay_side {
 struct relay_session {
 	TAILQ_ENTRY(relay_session) entry;
 	TAILQ_ENTRY(relay_session) cl_entry;	/* in cl->unproven */
+	LIST_ENTRY(relay_session) up_entry;	/* in r->uphash, if up_indexed */
 	struct relay *r;
 	struct relay_client *cl;
 	uint64_t id;
@@ -77,6 +78,7 @@ struct relay_session {
 	bool stream_ended;
 	bool proven;		/* a valid frame came from the kit */
 	uint16_t up_lport;	/* our upstream socket's port, network order */
+	bool up_indexed;	/* in r->uphash under up_lport */
 	int64_t started, last_active;	/* monotonic ms */
 	struct addr peer;
 	struct addr target;
@@ -117,6 +119,8 @@ void relay_client_drop(struct relay *, struct relay_client *);
 void relay_session_prove(struct relay_session *);
 void relay_session_account(struct relay_session *);
 bool relay_over_budget(const struct relay_session *);
+void relay_upport_add(struct relay_session *);
+void relay_upport_del(struct relay_session *);
 void relay_budget_pause(struct relay_side *);
 
 /* session.c */

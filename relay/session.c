@@ -113,6 +113,8 @@ relay_side_close(struct relay_side *sd)
 {
 	evutil_socket_t fd;
 
+	if (sd == &sd->s->up)
+		relay_upport_del(sd->s);
 	if (sd->bev == NULL)
 		return;
 	fd = bufferevent_getfd(sd->bev);

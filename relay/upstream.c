@@ -201,6 +201,7 @@ up_event(struct bufferevent *bev, short what, void *arg)
 		else if (s->kit.rd_eof && evbuffer_get_length(
 		    bufferevent_get_output(bev)) == 0) {
 			/* Everything was delivered; the reset came after. */
+			relay_upport_del(s);
 			bufferevent_free(sd->bev);
 			sd->bev = NULL;
 			relay_session_account(s);
@@ -367,9 +368,11 @@ relay_upstream_connect(struct relay_session *s)
 	 * before we learn that it connected.
 	 */
 	if (getsockname(bufferevent_getfd(s->up.bev), (struct sockaddr *)&me,
-	    &ml) == 0)
+	    &ml) == 0) {
 		s->up_lport = htons((uint16_t)addr_port(
 		    (struct sockaddr *)&me));
+		relay_upport_add(s);
+	}
 	bufferevent_enable(s->up.bev, EV_READ);
 }
 

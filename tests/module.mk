@@ -143,3 +143,7 @@ $(B)/tests/fuzz_sniff_replay: $(B)/tests/fuzz/fuzz_sniff.o $(B)/tests/fuzz/repla
 $(B)/tests/test_invstate: $(B)/tests/test_invstate.o $(B)/output/invstate.o \
                           $(JOURNAL_OBJ) $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -lsqlite3 -lm
+
+$(B)/tests/test_text: $(B)/tests/test_text.o $(PROTO_OBJ) $(B)/output/text.o \
+                      $(B)/common/log.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)

@@ -329,6 +329,23 @@ relay_side_read(struct bufferevent *bev, void *arg)
 		return;
 	}
 	out = bufferevent_get_output(peer->bev);
+	/*
+	 * Nothing queued for a connected peer: write to it now. That saves
+	 * the bufferevent's adding and removing of its write event (two
+	 * epoll_ctl) and a loop turn for every piece forwarded. Whatever is
+	 * not written (a full socket buffer, an error) is queued as before,
+	 * and the bufferevent writes it or reports the error. Nothing is
+	 * queued then, so there is nothing for relay_side_written to do.
+	 */
+	if (evbuffer_get_length(out) == 0 && side_open(peer)) {
+		int w = evbuffer_write_atmost(in, bufferevent_getfd(peer->bev),
+		    (ev_ssize_t)n);
+
+		if (w > 0)
+			n -= (size_t)w;
+		if (n == 0)
+			return;
+	}
 	move_bytes(out, in, n);
 	relay_session_account(s);
 	if (evbuffer_get_length(out) >= s->r->set.max_buffer)

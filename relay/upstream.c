@@ -178,6 +178,18 @@ up_event(struct bufferevent *bev, short what, void *arg)
 		 */
 		bufferevent_set_timeouts(bev, s->kit.rd_eof ? &idle : NULL,
 		    &idle);
+		/*
+		 * What the kit sent while we connected goes out now, not on
+		 * the write event's next loop turn: a push is one piece, and
+		 * this is its way to the portal. The rest (a full socket
+		 * buffer, an error) the bufferevent writes or reports.
+		 */
+		if (evbuffer_get_length(bufferevent_get_output(bev)) > 0 &&
+		    evbuffer_write(bufferevent_get_output(bev),
+		    bufferevent_getfd(bev)) > 0) {
+			relay_session_account(s);
+			relay_side_resume(&s->kit);
+		}
 		relay_side_maybe_shut(sd);
 		relay_session_check_done(s);
 		return;

@@ -194,14 +194,14 @@ deadline_in(struct timespec *ts, int ms)
 /*
  * The writer commits a batch WRITER_BATCH_NS after its first entry came
  * (at once when WRITER_BATCH_MAX are queued, on journal_sync and on
- * stop): a queued reading is durable within 200 ms plus the commit's own
+ * stop): a queued reading is durable within 500 ms plus the commit's own
  * time. A kit's session takes well under that, so the commit runs after
  * its bytes were forwarded rather than competing with them for the CPU,
  * and at a steady pace one commit and one fsync serve every reading of
  * the window (at 32 kits pushing at once, dozens: 7 us of CPU per reading
  * instead of 38). Remote outputs see readings only after the commit.
  */
-#define WRITER_BATCH_NS 200000000L
+#define WRITER_BATCH_NS 500000000L
 #define WRITER_BATCH_MAX 256
 /*
  * And it runs at the lowest priority (nice 19): on one core (a Pi Zero)

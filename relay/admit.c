@@ -116,10 +116,10 @@ void
 relay_session_account(struct relay_session *s)
 {
 	struct relay *r = s->r;
-	size_t up = s->up.bev != NULL ?
-	    evbuffer_get_length(bufferevent_get_output(s->up.bev)) : 0;
-	size_t kit = s->kit.bev != NULL ?
-	    evbuffer_get_length(bufferevent_get_output(s->kit.bev)) : 0;
+	size_t up = s->up.io != NULL ?
+	    evbuffer_get_length(relay_io_output(s->up.io)) : 0;
+	size_t kit = s->kit.io != NULL ?
+	    evbuffer_get_length(relay_io_output(s->kit.io)) : 0;
 
 	r->buffered = r->buffered - s->up.buffered - s->kit.buffered + up + kit;
 	s->cl->buffered = s->cl->buffered - s->up.buffered - s->kit.buffered +
@@ -225,7 +225,7 @@ session_is_own_upstream(struct relay *r, const struct sockaddr *peer, int fd)
 		return false;
 	port = htons((uint16_t)addr_port(peer));
 	LIST_FOREACH(s, &r->uphash[upport_hash(r, port)], up_entry) {
-		if (s->up.bev == NULL || s->up_lport != port)
+		if (s->up.io == NULL || s->up_lport != port)
 			continue;
 		if (!have_orig) {
 			orig.len = sizeof(orig.ss);
@@ -407,13 +407,12 @@ relay_accept(struct evconnlistener *lis, evutil_socket_t fd,
 	    addr_format(sa, a, sizeof(a)));
 	stream_set_limit(&s->from_kit, r->set.reading_burst,
 	    r->set.reading_rate);
-	s->kit.bev = bufferevent_socket_new(r->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (s->kit.bev == NULL) {
+	s->kit.io = relay_io_new(r->base, fd);
+	if (s->kit.io == NULL) {
 		log_warnx("out of memory for a session");
 		goto fail;
 	}
-	fd = -1;	/* the bufferevent owns it */
+	fd = -1;	/* the connection's I/O owns it */
 	c = NULL;	/* and the session its client */
 	TAILQ_INSERT_TAIL(&r->sessions, s, entry);
 	TAILQ_INSERT_TAIL(&s->cl->unproven, s, cl_entry);
@@ -421,7 +420,7 @@ relay_accept(struct evconnlistener *lis, evutil_socket_t fd,
 	r->nsessions++;
 	relay_session_start(s);
 
-	to = relay_upstream_target(s, bufferevent_getfd(s->kit.bev));
+	to = relay_upstream_target(s, relay_io_fd(s->kit.io));
 	if (to == TARGET_REFUSE) {
 		relay_session_close(s, "refused: not a portal port");
 		return;
@@ -446,7 +445,7 @@ relay_accept(struct evconnlistener *lis, evutil_socket_t fd,
 	}
 	return;
 fail:
-	if (s != NULL && s->kit.bev == NULL)
+	if (s != NULL && s->kit.io == NULL)
 		free(s);
 	if (c != NULL)
 		relay_client_drop(r, c);

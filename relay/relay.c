@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 
 #include "log.h"
 #include "relay_private.h"

@@ -4,7 +4,7 @@
  *
  *        kit                     relay                        portal
  *   ┌──────────┐  accepted   ┌─────────────┐   connect()    ┌──────────┐
- *   │ 198.51.  │────────────>│ kit bev     │   up bev       │ original │
+ *   │ 198.51.  │────────────>│ kit io      │   up io        │ original │
  *   │ 100.2    │  (REDIRECT) │   │  read ──┼──> output ────>│ dst or   │
  *   │          │<────────────┼── output <──┼──── read  <────│ HOST:PORT│
  *   └──────────┘             │   │          │     │          └──────────┘

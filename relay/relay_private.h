@@ -28,7 +28,8 @@
 #include <time.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
+
+#include "io.h"
 
 #include "relay.h"
 #include "stream.h"
@@ -56,7 +57,7 @@ struct relay_client {
 struct relay_side {
 	struct relay_session *s;
 	struct relay_side *peer;	/* where what this side reads goes */
-	struct bufferevent *bev;	/* NULL: no such connection (now) */
+	struct relay_io *io;		/* NULL: no such connection (now) */
 	bool rd_eof;		/* its FIN came, or it failed */
 	bool wr_shut;		/* our FIN is sent */
 	bool paused;		/* not read: the peer's output is full */
@@ -127,8 +128,8 @@ void relay_budget_pause(struct relay_side *);
 void relay_session_start(struct relay_session *);
 void relay_session_close(struct relay_session *, const char *why);
 void relay_session_check_done(struct relay_session *);
-void relay_side_read(struct bufferevent *, void *side);
-void relay_side_written(struct bufferevent *, void *side);
+void relay_side_read(struct relay_io *, void *side);
+void relay_side_written(struct relay_io *, void *side);
 void relay_side_pause(struct relay_side *);
 void relay_side_resume(struct relay_side *);
 void relay_side_maybe_shut(struct relay_side *);

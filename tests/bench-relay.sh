@@ -83,6 +83,13 @@ done
 ip -n "$NS_K" route add default via "$R_KIT_IP"
 ip -n "$NS_P" route add default via "$R_P_IP"
 ip netns exec "$NS_R" sysctl -qw net.ipv4.ip_forward=1
+# Tens of thousands of sessions a round from one address to one port:
+# the whole port range, and TIME_WAIT ports reused, in every namespace
+# (else connects stall on a full port space and the figures measure that).
+for ns in "$NS_L" "$NS_K" "$NS_R" "$NS_P"; do
+	ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" \
+	    net.ipv4.tcp_tw_reuse=1
+done
 # 10004 to the relay, 10005 to haproxy; 10006 goes through to a portal.
 for p in 10004 10005; do
 	ip netns exec "$NS_R" iptables -t nat -A PREROUTING -p tcp \
@@ -91,7 +98,7 @@ done
 
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 # CPU time of every thread of a process, in ns.
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d", s }'; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'; }
 wait_port() {	# wait_port NS PORT
 	local i
 	for i in $(seq 200); do
@@ -375,7 +382,7 @@ sleep 0.2
 rss_idle2=$(rss_kb "$relay2")
 read -r open rss_busy < <(idle_rss "$relay2" 20003 "$IDLE")
 readings=$(( $(grep -vc '^dateTime' "$T/lo.csv") + $(grep -vc '^dateTime' "$T/rt.csv") ))
-loglines=$(( $(grep -c ' kit ' "$T/lo.log") + $(grep -c ' kit ' "$T/rt.log") ))
+loglines=$(( $(grep -c ' kit [0-9]*:' "$T/lo.log") + $(grep -c ' kit [0-9]*:' "$T/rt.log") ))
 awk -v idle="$rss_idle" -v pss="$pss_idle" -v uss="$uss_idle" \
     -v hrss="$rss_haproxy" -v open="$open" -v busy="$rss_busy" \
     -v idle2="$rss_idle2" -v open_fwd="$open_fwd" -v rss_fwd="$rss_fwd" \

@@ -66,12 +66,52 @@ log_enabled(enum log_level lvl)
 	return lvl != LOG_LVL_DEBUG || log_verbosity > 0;
 }
 
+static const char *const log_tag[] = { "error: ", "warning: ", "", "debug: " };
+
+/*
+ * One line to its sink. On stderr it is put together here and written
+ * with one fwrite: the same bytes fprintf wrote, one write(2) as before,
+ * without a printf per line.
+ */
+static void
+log_emit(enum log_level lvl, const char *msg, size_t len)
+{
+	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	char line[LOG_MSG_MAX + 64];
+	size_t n = 0, k;
+
+	if (!log_stderr) {
+		syslog(prio[lvl], "%s%.*s", log_tag[lvl], (int)len, msg);
+		return;
+	}
+	if (log_journal) {
+		line[n++] = '<';
+		line[n++] = (char)('0' + prio[lvl]);
+		line[n++] = '>';
+	} else {
+		if ((k = strlen(log_ident)) > 48) {
+			fprintf(stderr, "%s: %s%.*s\n", log_ident, log_tag[lvl],
+			    (int)len, msg);
+			return;
+		}
+		memcpy(line + n, log_ident, k);
+		n += k;
+		line[n++] = ':';
+		line[n++] = ' ';
+	}
+	k = strlen(log_tag[lvl]);
+	memcpy(line + n, log_tag[lvl], k);
+	n += k;
+	memcpy(line + n, msg, len);
+	n += len;
+	line[n++] = '\n';
+	(void)fwrite(line, 1, n, stderr);
+}
+
 static void __attribute__((format(printf, 3, 0)))
 vlog(enum log_level lvl, int errnum, const char *fmt, va_list ap)
 {
-	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
-	static const char *const tag[] = { "error: ", "warning: ", "", "debug: " };
-	char msg[1024];
+	char msg[LOG_MSG_MAX];
 	int n;
 
 	if (!log_enabled(lvl))
@@ -82,12 +122,17 @@ vlog(enum log_level lvl, int errnum, const char *fmt, va_list ap)
 	if (errnum != 0 && (size_t)n < sizeof(msg))
 		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s",
 		    strerror(errnum));
-	if (log_stderr && log_journal)
-		fprintf(stderr, "<%d>%s%s\n", prio[lvl], tag[lvl], msg);
-	else if (log_stderr)
-		fprintf(stderr, "%s: %s%s\n", log_ident, tag[lvl], msg);
-	else
-		syslog(prio[lvl], "%s%s", tag[lvl], msg);
+	log_emit(lvl, msg, strlen(msg));
+}
+
+void
+log_info_msg(const char *msg)
+{
+	int saved = errno;
+
+	if (log_enabled(LOG_LVL_INFO))
+		log_emit(LOG_LVL_INFO, msg, strnlen(msg, LOG_MSG_MAX - 1));
+	errno = saved;
 }
 
 #define LOG_FN(name, lvl, with_errno)				\

@@ -13,6 +13,9 @@
 
 enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
+/* A message is cut to LOG_MSG_MAX - 1 bytes. */
+#define LOG_MSG_MAX 1024
+
 void log_init(const char *ident, bool to_stderr, int verbosity);
 void log_set_verbosity(int verbosity);
 bool log_enabled(enum log_level lvl);
@@ -21,6 +24,8 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* log_info("%s", msg) without printf: for a line logged per reading. */
+void log_info_msg(const char *msg);
 void fatal(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...)

@@ -19,6 +19,7 @@
 #include "relay_private.h"
 
 #define CLIENT_BUCKETS 4096	/* client address hash (a power of two) */
+#define UPPORT_BUCKETS 1024	/* upstream local ports (a power of two) */
 #define BUDGET_CUT_MIN 4096	/* an unproven session holding this is cut */
 
 /* ------------------------------------------------------------------ */
@@ -115,10 +116,10 @@ void
 relay_session_account(struct relay_session *s)
 {
 	struct relay *r = s->r;
-	size_t up = s->up.bev != NULL ?
-	    evbuffer_get_length(bufferevent_get_output(s->up.bev)) : 0;
-	size_t kit = s->kit.bev != NULL ?
-	    evbuffer_get_length(bufferevent_get_output(s->kit.bev)) : 0;
+	size_t up = s->up.io != NULL ?
+	    evbuffer_get_length(relay_io_output(s->up.io)) : 0;
+	size_t kit = s->kit.io != NULL ?
+	    evbuffer_get_length(relay_io_output(s->kit.io)) : 0;
 
 	r->buffered = r->buffered - s->up.buffered - s->kit.buffered + up + kit;
 	s->cl->buffered = s->cl->buffered - s->up.buffered - s->kit.buffered +
@@ -169,10 +170,48 @@ relay_budget_pause(struct relay_side *sd)
 /* Accept */
 
 /*
+ * Sessions by the local port of their upstream socket. The kernel hands
+ * out ephemeral ports spread over its range, so the low bits hash well;
+ * the seed keeps a peer from picking the chain it lands on.
+ */
+static unsigned
+upport_hash(const struct relay *r, uint16_t port)
+{
+	uint32_t h = ((uint32_t)port ^ r->cseed) * 2654435761u;
+
+	return (h >> 16) & (UPPORT_BUCKETS - 1);
+}
+
+/* Index s by s->up_lport (set once its upstream socket has a port). */
+void
+relay_upport_add(struct relay_session *s)
+{
+	struct relay *r = s->r;
+
+	if (s->up_indexed)
+		return;
+	if (r->uphash == NULL &&
+	    (r->uphash = calloc(UPPORT_BUCKETS, sizeof(*r->uphash))) == NULL)
+		return;	/* then looped connections go unrecognised */
+	LIST_INSERT_HEAD(&r->uphash[upport_hash(r, s->up_lport)], s, up_entry);
+	s->up_indexed = true;
+}
+
+void
+relay_upport_del(struct relay_session *s)
+{
+	if (!s->up_indexed)
+		return;
+	LIST_REMOVE(s, up_entry);
+	s->up_indexed = false;
+}
+
+/*
  * Is this connection one of our own upstream connections, redirected back
  * to us? It comes from this host, from the port one of our upstream
  * sockets has, and was going where that session's upstream goes. Only
- * connections from this host are looked at, so kits cost nothing here.
+ * connections from this host are looked at, so kits cost nothing here,
+ * and those only cost the sessions whose upstream has the same port.
  */
 static bool
 session_is_own_upstream(struct relay *r, const struct sockaddr *peer, int fd)
@@ -182,11 +221,11 @@ session_is_own_upstream(struct relay *r, const struct sockaddr *peer, int fd)
 	bool have_orig = false;
 	uint16_t port;
 
-	if (!addr_is_local(peer))
+	if (!addr_is_local(peer) || r->uphash == NULL)
 		return false;
 	port = htons((uint16_t)addr_port(peer));
-	TAILQ_FOREACH(s, &r->sessions, entry) {
-		if (s->up.bev == NULL || s->up_lport != port)
+	LIST_FOREACH(s, &r->uphash[upport_hash(r, port)], up_entry) {
+		if (s->up.io == NULL || s->up_lport != port)
 			continue;
 		if (!have_orig) {
 			orig.len = sizeof(orig.ss);
@@ -368,13 +407,12 @@ relay_accept(struct evconnlistener *lis, evutil_socket_t fd,
 	    addr_format(sa, a, sizeof(a)));
 	stream_set_limit(&s->from_kit, r->set.reading_burst,
 	    r->set.reading_rate);
-	s->kit.bev = bufferevent_socket_new(r->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (s->kit.bev == NULL) {
+	s->kit.io = relay_io_new(r->base, fd);
+	if (s->kit.io == NULL) {
 		log_warnx("out of memory for a session");
 		goto fail;
 	}
-	fd = -1;	/* the bufferevent owns it */
+	fd = -1;	/* the connection's I/O owns it */
 	c = NULL;	/* and the session its client */
 	TAILQ_INSERT_TAIL(&r->sessions, s, entry);
 	TAILQ_INSERT_TAIL(&s->cl->unproven, s, cl_entry);
@@ -382,7 +420,7 @@ relay_accept(struct evconnlistener *lis, evutil_socket_t fd,
 	r->nsessions++;
 	relay_session_start(s);
 
-	to = relay_upstream_target(s, bufferevent_getfd(s->kit.bev));
+	to = relay_upstream_target(s, relay_io_fd(s->kit.io));
 	if (to == TARGET_REFUSE) {
 		relay_session_close(s, "refused: not a portal port");
 		return;
@@ -407,7 +445,7 @@ relay_accept(struct evconnlistener *lis, evutil_socket_t fd,
 	}
 	return;
 fail:
-	if (s != NULL && s->kit.bev == NULL)
+	if (s != NULL && s->kit.io == NULL)
 		free(s);
 	if (c != NULL)
 		relay_client_drop(r, c);

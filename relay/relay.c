@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 
 #include "log.h"
 #include "relay_private.h"
@@ -441,4 +440,6 @@ relay_free(struct relay *r)
 	r->res_retry = NULL;
 	free(r->chash);
 	r->chash = NULL;
+	free(r->uphash);
+	r->uphash = NULL;
 }

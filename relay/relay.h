@@ -4,7 +4,7 @@
  *
  *        kit                     relay                        portal
  *   ┌──────────┐  accepted   ┌─────────────┐   connect()    ┌──────────┐
- *   │ 198.51.  │────────────>│ kit bev     │   up bev       │ original │
+ *   │ 198.51.  │────────────>│ kit io      │   up io        │ original │
  *   │ 100.2    │  (REDIRECT) │   │  read ──┼──> output ────>│ dst or   │
  *   │          │<────────────┼── output <──┼──── read  <────│ HOST:PORT│
  *   └──────────┘             │   │          │     │          └──────────┘
@@ -120,6 +120,7 @@ TAILQ_HEAD(relay_sessions, relay_session);
 struct relay_client;
 TAILQ_HEAD(relay_clients, relay_client);
 LIST_HEAD(relay_client_bucket, relay_client);
+LIST_HEAD(relay_upport_bucket, relay_session);
 struct resolve;
 
 struct relay {
@@ -137,6 +138,8 @@ struct relay {
 	int nclients;
 	struct relay_client_bucket *chash;
 	uint32_t cseed;
+	/* Sessions by their upstream socket's local port (loop detection). */
+	struct relay_upport_bucket *uphash;
 	int nunproven;		/* sessions with no valid frame yet */
 	size_t buffered;	/* output buffers of every session */
 	struct acl private_nets;

@@ -28,7 +28,8 @@
 #include <time.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
+
+#include "io.h"
 
 #include "relay.h"
 #include "stream.h"
@@ -56,7 +57,7 @@ struct relay_client {
 struct relay_side {
 	struct relay_session *s;
 	struct relay_side *peer;	/* where what this side reads goes */
-	struct bufferevent *bev;	/* NULL: no such connection (now) */
+	struct relay_io *io;		/* NULL: no such connection (now) */
 	bool rd_eof;		/* its FIN came, or it failed */
 	bool wr_shut;		/* our FIN is sent */
 	bool paused;		/* not read: the peer's output is full */
@@ -68,6 +69,7 @@ struct relay_side {
 struct relay_session {
 	TAILQ_ENTRY(relay_session) entry;
 	TAILQ_ENTRY(relay_session) cl_entry;	/* in cl->unproven */
+	LIST_ENTRY(relay_session) up_entry;	/* in r->uphash, if up_indexed */
 	struct relay *r;
 	struct relay_client *cl;
 	uint64_t id;
@@ -77,6 +79,7 @@ struct relay_session {
 	bool stream_ended;
 	bool proven;		/* a valid frame came from the kit */
 	uint16_t up_lport;	/* our upstream socket's port, network order */
+	bool up_indexed;	/* in r->uphash under up_lport */
 	int64_t started, last_active;	/* monotonic ms */
 	struct addr peer;
 	struct addr target;
@@ -117,14 +120,16 @@ void relay_client_drop(struct relay *, struct relay_client *);
 void relay_session_prove(struct relay_session *);
 void relay_session_account(struct relay_session *);
 bool relay_over_budget(const struct relay_session *);
+void relay_upport_add(struct relay_session *);
+void relay_upport_del(struct relay_session *);
 void relay_budget_pause(struct relay_side *);
 
 /* session.c */
 void relay_session_start(struct relay_session *);
 void relay_session_close(struct relay_session *, const char *why);
 void relay_session_check_done(struct relay_session *);
-void relay_side_read(struct bufferevent *, void *side);
-void relay_side_written(struct bufferevent *, void *side);
+void relay_side_read(struct relay_io *, void *side);
+void relay_side_written(struct relay_io *, void *side);
 void relay_side_pause(struct relay_side *);
 void relay_side_resume(struct relay_side *);
 void relay_side_maybe_shut(struct relay_side *);

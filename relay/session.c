@@ -104,22 +104,17 @@ session_end_streams(struct relay_session *s)
 }
 
 /*
- * Free a side's bufferevent and close its socket now: with deferred
- * callbacks libevent may close it only on a later loop pass, and a burst
- * of evictions in one accept loop would then run out of descriptors.
+ * Close a side's socket now (relay_io_free does), not on a later loop
+ * pass: a burst of evictions in one accept loop would run out of
+ * descriptors otherwise.
  */
 void
 relay_side_close(struct relay_side *sd)
 {
-	evutil_socket_t fd;
-
-	if (sd->bev == NULL)
-		return;
-	fd = bufferevent_getfd(sd->bev);
-	if (fd >= 0 && bufferevent_setfd(sd->bev, -1) == 0)
-		evutil_closesocket(fd);
-	bufferevent_free(sd->bev);
-	sd->bev = NULL;
+	if (sd == &sd->s->up)
+		relay_upport_del(sd->s);
+	relay_io_free(sd->io);
+	sd->io = NULL;
 }
 
 /* The one way a session ends. */
@@ -182,7 +177,7 @@ relay_session_check_done(struct relay_session *s)
 {
 	bool kit_done = s->kit.gone ||
 	    (s->kit.rd_eof &&
-	     evbuffer_get_length(bufferevent_get_output(s->kit.bev)) == 0);
+	     evbuffer_get_length(relay_io_output(s->kit.io)) == 0);
 	bool up_done = s->up_state == UP_LOCAL ||
 	    (s->up.wr_shut && (s->up.rd_eof || s->kit.gone));
 
@@ -197,7 +192,7 @@ side_open(const struct relay_side *sd)
 {
 	const struct relay_session *s = sd->s;
 
-	if (sd->bev == NULL || sd->gone)
+	if (sd->io == NULL || sd->gone)
 		return false;
 	/* A connect under way takes bytes, but no shutdown yet. */
 	return sd != &s->up || s->up_state == UP_OPEN;
@@ -210,7 +205,7 @@ relay_side_maybe_shut(struct relay_side *sd)
 	struct relay_session *s = sd->s;
 
 	if (!side_open(sd) || sd->wr_shut || !sd->peer->rd_eof ||
-	    evbuffer_get_length(bufferevent_get_output(sd->bev)) > 0)
+	    evbuffer_get_length(relay_io_output(sd->io)) > 0)
 		return;
 	/*
 	 * The kit has finished too and our FIN to the upstream is out: the
@@ -218,8 +213,8 @@ relay_side_maybe_shut(struct relay_side *sd)
 	 */
 	if (sd == &s->kit && sd->rd_eof && sd->peer->wr_shut)
 		return;
-	bufferevent_disable(sd->bev, EV_WRITE);
-	(void)shutdown(bufferevent_getfd(sd->bev), SHUT_WR);
+	relay_io_disable(sd->io, EV_WRITE);
+	(void)shutdown(relay_io_fd(sd->io), SHUT_WR);
 	sd->wr_shut = true;
 }
 
@@ -228,7 +223,7 @@ static void
 side_read_end(struct relay_side *sd)
 {
 	sd->rd_eof = true;
-	bufferevent_disable(sd->bev, EV_READ);
+	relay_io_disable(sd->io, EV_READ);
 	relay_side_maybe_shut(sd->peer);
 }
 
@@ -239,7 +234,7 @@ stall_expired(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (s->up.bev != NULL && s->kit.paused)
+	if (s->up.io != NULL && s->kit.paused)
 		relay_upstream_fail(s, "too slow (output full for "
 		    "connect_timeout)", 0);
 }
@@ -256,7 +251,7 @@ relay_side_pause(struct relay_side *sd)
 	struct timeval tv = { s->r->set.connect_timeout, 0 };
 
 	sd->paused = true;
-	bufferevent_disable(sd->bev, EV_READ);
+	relay_io_disable(sd->io, EV_READ);
 	if (sd != &s->kit)
 		return;
 	if (s->stall == NULL)
@@ -270,13 +265,13 @@ relay_side_resume(struct relay_side *sd)
 {
 	struct relay_session *s = sd->s;
 
-	if (!sd->paused || sd->bev == NULL)
+	if (!sd->paused || sd->io == NULL)
 		return;
 	sd->paused = false;
 	if (sd == &s->kit && s->stall != NULL)
 		evtimer_del(s->stall);
 	if (!sd->rd_eof)
-		bufferevent_enable(sd->bev, EV_READ);
+		relay_io_enable(sd->io, EV_READ);
 }
 
 /*
@@ -308,11 +303,11 @@ session_decode(struct relay_side *sd, struct evbuffer *in, size_t n)
 
 /* Bytes from either side: decode, then into the peer's output. */
 void
-relay_side_read(struct bufferevent *bev, void *arg)
+relay_side_read(struct relay_io *io, void *arg)
 {
 	struct relay_side *sd = arg, *peer = sd->peer;
 	struct relay_session *s = sd->s;
-	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer *in = relay_io_input(io);
 	size_t n = evbuffer_get_length(in);
 	struct evbuffer *out;
 
@@ -322,11 +317,27 @@ relay_side_read(struct bufferevent *bev, void *arg)
 	session_touch(s);
 	/* Decode first: whatever happens to the upstream, the reading is in. */
 	session_decode(sd, in, n);
-	if (peer->bev == NULL || peer->gone || peer->wr_shut) {
+	if (peer->io == NULL || peer->gone || peer->wr_shut) {
 		evbuffer_drain(in, n);
 		return;
 	}
-	out = bufferevent_get_output(peer->bev);
+	out = relay_io_output(peer->io);
+	/*
+	 * Nothing queued for a connected peer: write to it now, without
+	 * copying into its output first. Whatever is not written (a full
+	 * socket buffer, an error) is queued, and the peer's I/O writes it
+	 * or reports the error. Nothing is queued then, so there is nothing
+	 * for relay_side_written to do.
+	 */
+	if (evbuffer_get_length(out) == 0 && side_open(peer)) {
+		int w = evbuffer_write_atmost(in, relay_io_fd(peer->io),
+		    (ev_ssize_t)n);
+
+		if (w > 0)
+			n -= (size_t)w;
+		if (n == 0)
+			return;
+	}
 	move_bytes(out, in, n);
 	relay_session_account(s);
 	if (evbuffer_get_length(out) >= s->r->set.max_buffer)
@@ -337,12 +348,12 @@ relay_side_read(struct bufferevent *bev, void *arg)
 
 /* A side's output is written out: its peer may read again. */
 void
-relay_side_written(struct bufferevent *bev, void *arg)
+relay_side_written(struct relay_io *io, void *arg)
 {
 	struct relay_side *sd = arg;
 	struct relay_session *s = sd->s;
 
-	(void)bev;
+	(void)io;
 	relay_session_account(s);
 	relay_side_resume(sd->peer);
 	relay_side_maybe_shut(sd);
@@ -350,14 +361,14 @@ relay_side_written(struct bufferevent *bev, void *arg)
 }
 
 static void
-kit_event(struct bufferevent *bev, short what, void *arg)
+kit_event(struct relay_io *io, short what, void *arg)
 {
 	struct relay_side *sd = arg;
 	struct relay_session *s = sd->s;
 	struct timeval linger;
 
-	if (what & BEV_EVENT_TIMEOUT) {
-		if (what & BEV_EVENT_READING) {
+	if (what & RELAY_IO_TIMEOUT) {
+		if (what & RELAY_IO_READING) {
 			s->r->st.idle_timeouts++;
 			relay_session_close(s, "idle timeout");
 			return;
@@ -366,19 +377,19 @@ kit_event(struct bufferevent *bev, short what, void *arg)
 		relay_session_close(s, "kit stopped reading");
 		return;
 	}
-	if (what & BEV_EVENT_ERROR) {
+	if (what & RELAY_IO_ERROR) {
 		sd->gone = true;
-		bufferevent_disable(bev, EV_READ | EV_WRITE);
+		relay_io_disable(io, EV_READ | EV_WRITE);
 	}
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+	if (what & (RELAY_IO_EOF | RELAY_IO_ERROR)) {
 		session_end_streams(s);
 		/* From now on the upstream has idle_timeout to finish. */
 		if (s->up_state == UP_OPEN) {
 			/* (While connecting, the connect timeout stays.) */
 			linger.tv_sec = s->r->set.idle_timeout;
 			linger.tv_usec = 0;
-			bufferevent_set_timeouts(s->up.bev, &linger, &linger);
-			bufferevent_enable(s->up.bev, EV_READ);
+			relay_io_set_timeouts(s->up.io, &linger, &linger);
+			relay_io_enable(s->up.io, EV_READ);
 		}
 		side_read_end(sd);
 	}
@@ -396,7 +407,7 @@ relay_side_eof(struct relay_side *sd)
 	relay_session_check_done(sd->s);
 }
 
-/* The kit's connection is accepted and s->kit.bev made: start reading. */
+/* The kit's connection is accepted and s->kit.io made: start reading. */
 void
 relay_session_start(struct relay_session *s)
 {
@@ -406,10 +417,9 @@ relay_session_start(struct relay_session *s)
 	s->kit.s = s->up.s = s;
 	s->kit.peer = &s->up;
 	s->up.peer = &s->kit;
-	bufferevent_setcb(s->kit.bev, relay_side_read, relay_side_written,
+	relay_io_setcb(s->kit.io, relay_side_read, relay_side_written,
 	    kit_event, &s->kit);
-	(void)bufferevent_set_max_single_read(s->kit.bev, SINGLE_READ);
-	bufferevent_set_timeouts(s->kit.bev, &idle, &idle);
-	bufferevent_setwatermark(s->kit.bev, EV_READ, 0, r->set.max_buffer);
-	bufferevent_enable(s->kit.bev, EV_READ);
+	relay_io_set_max_read(s->kit.io, SINGLE_READ);
+	relay_io_set_timeouts(s->kit.io, &idle, &idle);
+	relay_io_enable(s->kit.io, EV_READ);
 }

@@ -161,14 +161,14 @@ relay_upstream_fail(struct relay_session *s, const char *why, int err)
 }
 
 static void
-up_event(struct bufferevent *bev, short what, void *arg)
+up_event(struct relay_io *io, short what, void *arg)
 {
 	struct relay_side *sd = arg;
 	struct relay_session *s = sd->s;
 	struct relay *r = s->r;
 	struct timeval idle = { r->set.idle_timeout, 0 };
 
-	if (what & BEV_EVENT_CONNECTED) {
+	if (what & RELAY_IO_CONNECTED) {
 		s->up_state = UP_OPEN;
 		r->st.forwarded++;
 		/*
@@ -176,16 +176,17 @@ up_event(struct bufferevent *bev, short what, void *arg)
 		 * timeout until the kit has finished; a write that makes no
 		 * progress for idle_timeout is a stalled upstream.
 		 */
-		bufferevent_set_timeouts(bev, s->kit.rd_eof ? &idle : NULL,
+		relay_io_set_timeouts(io, s->kit.rd_eof ? &idle : NULL,
 		    &idle);
+		/* What the kit sent meanwhile is written when this returns. */
 		relay_side_maybe_shut(sd);
 		relay_session_check_done(s);
 		return;
 	}
-	if (what & BEV_EVENT_TIMEOUT) {
+	if (what & RELAY_IO_TIMEOUT) {
 		if (s->up_state == UP_CONNECTING)
 			relay_upstream_fail(s, "connect timed out", 0);
-		else if (what & BEV_EVENT_WRITING)
+		else if (what & RELAY_IO_WRITING)
 			relay_upstream_fail(s, "stalled (nothing written for "
 			    "idle_timeout)", 0);
 		else
@@ -193,16 +194,17 @@ up_event(struct bufferevent *bev, short what, void *arg)
 			    "finished");
 		return;
 	}
-	if (what & BEV_EVENT_ERROR) {
-		int e = EVUTIL_SOCKET_ERROR();
+	if (what & RELAY_IO_ERROR) {
+		int e = errno;
 
 		if (s->up_state == UP_CONNECTING)
 			relay_upstream_fail(s, "connect failed", e);
 		else if (s->kit.rd_eof && evbuffer_get_length(
-		    bufferevent_get_output(bev)) == 0) {
+		    relay_io_output(io)) == 0) {
 			/* Everything was delivered; the reset came after. */
-			bufferevent_free(sd->bev);
-			sd->bev = NULL;
+			relay_upport_del(s);
+			relay_io_free(sd->io);
+			sd->io = NULL;
 			relay_session_account(s);
 			s->up_state = UP_LOCAL;
 			relay_session_check_done(s);
@@ -210,7 +212,7 @@ up_event(struct bufferevent *bev, short what, void *arg)
 			relay_upstream_fail(s, "failed", e);
 		return;
 	}
-	if (what & BEV_EVENT_EOF)
+	if (what & RELAY_IO_EOF)
 		relay_side_eof(sd);
 }
 
@@ -341,22 +343,20 @@ relay_upstream_connect(struct relay_session *s)
 	struct sockaddr_storage me;
 	socklen_t ml = sizeof(me);
 
-	s->up.bev = bufferevent_socket_new(r->base, -1,
-	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (s->up.bev == NULL) {
+	s->up.io = relay_io_new(r->base, -1);
+	if (s->up.io == NULL) {
 		log_warnx("#%llu: out of memory for the upstream",
 		    (unsigned long long)s->id);
 		return;
 	}
-	bufferevent_setcb(s->up.bev, relay_side_read, relay_side_written,
+	relay_io_setcb(s->up.io, relay_side_read, relay_side_written,
 	    up_event, &s->up);
-	(void)bufferevent_set_max_single_read(s->up.bev, SINGLE_READ);
+	relay_io_set_max_read(s->up.io, SINGLE_READ);
 	/* While connecting, the write timeout is the connect timeout. */
-	bufferevent_set_timeouts(s->up.bev, NULL, &ct);
-	bufferevent_setwatermark(s->up.bev, EV_READ, 0, r->set.max_buffer);
+	relay_io_set_timeouts(s->up.io, NULL, &ct);
 	s->up_state = UP_CONNECTING;
-	if (bufferevent_socket_connect(s->up.bev,
-	    (struct sockaddr *)&s->target.ss, (int)s->target.len) != 0) {
+	if (relay_io_connect(s->up.io,
+	    (struct sockaddr *)&s->target.ss, s->target.len) != 0) {
 		/* up_event has not run: fail it here. */
 		relay_upstream_fail(s, "connect failed", errno);
 		return;
@@ -366,10 +366,12 @@ relay_upstream_connect(struct relay_session *s)
 	 * our own connection, if a rule loops it back, may be accepted
 	 * before we learn that it connected.
 	 */
-	if (getsockname(bufferevent_getfd(s->up.bev), (struct sockaddr *)&me,
-	    &ml) == 0)
+	if (getsockname(relay_io_fd(s->up.io), (struct sockaddr *)&me,
+	    &ml) == 0) {
 		s->up_lport = htons((uint16_t)addr_port(
 		    (struct sockaddr *)&me));
-	bufferevent_enable(s->up.bev, EV_READ);
+		relay_upport_add(s);
+	}
+	relay_io_enable(s->up.io, EV_READ);
 }
 

@@ -161,3 +161,7 @@ $(B)/tests/test_status: $(B)/tests/test_status.o $(PROTO_OBJ)
 TEST_TOOLS += $(B)/tests/kitpoll
 $(B)/tests/kitpoll: $(B)/tests/kitpoll.o $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS)
+
+$(B)/tests/test_text: $(B)/tests/test_text.o $(PROTO_OBJ) $(B)/output/text.o \
+                      $(B)/common/log.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)

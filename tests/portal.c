@@ -4,9 +4,12 @@
  * Accepts on ADDR:PORT, keeps what each connection sends (DIR/conn-N.bin),
  * and closes after the peer's FIN. Misbehaviours on demand:
  *
- *   portal [--save DIR] [--reply HEX] [--rst-after N] [--slow] ADDR:PORT
+ *   portal [--save DIR] [--reply HEX [--reply-on-data]] [--rst-after N]
+ *          [--slow] ADDR:PORT
  *
  *   --reply HEX     send these bytes as soon as a connection is accepted
+ *   --reply-on-data ... or once its first bytes came (the real portal
+ *                   answers a push with its text frame)
  *   --rst-after N   reset the connection (RST) once N bytes have arrived
  *   --slow          read one byte a second (small receive buffer)
  *   --quiet         no line per connection on stdout
@@ -34,13 +37,14 @@ struct conn {
 	int fd, out;
 	long n;
 	size_t bytes;
+	bool replied;
 };
 
 static const char *save_dir;
 static uint8_t reply[4096];
 static size_t reply_len;
 static long rst_after = -1;
-static int slow, quiet;
+static int slow, quiet, reply_on_data;
 static long nconn;
 static struct event_base *base;
 
@@ -83,6 +87,11 @@ conn_read(evutil_socket_t fd, short what, void *arg)
 	if (c->out >= 0 && write(c->out, buf, (size_t)n) != n)
 		perror("portal: write");
 	c->bytes += (size_t)n;
+	if (reply_on_data && !c->replied && reply_len > 0) {
+		c->replied = true;
+		if (send(fd, reply, reply_len, 0) < 0)
+			perror("portal: send");
+	}
 	if (rst_after >= 0 && c->bytes >= (size_t)rst_after)
 		conn_close(c, true);
 }
@@ -113,7 +122,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		if (c->out < 0)
 			perror(path);
 	}
-	if (reply_len > 0 && send(fd, reply, reply_len, 0) < 0)
+	if (reply_len > 0 && !reply_on_data && send(fd, reply, reply_len, 0) < 0)
 		perror("portal: send");
 	if (rst_after == 0) {
 		conn_close(c, true);
@@ -167,6 +176,8 @@ main(int argc, char **argv)
 				    16 + hexval(h[1]));
 		} else if (strcmp(argv[i], "--rst-after") == 0)
 			rst_after = atol(argv[++i]);
+		else if (strcmp(argv[i], "--reply-on-data") == 0)
+			reply_on_data = 1;
 		else if (strcmp(argv[i], "--slow") == 0)
 			slow = 1;
 		else if (strcmp(argv[i], "--quiet") == 0)

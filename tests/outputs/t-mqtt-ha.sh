@@ -119,6 +119,7 @@ check_view "night, after the broker restart"
 stop_program
 
 # 4. Day: readings every 0.2 s; the broker restarts in the middle.
+before=$(sqlite3 "$T/journal.db" 'SELECT count(*) FROM readings')
 program --count 60 --first 3 --start $t0 --interval 200 --offline-from 50
 sleep 2
 until_ok 20 online
@@ -135,6 +136,14 @@ until_ok 30 offline_now
 check_view "dusk, offline frames"
 ok "$(jq -e '.htotal > 1000' "$T/state.json" >/dev/null; echo $?)" \
    "dusk: hours keep their last good value, not the frame's 0"
+# All 60 fed and committed (the journal commits a batch within 500 ms),
+# and the last of them published, before the stop.
+all_delivered() {
+	[ "$(sqlite3 "$T/journal.db" 'SELECT count(*) FROM readings')" -eq $((before + 60)) ] &&
+	[ "$(tail -n 1 "$T/states" | jq .journal_id)" = \
+	  "$(sqlite3 "$T/journal.db" 'SELECT max(id) FROM readings')" ]
+}
+until_ok 30 all_delivered
 stop_program
 
 # 6. Everything HA received meanwhile: no key missing from any state

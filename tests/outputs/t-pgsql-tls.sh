@@ -117,7 +117,11 @@ is "$(rows)" "65 65" "65 rows"
 "$FEED" -c "$T/omk.conf" --count 30 --interval 50 --start $t0 --first 65 \
     --flush 30 >"$T/f7.log" 2>&1 &
 feed=$!
-sleep 0.6
+# Once the first batch is delivered (the journal commits it within 500 ms).
+for _ in $(seq 100); do
+	grep -q "output postgresql: connected" "$T/f7.log" && break
+	sleep 0.1
+done
 pg_stop
 sleep 1
 pg_start

@@ -72,8 +72,9 @@ check "their 150 readings are in the CSV, as decoded" \
 	diff <(csv_rows "$T/data/relay.csv" | awk -F, '$25 == 777') \
 	    <(decoded_rows "$T"/kitsplit/push-*.bin)
 
+# The writer commits a batch within 500 ms of its first reading.
 check "the journal holds the same $(csv_count "$T/data/relay.csv") readings as the CSV" \
-	[ "$(journal_count)" -eq "$(csv_count "$T/data/relay.csv")" ]
+	wait_for '[ "$(journal_count)" -eq "$(csv_count "$T/data/relay.csv")" ]' 5
 
 stop_relay TERM
 check "SIGTERM: the relay exits 0" [ "$RELAY_RC" -eq 0 ]

@@ -91,6 +91,34 @@ check "... and not as a client outside allow_clients" \
 check "... so nothing reaches the portal and nothing loops on" \
 	[ "$(nportal)" -eq "$n0" ]
 check "... and the kit's reading is still logged" grep -q " kit 3: " "$T/relay.log"
+# Many at once: 200 kits hold connections while every upstream connection
+# of theirs loops back. Each looped one is looked up among the sessions
+# by its port (the index of upstream ports holds up to 200), and every
+# one of them is recognised; none reaches the portal.
+stop_relay TERM
+printf '[relay]\nclient_connections = 1000\n' >"$T/many.conf"
+start_relay "$T/relay-many.log" -c "$T/many.conf" --csv "$CSV" ||
+	{ not_ok "relay starts"; cat "$T/relay-many.log"; finish; exit; }
+n0=$(nportal)
+ip netns exec "$NS_KIT" "$KITSIM" --idle 200 --hold 60 "$PORTAL_IP:$PORT" \
+	>"$T/idle.out" 2>&1 &
+idle_pid=$!
+_pids+=("$idle_pid")
+check "200 kits connect while their upstream connections loop back" \
+	wait_for "grep -q 'idle 200' $T/idle.out" 30
+loops() {	# looped connections refused so far (SIGUSR1)
+	local before
+	before=$(grep -c 'stats (SIGUSR1): .* open' "$T/relay-many.log")
+	kill -USR1 "$RELAY_PID"
+	wait_for "[ \$(grep -c 'stats (SIGUSR1): .* open' $T/relay-many.log) -gt $before ]" 5
+	grep 'stats (SIGUSR1): .* open' "$T/relay-many.log" | tail -n 1 |
+	    sed 's/.* client, [0-9]* full, \([0-9]*\) loop.*/\1/'
+}
+check "... every one of the 200 looped connections is recognised" \
+	wait_for '[ "$(loops)" -eq 200 ]' 20
+check "... and none reached the portal" [ "$(nportal)" -eq "$n0" ]
+kill "$idle_pid" 2>/dev/null
+wait "$idle_pid" 2>/dev/null
 rules -b iptables remove
 check "rules for an unknown user are refused" eval '! rules -b iptables -u no-such-user-omk install 2>/dev/null'
 stop_relay TERM

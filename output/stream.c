@@ -19,7 +19,10 @@ stream_init(struct stream *s, struct outputs *out, enum stream_dir dir,
 	framer_init(&s->fr);
 	s->out = out;
 	s->dir = dir;
-	snprintf(s->source, sizeof(s->source), "%s", source);
+	/* Not snprintf: the sniffer opens a stream for every segment. */
+	size_t n = strnlen(source, sizeof(s->source) - 1);
+	memcpy(s->source, source, n);
+	s->source[n] = '\0';
 }
 
 void

@@ -117,6 +117,13 @@ set_filter(struct pcapsrc *ps, const char *filter, const char *ports,
 	return 0;
 }
 
+static void
+hold(struct sniff *s, bool on)
+{
+	if (s->out != NULL)
+		outputs_hold(s->out, on);
+}
+
 int
 pcapsrc_replay(struct sniff *s, FILE *fp, const char *path,
     const char *filter, const char *ports, void (*between)(void *),
@@ -145,9 +152,16 @@ pcapsrc_replay(struct sniff *s, FILE *fp, const char *path,
 		pcap_close(ps.p);
 		return -1;
 	}
-	while ((r = pcap_dispatch(ps.p, 4096, on_packet, (u_char *)&ps)) > 0)
+	/* The CSV lines of each batch of packets go out in one write. */
+	for (;;) {
+		hold(s, true);
+		r = pcap_dispatch(ps.p, 4096, on_packet, (u_char *)&ps);
+		hold(s, false);
+		if (r <= 0)
+			break;
 		if (between)
 			between(arg);
+	}
 	if (r == PCAP_ERROR)
 		snprintf(err, errlen, "%s: %s", path, pcap_geterr(ps.p));
 	pcap_freecode(&ps.prog);
@@ -210,9 +224,11 @@ void
 pcapsrc_live_poll(struct pcapsrc *ps)
 {
 	/* Bounded: other events (signals, outputs) get their turn. */
+	hold(ps->s, true);
 	for (int i = 0; i < 64; i++)
 		if (pcap_dispatch(ps->p, 256, on_packet, (u_char *)ps) <= 0)
 			break;
+	hold(ps->s, false);
 }
 
 static void

@@ -321,6 +321,25 @@ tcpreasm_free(struct tcpreasm *r, const struct timeval *now)
 	r->buckets = NULL;
 }
 
+/*
+ * An IPv4 side by hand: a flow's name is made for every segment with
+ * data (sniff.c), and inet_ntop with snprintf was a fifth of a replay.
+ */
+static size_t
+put_dec(char *p, unsigned v)
+{
+	char d[10];
+	size_t n = 0, i;
+
+	do {
+		d[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (i = 0; i < n; i++)
+		p[i] = d[n - 1 - i];
+	return n;
+}
+
 size_t
 tcpreasm_side_name(const struct tcpreasm_flow *f, int side, char *buf,
     size_t n)
@@ -328,6 +347,18 @@ tcpreasm_side_name(const struct tcpreasm_flow *f, int side, char *buf,
 	char a[INET6_ADDRSTRLEN];
 	int w;
 
+	if (f->af == AF_INET && n >= sizeof("255.255.255.255:65535")) {
+		const uint8_t *ip = f->addr[side];
+		size_t len = 0;
+
+		for (int i = 0; i < 4; i++) {
+			len += put_dec(buf + len, ip[i]);
+			buf[len++] = i < 3 ? '.' : ':';
+		}
+		len += put_dec(buf + len, f->port[side]);
+		buf[len] = '\0';
+		return len;
+	}
 	if (inet_ntop(f->af, f->addr[side], a, sizeof(a)) == NULL)
 		snprintf(a, sizeof(a), "?");
 	if (f->af == AF_INET6)

@@ -3,10 +3,11 @@
  * csv.h: the seed script's CSV, kept column for column so that existing
  * spreadsheets keep working, with omniklog's own columns appended after.
  *
- * Crash safety: each line goes out in one write() on an O_APPEND file; a
- * short write (disk full, file size limit) is cut back off; and a file that
- * ends in a partial line (power cut mid-write) is trimmed back to its last
- * whole line when opened. Readers therefore only ever see whole lines.
+ * Crash safety: each line (or, held, each run of whole lines) goes out in
+ * one write() on an O_APPEND file; a short write (disk full, file size
+ * limit) is cut back off; and a file that ends in a partial line (power
+ * cut mid-write) is trimmed back to its last whole line when opened.
+ * Readers therefore only ever see whole lines.
  */
 #ifndef CSV_H
 #define CSV_H

@@ -264,8 +264,8 @@ die_db(sqlite3 *db, const char *what)
 static void
 baseline_open(struct baseline *b, const char *path, const char *from)
 {
-	sqlite3 *src;
-	sqlite3_stmt *st;
+	sqlite3 *src = NULL;
+	sqlite3_stmt *st = NULL;
 	char sql[1024], col[16];
 	size_t len;
 

@@ -76,26 +76,35 @@ static const char csv_pairs[] =
     "34353637383940414243444546474849505152535455565758596061626364656667"
     "6869707172737475767778798081828384858687888990919293949596979899";
 
-/* An unsigned number in decimal, two digits a step. */
+/* Decimal digits of v. */
+static inline size_t
+digits_of(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 10000) {
+		v /= 10000;
+		n += 4;
+	}
+	return n + (v >= 10) + (v >= 100) + (v >= 1000);
+}
+
+/* An unsigned number in decimal, two digits a step, from the right. */
 static char *
 put_uint(char *p, uint64_t v)
 {
-	char digits[20], *d = digits + sizeof(digits);
-	size_t n;
+	size_t n = digits_of(v);
+	char *e = p + n;
 
 	while (v >= 100) {
-		d -= 2;
-		memcpy(d, csv_pairs + 2 * (v % 100), 2);
+		e -= 2;
+		memcpy(e, csv_pairs + 2 * (v % 100), 2);
 		v /= 100;
 	}
-	if (v >= 10) {
-		d -= 2;
-		memcpy(d, csv_pairs + 2 * v, 2);
-	} else {
-		*--d = (char)('0' + v);
-	}
-	n = (size_t)(digits + sizeof(digits) - d);
-	memcpy(p, d, n);
+	if (v >= 10)
+		memcpy(e - 2, csv_pairs + 2 * v, 2);
+	else
+		e[-1] = (char)('0' + v);
 	return p + n;
 }
 

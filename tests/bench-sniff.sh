@@ -143,15 +143,25 @@ live() {
 	ip -n "$P-kit" link add kit0 type veth peer name tap0 netns "$P-tap" &&
 	ip -n "$P-kit" link set kit0 up && ip -n "$P-tap" link set tap0 up ||
 	    { echo "(d) live capture: no network namespaces: skipped"; return; }
-	ip netns exec "$P-tap" "$SNIFF" -f -u '' -i tap0 --csv "$tmp/live.csv" \
-	    2>"$tmp/live.log" &
+	# No config file and no journal: never the system's.
+	ip netns exec "$P-tap" "$SNIFF" -f -u '' -c /dev/null --db '' -i tap0 \
+	    --csv "$tmp/live.csv" 2>"$tmp/live.log" &
 	LIVE_PID=$!
 	for _ in $(seq 100); do
 		grep -q started "$tmp/live.log" && break
+		kill -0 "$LIVE_PID" 2>/dev/null || break
 		sleep 0.1
 	done
+	if ! grep -q started "$tmp/live.log"; then
+		echo "(d) live capture: omnik-sniff did not start: FAILED"
+		sed 's/^/    /' "$tmp/live.log"
+		LIVE_PID=""
+		fail=1
+		return
+	fi
 	echo "(d) live capture on a veth, $per packets a step (all port 10004);"
-	echo "    asked 20k to 800k/s; sent = the rate mkpcap --inject reached:"
+	echo "    asked 20k to 800k/s; sent = the rate mkpcap --inject reached,"
+	echo "    received and dropped = the kernel's counts for the step:"
 	for round in 1 2 3; do
 		best=0
 		printf '    round %d:' "$round"
@@ -164,11 +174,21 @@ live() {
 			e=$(now)
 			sleep 0.5	# the last batch through the loop
 			read -r rx dr <<<"$(kernel_stats)"
+			if ! kill -0 "$LIVE_PID" 2>/dev/null ||
+			    ! [[ "$dr$dr0" =~ ^[0-9]+$ ]]; then
+				echo " omnik-sniff stopped: FAILED"
+				sed 's/^/    /' "$tmp/live.log" | tail -n 3
+				fail=1
+				return
+			fi
 			sent=$(echo "$per / ($e - $s)" | bc)
-			printf ' %s->%s' "$sent" "$((dr - dr0))"
+			printf ' %s:%s/%s' "$sent" "$((rx - rx0))" "$((dr - dr0))"
+			# A step the capture did not see is no figure.
+			[ $((rx - rx0)) -lt "$per" ] && [ $((dr - dr0)) = 0 ] &&
+			    { echo " (only $((rx - rx0)) of $per seen: FAILED)"; fail=1; return; }
 			[ $((dr - dr0)) = 0 ] && [ "$sent" -gt "$best" ] && best=$sent
 		done
-		echo " (sent/s->dropped)"
+		echo " (sent/s:received/dropped)"
 		echo "$best" >>"$tmp/live.best"
 	done
 	printf '    packets/s with no drop, highest per round: %s\n' \

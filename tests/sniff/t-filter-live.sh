@@ -15,7 +15,7 @@ in_ns br ip link set kitport master br0
 in_ns br ip link set br0 up
 
 check "omnik-sniff captures on br0" \
-	sniff_start br "$tmp/sniff.log" -i br0 --csv "$tmp/live.csv"
+	sniff_start br "$tmp/sniff.log" -c /dev/null --db '' -i br0 --csv "$tmp/live.csv"
 want=0
 : >"$tmp/want.rows"
 # inject NAME [mkpcap args]: frames out of the kit's interface.

@@ -168,7 +168,9 @@ is "$(awk '$1 == 111 && $8 == 1 { print $4 }' "$PVLOG" | tr '\n' ' ')" \
 pv_stop
 pv_start --donor
 conf "$T/donor.conf" "$T/donor.db" "donor = yes"
-old=$((now - 20 * 86400))
+# From that day's local midnight: 120 readings 5 minutes apart stay on
+# the one date whatever time of day the test runs.
+old=$(date -d "$(date -d @$((now - 20 * 86400)) +%F)" +%s)
 n200=$(grep -c '^# 200' "$PVLOG")
 nlines=$(wc -l <"$PVLOG")
 "$FEED" -c "$T/donor.conf" --count 120 --start $old --first 0 --flush 20 \

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,83 +27,297 @@ struct csv {
 	bool is_stdout;
 	size_t repaired;
 	char err[256];
+	/* csv_hold: whole lines not yet written, at most CSV_HOLD_MAX. */
+	char *held;
+	size_t held_len;
+	bool holding;
 };
 
-/* Append s as one CSV cell, quoted only if it needs to be. */
-static bool
-put_cell(char *buf, size_t n, size_t *len, const char *s)
-{
-	bool quote = strpbrk(s, ",\"\r\n") != NULL;
-	size_t need = strlen(s) + (quote ? 2 + strlen(s) : 0) + 1;
+/*
+ * The longest line csv_format can write: the time (a year of up to ten
+ * digits), the serial, every value (20 digits, sign and point), the kit
+ * serial, the firmware strings and the variant, each quoted with every
+ * byte doubled, commas and the newline.
+ */
+#define CSV_TIME_MAX 32
+#define CSV_VALUE_MAX 22
+#define CSV_QUOTED(n) (2 * (n) + 2)
+#define CSV_WORST (CSV_TIME_MAX + 1 + CSV_QUOTED(OMNIK_SERIAL_LEN) + \
+    OMNIK_NFIELDS * (1 + CSV_VALUE_MAX) + 1 + 10 + \
+    2 * (1 + CSV_QUOTED(OMNIK_FW_LEN)) + 1 + \
+    CSV_QUOTED(OMNIK_VARIANT_LABEL) + 2)
+_Static_assert(CSV_WORST <= CSV_LINE_MAX, "CSV_LINE_MAX too small");
 
-	if (*len + need >= n)
-		return false;
-	if (quote)
-		buf[(*len)++] = '"';
+/*
+ * Append s as one CSV cell, quoted only if it needs to be. The caller has
+ * room for CSV_QUOTED(strlen(s)).
+ */
+static char *
+put_cell(char *p, const char *s)
+{
+	size_t n = strcspn(s, ",\"\r\n");
+
+	if (s[n] == '\0') {
+		memcpy(p, s, n);
+		return p + n;
+	}
+	*p++ = '"';
 	for (; *s; s++) {
 		if (*s == '"')
-			buf[(*len)++] = '"';
-		buf[(*len)++] = *s;
+			*p++ = '"';
+		*p++ = *s;
 	}
-	if (quote)
-		buf[(*len)++] = '"';
-	buf[*len] = '\0';
+	*p++ = '"';
+	return p;
+}
+
+static const char csv_pairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
+
+/* Decimal digits of v. */
+static inline size_t
+digits_of(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 10000) {
+		v /= 10000;
+		n += 4;
+	}
+	return n + (v >= 10) + (v >= 100) + (v >= 1000);
+}
+
+/* An unsigned number in decimal, two digits a step, from the right. */
+static char *
+put_uint(char *p, uint64_t v)
+{
+	size_t n = digits_of(v);
+	char *e = p + n;
+
+	while (v >= 100) {
+		e -= 2;
+		memcpy(e, csv_pairs + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (v >= 10)
+		memcpy(e - 2, csv_pairs + 2 * v, 2);
+	else
+		e[-1] = (char)('0' + v);
+	return p + n;
+}
+
+/*
+ * A value as omnik_format_value writes it (the seed's floats), without
+ * its copy and bounds: the shortest fraction with at least one digit, ""
+ * for an absent value. test_csv holds the two to the same bytes. One and
+ * two decimals (every field has 0 to 2) divide by constants.
+ */
+static char *
+put_value(char *p, enum omnik_field f, int64_t v)
+{
+	unsigned d = omnik_fields[f].decimals;
+	uint64_t mag, scale = 1;
+	char *dot;
+
+	if (v == OMNIK_ABSENT)
+		return p;
+	if (v < 0) {
+		*p++ = '-';
+		mag = (uint64_t)(-(v + 1)) + 1;
+	} else {
+		mag = (uint64_t)v;
+	}
+	switch (d) {
+	case 0:
+		return put_uint(p, mag);
+	case 1:
+		p = put_uint(p, mag / 10);
+		*p++ = '.';
+		*p++ = (char)('0' + mag % 10);
+		return p;
+	case 2:
+		p = put_uint(p, mag / 100);
+		*p++ = '.';
+		*p++ = (char)('0' + mag % 100 / 10);
+		if (mag % 10 != 0)
+			*p++ = (char)('0' + mag % 10);
+		return p;
+	}
+	for (unsigned i = 0; i < d; i++)
+		scale *= 10;
+	p = put_uint(p, mag / scale);
+	dot = p;
+	*p++ = '.';
+	mag %= scale;
+	for (unsigned i = 0; i < d; i++) {
+		scale /= 10;
+		*p++ = (char)('0' + mag / scale % 10);
+	}
+	while (p > dot + 2 && p[-1] == '0')
+		p--;
+	return p;
+}
+
+/*
+ * The time column. localtime_r and strftime were most of a line's cost,
+ * and readings come minute after minute, so the date of one local day
+ * (or, on a day whose offset changes, one hour) is kept with where that
+ * span begins: any second inside it is the kept date and the time of day
+ * counted from there. A span is kept only if its first and last seconds
+ * are the local 00:00:00 and 23:59:59 (or HH:00:00 and HH:59:59) of one
+ * day (hour): then there is no offset change and no leap second inside
+ * it, and the count is exact. Otherwise strftime, as before. Per thread:
+ * the journal's delivery of the CSV formats lines too.
+ */
+struct csv_clock {
+	bool valid;
+	time_t start;		/* the first second of the kept span */
+	uint32_t span;		/* its length in seconds */
+	uint32_t base;		/* local seconds since midnight at start */
+	size_t len;		/* of text: "YYYY-MM-DD " */
+	char text[CSV_TIME_MAX];
+};
+
+static _Thread_local struct csv_clock csv_clock;
+
+/* Does [from, from + len) run from h0:00:00 to h1:59:59 of tm's day? */
+static bool
+plain_span(int64_t from, int64_t len, const struct tm *tm, int h0, int h1)
+{
+	time_t a = (time_t)from, b = (time_t)(from + len - 1);
+	struct tm x, y;
+
+	if ((int64_t)a != from || (int64_t)b != from + len - 1 ||
+	    localtime_r(&a, &x) == NULL || localtime_r(&b, &y) == NULL)
+		return false;
+	return x.tm_year == tm->tm_year && x.tm_yday == tm->tm_yday &&
+	    x.tm_hour == h0 && x.tm_min == 0 && x.tm_sec == 0 &&
+	    y.tm_year == tm->tm_year && y.tm_yday == tm->tm_yday &&
+	    y.tm_hour == h1 && y.tm_min == 59 && y.tm_sec == 59;
+}
+
+/*
+ * Keep the day (else the hour) of t, if it is a plain one; false if
+ * neither is. localtime_r took t, so t is far from time_t's ends and the
+ * sums cannot overflow.
+ */
+static bool
+clock_keep(struct csv_clock *k, time_t t, const struct tm *tm)
+{
+	int64_t in_hour = tm->tm_min * 60 + tm->tm_sec;
+	int64_t in_day = tm->tm_hour * 3600 + in_hour;
+	size_t len;
+
+	k->valid = false;
+	if (tm->tm_sec > 59)
+		return false;
+	if (plain_span((int64_t)t - in_day, 86400, tm, 0, 23)) {
+		k->start = (time_t)((int64_t)t - in_day);
+		k->span = 86400;
+		k->base = 0;
+	} else if (plain_span((int64_t)t - in_hour, 3600, tm, tm->tm_hour,
+	    tm->tm_hour)) {
+		k->start = (time_t)((int64_t)t - in_hour);
+		k->span = 3600;
+		k->base = (uint32_t)tm->tm_hour * 3600;
+	} else {
+		return false;
+	}
+	len = strftime(k->text, sizeof(k->text), "%Y-%m-%d ", tm);
+	if (len == 0)
+		return false;
+	k->len = len;
+	k->valid = true;
 	return true;
+}
+
+static char *
+put_2digits(char *p, uint32_t v)
+{
+	*p++ = (char)('0' + v / 10);
+	*p++ = (char)('0' + v % 10);
+	return p;
+}
+
+/* "YYYY-MM-DD HH:MM:SS" at p (room for CSV_TIME_MAX), or NULL. */
+static char *
+put_time(char *p, time_t t)
+{
+	struct csv_clock *k = &csv_clock;
+	struct tm tm;
+	uint64_t off;
+	uint32_t sod;
+	size_t len;
+
+	/* Wraps to far more than a day for a t before the kept span. */
+	off = (uint64_t)(int64_t)t - (uint64_t)(int64_t)k->start;
+	if (!k->valid || off >= k->span) {
+		if (localtime_r(&t, &tm) == NULL)
+			return NULL;
+		if (!clock_keep(k, t, &tm)) {
+			len = strftime(p, CSV_TIME_MAX, "%Y-%m-%d %H:%M:%S",
+			    &tm);
+			return len == 0 ? NULL : p + len;
+		}
+		off = (uint64_t)((int64_t)t - (int64_t)k->start);
+	}
+	sod = k->base + (uint32_t)off;
+	memcpy(p, k->text, k->len);
+	p += k->len;
+	p = put_2digits(p, sod / 3600);
+	*p++ = ':';
+	p = put_2digits(p, sod / 60 % 60);
+	*p++ = ':';
+	return put_2digits(p, sod % 60);
+}
+
+/* The line into buf, which has room for CSV_WORST: its length, or 0. */
+static size_t
+format_line(char *buf, const struct omnik_reading *r,
+    const struct timeval *when)
+{
+	char label[OMNIK_VARIANT_LABEL];
+	char *p = put_time(buf, when->tv_sec);
+
+	if (p == NULL)
+		return 0;
+	*p++ = ',';
+	p = put_cell(p, r->inverter_sn);
+	for (int i = 0; i < OMNIK_NFIELDS; i++) {
+		*p++ = ',';
+		p = put_value(p, (enum omnik_field)i, r->value[i]);
+	}
+	*p++ = ',';
+	p = put_uint(p, r->kit_sn);
+	*p++ = ',';
+	p = put_cell(p, r->fw_main);
+	*p++ = ',';
+	p = put_cell(p, r->fw_slave);
+	/* The layout the reading was decoded with (decode.c). */
+	*p++ = ',';
+	p = put_cell(p, omnik_variant_label(r, label));
+	*p++ = '\n';
+	*p = '\0';
+	return (size_t)(p - buf);
 }
 
 size_t
 csv_format(char *buf, size_t n, const struct omnik_reading *r,
     const struct timeval *when)
 {
-	struct tm tm;
-	time_t t = when->tv_sec;
-	char cell[64];
+	char tmp[CSV_WORST];
 	size_t len;
 
-	if (n < 32 || localtime_r(&t, &tm) == NULL)
+	if (n < 32)
 		return 0;
-	len = strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
-	if (len == 0)
+	if (n >= CSV_WORST)
+		return format_line(buf, r, when);
+	len = format_line(tmp, r, when);
+	if (len == 0 || len + 1 > n)
 		return 0;
-	buf[len++] = ',';
-	buf[len] = '\0';
-	if (!put_cell(buf, n, &len, r->inverter_sn))
-		return 0;
-	for (int i = 0; i < OMNIK_NFIELDS; i++) {
-		omnik_format_value((enum omnik_field)i, r->value[i], cell,
-		    sizeof(cell));
-		if (len + 1 >= n)
-			return 0;
-		buf[len++] = ',';
-		if (!put_cell(buf, n, &len, cell))
-			return 0;
-	}
-	snprintf(cell, sizeof(cell), "%lu", (unsigned long)r->kit_sn);
-	if (len + 1 >= n)
-		return 0;
-	buf[len++] = ',';
-	if (!put_cell(buf, n, &len, cell))
-		return 0;
-	if (len + 1 >= n)
-		return 0;
-	buf[len++] = ',';
-	if (!put_cell(buf, n, &len, r->fw_main))
-		return 0;
-	if (len + 1 >= n)
-		return 0;
-	buf[len++] = ',';
-	if (!put_cell(buf, n, &len, r->fw_slave))
-		return 0;
-	/* The layout the reading was decoded with (decode.c). */
-	if (len + 1 >= n)
-		return 0;
-	buf[len++] = ',';
-	if (!put_cell(buf, n, &len, omnik_variant_label(r, cell)))
-		return 0;
-	if (len + 2 > n)
-		return 0;
-	buf[len++] = '\n';
-	buf[len] = '\0';
+	memcpy(buf, tmp, len + 1);
 	return len;
 }
 
@@ -240,6 +455,8 @@ csv_open(const char *path, char *err, size_t errlen)
 	return c;
 }
 
+static int csv_flush(struct csv *c, const char **err);
+
 int
 csv_write(struct csv *c, const struct omnik_reading *r,
     const struct timeval *when, const char **err)
@@ -251,6 +468,19 @@ csv_write(struct csv *c, const struct omnik_reading *r,
 		*err = c->err;
 		return -1;
 	}
+	if (c->holding) {
+		int rc = 0;
+
+		if (CSV_HOLD_MAX - c->held_len < CSV_WORST)
+			rc = csv_flush(c, err);
+		len = format_line(c->held + c->held_len, r, when);
+		if (len == 0) {
+			*err = "no local time for the reading";
+			return -1;
+		}
+		c->held_len += len;
+		return rc;
+	}
 	len = csv_format(line, sizeof(line), r, when);
 	if (len == 0) {
 		*err = "line too long";
@@ -259,9 +489,82 @@ csv_write(struct csv *c, const struct omnik_reading *r,
 	return write_line(c, line, len, err);
 }
 
+/*
+ * What is held, in one write. If that fails it is undone (write_line),
+ * and the lines go one write each, as without holding: the ones that fit
+ * (a file size limit, a disk almost full) are written, the rest lost, as
+ * they would have been. Standard output cannot be cut back: the rest of
+ * a short write follows it.
+ */
+static int
+csv_flush(struct csv *c, const char **err)
+{
+	const char *p = c->held, *end = c->held + c->held_len, *nl;
+	const char *e = NULL;
+	size_t lines = 0, lost = 0;
+	char msg[sizeof(c->err)];
+	ssize_t w;
+
+	if (c->held_len == 0)
+		return 0;
+	c->held_len = 0;
+	if (c->fd < 0) {
+		*err = c->err;
+		return -1;
+	}
+	if (c->is_stdout) {
+		while (p < end) {
+			w = write(c->fd, p, (size_t)(end - p));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				snprintf(c->err, sizeof(c->err), "%s: %s",
+				    c->path, w < 0 ? strerror(errno) :
+				    "nothing written");
+				*err = c->err;
+				return -1;
+			}
+			p += w;
+		}
+		return 0;
+	}
+	if (write_line(c, p, (size_t)(end - p), &e) == 0)
+		return 0;
+	for (; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		lines++;
+		if (write_line(c, p, (size_t)(nl + 1 - p), &e) != 0)
+			lost++;
+	}
+	if (lost == 0)
+		return 0;
+	snprintf(msg, sizeof(msg), "%s (%zu of %zu lines lost)", e, lost,
+	    lines);
+	memcpy(c->err, msg, sizeof(c->err));
+	*err = c->err;
+	return -1;
+}
+
+int
+csv_hold(struct csv *c, bool on, const char **err)
+{
+	if (!on) {
+		c->holding = false;
+		return csv_flush(c, err);
+	}
+	/* Without the memory, lines go out one by one, as before. */
+	if (c->held == NULL && (c->held = malloc(CSV_HOLD_MAX)) == NULL)
+		return 0;
+	c->holding = true;
+	return 0;
+}
+
 int
 csv_reopen(struct csv *c, const char **err)
 {
+	/* Held lines were taken before the signal: the old file's. */
+	if (csv_flush(c, err) != 0)
+		log_warnx("%s", *err);
 	if (c->is_stdout)
 		return 0;
 	if (c->fd >= 0)
@@ -285,10 +588,15 @@ csv_repaired(const struct csv *c)
 void
 csv_close(struct csv *c)
 {
+	const char *e = NULL;
+
 	if (c == NULL)
 		return;
+	if (csv_flush(c, &e) != 0)
+		log_warnx("%s", e);
 	if (c->fd >= 0 && !c->is_stdout)
 		close(c->fd);
+	free(c->held);
 	free(c->path);
 	free(c);
 }
@@ -303,6 +611,12 @@ static int
 sink_reopen(void *ctx, const char **err)
 {
 	return csv_reopen(ctx, err);
+}
+
+static int
+sink_hold(void *ctx, bool on, const char **err)
+{
+	return csv_hold(ctx, on, err);
 }
 
 static void
@@ -326,6 +640,7 @@ csv_sink_open(const char *path, struct sink *out, char *err, size_t errlen)
 	out->ctx = c;
 	out->reading = sink_reading;
 	out->reopen = sink_reopen;
+	out->hold = sink_hold;
 	out->close = sink_close;
 	return 0;
 }

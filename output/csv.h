@@ -3,14 +3,16 @@
  * csv.h: the seed script's CSV, kept column for column so that existing
  * spreadsheets keep working, with omniklog's own columns appended after.
  *
- * Crash safety: each line goes out in one write() on an O_APPEND file; a
- * short write (disk full, file size limit) is cut back off; and a file that
- * ends in a partial line (power cut mid-write) is trimmed back to its last
- * whole line when opened. Readers therefore only ever see whole lines.
+ * Crash safety: each line (or, held, each run of whole lines) goes out in
+ * one write() on an O_APPEND file; a short write (disk full, file size
+ * limit) is cut back off; and a file that ends in a partial line (power
+ * cut mid-write) is trimmed back to its last whole line when opened.
+ * Readers therefore only ever see whole lines.
  */
 #ifndef CSV_H
 #define CSV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/time.h>
 
@@ -34,6 +36,16 @@ struct csv;
 struct csv *csv_open(const char *path, char *err, size_t errlen);
 int csv_write(struct csv *c, const struct omnik_reading *r,
     const struct timeval *when, const char **err);
+/*
+ * on: keep lines in memory (at most CSV_HOLD_MAX bytes, whole lines)
+ * and write them in one write() when full or when called with off, which
+ * is then the only write the caller waits for. A failed write is undone
+ * and retried line by line, so the file holds exactly the lines that
+ * writing each at once would have left. Close and reopen write what is
+ * held first.
+ */
+#define CSV_HOLD_MAX (64u << 10)
+int csv_hold(struct csv *c, bool on, const char **err);
 /* Close and open the path again: a file moved away is created anew. */
 int csv_reopen(struct csv *c, const char **err);
 void csv_close(struct csv *c);

@@ -72,6 +72,18 @@ outputs_reopen(struct outputs *o)
 		o->reopen_hook(o->reopen_arg);
 }
 
+void
+outputs_hold(struct outputs *o, bool on)
+{
+	for (int i = 0; i < o->n; i++) {
+		const char *err = NULL;
+
+		if (o->sinks[i].hold &&
+		    o->sinks[i].hold(o->sinks[i].ctx, on, &err) != 0)
+			sink_failed(o, i, "write", err);
+	}
+}
+
 uint64_t
 outputs_errors(const struct outputs *o)
 {

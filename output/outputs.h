@@ -35,6 +35,13 @@ int outputs_add(struct outputs *o, const struct sink *s);
 void outputs_reading(struct outputs *o, const struct record *rec);
 void outputs_reject(struct outputs *o, const struct reject *rej);
 void outputs_reopen(struct outputs *o);
+/*
+ * A program that takes input in batches (omnik-sniff: a batch of
+ * packets) brackets each with on and off: sinks that can (the CSV file)
+ * then write a batch's readings at once, at its end. Without the calls
+ * every reading goes out as it comes.
+ */
+void outputs_hold(struct outputs *o, bool on);
 uint64_t outputs_errors(const struct outputs *o);
 
 #endif /* OUTPUTS_H */

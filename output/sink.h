@@ -10,6 +10,7 @@
 #ifndef SINK_H
 #define SINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/time.h>
@@ -39,6 +40,11 @@ struct sink {
 	int (*reading)(void *ctx, const struct record *rec, const char **err);
 	int (*reject)(void *ctx, const struct reject *rej, const char **err);
 	int (*reopen)(void *ctx, const char **err);	/* SIGHUP */
+	/*
+	 * Optional. on: the sink may keep readings in (bounded) memory until
+	 * it is called with off, which writes them. outputs_hold().
+	 */
+	int (*hold)(void *ctx, bool on, const char **err);
 	void (*close)(void *ctx);
 };
 

@@ -3,6 +3,7 @@
  * stream.c: framer -> decoder -> outputs, for one direction of one
  * connection or flow.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -15,11 +16,16 @@ void
 stream_init(struct stream *s, struct outputs *out, enum stream_dir dir,
     const char *source)
 {
-	memset(s, 0, sizeof(*s));
+	/* The framer clears only what it reads (framer_init). */
+	_Static_assert(offsetof(struct stream, fr) == 0, "framer first");
 	framer_init(&s->fr);
+	memset((char *)s + sizeof(s->fr), 0, sizeof(*s) - sizeof(s->fr));
 	s->out = out;
 	s->dir = dir;
-	snprintf(s->source, sizeof(s->source), "%s", source);
+	/* Not snprintf: the sniffer opens a stream for every segment. */
+	size_t n = strnlen(source, sizeof(s->source) - 1);
+	memcpy(s->source, source, n);
+	s->source[n] = '\0';
 }
 
 void

@@ -24,6 +24,11 @@
  */
 #include <stdio.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#elif defined(__ARM_NEON)
+#include <arm_neon.h>
+#endif
 
 #include "omnik.h"
 
@@ -145,21 +150,46 @@ uint8_t
 omnik_checksum(const uint8_t *frame, size_t len)
 {
 	/*
-	 * Most of the per-frame cost. gcc -O2 does not vectorise a plain byte
-	 * loop, so add eight bytes at a time by hand: even and odd bytes go
-	 * into four 16-bit lanes, which 128 words (at most 510 each) cannot
-	 * overflow; the lanes are folded every 128 words.
+	 * Most of the per-frame cost, the framer's and the decoder's both.
+	 * With SIMD, 16 bytes a step (SSE2 psadbw sums them into two 64-bit
+	 * lanes; NEON's pairwise adds widen them); without it eight bytes a
+	 * step by hand: even and odd bytes into four 16-bit lanes, which
+	 * 128 words (at most 510 each) cannot overflow, folded every 128
+	 * words. Only the sum modulo 256 is kept, so lane order is free.
 	 */
-	const uint64_t even = 0x00FF00FF00FF00FFu;
 	const uint8_t *p;
-	uint64_t acc, w;
-	size_t n, k;
+	size_t n;
 	unsigned sum = 0;
 
 	if (len < 3)
 		return 0;
 	p = frame + 1;
 	n = len - 3;
+#if defined(__SSE2__)
+	__m128i acc = _mm_setzero_si128(), zero = _mm_setzero_si128();
+
+	for (; n >= 16; n -= 16, p += 16)
+		acc = _mm_add_epi64(acc, _mm_sad_epu8(_mm_loadu_si128(
+		    (const __m128i *)(const void *)p), zero));
+	sum = (unsigned)_mm_cvtsi128_si32(acc) +
+	    (unsigned)_mm_cvtsi128_si32(_mm_unpackhi_epi64(acc, acc));
+#elif defined(__ARM_NEON)
+	uint16x8_t acc = vdupq_n_u16(0);
+
+	/* A 16-bit lane may wrap: that keeps the sum modulo 256. */
+	for (; n >= 16; n -= 16, p += 16)
+		acc = vpadalq_u8(acc, vld1q_u8(p));
+	{
+		uint32x4_t a4 = vpaddlq_u16(acc);
+		uint64x2_t a2 = vpaddlq_u32(a4);
+
+		sum = (unsigned)(vgetq_lane_u64(a2, 0) + vgetq_lane_u64(a2, 1));
+	}
+#else
+	const uint64_t even = 0x00FF00FF00FF00FFu;
+	uint64_t acc, w;
+	size_t k;
+
 	while (n >= 8) {
 		k = n / 8 < 128 ? n / 8 : 128;
 		n -= k * 8;
@@ -170,6 +200,7 @@ omnik_checksum(const uint8_t *frame, size_t len)
 		sum += (unsigned)((acc & 0xFFFF) + (acc >> 16 & 0xFFFF) +
 		    (acc >> 32 & 0xFFFF) + (acc >> 48));
 	}
+#endif
 	while (n-- > 0)
 		sum += *p++;
 	return (uint8_t)sum;

@@ -5,9 +5,12 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <pcap/pcap.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "pcapsrc.h"
@@ -117,6 +120,120 @@ set_filter(struct pcapsrc *ps, const char *filter, const char *ports,
 	return 0;
 }
 
+#define REPLAY_BUFFER (256u << 10)
+
+static void
+hold(struct sniff *s, bool on)
+{
+	if (s->out != NULL)
+		outputs_hold(s->out, on);
+}
+
+/*
+ * A classic pcap file (version 2.4, a regular file) is read here, not
+ * by libpcap: libpcap reads each record with two freads through stdio,
+ * which with the kernel's copy was as much as everything else tcpdump
+ * does. Records are taken from a large buffer filled with pread; each
+ * is handed on exactly as libpcap would (its byte order, nanoseconds
+ * cut to microseconds). The first record libpcap treats in a way of its
+ * own (longer than the snapshot, cut off by the end of the file), and
+ * the end, are libpcap's again: the FILE is set to that record and the
+ * caller's pcap_dispatch goes on from there, with libpcap's errors.
+ */
+#define DIRECT_BUFFER (1u << 20)
+#define PCAP_FILE_HDR 24
+#define PCAP_REC_HDR 16
+
+static uint32_t
+get32(const uint8_t *p, bool swapped)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return swapped ? __builtin_bswap32(v) : v;
+}
+
+static int
+replay_direct(struct pcapsrc *ps, FILE *fp, void (*between)(void *),
+    void *arg, char *err, size_t errlen)
+{
+	static const uint32_t usec = 0xa1b2c3d4u, nsec = 0xa1b23c4du;
+	int fd = fileno(fp);
+	uint8_t magic[4], *buf;
+	uint32_t m, snap;
+	bool swapped, in_ns;
+	size_t have = 0, at = 0;
+	off_t off = PCAP_FILE_HDR, base = 0;
+	unsigned batch = 0;
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    pread(fd, magic, 4, 0) != 4 || pcap_major_version(ps->p) != 2 ||
+	    pcap_minor_version(ps->p) != 4 || pcap_snapshot(ps->p) <= 0)
+		return 0;
+	memcpy(&m, magic, 4);
+	if (m == usec || m == nsec)
+		swapped = false;
+	else if (__builtin_bswap32(m) == usec || __builtin_bswap32(m) == nsec)
+		swapped = true;
+	else
+		return 0;		/* pcapng, or a variant libpcap knows */
+	in_ns = (swapped ? __builtin_bswap32(m) : m) == nsec;
+	snap = (uint32_t)pcap_snapshot(ps->p);
+	if ((buf = malloc(DIRECT_BUFFER)) == NULL)
+		return 0;
+	hold(ps->s, true);
+	for (;;) {
+		struct pcap_pkthdr h;
+		uint32_t caplen, sec, frac;
+		ssize_t r;
+
+		/* The next record's header and bytes in buf, or libpcap's. */
+		if (have - at < PCAP_REC_HDR ||
+		    have - at < PCAP_REC_HDR + (size_t)get32(buf + at + 8,
+		    swapped)) {
+			base = off;
+			at = 0;
+			do
+				r = pread(fd, buf, DIRECT_BUFFER, base);
+			while (r < 0 && errno == EINTR);
+			have = r > 0 ? (size_t)r : 0;
+			if (have < PCAP_REC_HDR)
+				break;
+		}
+		caplen = get32(buf + at + 8, swapped);
+		sec = get32(buf + at, swapped);
+		frac = get32(buf + at + 4, swapped);
+		/* Times past 2038 are libpcap's to read, signed or not. */
+		if (caplen > snap || caplen > have - at - PCAP_REC_HDR ||
+		    sec > INT32_MAX || frac > INT32_MAX)
+			break;
+		h.ts.tv_sec = (time_t)sec;
+		h.ts.tv_usec = (suseconds_t)(in_ns ? frac / 1000 : frac);
+		h.caplen = caplen;
+		h.len = get32(buf + at + 12, swapped);
+		on_packet((u_char *)ps, &h, buf + at + PCAP_REC_HDR);
+		at += PCAP_REC_HDR + caplen;
+		off = base + (off_t)at;
+		/* Batches as pcap_dispatch's below. */
+		if (++batch == 4096) {
+			batch = 0;
+			hold(ps->s, false);
+			if (between)
+				between(arg);
+			hold(ps->s, true);
+		}
+	}
+	hold(ps->s, false);
+	free(buf);
+	if (fseeko(fp, off, SEEK_SET) != 0) {
+		snprintf(err, errlen, "cannot seek in the capture: %s",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int
 pcapsrc_replay(struct sniff *s, FILE *fp, const char *path,
     const char *filter, const char *ports, void (*between)(void *),
@@ -124,14 +241,26 @@ pcapsrc_replay(struct sniff *s, FILE *fp, const char *path,
 {
 	char ebuf[PCAP_ERRBUF_SIZE];
 	struct pcapsrc ps;
+	char *iobuf;
 	int r;
 
 	memset(&ps, 0, sizeof(ps));
 	ps.s = s;
+	/*
+	 * libpcap reads a record at a time through stdio: with the default
+	 * 4 KiB buffer that was a read() per 40 packets. Best effort: the
+	 * default buffer serves too. Freed after fclose (pcap_close).
+	 */
+	iobuf = malloc(REPLAY_BUFFER);
+	if (iobuf != NULL && setvbuf(fp, iobuf, _IOFBF, REPLAY_BUFFER) != 0) {
+		free(iobuf);
+		iobuf = NULL;
+	}
 	ps.p = pcap_fopen_offline(fp, ebuf);
 	if (ps.p == NULL) {
 		snprintf(err, errlen, "%s: %s", path, ebuf);
 		fclose(fp);
+		free(iobuf);
 		return -1;
 	}
 	ps.link = packet_link_from_dlt(pcap_datalink(ps.p));
@@ -139,19 +268,35 @@ pcapsrc_replay(struct sniff *s, FILE *fp, const char *path,
 		snprintf(err, errlen, "%s: link type %s is not supported", path,
 		    pcap_datalink_val_to_name(pcap_datalink(ps.p)));
 		pcap_close(ps.p);
+		free(iobuf);
 		return -1;
 	}
 	if (set_filter(&ps, filter, ports, false, err, errlen) != 0) {
 		pcap_close(ps.p);
+		free(iobuf);
 		return -1;
 	}
-	while ((r = pcap_dispatch(ps.p, 4096, on_packet, (u_char *)&ps)) > 0)
+	if (replay_direct(&ps, fp, between, arg, err, errlen) != 0) {
+		pcap_freecode(&ps.prog);
+		pcap_close(ps.p);
+		free(iobuf);
+		return -1;
+	}
+	/* The CSV lines of each batch of packets go out in one write. */
+	for (;;) {
+		hold(s, true);
+		r = pcap_dispatch(ps.p, 4096, on_packet, (u_char *)&ps);
+		hold(s, false);
+		if (r <= 0)
+			break;
 		if (between)
 			between(arg);
+	}
 	if (r == PCAP_ERROR)
 		snprintf(err, errlen, "%s: %s", path, pcap_geterr(ps.p));
 	pcap_freecode(&ps.prog);
 	pcap_close(ps.p);
+	free(iobuf);
 	return r == PCAP_ERROR ? -1 : 0;
 }
 
@@ -210,9 +355,11 @@ void
 pcapsrc_live_poll(struct pcapsrc *ps)
 {
 	/* Bounded: other events (signals, outputs) get their turn. */
+	hold(ps->s, true);
 	for (int i = 0; i < 64; i++)
 		if (pcap_dispatch(ps->p, 256, on_packet, (u_char *)ps) <= 0)
 			break;
+	hold(ps->s, false);
 }
 
 static void

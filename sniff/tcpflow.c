@@ -33,7 +33,7 @@ int
 tcpreasm_init(struct tcpreasm *r, const struct tcpreasm_config *c,
     const struct tcpreasm_ops *ops, void *arg)
 {
-	uint32_t n = 1024;
+	uint32_t n = TCPREASM_BUCKETS_MIN;
 
 	memset(r, 0, sizeof(*r));
 	r->cfg = *c;
@@ -44,11 +44,38 @@ tcpreasm_init(struct tcpreasm *r, const struct tcpreasm_config *c,
 	/* About one flow per bucket at the cap, never more than 2^20. */
 	while (n < r->cfg.max_flows && n < (1u << 20))
 		n <<= 1;
+	r->max_buckets = n;
+	/*
+	 * The table starts small and doubles as flows come (flow_new): a
+	 * site's few flows then keep their buckets in the cache, where a
+	 * table sized for the cap had every packet miss it.
+	 */
+	n = TCPREASM_BUCKETS_MIN;
 	r->buckets = calloc(n, sizeof(*r->buckets));
 	if (r->buckets == NULL)
 		return -1;
 	r->nbuckets = n;
 	return 0;
+}
+
+/* Twice the buckets, the chains split; if there is no memory, as it was. */
+static void
+grow(struct tcpreasm *r)
+{
+	uint32_t n = r->nbuckets * 2;
+	struct tcpreasm_flow **b = calloc(n, sizeof(*b)), *f, *next;
+
+	if (b == NULL)
+		return;
+	for (uint32_t i = 0; i < r->nbuckets; i++)
+		for (f = r->buckets[i]; f != NULL; f = next) {
+			next = f->hnext;
+			f->hnext = b[f->hash & (n - 1)];
+			b[f->hash & (n - 1)] = f;
+		}
+	free(r->buckets);
+	r->buckets = b;
+	r->nbuckets = n;
 }
 
 /*
@@ -288,6 +315,8 @@ flow_new(struct tcpreasm *r, const struct tcpreasm_seg *s, uint32_t h,
 	r->buckets[h & (r->nbuckets - 1)] = f;
 	list_append(r, f);
 	r->nflows++;
+	if (r->nflows > r->nbuckets && r->nbuckets < r->max_buckets)
+		grow(r);
 	r->st.flows++;
 	r->last = f;
 	*dir = src_is_client ? TCPREASM_TO_SERVER : TCPREASM_TO_CLIENT;
@@ -321,6 +350,43 @@ tcpreasm_free(struct tcpreasm *r, const struct timeval *now)
 	r->buckets = NULL;
 }
 
+/*
+ * An IPv4 side by hand: a flow's name is made for every segment with
+ * data (sniff.c), and inet_ntop with snprintf was a fifth of a replay.
+ */
+static size_t
+put_dec(char *p, unsigned v)
+{
+	char d[10];
+	size_t n = 0, i;
+
+	do {
+		d[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (i = 0; i < n; i++)
+		p[i] = d[n - 1 - i];
+	return n;
+}
+
+static size_t
+put_octet(char *p, unsigned v)
+{
+	if (v >= 100) {
+		p[0] = (char)('0' + v / 100);
+		p[1] = (char)('0' + v / 10 % 10);
+		p[2] = (char)('0' + v % 10);
+		return 3;
+	}
+	if (v >= 10) {
+		p[0] = (char)('0' + v / 10);
+		p[1] = (char)('0' + v % 10);
+		return 2;
+	}
+	p[0] = (char)('0' + v);
+	return 1;
+}
+
 size_t
 tcpreasm_side_name(const struct tcpreasm_flow *f, int side, char *buf,
     size_t n)
@@ -328,6 +394,18 @@ tcpreasm_side_name(const struct tcpreasm_flow *f, int side, char *buf,
 	char a[INET6_ADDRSTRLEN];
 	int w;
 
+	if (f->af == AF_INET && n >= sizeof("255.255.255.255:65535")) {
+		const uint8_t *ip = f->addr[side];
+		size_t len = 0;
+
+		for (int i = 0; i < 4; i++) {
+			len += put_octet(buf + len, ip[i]);
+			buf[len++] = i < 3 ? '.' : ':';
+		}
+		len += put_dec(buf + len, f->port[side]);
+		buf[len] = '\0';
+		return len;
+	}
 	if (inet_ntop(f->af, f->addr[side], a, sizeof(a)) == NULL)
 		snprintf(a, sizeof(a), "?");
 	if (f->af == AF_INET6)

@@ -155,6 +155,7 @@ struct tcpreasm {
 	void *arg;
 	struct tcpreasm_flow **buckets;
 	uint32_t nbuckets;	/* a power of two */
+	uint32_t max_buckets;	/* what nbuckets may grow to */
 	uint32_t nflows;
 	size_t held;		/* out-of-order bytes held, all flows */
 	struct tcpreasm_flow *oldest, *newest;	/* all flows, by recency */

@@ -17,6 +17,9 @@
 
 #include "tcpreasm.h"
 
+/* The flow table's first size (it doubles up to about max_flows). */
+#define TCPREASM_BUCKETS_MIN 1024u
+
 /* Flow kinds, in the order the flow cap takes them. */
 enum { KIND_CLOSED, KIND_EMBRYO, KIND_DATA };
 

@@ -28,6 +28,7 @@
 #include <netinet/in.h>
 #include <linux/if_packet.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -67,6 +68,7 @@ static struct {
 	bool ext_hdrs;		/* IPv6: hop-by-hop and destination options */
 	bool fuzz;		/* fuzz_sniff records instead of a capture */
 	int inject;		/* --inject: an AF_PACKET socket, or -1 */
+	long pps;		/* --pps: injected packets a second, 0: paused */
 	int flow_base;		/* first flow's number: other tuples, ISNs */
 	enum attack attack;
 	int bad_frames;		/* rejected frames in front of each push */
@@ -75,6 +77,7 @@ static struct {
 	int drop;		/* drop the Nth data segment of every flow */
 	int kits;		/* flows interleaved at once */
 	int noise;		/* percent of packets unrelated */
+	int noise_size;		/* their TCP packets' IP length, 0: small */
 	long packets;		/* stop after about this many packets */
 	int open_flows;		/* keep this many flows open at once */
 	int inverters;		/* data frames per generated push */
@@ -323,6 +326,26 @@ file_header(void)
 	}
 }
 
+/* --pps: frame k leaves no earlier than k / pps after the first. */
+static void
+pace(void)
+{
+	static struct timespec t0;
+	struct timespec now;
+	double due, at;
+
+	if (O.written++ == 0)
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+	due = (double)O.written / (double)O.pps;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	at = (double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9;
+	if (due - at > 100e-6) {
+		struct timespec d = { 0, (long)((due - at) * 1e9) };
+
+		nanosleep(&d, NULL);
+	}
+}
+
 static void
 write_record(const struct timeval *tv, const uint8_t *p, size_t n)
 {
@@ -333,6 +356,10 @@ write_record(const struct timeval *tv, const uint8_t *p, size_t n)
 		(void)tv;
 		if (send(O.inject, p, n, 0) != (ssize_t)n)
 			die("cannot send a frame");
+		if (O.pps > 0) {
+			pace();
+			return;
+		}
 		if (++O.written % 64 == 0)
 			usleep(2000);
 		return;
@@ -567,9 +594,9 @@ emit_noise(const struct timeval *tv, long i)
 		"\x68\x7d\x41\xb0 not a frame at all \x16",
 		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
 	};
-	uint8_t l4[256], a[16], b[16];
+	uint8_t l4[1600], a[16], b[16];
 	const char *w = words[i % 3];
-	size_t wl = strlen(w);
+	size_t wl = strlen(w), pl;
 	int v6 = (i % 7) == 0;
 	uint16_t sp = (uint16_t)(30000 + i % 20000);
 	uint16_t dp = (i % 5) == 0 ? 53 : (i % 5) == 1 ? 443 : 80;
@@ -599,7 +626,12 @@ emit_noise(const struct timeval *tv, long i)
 	l4[12] = 5 << 4;
 	l4[13] = TH_ACK | TH_PSH;
 	memcpy(l4 + 20, w, wl);
-	emit_ip(tv, v6, a, b, 6, l4, 20 + wl);
+	/* --noise-size: web pages, not requests (filled to the length). */
+	pl = wl;
+	if (O.noise_size > 0 && (size_t)O.noise_size > (v6 ? 60u : 40u) + wl)
+		pl = (size_t)O.noise_size - (v6 ? 60u : 40u);
+	memset(l4 + 20 + wl, 'x', pl - wl);
+	emit_ip(tv, v6, a, b, 6, l4, 20 + pl);
 }
 
 /* ---------------------------------------------------------------- */
@@ -860,9 +892,11 @@ usage(void)
 	fprintf(stderr,
 "usage: mkpcap -o OUT [--expect CSV] [--vectors FILE | --synthetic N]\n"
 "  [--repeat N] [--seg frame|whole|offsets|N] [--reorder] [--retransmit]\n"
-"  [--overlap] [--drop N] [--kits K] [--noise PCT] [--ipv6]\n"
+"  [--overlap] [--drop N] [--kits K] [--noise PCT] [--noise-size N]\n"
+"  [--ipv6]\n"
 "  [--link ether|vlan|qinq|sll|sll2|raw] [--ext-headers] [--pcapng]\n"
-"  [--bad-checksums] [--fuzz-records] [--inject IFACE] [--flow-base N]\n"
+"  [--bad-checksums] [--fuzz-records] [--inject IFACE] [--pps N]\n"
+"  [--flow-base N]\n"
 "  [--offload] [--attack forge-first|forge-first-ip|spoof-fin|after-fin|\n"
 "  after-rst] [--bad-frames N]\n"
 "  [--packets N] [--open-flows N] [--inverters N]\n");
@@ -879,6 +913,7 @@ main(int argc, char **argv)
 		{ "reorder", 0, NULL, 'r' }, { "retransmit", 0, NULL, 't' },
 		{ "overlap", 0, NULL, 'O' }, { "drop", 1, NULL, 'd' },
 		{ "kits", 1, NULL, 'k' }, { "noise", 1, NULL, 'n' },
+		{ "noise-size", 1, NULL, 'N' }, { "pps", 1, NULL, 'P' },
 		{ "ipv6", 0, NULL, '6' }, { "link", 1, NULL, 'l' },
 		{ "pcapng", 0, NULL, 'g' }, { "bad-checksums", 0, NULL, 'b' },
 		{ "inverters", 1, NULL, 'I' }, { "packets", 1, NULL, 'p' }, { "open-flows", 1, NULL, 'F' },
@@ -924,6 +959,8 @@ main(int argc, char **argv)
 		case 'd': O.drop = atoi(optarg); break;
 		case 'k': O.kits = atoi(optarg); break;
 		case 'n': O.noise = atoi(optarg); break;
+		case 'N': O.noise_size = atoi(optarg); break;
+		case 'P': O.pps = atol(optarg); break;
 		case '6': O.ipv6 = true; break;
 		case 'l':
 			if (strcmp(optarg, "ether") == 0) O.link = L_ETHER;
@@ -977,6 +1014,7 @@ main(int argc, char **argv)
 		}
 	}
 	if ((outpath == NULL && O.inject < 0) || optind < argc || O.noise < 0 || O.noise > 99 ||
+	    O.noise_size < 0 || O.noise_size > 1500 ||
 	    O.kits < 1 || O.repeat < 1)
 		usage();
 	if (O.vectors)

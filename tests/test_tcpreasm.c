@@ -724,6 +724,47 @@ test_keyed_hash(void **state)
 	tcpreasm_free(&r, &tv);
 }
 
+
+/*
+ * The table starts small (a site's few flows stay in the cache) and
+ * doubles as flows come; every flow is found again afterwards, each in
+ * the bucket its hash names.
+ */
+static void
+test_table_grows(void **state)
+{
+	struct tcpreasm r;
+	struct tcpreasm_config cfg;
+	struct rec rc;
+	struct timeval tv = { 1000, 0 };
+
+	(void)state;
+	memset(&rc, 0, sizeof(rc));
+	tcpreasm_config_defaults(&cfg);
+	assert_int_equal(tcpreasm_init(&r, &cfg, &ops, &rc), 0);
+	assert_int_equal(r.nbuckets, 1024);
+	for (uint16_t p = 1; p <= 5000; p++) {
+		seg_from(&r, p, 100, "a", 1000);
+		rc.len[0] = 0;
+	}
+	assert_int_equal(r.nflows, 5000);
+	assert_true(r.nbuckets >= 4096 && r.nbuckets <= 8192);
+	for (uint32_t b = 0; b < r.nbuckets; b++)
+		for (const struct tcpreasm_flow *f = r.buckets[b]; f;
+		    f = f->hnext)
+			assert_int_equal(f->hash & (r.nbuckets - 1), b);
+	/* The next byte of each: found, not a new flow. */
+	for (uint16_t p = 5000; p >= 1; p--) {
+		seg_from(&r, p, 101, "b", 1000);
+		assert_int_equal(rc.len[0], 1);
+		assert_int_equal(rc.out[0][0], 'b');
+		rc.len[0] = 0;
+	}
+	assert_int_equal(r.st.flows, 5000);
+	assert_int_equal(r.nflows, 5000);
+	tcpreasm_free(&r, &tv);
+}
+
 /* IPv4 lives in the first 4 address bytes: what follows is not looked at. */
 static void
 test_ipv4_padding_ignored(void **state)
@@ -784,6 +825,7 @@ main(void)
 		cmocka_unit_test(test_syn_flood_keeps_data_flows),
 		cmocka_unit_test(test_tombstone_expires),
 		cmocka_unit_test(test_keyed_hash),
+		cmocka_unit_test(test_table_grows),
 		cmocka_unit_test(test_ipv4_padding_ignored),
 		cmocka_unit_test(test_side_name),
 	};

@@ -168,7 +168,10 @@ request_free(struct pv_system *s)
 	s->post = NULL;
 }
 
-/* The reply's first line, printable, for a log line. */
+/*
+ * The reply's first line, printable, for a log line (and the status page:
+ * at most 160 bytes of it there).
+ */
 static const char *
 reply_line(struct pv_system *s)
 {
@@ -352,7 +355,7 @@ finish(struct pv_system *s, CURLcode cc)
 			return;
 		}
 		snprintf(s->last_err, sizeof(s->last_err), "status %s "
-		    "skipped: %s", s->nsent ? s->sent[0] : "?", reply_line(s));
+		    "skipped: %.160s", s->nsent ? s->sent[0] : "?", reply_line(s));
 		log_warnx("output pvoutput system %s: %s", s->sid,
 		    s->last_err);
 		if (s->single > 0)
@@ -363,7 +366,7 @@ finish(struct pv_system *s, CURLcode cc)
 		    DELIVERY_OK, 0);
 		return;
 	case 401:
-		snprintf(s->last_err, sizeof(s->last_err), "%s: check "
+		snprintf(s->last_err, sizeof(s->last_err), "%.160s: check "
 		    "[pvoutput] api_key and systems", reply_line(s));
 		log_warnx("output pvoutput system %s: %s", s->sid,
 		    s->last_err);
@@ -385,14 +388,14 @@ finish(struct pv_system *s, CURLcode cc)
 			delivery_done(s->d, 0, DELIVERY_WAIT, at);
 			return;
 		}
-		snprintf(s->last_err, sizeof(s->last_err), "%s: check "
+		snprintf(s->last_err, sizeof(s->last_err), "%.160s: check "
 		    "[pvoutput]", reply_line(s));
 		log_warnx("output pvoutput system %s: %s", s->sid,
 		    s->last_err);
 		delivery_done(s->d, 0, DELIVERY_STOP, 0);
 		return;
 	default:
-		snprintf(s->last_err, sizeof(s->last_err), "HTTP %ld: %s",
+		snprintf(s->last_err, sizeof(s->last_err), "HTTP %ld: %.160s",
 		    code, reply_line(s));
 		log_warnx("output pvoutput system %s: %s", s->sid,
 		    s->last_err);

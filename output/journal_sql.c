@@ -105,6 +105,37 @@ jconn_exec(struct jconn *c, const char *sql, const char *what)
 	return -1;
 }
 
+/* How long opening waits for another process's migration. */
+#define MIGRATION_WAIT_MS 60000
+
+/*
+ * Switching a journal the old code left in rollback mode to WAL needs the
+ * exclusive lock. Two programs opening it at once both hold the shared
+ * one and want it: SQLite answers one of them "locked" at once, without
+ * waiting (it would deadlock), so the busy timeout does not cover it and
+ * the switch is tried again, for as long as a migration may take.
+ */
+static int
+set_wal(struct jconn *c)
+{
+	struct timespec pause = { 0, 20 * 1000000L };
+	int rc;
+
+	for (int waited = 0;; waited += 20) {
+		rc = sqlite3_exec(c->db, "PRAGMA journal_mode = WAL", NULL, NULL,
+		    NULL);
+		if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) ||
+		    waited >= MIGRATION_WAIT_MS)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	if (rc == SQLITE_OK)
+		return 0;
+	snprintf(c->err, sizeof(c->err), "%s: setting WAL mode: %s", c->path,
+	    sqlite3_errmsg(c->db));
+	return -1;
+}
+
 static int
 user_version(struct jconn *c, int *v)
 {
@@ -137,7 +168,6 @@ too_new(struct jconn *c, int v)
  * is not applied twice; the lock may be held as long as the other's
  * migration takes (an index over every row), hence the longer wait.
  */
-#define MIGRATION_WAIT_MS 60000
 static int
 migrate(struct jconn *c)
 {
@@ -324,9 +354,14 @@ jconn_open(struct jconn *c, const char *path, const struct journal_opts *o,
 		    c->db ? sqlite3_errmsg(c->db) : "out of memory");
 		return -1;
 	}
-	/* Another process (sqlite3 shell, a backup) may hold the lock. */
-	sqlite3_busy_timeout(c->db, 2000);
-	if (jconn_exec(c, "PRAGMA journal_mode = WAL", "setting WAL mode") != 0 ||
+	/*
+	 * Another process may hold the lock: the sqlite3 shell, a backup, or
+	 * another program of ours opening (and migrating) the same journal
+	 * at the same moment, as two services do at boot on a slow SD card:
+	 * at open, wait as long as a migration may take.
+	 */
+	sqlite3_busy_timeout(c->db, MIGRATION_WAIT_MS);
+	if (set_wal(c) != 0 ||
 	    jconn_exec(c, o->sync_full ? "PRAGMA synchronous = FULL" :
 	    "PRAGMA synchronous = NORMAL", "setting synchronous") != 0 ||
 	    /*
@@ -337,6 +372,7 @@ jconn_open(struct jconn *c, const char *path, const struct journal_opts *o,
 	    jconn_exec(c, "PRAGMA cache_size = -1024", "pragma") != 0 ||
 	    (!writer && migrate(c) != 0) || prepare_all(c, writer) != 0)
 		return -1;
+	sqlite3_busy_timeout(c->db, 2000);
 	return 0;
 }
 

@@ -489,6 +489,17 @@ csv_write(struct csv *c, const struct omnik_reading *r,
 	return write_line(c, line, len, err);
 }
 
+int
+csv_write_lines(struct csv *c, const char *lines, size_t len,
+    const char **err)
+{
+	if (c->fd < 0) {
+		*err = c->err;
+		return -1;
+	}
+	return len == 0 ? 0 : write_line(c, lines, len, err);
+}
+
 /*
  * What is held, in one write. If that fails it is undone (write_line),
  * and the lines go one write each, as without holding: the ones that fit

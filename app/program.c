@@ -380,10 +380,43 @@ program_ready(struct program *p)
 	notify_ready(program_base(p));
 }
 
+/* The end of a loop turn with readings in it: write them out. */
+static void
+on_turn_end(evutil_socket_t fd, short what, void *arg)
+{
+	struct program *p = arg;
+
+	(void)fd;
+	(void)what;
+	outputs_turn_end(&p->out);
+}
+
+/*
+ * An event made active goes to the back of the loop's queue of active
+ * events: it runs in this turn, after the callbacks the sockets' readiness
+ * queued already (the forwarding of the bytes the reading came in).
+ */
+static void
+arm_turn_end(void *arg)
+{
+	struct program *p = arg;
+
+	event_active(p->turn_ev, EV_TIMEOUT, 1);
+}
+
 void
 program_run(struct program *p)
 {
-	event_base_dispatch(program_base(p));
+	struct event_base *base = program_base(p);
+
+	p->turn_ev = event_new(base, -1, 0, on_turn_end, p);
+	if (p->turn_ev != NULL)
+		outputs_set_turn(&p->out, arm_turn_end, p);
+	event_base_dispatch(base);
+	outputs_set_turn(&p->out, NULL, NULL);
+	if (p->turn_ev != NULL)
+		event_free(p->turn_ev);
+	p->turn_ev = NULL;
 }
 
 /* ------------------------------------------------------------------ */

@@ -118,6 +118,7 @@ struct program {
 	const char *user;		/* program_drop made us this one */
 	struct event *sigs[4];
 	struct status *status;		/* [http]: the status page, or NULL */
+	struct event *turn_ev;		/* program_run: outputs_turn_end */
 };
 
 void program_init(struct program *p, const struct program_ops *ops);

@@ -69,6 +69,71 @@ log_enabled(enum log_level lvl)
 static const char *const log_tag[] = { "error: ", "warning: ", "", "debug: " };
 
 /*
+ * log_hold: info and debug lines on stderr wait here until the hold ends
+ * (the end of the event loop's turn), so the readings of one turn reach
+ * journald's pipe in one write, not one each. A warning or an error
+ * writes what waits first and then itself at once; so does a line that
+ * would not fit. Lines keep their order.
+ */
+#define LOG_HOLD_MAX 16384
+static char log_held[LOG_HOLD_MAX];
+static size_t log_held_len;
+static bool log_holding;
+
+static void
+log_flush_held(void)
+{
+	size_t off = 0;
+
+	while (off < log_held_len) {
+		ssize_t n = write(STDERR_FILENO, log_held + off,
+		    log_held_len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;	/* as fwrite on stderr: the lines are lost */
+		off += (size_t)n;
+	}
+	log_held_len = 0;
+}
+
+static void
+log_flush_at_exit(void)
+{
+	log_flush_held();
+}
+
+void
+log_hold(bool on)
+{
+	static bool registered;
+	int saved = errno;
+
+	if (on && !registered)
+		registered = atexit(log_flush_at_exit) == 0;
+	log_holding = on && log_stderr;
+	if (!on && log_held_len > 0)
+		log_flush_held();
+	errno = saved;
+}
+
+/* Queue a whole line, or write it now; true if it was taken. */
+static bool
+log_keep(enum log_level lvl, const char *line, size_t n)
+{
+	if (!log_holding)
+		return false;
+	if (lvl <= LOG_LVL_WARN || log_held_len + n > sizeof(log_held)) {
+		log_flush_held();
+		return false;
+	}
+	memcpy(log_held + log_held_len, line, n);
+	log_held_len += n;
+	return true;
+}
+
+/*
  * One line to its sink. On stderr it is put together here and written
  * with one fwrite: the same bytes fprintf wrote, one write(2) as before,
  * without a printf per line.
@@ -90,6 +155,7 @@ log_emit(enum log_level lvl, const char *msg, size_t len)
 		line[n++] = '>';
 	} else {
 		if ((k = strlen(log_ident)) > 48) {
+			log_flush_held();	/* what waits goes first */
 			fprintf(stderr, "%s: %s%.*s\n", log_ident, log_tag[lvl],
 			    (int)len, msg);
 			return;
@@ -105,7 +171,8 @@ log_emit(enum log_level lvl, const char *msg, size_t len)
 	memcpy(line + n, msg, len);
 	n += len;
 	line[n++] = '\n';
-	(void)fwrite(line, 1, n, stderr);
+	if (!log_keep(lvl, line, n))
+		(void)fwrite(line, 1, n, stderr);
 }
 
 static void __attribute__((format(printf, 3, 0)))

@@ -26,6 +26,12 @@ void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* log_info("%s", msg) without printf: for a line logged per reading. */
 void log_info_msg(const char *msg);
+/*
+ * on: info and debug lines on stderr are kept (at most 16 KiB) until
+ * log_hold(false), which writes them at once; warnings and errors go out
+ * at once, after what was kept. For a loop that logs many lines a turn.
+ */
+void log_hold(bool on);
 void fatal(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...)

@@ -31,6 +31,8 @@ struct csv {
 	char *held;
 	size_t held_len;
 	bool holding;
+	/* Where the file ends, as far as our writes know (csv_write_lines). */
+	uint64_t end;
 };
 
 /*
@@ -334,8 +336,10 @@ write_line(struct csv *c, const char *line, size_t len, const char **err)
 	do
 		w = write(c->fd, line, len);
 	while (w < 0 && errno == EINTR);
-	if (w == (ssize_t)len)
+	if (w == (ssize_t)len) {
+		c->end += len;
 		return 0;
+	}
 	if (w < 0) {
 		snprintf(c->err, sizeof(c->err), "%s: %s", c->path,
 		    strerror(errno));
@@ -423,6 +427,7 @@ csv_open_fd(struct csv *c, char *err, size_t errlen)
 		    c->path, strerror(errno));
 		goto fail;
 	}
+	c->end = (uint64_t)st.st_size - c->repaired;
 	if (st.st_size - (off_t)c->repaired == 0 &&
 	    write_line(c, csv_header, sizeof(csv_header) - 1, &e) != 0) {
 		snprintf(err, errlen, "%s", e);
@@ -487,6 +492,59 @@ csv_write(struct csv *c, const struct omnik_reading *r,
 		return -1;
 	}
 	return write_line(c, line, len, err);
+}
+
+/*
+ * The lines go out in pieces that end where a page of the file ends (or
+ * just after the one line that crosses it): a write killed by a signal
+ * (kill -9) stops only between pages, so a crash leaves whole lines, as
+ * one write per line did. A piece that fails takes the whole call back
+ * with it: the file is cut to where it was.
+ */
+#define CSV_PAGE 4096u
+int
+csv_write_lines(struct csv *c, const char *lines, size_t len,
+    const char **err)
+{
+	size_t done = 0, n, k, room;
+	const char *nl;
+	struct stat st;
+
+	if (c->fd < 0) {
+		*err = c->err;
+		return -1;
+	}
+	if (c->is_stdout)
+		return len == 0 ? 0 : write_line(c, lines, len, err);
+	while (done < len) {
+		room = CSV_PAGE - (size_t)(c->end % CSV_PAGE);
+		for (n = 0; done + n < len && n < room; n += k) {
+			nl = memchr(lines + done + n, '\n', len - done - n);
+			k = nl != NULL ? (size_t)(nl - (lines + done + n)) + 1 :
+			    len - done - n;
+			if (n > 0 && n + k > room)
+				break;
+		}
+		if (write_line(c, lines + done, n, err) != 0)
+			break;
+		done += n;
+	}
+	if (done == len)
+		return 0;
+	if (done > 0) {
+		bool cut = fstat(c->fd, &st) == 0 &&
+		    (uint64_t)st.st_size >= done &&
+		    ftruncate(c->fd, st.st_size - (off_t)done) == 0;
+
+		if (cut)
+			c->end -= done;
+		else
+			snprintf(c->err, sizeof(c->err), "%s: a write failed "
+			    "and %zu bytes before it could not be cut back "
+			    "off", c->path, done);
+		*err = c->err;
+	}
+	return -1;
 }
 
 /*

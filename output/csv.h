@@ -37,6 +37,13 @@ struct csv *csv_open(const char *path, char *err, size_t errlen);
 int csv_write(struct csv *c, const struct omnik_reading *r,
     const struct timeval *when, const char **err);
 /*
+ * Whole lines csv_format made, in one write(). All or nothing: a write
+ * that fails is cut back off, so the file is as it was (when even that
+ * fails, the error says so and the next open trims the partial line).
+ */
+int csv_write_lines(struct csv *c, const char *lines, size_t len,
+    const char **err);
+/*
  * on: keep lines in memory (at most CSV_HOLD_MAX bytes, whole lines)
  * and write them in one write() when full or when called with off, which
  * is then the only write the caller waits for. A failed write is undone

@@ -31,10 +31,28 @@ struct jconn {
 	const char *path;
 	sqlite3_stmt *ins, *ins_rej, *fetch_all, *fetch_inv, *last_all,
 	    *last_inv, *cur_get, *cur_ins, *cur_act, *cur_set, *prune_r,
-	    *prune_j, *dup_find, *dup_count;
+	    *prune_j, *dup_find, *dup_count, *dup_max, *dup_range, *dup_pre;
 	const char *origin;		/* stored with each row; NULL: none */
 	int dup_window;			/* seconds; 0 (or no origin): no
 					 * duplicate check */
+	struct jconn_dupstate {
+		/*
+		 * What this connection knows of the rows a copy could be
+		 * of (journal_sql.c, find_copy): rows up to start_id were
+		 * there at the first check (per inverter: the latest usec
+		 * among them), rows in (start_id, seen] of other origins lie
+		 * in [lo, hi]. tx counts ended transactions.
+		 */
+		bool started, any;
+		int64_t start_id, seen, lo, hi;
+		uint64_t tx, checked_tx;
+		uint64_t searches;	/* full searches run (for tests) */
+		int npre;
+		struct {
+			char sn[OMNIK_SERIAL_LEN + 1];
+			int64_t latest;		/* INT64_MIN: no row */
+		} pre[16];
+	} dup;
 	char err[512];
 };
 

@@ -257,7 +257,13 @@ prepare_dup(struct jconn *c)
 	snprintf(sql + len, sizeof(sql) - len, " ORDER BY id LIMIT 1");
 	if (prepare(c, sql, &c->dup_find) != 0 ||
 	    prepare(c, "UPDATE readings SET duplicates = duplicates + 1 WHERE "
-	    "id = ?", &c->dup_count) != 0)
+	    "id = ?", &c->dup_count) != 0 ||
+	    prepare(c, "SELECT max(id) FROM readings", &c->dup_max) != 0 ||
+	    prepare(c, "SELECT min(usec), max(usec) FROM readings WHERE id > ?1 "
+	    "AND id <= ?2 AND origin IS NOT NULL AND origin <> ?3",
+	    &c->dup_range) != 0 ||
+	    prepare(c, "SELECT usec FROM readings WHERE inverter_sn = ?1 AND "
+	    "id <= ?2 ORDER BY usec DESC LIMIT 1", &c->dup_pre) != 0)
 		return -1;
 	return 0;
 }
@@ -329,7 +335,8 @@ jconn_close(struct jconn *c)
 	sqlite3_stmt **all[] = { &c->ins, &c->ins_rej, &c->fetch_all,
 	    &c->fetch_inv, &c->last_all, &c->last_inv, &c->cur_get,
 	    &c->cur_ins, &c->cur_act, &c->cur_set, &c->prune_r, &c->prune_j,
-	    &c->dup_find, &c->dup_count };
+	    &c->dup_find, &c->dup_count, &c->dup_max, &c->dup_range,
+	    &c->dup_pre };
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		sqlite3_finalize(*all[i]);
@@ -339,12 +346,16 @@ jconn_close(struct jconn *c)
 	c->db = NULL;
 }
 
+static int dup_tx_committed(void *arg);
+static void dup_tx_rolled_back(void *arg);
+
 /* Opens, sets the pragmas; the caller's connection migrates. */
 int
 jconn_open(struct jconn *c, const char *path, const struct journal_opts *o,
     bool writer)
 {
 	c->path = path;
+	memset(&c->dup, 0, sizeof(c->dup));
 	c->origin = o->origin != NULL && o->origin[0] != '\0' ? o->origin :
 	    NULL;
 	c->dup_window = o->dup_window;
@@ -360,6 +371,8 @@ jconn_open(struct jconn *c, const char *path, const struct journal_opts *o,
 	 * at the same moment, as two services do at boot on a slow SD card:
 	 * at open, wait as long as a migration may take.
 	 */
+	(void)sqlite3_commit_hook(c->db, dup_tx_committed, c);
+	(void)sqlite3_rollback_hook(c->db, dup_tx_rolled_back, c);
 	sqlite3_busy_timeout(c->db, MIGRATION_WAIT_MS);
 	if (set_wal(c) != 0 ||
 	    jconn_exec(c, o->sync_full ? "PRAGMA synchronous = FULL" :
@@ -418,6 +431,107 @@ bind_field(sqlite3_stmt *st, int param, int field, int64_t v)
 		    jconn_pow10(omnik_fields[field].decimals));
 }
 
+/*
+ * Whether a row of another program could be a copy of a reading at us
+ * (journal.h's rule), from what the connection knows (struct
+ * jconn_dupstate) without the full search: on one program's journal,
+ * or with the other program's rows far from this time, the search is
+ * skipped. Once per transaction (its rows are all committed then:
+ * SQLite's ids only grow, and no other program can write into a
+ * transaction of ours) the rows new since are looked at: their times,
+ * if they are another program's. Rows there before the first check
+ * count per inverter by the latest time among them, whoever stored
+ * them. Anything unsure (a query that fails, more inverters than kept)
+ * means: search.
+ */
+static int64_t
+step_int64(sqlite3_stmt *st, int col, int64_t none, int *rc)
+{
+	int64_t v = none;
+
+	*rc = sqlite3_step(st);
+	if (*rc == SQLITE_ROW && sqlite3_column_type(st, col) != SQLITE_NULL)
+		v = sqlite3_column_int64(st, col);
+	if (*rc == SQLITE_ROW || *rc == SQLITE_DONE)
+		*rc = SQLITE_OK;
+	return v;
+}
+
+static bool
+may_have_copy(struct jconn *c, const char *sn, int64_t us, int64_t w)
+{
+	struct jconn_dupstate *d = &c->dup;
+	int64_t m, lo, hi, latest = INT64_MIN;
+	int rc, i;
+
+	if (!d->started || sqlite3_get_autocommit(c->db) ||
+	    d->checked_tx != d->tx) {
+		m = step_int64(c->dup_max, 0, 0, &rc);
+		sqlite3_reset(c->dup_max);
+		if (rc != SQLITE_OK)
+			return true;
+		if (!d->started) {
+			d->started = true;
+			d->start_id = d->seen = m;
+		} else if (m > d->seen) {
+			sqlite3_bind_int64(c->dup_range, 1, d->seen);
+			sqlite3_bind_int64(c->dup_range, 2, m);
+			sqlite3_bind_text(c->dup_range, 3, c->origin, -1,
+			    SQLITE_STATIC);
+			rc = sqlite3_step(c->dup_range);
+			if (rc == SQLITE_ROW && sqlite3_column_type(c->dup_range,
+			    0) != SQLITE_NULL) {
+				lo = sqlite3_column_int64(c->dup_range, 0);
+				hi = sqlite3_column_int64(c->dup_range, 1);
+				d->lo = d->any && d->lo < lo ? d->lo : lo;
+				d->hi = d->any && d->hi > hi ? d->hi : hi;
+				d->any = true;
+			}
+			sqlite3_reset(c->dup_range);
+			sqlite3_clear_bindings(c->dup_range);
+			if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+				return true;
+			d->seen = m;
+		}
+		d->checked_tx = d->tx;
+	}
+	if (d->any && us + w >= d->lo && us - w <= d->hi)
+		return true;
+	for (i = 0; i < d->npre; i++)
+		if (strcmp(d->pre[i].sn, sn) == 0)
+			break;
+	if (i == d->npre) {
+		if (i == (int)(sizeof(d->pre) / sizeof(d->pre[0])) ||
+		    strlen(sn) >= sizeof(d->pre[0].sn))
+			return true;
+		sqlite3_bind_text(c->dup_pre, 1, sn, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(c->dup_pre, 2, d->start_id);
+		latest = step_int64(c->dup_pre, 0, INT64_MIN, &rc);
+		sqlite3_reset(c->dup_pre);
+		sqlite3_clear_bindings(c->dup_pre);
+		if (rc != SQLITE_OK)
+			return true;
+		memcpy(d->pre[i].sn, sn, strlen(sn) + 1);
+		d->pre[i].latest = latest;
+		d->npre++;
+	}
+	return d->pre[i].latest != INT64_MIN && us - w <= d->pre[i].latest;
+}
+
+/* Every transaction's end, committed or not (SQLite's hooks). */
+static int
+dup_tx_committed(void *arg)
+{
+	((struct jconn *)arg)->dup.tx++;
+	return 0;
+}
+
+static void
+dup_tx_rolled_back(void *arg)
+{
+	((struct jconn *)arg)->dup.tx++;
+}
+
 /* The row rec would be a copy of (journal.h), 0 if none: *id. */
 static int
 find_copy(struct jconn *c, const struct record *rec, int64_t *id)
@@ -428,6 +542,9 @@ find_copy(struct jconn *c, const struct record *rec, int64_t *id)
 	int rc;
 
 	*id = 0;
+	if (!may_have_copy(c, r->inverter_sn, us, w))
+		return SQLITE_OK;
+	c->dup.searches++;
 	sqlite3_bind_text(st, 1, r->inverter_sn, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, us - w);
 	sqlite3_bind_int64(st, 3, us + w);

@@ -34,9 +34,39 @@ sink_failed(struct outputs *o, int i, const char *what, const char *err)
 		    (unsigned long long)o->errors[i]);
 }
 
+static void
+turn_start(struct outputs *o)
+{
+	if (o->turn_arm == NULL || o->turn_held)
+		return;
+	o->turn_held = true;
+	outputs_hold(o, true);
+	log_hold(true);
+	o->turn_arm(o->turn_arg);
+}
+
+void
+outputs_turn_end(struct outputs *o)
+{
+	if (!o->turn_held)
+		return;
+	o->turn_held = false;
+	outputs_hold(o, false);
+	log_hold(false);
+}
+
+void
+outputs_set_turn(struct outputs *o, void (*arm)(void *), void *arg)
+{
+	outputs_turn_end(o);
+	o->turn_arm = arm;
+	o->turn_arg = arg;
+}
+
 void
 outputs_reading(struct outputs *o, const struct record *rec)
 {
+	turn_start(o);
 	for (int i = 0; i < o->n; i++) {
 		const char *err = NULL;
 
@@ -49,6 +79,7 @@ outputs_reading(struct outputs *o, const struct record *rec)
 void
 outputs_reject(struct outputs *o, const struct reject *rej)
 {
+	turn_start(o);
 	for (int i = 0; i < o->n; i++) {
 		const char *err = NULL;
 

@@ -11,6 +11,7 @@
 #ifndef OUTPUTS_H
 #define OUTPUTS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "sink.h"
@@ -27,6 +28,10 @@ struct outputs {
 	/* After the sinks on SIGHUP (setup.c: the journal's file). */
 	void (*reopen_hook)(void *arg);
 	void *reopen_arg;
+	/* outputs_set_turn() */
+	void (*turn_arm)(void *arg);
+	void *turn_arg;
+	bool turn_held;
 };
 
 void outputs_init(struct outputs *o);
@@ -42,6 +47,16 @@ void outputs_reopen(struct outputs *o);
  * every reading goes out as it comes.
  */
 void outputs_hold(struct outputs *o, bool on);
+/*
+ * A loop that may hand over the readings of many connections in one turn
+ * (the daemons' event loop): the first reading or reject of a turn holds
+ * the sinks and the log lines (log_hold) and calls arm(arg), which must
+ * arrange for outputs_turn_end() later in the same turn, after the
+ * connections' own work: one write each for the CSV and the log instead
+ * of one a reading. arm NULL: off (what is held is written).
+ */
+void outputs_set_turn(struct outputs *o, void (*arm)(void *), void *arg);
+void outputs_turn_end(struct outputs *o);
 uint64_t outputs_errors(const struct outputs *o);
 
 #endif /* OUTPUTS_H */

@@ -52,6 +52,16 @@ struct csv_out {
 	char last_err[256];		/* while failing, for the status page */
 	struct timeval last_write;	/* the last line written directly */
 	uint64_t write_errors;		/* direct writes that failed */
+	/*
+	 * Held (outputs_hold: the loop's turn): the lines of the turn's
+	 * readings, written at its end in one write, all or nothing. On a
+	 * failure the file falls behind from the first of them.
+	 */
+	bool holding;
+	char *held;			/* CSV_HOLD_MAX, on first use */
+	size_t held_len, held_n;
+	uint64_t held_seq;		/* journal_watch() point of the first */
+	uint64_t held_unjournaled;	/* of them, not in the journal */
 };
 
 struct outputs_remote {
@@ -414,6 +424,41 @@ csv_follow(struct csv_out *co)
  * falls behind: from then on it is written from the journal, starting
  * with this reading's row, and directly again once it has caught up.
  */
+/*
+ * A write of n lines failed: from the first of them on (watch, a
+ * journal_seq) the file is written from the journal.
+ */
+static void
+csv_fall_behind(struct csv_out *co, const char *e, uint64_t watch,
+    uint64_t unjournaled)
+{
+	co->write_errors++;
+	snprintf(co->last_err, sizeof(co->last_err), "write failed: %s", e);
+	log_warnx("output csv: write failed: %s; that line and the next come "
+	    "from the journal, in order, once the CSV can be written, then "
+	    "directly again", e);
+	co->lost += unjournaled;	/* in neither store */
+	co->behind = true;
+	co->failing = true;
+	journal_watch(co->j, watch);
+	csv_follow(co);		/* without the writer it has its row now */
+}
+
+static void
+csv_write_held(struct csv_out *co)
+{
+	const char *e = NULL;
+
+	if (co->held_len == 0)
+		return;
+	if (csv_write_lines(co->c, co->held, co->held_len, &e) == 0)
+		gettimeofday(&co->last_write, NULL);
+	else
+		csv_fall_behind(co, e, co->held_seq, co->held_unjournaled);
+	co->held_len = co->held_n = 0;
+	co->held_unjournaled = 0;
+}
+
 static int
 csv_sink_reading(void *ctx, const struct record *rec, const char **err)
 {
@@ -421,33 +466,57 @@ csv_sink_reading(void *ctx, const struct record *rec, const char **err)
 	uint64_t seq = journal_seq(co->j);
 	bool journaled = seq != co->seq;
 	char line[CSV_LINE_MAX];
+	size_t n;
 
 	co->seq = seq;
+	if (co->holding && CSV_HOLD_MAX - co->held_len < CSV_LINE_MAX)
+		csv_write_held(co);
 	if (co->behind) {
 		if (!journaled)
 			co->lost++;		/* in neither store */
 		return 0;
 	}
-	if (csv_format(line, sizeof(line), rec->reading, &rec->when) == 0) {
-		*err = "line too long";
+	if (co->holding) {
+		n = csv_format(co->held + co->held_len, CSV_LINE_MAX,
+		    rec->reading, &rec->when);
+		if (n == 0) {
+			*err = "no local time for the reading";
+			return -1;
+		}
+		if (co->held_n++ == 0)
+			co->held_seq = journaled ? seq : seq + 1;
+		co->held_len += n;
+		co->held_unjournaled += !journaled;
+		return 0;
+	}
+	if ((n = csv_format(line, sizeof(line), rec->reading,
+	    &rec->when)) == 0) {
+		*err = "no local time for the reading";
 		return -1;
 	}
-	if (csv_write(co->c, rec->reading, &rec->when, err) == 0) {
+	if (csv_write_lines(co->c, line, n, err) == 0) {
 		gettimeofday(&co->last_write, NULL);
 		return 0;
 	}
-	co->write_errors++;
-	snprintf(co->last_err, sizeof(co->last_err), "write failed: %s",
-	    *err);
-	log_warnx("output csv: write failed: %s; that line and the next come "
-	    "from the journal, in order, once the CSV can be written, then "
-	    "directly again", *err);
-	if (!journaled)
-		co->lost++;
-	co->behind = true;
-	co->failing = true;
-	journal_watch(co->j, journaled ? seq : seq + 1);
-	csv_follow(co);		/* without the writer it has its row now */
+	csv_fall_behind(co, *err, journaled ? seq : seq + 1, !journaled);
+	return 0;
+}
+
+static int
+sink_csv_hold(void *ctx, bool on, const char **err)
+{
+	struct csv_out *co = ctx;
+
+	(void)err;
+	if (!on) {
+		co->holding = false;
+		csv_write_held(co);
+		return 0;
+	}
+	/* Without the memory, lines go out one by one, as before. */
+	if (co->held == NULL && (co->held = malloc(CSV_HOLD_MAX)) == NULL)
+		return 0;
+	co->holding = true;
 	return 0;
 }
 
@@ -456,6 +525,7 @@ sink_csv_reopen(void *ctx, const char **err)
 {
 	struct csv_out *co = ctx;
 
+	csv_write_held(co);	/* taken before the signal: the old file's */
 	return csv_reopen(co->c, err);
 }
 
@@ -463,8 +533,15 @@ static void
 sink_csv_close(void *ctx)
 {
 	struct csv_out *co = ctx;
+	const char *e = NULL;
 
+	/* The loop's turn ended before (program_run): normally none. */
+	if (co->held_len > 0 &&
+	    csv_write_lines(co->c, co->held, co->held_len, &e) != 0)
+		log_warnx("output csv: write failed: %s (%zu lines)", e,
+		    co->held_n);
 	csv_close(co->c);
+	free(co->held);
 	free(co);
 }
 
@@ -542,6 +619,7 @@ start_csv(struct outputs *o, struct outputs_remote *r,
 	sk.ctx = co;
 	sk.reading = csv_sink_reading;
 	sk.reopen = sink_csv_reopen;
+	sk.hold = sink_csv_hold;
 	sk.close = sink_csv_close;
 	(void)outputs_add(o, &sk);	/* owns co from here */
 	co->d = delivery_new(r->j, base, &dopt, &csv_ops, co, err, errlen);

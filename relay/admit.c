@@ -229,7 +229,8 @@ session_is_own_upstream(struct relay *r, const struct sockaddr *peer, int fd)
 			continue;
 		if (!have_orig) {
 			orig.len = sizeof(orig.ss);
-			if (origdst_get(fd, &orig.ss, &orig.len) != 0)
+			if (origdst_get(fd, peer->sa_family, &orig.ss,
+			    &orig.len) != 0)
 				return false;
 			have_orig = true;
 		}

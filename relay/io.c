@@ -208,7 +208,16 @@ io_handle(evutil_socket_t fd, short what, void *arg)
 
 		if (!(what & (EV_WRITE | EV_CLOSED)) && !io->rdhup)
 			goto out;
-		if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+		/*
+		 * Writable alone is a connect that worked: the backend turns
+		 * an error or hang-up (EPOLLERR, EPOLLHUP) into readable and
+		 * writable both, so only then is SO_ERROR worth a system
+		 * call (haproxy does without it too).
+		 */
+		if ((what & (EV_READ | EV_CLOSED)) == 0 && !io->rdhup)
+			err = 0;
+		else if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err,
+		    &len) != 0)
 			err = errno;
 		if (err == EINPROGRESS)
 			goto out;

@@ -18,15 +18,10 @@
 #endif
 
 int
-origdst_get(int fd, struct sockaddr_storage *out, socklen_t *len)
+origdst_get(int fd, int family, struct sockaddr_storage *out, socklen_t *len)
 {
-	struct sockaddr_storage self;
-	socklen_t sl = sizeof(self);
-
-	if (getsockname(fd, (struct sockaddr *)&self, &sl) != 0)
-		return -1;
 	memset(out, 0, sizeof(*out));
-	switch (self.ss_family) {
+	switch (family) {
 	case AF_INET:
 		*len = sizeof(struct sockaddr_in);
 		return getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, out, len);

@@ -10,7 +10,8 @@
 #include <sys/socket.h>
 
 /*
- * Fill out with the original destination of the accepted socket fd.
+ * Fill out with the original destination of the accepted socket fd, of
+ * family (its own: the peer's address family, as accept(2) gave it).
  * Returns 0, or -1 (errno set) when the kernel knows none: no conntrack
  * entry, a socket family without NAT, conntrack not loaded.
  *
@@ -19,6 +20,7 @@
  * address, which the caller must recognise (addr_is_local) and never
  * forward to.
  */
-int origdst_get(int fd, struct sockaddr_storage *out, socklen_t *len);
+int origdst_get(int fd, int family, struct sockaddr_storage *out,
+    socklen_t *len);
 
 #endif /* ORIGDST_H */

@@ -18,9 +18,11 @@
  *   upstream over (upstream.c), and only the kit's events end the streams
  *   and start the upstream's linger.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "log.h"
 #include "relay_private.h"
@@ -301,43 +303,65 @@ session_decode(struct relay_side *sd, struct evbuffer *in, size_t n)
 		feed_stream(s->from_portal, in, n);
 }
 
-/* Bytes from either side: decode, then into the peer's output. */
+/* Up to n bytes of in written to fd, none drained: how many. */
+static size_t
+write_now(struct evbuffer *in, int fd, size_t n)
+{
+	struct evbuffer_iovec v[8];
+	struct iovec iov[8];
+	int nv = evbuffer_peek(in, (ev_ssize_t)n, NULL, v, 8), k = 0;
+	ssize_t w;
+
+	if (nv > 8)
+		nv = 8;
+	/* The chains peek gives cover at least n: the last is cut. */
+	for (size_t left = n; k < nv && left > 0; k++) {
+		iov[k].iov_base = v[k].iov_base;
+		iov[k].iov_len = v[k].iov_len < left ? v[k].iov_len : left;
+		left -= iov[k].iov_len;
+	}
+	if (k == 0)
+		return 0;
+	do
+		w = writev(fd, iov, k);
+	while (w < 0 && errno == EINTR);
+	return w > 0 ? (size_t)w : 0;
+}
+
+/* Bytes from either side: into the peer (or its output), decoded. */
 void
 relay_side_read(struct relay_io *io, void *arg)
 {
 	struct relay_side *sd = arg, *peer = sd->peer;
 	struct relay_session *s = sd->s;
 	struct evbuffer *in = relay_io_input(io);
-	size_t n = evbuffer_get_length(in);
+	size_t n = evbuffer_get_length(in), sent = 0;
 	struct evbuffer *out;
 
 	if (n == 0)
 		return;
 	sd->bytes += n;
 	session_touch(s);
-	/* Decode first: whatever happens to the upstream, the reading is in. */
+	/*
+	 * Nothing queued for a connected peer: write to it now, straight
+	 * from our input. Then decode the same bytes, still in the input
+	 * (the write drains nothing): the peer does not wait for the
+	 * decoder and the outputs, and whatever the write did, the reading
+	 * is in. Whatever was not written (a full socket buffer, an error)
+	 * is queued, and the peer's I/O writes it or reports the error.
+	 */
+	if (!peer->gone && !peer->wr_shut && side_open(peer) &&
+	    evbuffer_get_length(relay_io_output(peer->io)) == 0)
+		sent = write_now(in, relay_io_fd(peer->io), n);
 	session_decode(sd, in, n);
 	if (peer->io == NULL || peer->gone || peer->wr_shut) {
 		evbuffer_drain(in, n);
 		return;
 	}
+	evbuffer_drain(in, sent);
+	if ((n -= sent) == 0)
+		return;
 	out = relay_io_output(peer->io);
-	/*
-	 * Nothing queued for a connected peer: write to it now, without
-	 * copying into its output first. Whatever is not written (a full
-	 * socket buffer, an error) is queued, and the peer's I/O writes it
-	 * or reports the error. Nothing is queued then, so there is nothing
-	 * for relay_side_written to do.
-	 */
-	if (evbuffer_get_length(out) == 0 && side_open(peer)) {
-		int w = evbuffer_write_atmost(in, relay_io_fd(peer->io),
-		    (ev_ssize_t)n);
-
-		if (w > 0)
-			n -= (size_t)w;
-		if (n == 0)
-			return;
-	}
 	move_bytes(out, in, n);
 	relay_session_account(s);
 	if (evbuffer_get_length(out) >= s->r->set.max_buffer)

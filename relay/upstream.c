@@ -266,7 +266,8 @@ relay_upstream_target(struct relay_session *s, int fd)
 		break;
 	case RELAY_UP_ORIGINAL:
 		s->target.len = sizeof(s->target.ss);
-		if (origdst_get(fd, &s->target.ss, &s->target.len) != 0) {
+		if (origdst_get(fd, s->peer.ss.ss_family, &s->target.ss,
+		    &s->target.len) != 0) {
 			s->target.len = 0;
 			log_debug("#%llu %s: no original destination: "
 			    "served locally", (unsigned long long)s->id,

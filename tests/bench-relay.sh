@@ -324,7 +324,7 @@ done
 # System calls per session, 10 kits at once, loopback (strace slows both
 # alike; the counts are what matters).
 syscalls() {	# syscalls PID TARGET: "total top-calls" per session
-	local n=500
+	local n=2000
 	strace -c -f -o "$T/strace.$2" -p "$1" 2>/dev/null &
 	local sp=$!
 	sleep 0.5
@@ -339,7 +339,7 @@ syscalls() {	# syscalls PID TARGET: "total top-calls" per session
 		print "" }' "$T/strace.$2"
 }
 if command -v strace >/dev/null 2>&1; then
-	echo "system calls per session (strace -c -f, 500 sessions, 10 at once, loopback; target <= 18):"
+	echo "system calls per session (strace -c -f, 2000 sessions, 10 at once, loopback; target <= 18):"
 	printf '  relay    %s\n' "$(syscalls "$relay_lo" relay)"
 	printf '  haproxy  %s\n' "$(syscalls "$haproxy_lo" haproxy)"
 fi

@@ -227,6 +227,149 @@ test_kill9_whole_lines(void **state)
 	free(buf);
 }
 
+/* Lines of a turn in one call: at most 16 KiB of them. */
+static size_t
+batch_of(char *buf, size_t size, struct omnik_reading *r,
+    struct timeval *when, int n)
+{
+	size_t len = 0;
+
+	for (int i = 0; i < n; i++) {
+		when->tv_sec++;
+		len += csv_format(buf + len, size - len, r, when);
+	}
+	return len;
+}
+
+/*
+ * Batches of lines killed at random moments: whole lines but for at most
+ * the last, which the next open trims (a write crossing a page of the
+ * file can be cut there by SIGKILL, as one line per write could be: the
+ * batch is written in pieces that cross a page only with one line).
+ */
+static void
+test_kill9_batches_whole_lines(void **state)
+{
+	char path[256], *buf;
+	size_t len;
+	uint64_t seed = 7;
+	int torn = 0;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/kill-batch.csv", dir);
+	for (int round = 0; round < 40; round++) {
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			static char lines[16384];
+			struct omnik_reading r;
+			struct timeval when = { .tv_sec = 1700000000 };
+			char err[256];
+			const char *e;
+			struct csv *c = csv_open(path, err, sizeof(err));
+			size_t n;
+
+			if (c == NULL)
+				_exit(3);
+			sample(&r);
+			n = batch_of(lines, sizeof(lines), &r, &when, 80);
+			/* Bounded: at most 100000 batches per round. */
+			for (int i = 0; i < 100000; i++)
+				if (csv_write_lines(c, lines, n, &e) != 0)
+					_exit(4);
+			_exit(0);
+		}
+		usleep(1000 + (useconds_t)(test_rand(&seed) % 20000));
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		buf = slurp(path, &len);
+		if (len > 0 && buf[len - 1] != '\n') {
+			torn++;
+			while (len > 0 && buf[len - 1] != '\n')
+				len--;
+		}
+		assert_true(count_lines(buf, len, NCOLS) > 0);
+		free(buf);
+	}
+	{
+		char err[256];
+		struct csv *c = csv_open(path, err, sizeof(err));
+
+		assert_non_null(c);
+		csv_close(c);
+	}
+	buf = slurp(path, &len);
+	assert_true(count_lines(buf, len, NCOLS) > 80);
+	assert_null(strstr(buf + 1, "dateTime"));
+	free(buf);
+	print_message("%d of 40 kills tore the last line\n", torn);
+}
+
+/* A batch that does not fit (a file size limit) leaves the file as it was. */
+static int
+batches_limited(const char *path)
+{
+	struct rlimit rl = { 60000, 60000 };
+	static char lines[16384];
+	struct omnik_reading r;
+	struct timeval when = { .tv_sec = 1700000000 };
+	char err[256];
+	const char *e = NULL;
+	struct csv *c;
+	struct stat st;
+	off_t before;
+	size_t n;
+	int ok = 0;
+
+	signal(SIGXFSZ, SIG_IGN);
+	if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+		return 3;
+	if ((c = csv_open(path, err, sizeof(err))) == NULL)
+		return 4;
+	sample(&r);
+	for (int i = 0; i < 20; i++) {
+		n = batch_of(lines, sizeof(lines), &r, &when, 60);
+		if (stat(path, &st) != 0)
+			return 5;
+		before = st.st_size;
+		if (csv_write_lines(c, lines, n, &e) == 0) {
+			ok++;
+			continue;
+		}
+		if (stat(path, &st) != 0 || st.st_size != before)
+			return 6;	/* not cut back to where it was */
+		if (ok == 0 || before + (off_t)n <= 60000)
+			return 7;
+		csv_close(c);
+		return 0;
+	}
+	return 8;	/* never reached the limit */
+}
+
+static void
+test_write_lines_all_or_nothing(void **state)
+{
+	char path[256], *buf;
+	size_t len;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/limit-batch.csv", dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(batches_limited(path));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	buf = slurp(path, &len);
+	assert_int_equal(buf[len - 1], '\n');
+	assert_true(count_lines(buf, len, NCOLS) >= 60);
+	free(buf);
+}
+
 /* A file that ends in half a line (power cut) is trimmed on open. */
 static void
 test_torn_tail_repaired(void **state)
@@ -735,6 +878,8 @@ main(void)
 		cmocka_unit_test(test_hold_short_write),
 		cmocka_unit_test(test_absent_and_quoting),
 		cmocka_unit_test(test_kill9_whole_lines),
+		cmocka_unit_test(test_kill9_batches_whole_lines),
+		cmocka_unit_test(test_write_lines_all_or_nothing),
 		cmocka_unit_test(test_torn_tail_repaired),
 		cmocka_unit_test(test_short_write_undone),
 		cmocka_unit_test(test_reopen_after_move),

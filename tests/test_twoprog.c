@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "journal.h"
+#include "journal_int.h"
 #include "lease.h"
 #include "omnik.h"
 
@@ -231,6 +232,97 @@ alike_but_different_are_two(void **state)
 	journal_close(relay);
 	journal_close(sniff);
 	journal_close(off);
+}
+
+/*
+ * The search for a copy is skipped when no other program's row can be
+ * near in time: what each connection learnt of the rows before its first
+ * reading (per inverter), of the rows others stored since (between its
+ * transactions, in batches too), must find every copy all the same.
+ */
+static void
+copies_found_whatever_was_known(void **state)
+{
+	struct journal *relay = open_as("omnik-relay", 300);
+	struct journal *sniff = open_as("omnik-sniff", 300);
+	struct journal *poll;
+	struct omnik_reading r1, r2, r3, x;
+	const time_t t = 1764590000;
+	const char *e = NULL;
+
+	(void)state;
+	sample(&r1, 1);
+	sample(&r2, 2);
+	sample(&r3, 3);
+	add_at(sniff, &r1, t);		/* sniff knows an empty journal */
+	add_at(relay, &r2, t + 1000);	/* not near r1: no search */
+	assert_int_equal(relay->c.dup.searches, 0);
+	/* Stored by another since sniff's last transaction. */
+	add_at(sniff, &r2, t + 1001);
+	assert_int_equal(sql_int("SELECT count(*) FROM readings"), 2);
+	/* Before relay's first reading, near its time. */
+	add_at(relay, &r1, t + 5);
+	assert_int_equal(sql_int("SELECT count(*) FROM readings"), 2);
+	/* A program started after both. */
+	poll = open_as("omnik-poll", 300);
+	add_at(poll, &r2, t + 1100);
+	assert_int_equal(sql_int("SELECT count(*) FROM readings"), 2);
+	assert_int_equal(sql_int("SELECT total(duplicates) FROM readings"), 3);
+	/* In a batch: the other's row came between two of relay's. */
+	assert_int_equal(journal_begin(relay, &e), 0);
+	x = r3;
+	x.value[OMNIK_ETODAY] += 100;
+	add_at(relay, &x, t + 9000);
+	assert_int_equal(journal_commit(relay, &e), 0);
+	add_at(sniff, &r3, t + 9100);
+	assert_int_equal(journal_begin(relay, &e), 0);
+	add_at(relay, &x, t + 9200);	/* relay's own: not a copy */
+	add_at(relay, &r3, t + 9101);
+	assert_int_equal(journal_commit(relay, &e), 0);
+	assert_int_equal(sql_int("SELECT count(*) FROM readings"), 5);
+	assert_int_equal(sql_int("SELECT duplicates FROM readings WHERE "
+	    "usec = 1764599100250000"), 1);
+	/* A batch rolled back: what it saw is not taken as known. */
+	assert_int_equal(journal_begin(sniff, &e), 0);
+	x.value[OMNIK_ETODAY] += 100;
+	add_at(sniff, &x, t + 20000);
+	assert_int_equal(sqlite3_exec(sniff->c.db, "ROLLBACK", NULL, NULL,
+	    NULL), SQLITE_OK);
+	sniff->tx = 0;
+	add_at(relay, &x, t + 20001);	/* may take the rolled-back id */
+	add_at(sniff, &x, t + 20002);
+	assert_int_equal(sql_int("SELECT count(*) FROM readings"), 6);
+	assert_int_equal(sql_int("SELECT duplicates FROM readings ORDER BY id "
+	    "DESC LIMIT 1"), 1);
+	journal_close(poll);
+	journal_close(relay);
+	journal_close(sniff);
+}
+
+/* One program alone searches for copies of nothing. */
+static void
+alone_no_search(void **state)
+{
+	struct journal *relay = open_as("omnik-relay", 300);
+	struct journal *sniff = open_as("omnik-sniff", 300);
+	struct omnik_reading r;
+	const time_t t = 1764590000;
+
+	(void)state;
+	for (int k = 0; k < 100; k++) {
+		sample(&r, k);
+		add_at(relay, &r, t + 60 * k);
+	}
+	assert_int_equal(sql_int("SELECT count(*) FROM readings"), 100);
+	assert_int_equal(relay->c.dup.searches, 0);
+	/* Another program joins: near its rows, relay searches again. */
+	sample(&r, 200);
+	add_at(sniff, &r, t + 6000);
+	add_at(relay, &r, t + 6001);
+	assert_int_equal(sql_int("SELECT count(*) FROM readings"), 101);
+	assert_true(relay->c.dup.searches > 0);
+	journal_close(relay);
+	journal_close(sniff);
 }
 
 /*
@@ -470,6 +562,10 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(alike_but_different_are_two,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(copies_found_whatever_was_known,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(alone_no_search, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(two_processes_at_once, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(migrates_v4_keeping_every_row,

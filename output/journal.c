@@ -148,6 +148,12 @@ journal_open(const char *path, const struct journal_opts *o, char *err,
 	return j;
 }
 
+struct sqlite3 *
+journal_db(struct journal *j)
+{
+	return j->c.db;
+}
+
 void
 journal_close(struct journal *j)
 {

@@ -8,9 +8,10 @@
 # namespace of its own, --db and --csv (a new journal each time), no
 # [http]; measured 0.3 s after it listens. Printed: VmRSS, PSS and USS
 # as min / median / max, the target (RSS median <= 4096 KiB), and where
-# the median start's resident pages are, per mapping. Then one start with
-# --http, to show what the status page costs (libevent_extra is loaded
-# only then).
+# the median start's resident pages are, per mapping. Then as many starts
+# on an existing journal (a relay's usual start: nothing to migrate), and
+# one with --http, to show what the status page costs (libevent_extra is
+# loaded only then).
 #
 #   tests/bench-rss.sh [BUILD_DIR]     BENCH_RSS_STARTS (7)
 set -u
@@ -57,10 +58,12 @@ per_mapping() {
 	END { for (k in s) if (s[k] > 0) printf "%6d  %s\n", s[k], k }' \
 	    "$1" | sort -rn
 }
-# start ARGS...: a relay that listens on 127.0.0.1:20100; sets pid.
+# start ARGS...: a relay that listens on 127.0.0.1:20100, on a new
+# journal (KEEP_JOURNAL=1: the one of the start before); sets pid.
 start() {
 	local i
-	rm -f "$T"/r.*
+	rm -f "$T"/r.csv "$T"/r.log
+	[ -n "${KEEP_JOURNAL:-}" ] || rm -f "$T"/r.db*
 	ip netns exec "$NS" "$B/omnik-relay" -f -u '' -c "$T/relay.conf" \
 		-l 127.0.0.1:20100 --upstream 127.0.0.1:20101 --db "$T/r.db" \
 		--csv "$T/r.csv" "$@" 2>"$T/r.log" &
@@ -101,6 +104,15 @@ else
 fi
 echo "  resident per mapping in the median start (KiB):"
 per_mapping "$T/smaps.$med" | sed 's/^/    /'
+
+# A relay's usual start: the journal exists (no migration to make).
+: >"$T/kept"
+for n in $(seq "$STARTS"); do
+	KEEP_JOURNAL=1 start
+	awk '/^VmRSS/ { print $2 }' "/proc/$pid/status" >>"$T/kept"
+	stop
+done
+echo "on the journal of the start before (no migration): RSS $(mmm <"$T/kept") KiB"
 
 start --http 127.0.0.1:20102
 rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")

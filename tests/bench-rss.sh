@@ -13,11 +13,11 @@
 # one with --http, to show what the status page costs (libevent_extra is
 # loaded only then).
 #
-#   tests/bench-rss.sh [BUILD_DIR]     BENCH_RSS_STARTS (7)
+#   tests/bench-rss.sh [BUILD_DIR]     BENCH_RSS_STARTS (11)
 set -u
 B=${1:-${B:-build}}
 B=$(cd "$B" && pwd)
-STARTS=${BENCH_RSS_STARTS:-7}
+STARTS=${BENCH_RSS_STARTS:-11}
 NS="rs$$-lo"
 T=$(mktemp -d /tmp/omk-rss-bench.XXXXXX)
 pid=

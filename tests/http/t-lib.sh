@@ -62,4 +62,36 @@ check "/status.json counts today's two readings in the journal" \
 	grep -q '"readings_today":2,' "$T/status.json"
 stop_relay
 check "relay with [http] exits 0" test "$RELAY_RC" = 0
+
+# The library missing (an empty file over it, in a mount namespace of
+# the relay's own): with [http] the start fails saying what to install;
+# without, the relay neither needs nor notices it.
+LIBX=$(ldconfig -p | awk '$1 == "libevent_extra-2.1.so.7" { print $NF; exit }')
+LIBX=$(readlink -f "$LIBX")
+: >"$T/empty"
+HIDDEN=(unshare -m --propagation private sh -c
+    "mount --bind $T/empty $LIBX && exec \"\$@\"" sh)
+if [ -f "$LIBX" ] && in_router unshare -m true 2>/dev/null; then
+	out=$(in_router "${HIDDEN[@]}" timeout 20 "$RELAY" -f -u '' --db "$JOURNAL" \
+	    --allow-clients "$RELAY_CLIENTS" --http "127.0.0.1:$HP" 2>&1)
+	rc=$?
+	check "libevent_extra missing, --http: exit 1 (got $rc)" test "$rc" = 1
+	check "the error names the library and the package" grep -qF \
+	    "[http]: cannot load libevent_extra-2.1.so.7: " <<<"$out"
+	check "and the package to install" grep -qF \
+	    "(install the libevent-extra-2.1-7 package)" <<<"$out"
+	ip netns exec "$NS_R" "${HIDDEN[@]}" \
+	    "$RELAY" -f -u '' --db "$JOURNAL" --allow-clients "$RELAY_CLIENTS" \
+	    >"$T/hidden.log" 2>&1 &
+	RELAY_PID=$!
+	_pids+=("$RELAY_PID")
+	check "libevent_extra missing, no [http]: the relay starts" \
+		wait_for "grep -qs 'started:' $T/hidden.log" 10
+	in_kit "$KITSIM" "$PORTAL_IP:$PORT" >"$T/kit-hidden.out" 2>&1
+	check "and journals a push" wait_for '[ "$(journal_count)" = 3 ]' 10
+	stop_relay
+	check "and exits 0" test "$RELAY_RC" = 0
+else
+	ok "# skip: no unshare -m or no $LIBX"
+fi
 finish

@@ -34,7 +34,53 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
+#include "dynlib.h"
 #include "http.h"
+
+/*
+ * evhttp is in libevent_extra, which nothing else needs: it is loaded
+ * when [http] is on (http_open), so that a relay without a status page
+ * neither maps it nor pays its pages (see output/dynlib.h).
+ */
+#define EVHTTP_SYMBOLS(X) \
+	X(evhttp_new) X(evhttp_free) X(evhttp_set_max_headers_size) \
+	X(evhttp_set_max_body_size) X(evhttp_set_timeout) \
+	X(evhttp_set_allowed_methods) X(evhttp_set_bevcb) \
+	X(evhttp_set_gencb) X(evhttp_bind_socket_with_handle) \
+	X(evhttp_bound_socket_get_listener) X(evhttp_add_header) \
+	X(evhttp_send_error) X(evhttp_send_reply) \
+	X(evhttp_connection_set_closecb) \
+	X(evhttp_connection_get_bufferevent) \
+	X(evhttp_request_get_output_headers) \
+	X(evhttp_request_get_evhttp_uri) X(evhttp_request_get_connection) \
+	X(evhttp_request_get_command) X(evhttp_uri_get_path)
+static struct evhttp_api { EVHTTP_SYMBOLS(DYNLIB_MEMBER) } evx;
+#define EVHTTP_ENTRY(sym) DYNLIB_ENTRY(struct evhttp_api, sym)
+static const struct dynlib_sym evhttp_syms[] = { EVHTTP_SYMBOLS(EVHTTP_ENTRY) };
+static struct dynlib evhttp_lib = DYNLIB("[http]", OMNIK_LIBEVENT_EXTRA_SONAME,
+    OMNIK_LIBEVENT_EXTRA_PACKAGE, evhttp_syms, &evx);
+#define evhttp_new evx.evhttp_new
+#define evhttp_free evx.evhttp_free
+#define evhttp_set_max_headers_size evx.evhttp_set_max_headers_size
+#define evhttp_set_max_body_size evx.evhttp_set_max_body_size
+#define evhttp_set_timeout evx.evhttp_set_timeout
+#define evhttp_set_allowed_methods evx.evhttp_set_allowed_methods
+#define evhttp_set_bevcb evx.evhttp_set_bevcb
+#define evhttp_set_gencb evx.evhttp_set_gencb
+#define evhttp_bind_socket_with_handle evx.evhttp_bind_socket_with_handle
+#define evhttp_bound_socket_get_listener evx.evhttp_bound_socket_get_listener
+#define evhttp_add_header evx.evhttp_add_header
+#define evhttp_send_error evx.evhttp_send_error
+#define evhttp_send_reply evx.evhttp_send_reply
+#define evhttp_connection_set_closecb evx.evhttp_connection_set_closecb
+#define evhttp_connection_get_bufferevent \
+	evx.evhttp_connection_get_bufferevent
+#define evhttp_request_get_output_headers \
+	evx.evhttp_request_get_output_headers
+#define evhttp_request_get_evhttp_uri evx.evhttp_request_get_evhttp_uri
+#define evhttp_request_get_connection evx.evhttp_request_get_connection
+#define evhttp_request_get_command evx.evhttp_request_get_command
+#define evhttp_uri_get_path evx.evhttp_uri_get_path
 
 /* Requests are a line and a few headers; nobody sends a body. */
 #define HEADERS_MAX 8192
@@ -427,7 +473,7 @@ http_open(struct event_base *base, const struct http_conf *conf,
 	int port;
 
 	if (http_parse_listen(conf->listen, addr, sizeof(addr), &port, &lo,
-	    err, errlen) != 0)
+	    err, errlen) != 0 || dynlib_load(&evhttp_lib, err, errlen) != 0)
 		return NULL;
 	if ((h = calloc(1, sizeof(*h))) == NULL ||
 	    (h->eh = evhttp_new(base)) == NULL) {

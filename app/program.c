@@ -10,6 +10,9 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -376,6 +379,15 @@ program_start(struct program *p, enum program_outputs policy,
 void
 program_ready(struct program *p)
 {
+#ifdef __GLIBC__
+	/*
+	 * Set up: what start-up freed (the config's text, SQLite's parse of
+	 * the schema and of every statement, the migration) lies between
+	 * blocks that stay, so free() kept its pages; an idle program's
+	 * RSS is ~30 KiB less without them.
+	 */
+	(void)malloc_trim(0);
+#endif
 	daemon_ready();
 	notify_ready(program_base(p));
 }

@@ -323,7 +323,7 @@ config_read(const char *path, char **text, size_t *len, char *err,
 {
 	struct stat st, null;
 	char *buf = NULL, *nul;
-	size_t have = 0;
+	size_t have = 0, cap;
 	int fd;
 
 	*text = NULL;
@@ -354,13 +354,35 @@ config_read(const char *path, char **text, size_t *len, char *err,
 		    CONFIG_MAX_SIZE);
 		goto fail;
 	}
-	/* One byte more than the cap: a file that grew is seen to. */
-	if ((buf = malloc(CONFIG_MAX_SIZE + 2)) == NULL) {
+	/*
+	 * The file's size, a byte to see that it grew, the NUL; more only if
+	 * it did grow, up to one byte past the cap. Not the cap at once: a
+	 * freed 1 MiB block raises glibc's mmap threshold to its size, and
+	 * from then on the outputs' large buffers come from the heap, all
+	 * of their pages touched and kept (an idle relay's RSS).
+	 */
+	cap = (size_t)st.st_size + 2;
+	if ((buf = malloc(cap)) == NULL) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		goto fail;
 	}
 	for (;;) {
-		ssize_t n = read(fd, buf + have, CONFIG_MAX_SIZE + 1 - have);
+		ssize_t n;
+
+		if (have + 1 == cap) {
+			size_t more = cap * 2 < CONFIG_MAX_SIZE + 2 ? cap * 2 :
+			    CONFIG_MAX_SIZE + 2;
+			char *p = realloc(buf, more);
+
+			if (p == NULL) {
+				snprintf(err, errlen, "%s: out of memory",
+				    path);
+				goto fail;
+			}
+			buf = p;
+			cap = more;
+		}
+		n = read(fd, buf + have, cap - 1 - have);
 
 		if (n < 0 && errno == EINTR)
 			continue;

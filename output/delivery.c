@@ -82,9 +82,8 @@ delivery_new(struct journal *j, struct event_base *base,
 	    120000;
 	d->ops = ops;
 	d->ctx = ctx;
-	d->rows = calloc((size_t)d->batch, sizeof(*d->rows));
 	d->timer = evtimer_new(base, on_timer, d);
-	if (d->rows == NULL || d->timer == NULL) {
+	if (d->timer == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -254,6 +253,18 @@ step(struct delivery *d)
 
 	if (d->in_flight || d->stopped || d->parked)
 		return;
+	/*
+	 * The batch's rows (up to DELIVERY_BATCH_MAX, ~300 bytes each) with
+	 * the first fetch: an output that never runs (the CSV's cursor
+	 * while the CSV keeps up) costs nothing.
+	 */
+	if (d->rows == NULL &&
+	    (d->rows = calloc((size_t)d->batch, sizeof(*d->rows))) == NULL) {
+		log_warnx("output %s: out of memory for a batch", d->name);
+		d->waiting = true;
+		arm(d, d->backoff_max_ms);
+		return;
+	}
 	if (journal_fetch(d->j, d->cursor, d->by_inverter ? d->inverter :
 	    NULL, d->rows, d->batch, &d->nrows, &e) != 0) {
 		log_warnx("output %s: %s", d->name, e);

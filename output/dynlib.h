@@ -5,7 +5,8 @@
  *
  * The remote outputs' client libraries (libpq, libmosquitto, libcurl) and
  * their crypto stacks made up most of an idle relay's memory although
- * most users configure none of them. The programs still build against
+ * most users configure none of them; libevent_extra (evhttp, for
+ * [http]) likewise. The programs still build against
  * the real headers; each output lists the symbols it calls and reaches
  * them through a table filled by dlsym():
  *
@@ -75,6 +76,13 @@ struct dynlib {
 #endif
 #ifndef OMNIK_LIBCURL_PACKAGE
 #define OMNIK_LIBCURL_PACKAGE "libcurl4"
+#endif
+
+#ifndef OMNIK_LIBEVENT_EXTRA_SONAME
+#define OMNIK_LIBEVENT_EXTRA_SONAME "libevent_extra-2.1.so.7"
+#endif
+#ifndef OMNIK_LIBEVENT_EXTRA_PACKAGE
+#define OMNIK_LIBEVENT_EXTRA_PACKAGE "libevent-extra-2.1-7"
 #endif
 
 int dynlib_load(struct dynlib *lib, char *err, size_t errlen);

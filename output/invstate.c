@@ -285,7 +285,7 @@ column_scaled(sqlite3_stmt *st, int col, int decimals)
 }
 
 int
-invstate_seed(const char *path, char *err, size_t errlen)
+invstate_seed_db(sqlite3 *db, char *err, size_t errlen)
 {
 	/* The index on (inverter_sn, id) answers this without the rows. */
 	/* H total: the last one that was not an offline frame's 0. */
@@ -294,16 +294,12 @@ invstate_seed(const char *path, char *err, size_t errlen)
 	    "readings.inverter_sn AND h.htotal > 0 ORDER BY h.id DESC LIMIT 1) "
 	    "FROM readings WHERE id IN (SELECT max(id) FROM readings "
 	    "GROUP BY inverter_sn) ORDER BY id DESC LIMIT ?";
-	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	int n = 0, rc;
 
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
-	    SQLITE_OK ||
-	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) :
-		    "out of memory");
-		sqlite3_close(db);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", sqlite3_db_filename(db, "main"),
+		    sqlite3_errmsg(db));
 		return -1;
 	}
 	sqlite3_bind_int(st, 1, INVSTATE_SLOTS);
@@ -329,11 +325,29 @@ invstate_seed(const char *path, char *err, size_t errlen)
 		n++;
 	}
 	if (rc != SQLITE_DONE)
-		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+		snprintf(err, errlen, "%s: %s", sqlite3_db_filename(db, "main"),
+		    sqlite3_errmsg(db));
 	sqlite3_finalize(st);
-	sqlite3_close(db);
 	T.st.seeded += (uint64_t)n;
 	return rc == SQLITE_DONE ? n : -1;
+}
+
+int
+invstate_seed(const char *path, char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	int n;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) :
+		    "out of memory");
+		sqlite3_close(db);
+		return -1;
+	}
+	n = invstate_seed_db(db, err, errlen);
+	sqlite3_close(db);
+	return n;
 }
 
 void

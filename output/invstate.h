@@ -76,6 +76,13 @@ enum invstate_verdict invstate_check(const struct omnik_reading *r,
  * seeded, or -1 with err set; the table is then as it was.
  */
 int invstate_seed(const char *path, char *err, size_t errlen);
+/*
+ * The same on a connection the caller has open (the journal's, at
+ * start-up: a second connection would parse the whole schema again,
+ * ~16 KiB of an idle relay's heap). Only reads.
+ */
+struct sqlite3;
+int invstate_seed_db(struct sqlite3 *db, char *err, size_t errlen);
 
 void invstate_stats(struct invstate_stats *out);
 /* Empty the table and the counters (tests, and a program's start). */

@@ -139,7 +139,19 @@ journal_open(const char *path, const struct journal_opts *o, char *err,
 		journal_close(j);
 		return NULL;
 	}
+	/*
+	 * The pages the migration and the prune read (~40 KiB on a new
+	 * journal) are not what the readers read next: an idle program
+	 * does not keep them cached.
+	 */
+	(void)sqlite3_db_release_memory(j->c.db);
 	return j;
+}
+
+struct sqlite3 *
+journal_db(struct journal *j)
+{
+	return j->c.db;
 }
 
 void

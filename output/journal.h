@@ -70,6 +70,11 @@ struct journal_opts {
 struct journal *journal_open(const char *path, const struct journal_opts *o,
     char *err, size_t errlen);
 void journal_close(struct journal *j);
+/*
+ * The caller's connection, for a read of its own on the caller's
+ * thread (invstate_seed_db at start-up); never to write through.
+ */
+struct sqlite3 *journal_db(struct journal *j);
 const char *journal_path(const struct journal *j);
 
 /* One reading / one reject / a cursor position (below). */

@@ -130,6 +130,8 @@ int jconn_apply(struct jconn *c, struct jentry *e, int retention_days,
 bool jentry_fault(int rc);
 const char *jentry_what(const struct jentry *e);
 int64_t jconn_last_id(struct jconn *c, const char *inverter, int64_t cap);
+/* The statement reading a batch (prepared with the first): 0, or -1. */
+int jconn_fetch_stmt(struct jconn *c, bool by_inverter, sqlite3_stmt **st);
 /* The columns jconn_read_row() reads, in its order. */
 #define FETCH_COLS "id, usec, kit_sn, inverter_sn, ctrl, fault, fw_main, " \
 	"fw_slave, temp, vpv1, vpv2, vpv3, ipv1, ipv2, ipv3, iac1, iac2, " \

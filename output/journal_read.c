@@ -17,12 +17,14 @@ int
 journal_fetch(struct journal *j, int64_t after, const char *inverter,
     struct journal_row *rows, int max, int *n, const char **err)
 {
-	sqlite3_stmt *st = inverter ? j->c.fetch_inv : j->c.fetch_all;
+	sqlite3_stmt *st;
 	int b = 1, rc = SQLITE_DONE;
 
 	*n = 0;
 	if (j->lost)
 		return journal_lost_fail(j, err);
+	if (jconn_fetch_stmt(&j->c, inverter != NULL, &st) != 0)
+		return jconn_fail(&j->c, "reading readings", err);
 	if (inverter)
 		sqlite3_bind_text(st, b++, inverter, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, b++, after);

@@ -82,6 +82,52 @@ static const char *const migrations[JOURNAL_SCHEMA_VERSION + 1] = {
 	"CREATE INDEX readings_time ON readings (inverter_sn, usec);",
 };
 
+/*
+ * A new journal is made at the last version at once, the steps above
+ * in one: the same tables, columns in the same order, the same indexes
+ * (test_journal compares it with one migrated from version 1). Five
+ * steps would parse the schema again at every ALTER TABLE, and the
+ * freed blocks of all sizes stay in malloc's per-thread cache: ~30 KiB
+ * of a new relay's idle heap, and SQLite's ALTER code resident.
+ */
+_Static_assert(JOURNAL_SCHEMA_VERSION == 5,
+    "a new step goes into schema_new too");
+static const char schema_new[] =
+	"CREATE TABLE readings ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" time TEXT NOT NULL,"
+	" usec INTEGER NOT NULL,"
+	" kit_sn INTEGER NOT NULL,"
+	" inverter_sn TEXT NOT NULL,"
+	" temp REAL, vpv1 REAL, vpv2 REAL, vpv3 REAL,"
+	" ipv1 REAL, ipv2 REAL, ipv3 REAL, iac1 REAL, iac2 REAL, iac3 REAL,"
+	" vac1 REAL, vac2 REAL, vac3 REAL, fac1 REAL, pac1 INTEGER,"
+	" fac2 REAL, pac2 INTEGER, fac3 REAL, pac3 INTEGER,"
+	" etoday REAL, etotal REAL, htotal INTEGER, runmode INTEGER,"
+	" fault BLOB, fw_main TEXT, fw_slave TEXT,"
+	" ctrl INTEGER NOT NULL,"
+	" source TEXT,"
+	" frame BLOB NOT NULL,"
+	" variant TEXT,"
+	" historical INTEGER NOT NULL DEFAULT 0,"
+	" origin TEXT,"
+	" duplicates INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE rejects ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" time TEXT NOT NULL,"
+	" usec INTEGER NOT NULL,"
+	" source TEXT,"
+	" reason TEXT NOT NULL,"
+	" frame BLOB NOT NULL);"
+	"CREATE TABLE cursors ("
+	" name TEXT PRIMARY KEY,"
+	" position INTEGER NOT NULL,"
+	" updated TEXT NOT NULL,"
+	" inverter TEXT,"
+	" active INTEGER NOT NULL DEFAULT 1);"
+	"CREATE INDEX readings_inverter ON readings (inverter_sn, id);"
+	"CREATE INDEX readings_time ON readings (inverter_sn, usec);";
+
 int
 jconn_fail(struct jconn *c, const char *what, const char **err)
 {
@@ -195,8 +241,10 @@ migrate(struct jconn *c)
 			(void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 			break;
 		}
-		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
-		if (jconn_exec(c, migrations[v + 1], "migration") != 0 ||
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+		    v == 0 ? JOURNAL_SCHEMA_VERSION : v + 1);
+		if (jconn_exec(c, v == 0 ? schema_new : migrations[v + 1],
+		    "migration") != 0 ||
 		    jconn_exec(c, sql, "migration") != 0 ||
 		    jconn_exec(c, "COMMIT", "migration") != 0) {
 			(void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
@@ -268,13 +316,35 @@ prepare_dup(struct jconn *c)
 	return 0;
 }
 
-/* The writer's connection only needs the statements that write. */
-static int
-prepare_all(struct jconn *c, bool writer)
+static void
+finalize(sqlite3_stmt **const *st, size_t n)
 {
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_finalize(*st[i]);
+		*st[i] = NULL;
+	}
+}
+
+/*
+ * The statements are prepared in groups, each when it is first needed
+ * (prepare_for, jconn_fetch_stmt): the caller's connection hands its
+ * writes to the writer thread, which has its own, and the readers
+ * below serve the outputs only when one catches up. An idle relay
+ * keeps ~70 KiB of statements less. A group is prepared whole or not at
+ * all.
+ */
+
+/* A reading, a reject, a cursor's move. */
+static int
+prepare_adds(struct jconn *c)
+{
+	sqlite3_stmt **const group[] = { &c->ins, &c->ins_rej, &c->cur_set,
+	    &c->dup_find, &c->dup_count };
 	char sql[1024], col[16];
 	size_t len;
 
+	if (c->ins != NULL)
+		return 0;
 	len = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO readings (time, "
 	    "usec, kit_sn, inverter_sn, ctrl, source, frame, fault, fw_main, "
 	    "fw_slave");
@@ -289,30 +359,76 @@ prepare_all(struct jconn *c, bool writer)
 		len += (size_t)snprintf(sql + len, sizeof(sql) - len, ",?");
 	snprintf(sql + len, sizeof(sql) - len, ")");
 
-	/* What the writer thread runs. */
-	if (prepare(c, sql, &c->ins) != 0 ||
-	    prepare(c, "INSERT INTO rejects (time, usec, source, reason, "
+	/* ins last: it says the group is there. */
+	if (prepare(c, "INSERT INTO rejects (time, usec, source, reason, "
 	    "frame) VALUES (?,?,?,?,?)", &c->ins_rej) != 0 ||
 	    prepare(c, "UPDATE cursors SET position = ?, updated = "
 	    "strftime('%Y-%m-%dT%H:%M:%fZ') WHERE name = ?", &c->cur_set) != 0 ||
-	    /* Old readings go unless an active cursor has yet to pass
-	     * them (one that follows their inverter, or all). */
+	    prepare_dup(c) != 0 || prepare(c, sql, &c->ins) != 0) {
+		finalize(group, sizeof(group) / sizeof(group[0]));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+prepare_prune(struct jconn *c)
+{
+	sqlite3_stmt **const group[] = { &c->prune_r, &c->prune_j };
+
+	if (c->prune_r != NULL)
+		return 0;
+	/* Old readings go unless an active cursor has yet to pass them
+	 * (one that follows their inverter, or all). prune_r last. */
+	if (prepare(c, "DELETE FROM rejects WHERE usec < ?1",
+	    &c->prune_j) != 0 ||
 	    prepare(c, "DELETE FROM readings WHERE usec < ?1 AND NOT EXISTS "
 	    "(SELECT 1 FROM cursors c WHERE c.active AND c.position < "
 	    "readings.id AND (c.inverter IS NULL OR c.inverter = "
-	    "readings.inverter_sn))", &c->prune_r) != 0 ||
-	    prepare(c, "DELETE FROM rejects WHERE usec < ?1", &c->prune_j) != 0 ||
-	    prepare_dup(c) != 0)
+	    "readings.inverter_sn))", &c->prune_r) != 0) {
+		finalize(group, sizeof(group) / sizeof(group[0]));
 		return -1;
-	if (writer)
-		return 0;
-	/* What the caller's connection runs besides. */
-	if (prepare(c, "SELECT " FETCH_COLS " FROM readings WHERE id > ? "
-	    "AND id <= ? ORDER BY id LIMIT ?", &c->fetch_all) != 0 ||
-	    prepare(c, "SELECT " FETCH_COLS " FROM readings WHERE "
-	    "inverter_sn = ? AND id > ? AND id <= ? ORDER BY id LIMIT ?",
-	    &c->fetch_inv) != 0 ||
-	    prepare(c, "SELECT max(id) FROM readings WHERE id <= ?",
+	}
+	return 0;
+}
+
+/* What an entry of op needs; 0, or -1 with c->err. */
+static int
+prepare_for(struct jconn *c, enum jop op)
+{
+	switch (op) {
+	case JOP_PRUNE:
+		return prepare_prune(c);
+	case JOP_CURSTATE:
+		return 0;	/* prepared each time */
+	case JOP_READING:
+	case JOP_REJECT:
+	case JOP_CURSOR:
+		break;
+	}
+	return prepare_adds(c);
+}
+
+int
+jconn_fetch_stmt(struct jconn *c, bool by_inverter, sqlite3_stmt **st)
+{
+	if (by_inverter && c->fetch_inv == NULL && prepare(c, "SELECT "
+	    FETCH_COLS " FROM readings WHERE inverter_sn = ? AND id > ? AND "
+	    "id <= ? ORDER BY id LIMIT ?", &c->fetch_inv) != 0)
+		return -1;
+	if (!by_inverter && c->fetch_all == NULL && prepare(c, "SELECT "
+	    FETCH_COLS " FROM readings WHERE id > ? AND id <= ? ORDER BY id "
+	    "LIMIT ?", &c->fetch_all) != 0)
+		return -1;
+	*st = by_inverter ? c->fetch_inv : c->fetch_all;
+	return 0;
+}
+
+/* What the caller's connection reads besides, at once (~10 KiB). */
+static int
+prepare_reads(struct jconn *c)
+{
+	if (prepare(c, "SELECT max(id) FROM readings WHERE id <= ?",
 	    &c->last_all) != 0 ||
 	    prepare(c, "SELECT max(id) FROM readings WHERE inverter_sn = ? "
 	    "AND id <= ?", &c->last_inv) != 0 ||
@@ -325,23 +441,19 @@ prepare_all(struct jconn *c, bool writer)
 	    "name = ?1 AND (active = 0 OR inverter IS NOT ?2)",
 	    &c->cur_act) != 0)
 		return -1;
-#undef FETCH_COLS
 	return 0;
 }
 
 void
 jconn_close(struct jconn *c)
 {
-	sqlite3_stmt **all[] = { &c->ins, &c->ins_rej, &c->fetch_all,
+	sqlite3_stmt **const all[] = { &c->ins, &c->ins_rej, &c->fetch_all,
 	    &c->fetch_inv, &c->last_all, &c->last_inv, &c->cur_get,
 	    &c->cur_ins, &c->cur_act, &c->cur_set, &c->prune_r, &c->prune_j,
 	    &c->dup_find, &c->dup_count, &c->dup_max, &c->dup_range,
 	    &c->dup_pre };
 
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		sqlite3_finalize(*all[i]);
-		*all[i] = NULL;
-	}
+	finalize(all, sizeof(all) / sizeof(all[0]));
 	sqlite3_close(c->db);
 	c->db = NULL;
 }
@@ -383,7 +495,9 @@ jconn_open(struct jconn *c, const char *path, const struct journal_opts *o,
 	     * keeps 1.7 MiB of heap instead of 9 MiB (measured).
 	     */
 	    jconn_exec(c, "PRAGMA cache_size = -1024", "pragma") != 0 ||
-	    (!writer && migrate(c) != 0) || prepare_all(c, writer) != 0)
+	    (!writer && migrate(c) != 0) ||
+	    (writer ? prepare_adds(c) != 0 || prepare_prune(c) != 0 :
+	    prepare_reads(c) != 0))
 		return -1;
 	sqlite3_busy_timeout(c->db, 2000);
 	return 0;
@@ -754,6 +868,12 @@ int
 jconn_apply(struct jconn *c, struct jentry *e, int retention_days,
     int64_t *pruned)
 {
+	if (prepare_for(c, e->op) != 0) {
+		int rc = sqlite3_errcode(c->db);
+
+		/* Not a fault of the entry's own: it is tried again. */
+		return rc == SQLITE_OK || jentry_fault(rc) ? SQLITE_ERROR : rc;
+	}
 	switch (e->op) {
 	case JOP_READING: {
 		struct record rec = { .reading = &e->r, .when = e->when,

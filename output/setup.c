@@ -836,7 +836,7 @@ outputs_setup(struct outputs *o, const struct config *cfg,
 		    (j = journal_open(cfg->db, &jo, err, errlen)) == NULL)
 			return -1;
 		/* The limits across readings survive a restart. */
-		if (invstate_seed(cfg->db, serr, sizeof(serr)) < 0)
+		if (invstate_seed_db(journal_db(j), serr, sizeof(serr)) < 0)
 			log_warnx("per-inverter limits start empty: %s", serr);
 		journal_sink(j, &sk);
 		(void)outputs_add(o, &sk);	/* first: commit before all */

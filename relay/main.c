@@ -272,7 +272,10 @@ main(int argc, char **argv)
 {
 	struct program *p = &M.p;
 	const struct config *c = &p->cfg;
-	char err[4096];
+	/* One listener's error; not more: every frame below it (the config
+	 * check, SQLite's open and migration) runs this much deeper, and the
+	 * stack's pages stay resident. */
+	char err[1024];
 
 	program_init(p, &relay_program);
 	program_options(p, argc, argv);

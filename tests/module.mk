@@ -165,3 +165,6 @@ $(B)/tests/kitpoll: $(B)/tests/kitpoll.o $(PROTO_OBJ)
 $(B)/tests/test_text: $(B)/tests/test_text.o $(PROTO_OBJ) $(B)/output/text.o \
                       $(B)/common/log.o
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
+
+# An idle relay's memory over several starts (issue 16: RSS <= 4 MiB).
+BENCHES += tests/bench-rss.sh

@@ -164,6 +164,47 @@ test_dump_roundtrip(void **state)
 	done();
 }
 
+/*
+ * The cap: a file of exactly CONFIG_MAX_SIZE bytes is read to its last
+ * line, one byte more is refused. A file whose size says less than it
+ * holds (procfs reports 0) is read to its end all the same.
+ */
+static void
+test_size_cap(void **state)
+{
+	static const char key[] = "[omniklog]\nuser = last\n";
+	struct config c;
+	char err[1024];
+	char *text;
+	size_t pad = CONFIG_MAX_SIZE - (sizeof(key) - 1);
+
+	(void)state;
+	assert_non_null(text = malloc(CONFIG_MAX_SIZE + 2));
+	memset(text, '#', pad);
+	for (size_t i = 79; i < pad; i += 80)
+		text[i] = '\n';
+	text[pad - 1] = '\n';
+	memcpy(text + pad, key, sizeof(key));
+	write_file(text);
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, path, err, sizeof(err)), 0);
+	assert_string_equal(c.user, "last");
+	done();
+	memcpy(text + pad, "[omniklog]\nuser = lastX\n", sizeof(key) + 1);
+	write_file(text);
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, path, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "larger than a config file may be"));
+	assert_string_equal(c.user, "omniklog");
+	done();
+	free(text);
+	/* "test_config" (its comm) is a line without '=': line 1 failed. */
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, "/proc/self/comm", err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "/proc/self/comm:1:"));
+}
+
 static void
 test_ports(void **state)
 {
@@ -277,6 +318,7 @@ main(void)
 		cmocka_unit_test(test_errors_with_lines),
 		cmocka_unit_test(test_syntax_and_missing),
 		cmocka_unit_test(test_dump_roundtrip),
+		cmocka_unit_test(test_size_cap),
 		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_build_with_overrides),
 		cmocka_unit_test(test_dump_hides_conninfo_password),

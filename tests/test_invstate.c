@@ -264,6 +264,9 @@ test_seed_from_journal(void **state)
 		}
 		assert_int_equal(journal_add(j, &rec, &e), 0);
 	}
+	/* On the journal's own connection as on one of its own. */
+	invstate_reset();
+	assert_int_equal(invstate_seed_db(journal_db(j), err, sizeof(err)), 2);
 	journal_close(j);
 
 	invstate_reset();

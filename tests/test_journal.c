@@ -325,6 +325,80 @@ migrates_old_schema(void **state)
 	sqlite3_close(db);
 }
 
+/*
+ * What a journal's schema is, as text: every table's columns (name,
+ * type, NOT NULL, default, key, in order) and every index's columns.
+ */
+static void
+schema_of(sqlite3 *db, char *out, size_t n)
+{
+	sqlite3_stmt *obj, *col;
+	size_t len = 0;
+
+	out[0] = '\0';
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT type, name FROM "
+	    "sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
+	    -1, &obj, NULL), SQLITE_OK);
+	while (sqlite3_step(obj) == SQLITE_ROW) {
+		const char *type = (const char *)sqlite3_column_text(obj, 0);
+		const char *name = (const char *)sqlite3_column_text(obj, 1);
+		char sql[160];
+
+		snprintf(sql, sizeof(sql), strcmp(type, "table") == 0 ?
+		    "PRAGMA table_xinfo('%s')" : "PRAGMA index_xinfo('%s')",
+		    name);
+		len += (size_t)snprintf(out + len, n - len, "%s %s:", type,
+		    name);
+		assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &col, NULL),
+		    SQLITE_OK);
+		while (sqlite3_step(col) == SQLITE_ROW) {
+			for (int i = 0; i < sqlite3_column_count(col); i++) {
+				const char *v = (const char *)
+				    sqlite3_column_text(col, i);
+
+				len += (size_t)snprintf(out + len, n - len,
+				    " %s", v ? v : "NULL");
+			}
+			len += (size_t)snprintf(out + len, n - len, ";");
+		}
+		sqlite3_finalize(col);
+		len += (size_t)snprintf(out + len, n - len, "\n");
+		assert_true(len < n);
+	}
+	sqlite3_finalize(obj);
+}
+
+/* A new journal, made at the last version at once, is the one migrated
+ * step by step from version 1. */
+static void
+new_schema_is_migrated(void **state)
+{
+	static char migrated[16384], fresh[16384];
+	sqlite3 *db = raw_open();
+
+	(void)state;
+	assert_int_equal(sqlite3_exec(db, schema_v1, NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 1", NULL,
+	    NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	journal_close(open_journal(0));
+	db = raw_open();
+	schema_of(db, migrated, sizeof(migrated));
+	sqlite3_close(db);
+
+	assert_int_equal(unlink(path), 0);
+	journal_close(open_journal(0));
+	db = raw_open();
+	assert_int_equal(raw_int(db, "PRAGMA user_version"),
+	    JOURNAL_SCHEMA_VERSION);
+	schema_of(db, fresh, sizeof(fresh));
+	sqlite3_close(db);
+	assert_non_null(strstr(fresh, "table readings:"));
+	assert_non_null(strstr(fresh, "index readings_time:"));
+	assert_string_equal(fresh, migrated);
+}
+
 static void
 cursors_persist(void **state)
 {
@@ -1111,6 +1185,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(absent_is_null, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(rejects_keep_reason, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(new_schema_is_migrated, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(migrates_old_schema, setup,
 		    teardown),

@@ -339,7 +339,8 @@ static int
 prepare_adds(struct jconn *c)
 {
 	sqlite3_stmt **const group[] = { &c->ins, &c->ins_rej, &c->cur_set,
-	    &c->dup_find, &c->dup_count };
+	    &c->dup_find, &c->dup_count, &c->dup_max, &c->dup_range,
+	    &c->dup_pre };
 	char sql[1024], col[16];
 	size_t len;
 

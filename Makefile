@@ -61,9 +61,10 @@ ALL_LDFLAGS = $(CROSS_LDFLAGS) $(LDFLAGS) $(SANFLAGS) $(RELR_LDFLAGS)
 # Relative relocations packed (DT_RELR, binutils 2.38 and glibc 2.36 on):
 # a PIE's 18 KB of .rela.dyn become 0.2 KB, ~20 KiB of an idle relay's
 # RSS. Used where the toolchain links with it.
-RELR_LDFLAGS := $(shell printf 'int main(void){return 0;}' | \
-    $(CC) -x c -o /dev/null -Wl,-z,pack-relative-relocs -Wl,--fatal-warnings - \
-    2>/dev/null && echo -Wl,-z,pack-relative-relocs)
+# (Linked without a word: Debian 12's aarch64 ld says "ignored", exit 0.)
+RELR_LDFLAGS := $(shell out=$$(printf 'int main(void){return 0;}' | \
+    $(CC) -x c -o /dev/null -Wl,-z,pack-relative-relocs - 2>&1) && \
+    [ -z "$$out" ] && echo -Wl,-z,pack-relative-relocs)
 
 # The pipeline, folder by folder (see DESIGN.md): ways in (relay/, sniff/)
 # -> protocol core (proto/) -> stream entry, dispatcher and outputs

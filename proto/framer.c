@@ -164,13 +164,28 @@ scan_candidate(const uint8_t *p, size_t n, bool *has_start)
 		__m128i a0 = _mm_setzero_si128(), a1 = a0, hit = a0, v, w;
 		__m128i start = _mm_set1_epi8((char)OMNIK_START);
 
-		for (; i + 32 <= m; i += 32) {
+		for (; i + 64 <= m; i += 64) {
+			__m128i x, y;
+
+			v = LOADU(q + i);
+			w = LOADU(q + i + 16);
+			x = LOADU(q + i + 32);
+			y = LOADU(q + i + 48);
+			a0 = _mm_add_epi8(a0, _mm_add_epi8(v, x));
+			a1 = _mm_add_epi8(a1, _mm_add_epi8(w, y));
+			hit = _mm_or_si128(hit, _mm_or_si128(_mm_or_si128(
+			    _mm_cmpeq_epi8(v, start), _mm_cmpeq_epi8(w, start)),
+			    _mm_or_si128(_mm_cmpeq_epi8(x, start),
+			    _mm_cmpeq_epi8(y, start))));
+		}
+		if (i + 32 <= m) {
 			v = LOADU(q + i);
 			w = LOADU(q + i + 16);
 			a0 = _mm_add_epi8(a0, v);
 			a1 = _mm_add_epi8(a1, w);
 			hit = _mm_or_si128(hit, _mm_or_si128(
 			    _mm_cmpeq_epi8(v, start), _mm_cmpeq_epi8(w, start)));
+			i += 32;
 		}
 		if (i + 16 <= m) {
 			v = LOADU(q + i);

@@ -40,6 +40,7 @@ struct framer_frame {
 	const uint8_t *data;
 	size_t len;
 	uint64_t offset;	/* stream offset of data[0] */
+	enum framer_status status;	/* what framer_next returned */
 };
 
 struct framer_stats {
@@ -67,6 +68,18 @@ struct framer {
 void framer_init(struct framer *f);
 void framer_input(struct framer *f, const uint8_t *data, size_t len);
 enum framer_status framer_next(struct framer *f, struct framer_frame *out);
+/*
+ * Up to max results at once, each exactly what the next framer_next would
+ * have returned (its status in out[i].status); the count, 0 at
+ * FRAMER_NEED_MORE. It also stops after a result held in the framer's
+ * own buffer, so that all out[0 .. count) stay valid until the next
+ * framer_ call. For callers that take many frames from one chunk; the
+ * per-call cost is then paid once.
+ *	while ((n = framer_next_many(f, frs, 64)) > 0)
+ *		for (i = 0; i < n; i++) ... frs[i] ...
+ */
+size_t framer_next_many(struct framer *f, struct framer_frame *out,
+    size_t max);
 /* End of stream: what is buffered is reported as truncated, then rescanned. */
 void framer_finish(struct framer *f);
 size_t framer_buffered(const struct framer *f);

@@ -8,7 +8,8 @@ UNIT_TESTS += $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 FUZZ_REPLAY := $(if $(wildcard tests/fuzz/fuzz_proto.c),$(B)/tests/fuzz_proto_replay)
 BENCHES    += $(if $(wildcard tests/bench_proto.c),$(B)/tests/bench_proto)
 
-$(B)/tests/test_framer: $(B)/tests/test_framer.o $(TEST_HELPERS) $(PROTO_OBJ)
+$(B)/tests/test_framer: $(B)/tests/test_framer.o $(B)/tests/framer_ref.o \
+                     $(TEST_HELPERS) $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
 
 $(B)/tests/test_decode: $(B)/tests/test_decode.o $(TEST_HELPERS) $(PROTO_OBJ)

@@ -1019,6 +1019,165 @@ test_real_frames(void **state)
 }
 #undef A
 
+/*
+ * The string copies and the limits as they were before the decoder took
+ * shortcuts (a word-at-a-time test for visible ASCII, branchless limits):
+ * the reference the test below holds omnik_decode to.
+ */
+static void
+ref_copy_ascii(char *dst, const uint8_t *src, size_t n)
+{
+	size_t i, end = 0;
+
+	for (i = 0; i < n && src[i] != 0; i++) {
+		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? (char)src[i] : '?';
+		if (src[i] != ' ')
+			end = i + 1;
+	}
+	dst[end] = '\0';
+}
+
+static void
+ref_serial_copy(char *dst, const uint8_t *src, size_t n)
+{
+	size_t b = 0, e, i, k = 0;
+
+	for (e = 0; e < n && src[e] != 0; e++)
+		;
+	while (b < e && (src[b] <= 0x20 || src[b] >= 0x7f))
+		b++;
+	while (e > b && (src[e - 1] <= 0x20 || src[e - 1] >= 0x7f))
+		e--;
+	for (i = b; i < e; i++)
+		dst[k++] = (src[i] >= 0x20 && src[i] < 0x7f) ? (char)src[i] :
+		    '?';
+	dst[k] = '\0';
+}
+
+static void
+ref_copy_text(char *dst, const uint8_t *src, size_t n)
+{
+	while (n > 0 && (src[n - 1] == '\n' || src[n - 1] == '\r' ||
+	    src[n - 1] == 0 || src[n - 1] == ' '))
+		n--;
+	ref_copy_ascii(dst, src, n);
+}
+
+/* The first field out of its limits, or -1. */
+static int
+ref_broken_field(const struct omnik_reading *r)
+{
+	int phases = r->phases < 1 ? 1 : r->phases > 3 ? 3 : r->phases;
+
+	for (int i = 0; i < OMNIK_NFIELDS; i++) {
+		const struct omnik_limit *l = &omnik_limits[i];
+		int64_t v = r->value[i], max = l->max;
+
+		if (v == OMNIK_ABSENT || (v == 0 && l->zero_ok))
+			continue;
+		if (l->max_per_phase)
+			max *= phases;
+		if (v < l->min || v > max)
+			return i;
+	}
+	return -1;
+}
+
+static uint8_t
+string_byte(uint64_t *seed)
+{
+	static const uint8_t edge[] = { 0x00, 0x01, 0x1F, 0x20, 0x21, 0x7E,
+	    0x7F, 0x80, 0xA0, 0xFF, '\r', '\n' };
+	uint64_t x = test_rand(seed);
+
+	if (x % 3 == 0)
+		return edge[(x >> 8) % sizeof(edge)];
+	return (uint8_t)(0x21 + (x >> 16) % 0x5E);
+}
+
+static void
+test_strings_and_limits_as_reference(void **state)
+{
+	uint8_t f[OMNIK_FRAME_MAX];
+	uint64_t seed = 42;
+	char want[OMNIK_FRAME_MAX + 1];
+	size_t fast = 0;
+
+	(void)state;
+	for (int t = 0; t < 200000; t++) {
+		struct omnik_msg m;
+		size_t len = build_frame(f, M_OMNIK, 0x7D, "NLDN1520138C1001",
+		    NULL, NULL);
+		int tail = (int)(test_rand(&seed) % 4);
+
+		/* Visible runs (the fast case) with NUL, blank or odd ends. */
+		for (size_t i = 15; i < 31; i++)
+			f[i] = string_byte(&seed);
+		for (size_t i = 97; i < 137; i++)
+			f[i] = string_byte(&seed);
+		if (tail > 0) {
+			size_t at = 15 + test_rand(&seed) % 16;
+
+			memset(f + at, tail == 1 ? 0 : tail == 2 ? ' ' : 0x7F,
+			    31 - at);
+			at = 97 + test_rand(&seed) % 40;
+			memset(f + at, tail == 1 ? 0 : ' ', 137 - at);
+		}
+		/* Values at and past their limits. */
+		for (int k = 0; k < 3; k++) {
+			const struct omnik_field_info *fi =
+			    &omnik_fields[test_rand(&seed) % OMNIK_NFIELDS];
+			uint64_t x = test_rand(&seed);
+
+			if (fi->size == 2) {
+				f[fi->offset] = (uint8_t)(x >> 8);
+				f[fi->offset + 1] = (uint8_t)x;
+			} else {
+				f[fi->offset + 2] = (uint8_t)(x >> 8);
+				f[fi->offset + 3] = (uint8_t)x;
+			}
+		}
+		f[len - 2] = omnik_checksum(f, len);
+		enum omnik_err e = omnik_decode(f, len, &m);
+
+		assert_true(e == OMNIK_OK || e == OMNIK_ERR_IMPLAUSIBLE);
+		ref_serial_copy(want, f + 15, 16);
+		assert_string_equal(m.reading.inverter_sn, want);
+		fast += strlen(want) == 16;
+		ref_copy_ascii(want, f + 97, 20);
+		assert_string_equal(m.reading.fw_main, want);
+		ref_copy_ascii(want, f + 117, 20);
+		assert_string_equal(m.reading.fw_slave, want);
+		int b = ref_broken_field(&m.reading);
+		if (m.reading.inverter_sn[0] != '\0' && b >= 0) {
+			size_t nl = strlen(omnik_fields[b].name);
+
+			assert_int_equal(e, OMNIK_ERR_IMPLAUSIBLE);
+			assert_memory_equal(m.reason, omnik_fields[b].name, nl);
+			assert_int_equal(m.reason[nl], ' ');
+		}
+		if (b < 0 && e == OMNIK_ERR_IMPLAUSIBLE)
+			assert_null(strstr(m.reason, " outside "));
+
+		/* A text frame of any length and bytes. */
+		size_t L = test_rand(&seed) % 256;
+
+		f[0] = OMNIK_START;
+		f[1] = (uint8_t)L;
+		f[3] = 0xF0;
+		for (size_t i = 0; i < L; i++)
+			f[12 + i] = string_byte(&seed);
+		len = L + OMNIK_OVERHEAD;
+		f[len - 2] = omnik_checksum(f, len);
+		f[len - 1] = OMNIK_END;
+		assert_int_equal(omnik_decode(f, len, &m), OMNIK_OK);
+		ref_copy_text(want, f + 12, L);
+		assert_string_equal(m.text, want);
+	}
+	/* The fast case and the other one both ran, often. */
+	assert_true(fast > 10000 && fast < 190000);
+}
+
 int
 main(void)
 {
@@ -1042,6 +1201,7 @@ main(void)
 		cmocka_unit_test(test_roundtrip_variants),
 		cmocka_unit_test(test_variant_parse_refuses),
 		cmocka_unit_test(test_real_frames),
+		cmocka_unit_test(test_strings_and_limits_as_reference),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "framer.h"
+#include "framer_ref.h"
 #include "omnik.h"
 #include "vectors.h"
 
@@ -495,6 +496,326 @@ test_suspend_resume(void **state)
 	free(whole);
 }
 
+/*
+ * The property the fast path must keep: for any stream and any chunking,
+ * framer_next and framer_next_many (any batch size) give exactly the
+ * results, bytes and counters of the framer before it (framer_ref.c).
+ * Streams are hostile on purpose: 0x68, 0x16 and 0xFF everywhere, frames
+ * of every length with the sum, the end byte or the doubled serial wrong,
+ * frames inside frames, cut frames. Each chunk is a copy of exactly its
+ * bytes on the heap, so a read past it is an ASan error.
+ */
+struct pevent {
+	enum framer_status st;
+	uint64_t offset;
+	size_t len;
+};
+
+struct prun {
+	struct pevent *ev;
+	size_t n, cap;
+	struct framer_stats st;
+};
+
+static void
+prun_add(struct prun *r, const uint8_t *stream, size_t slen,
+    const struct framer_frame *f, enum framer_status st)
+{
+	assert_true(st != FRAMER_NEED_MORE);
+	/* The bytes handed out are the stream's, wherever they are kept. */
+	assert_true(f->offset + f->len <= slen);
+	assert_memory_equal(f->data, stream + f->offset, f->len);
+	if (r->n == r->cap) {
+		r->cap = r->cap ? 2 * r->cap : 256;
+		r->ev = realloc(r->ev, r->cap * sizeof(*r->ev));
+		assert_non_null(r->ev);
+	}
+	r->ev[r->n].st = st;
+	r->ev[r->n].offset = f->offset;
+	r->ev[r->n].len = f->len;
+	r->n++;
+}
+
+static uint8_t
+hostile_byte(uint64_t *seed)
+{
+	static const uint8_t special[] = { 0x68, 0x16, 0xFF, 0x00 };
+	uint64_t x = test_rand(seed);
+
+	return x % 4 == 0 ? special[(x >> 8) % 4] : (uint8_t)(x >> 16);
+}
+
+/* A frame of n = L + 14 bytes at out, valid unless flaws say otherwise. */
+enum { FLAW_SUM = 1, FLAW_END = 2, FLAW_SERIAL = 4 };
+
+static size_t
+hostile_frame(uint8_t *out, uint8_t L, unsigned flaws, uint64_t *seed)
+{
+	size_t n = (size_t)L + OMNIK_OVERHEAD;
+
+	out[0] = OMNIK_START;
+	out[1] = L;
+	for (size_t i = 2; i < n - 2; i++)
+		out[i] = hostile_byte(seed);
+	memcpy(out + 8, out + 4, 4);
+	if (flaws & FLAW_SERIAL)
+		out[8 + test_rand(seed) % 4] ^= 1;
+	out[n - 1] = flaws & FLAW_END ? 0x17 : OMNIK_END;
+	out[n - 2] = (uint8_t)(omnik_checksum(out, n) + !!(flaws & FLAW_SUM));
+	return n;
+}
+
+static size_t
+hostile_stream(uint8_t *buf, size_t cap, uint64_t *seed)
+{
+	size_t len = 0, n, m, at;
+	uint8_t L;
+
+	while (len + 2 * OMNIK_FRAME_MAX < cap) {
+		uint64_t x = test_rand(seed);
+
+		L = x % 3 == 0 ? (uint8_t)(x >> 8) : (uint8_t)((x >> 8) % 64);
+		switch (x % 11) {
+		case 0:
+			buf[len++] = hostile_byte(seed);
+			break;
+		case 1:
+			buf[len++] = OMNIK_START;
+			buf[len++] = (uint8_t)(x >> 16);
+			break;
+		case 2:
+			memset(buf + len, 0xFF, x >> 20 & 31);
+			len += x >> 20 & 31;
+			break;
+		case 3:
+			len += hostile_frame(buf + len, L, 1u << (x >> 16) % 3,
+			    seed);
+			break;
+		case 4:
+			/* Cut short, then the stream goes on. */
+			n = hostile_frame(buf + len, L, 0, seed);
+			len += 1 + (x >> 24) % n;
+			break;
+		case 5:
+			/*
+			 * A valid frame inside another, which is valid too or
+			 * not; the inner one anywhere, or ending right at or
+			 * just before the outer's checksum (its end byte then
+			 * takes the checksum's place).
+			 */
+			n = (size_t)(L | 0x40) + OMNIK_OVERHEAD;
+			hostile_frame(buf + len, (uint8_t)(L | 0x40),
+			    (unsigned)(x >> 16) % 2, seed);
+			m = (size_t)(x >> 32) % 16 + OMNIK_OVERHEAD;
+			if ((x >> 44) % 2)
+				at = n - 1 - m - (x >> 46) % 3;
+			else
+				at = 1 + (x >> 24) % (n - m - 1);
+			hostile_frame(buf + len + at, (uint8_t)(m -
+			    OMNIK_OVERHEAD), 0, seed);
+			if (at + m < n - 1 && (x >> 48) % 3 != 0)
+				buf[len + n - 2] = omnik_checksum(buf + len, n);
+			len += n;
+			break;
+		case 6:
+			len += ack_frame(buf + len, (uint32_t)x);
+			break;
+		default:
+			len += data_frame(buf + len, (uint32_t)x,
+			    (uint8_t[]){ 0x55, 0x7D, 0x81, 0xA9 }[x >> 16 & 3]);
+			/* Some carry a stray 0x68, a doubled serial after it. */
+			if ((x >> 20) % 4 == 0) {
+				n = len - 20 - (x >> 24) % 40;
+				buf[n] = OMNIK_START;
+				memcpy(buf + n + 8, buf + n + 4, 4);
+			}
+			break;
+		}
+	}
+	/* Half the streams end inside a frame. */
+	if (test_rand(seed) % 2) {
+		n = hostile_frame(buf + len, (uint8_t)test_rand(seed), 0, seed);
+		len += 1 + test_rand(seed) % (n - 1);
+	}
+	return len;
+}
+
+/*
+ * Feed stream in chunks (chunk 0: random sizes up to 300 from seed) to
+ * the reference (batch 0) or to the framer with framer_next (batch 1,
+ * via next) or framer_next_many (batch > 1, or 1 via many).
+ */
+static void
+prun_feed(const uint8_t *stream, size_t slen, size_t chunk, uint64_t seed,
+    int impl, size_t batch, struct prun *r)
+{
+	struct ref_framer rf;
+	struct framer fr;
+	struct framer_frame out[64], f;
+	enum framer_status st;
+	size_t off = 0, c, k;
+
+	r->n = 0;
+	ref_framer_init(&rf);
+	framer_init(&fr);
+	for (int last = 0; !last;) {
+		uint8_t *copy = NULL;
+
+		c = chunk ? chunk : 1 + test_rand(&seed) % 300;
+		if (c > slen - off)
+			c = slen - off;
+		if (c > 0) {
+			copy = malloc(c);
+			assert_non_null(copy);
+			memcpy(copy, stream + off, c);
+		}
+		off += c;
+		last = off == slen;
+		if (impl == 0) {
+			ref_framer_input(&rf, copy, c);
+			if (last)
+				ref_framer_finish(&rf);
+			while ((st = ref_framer_next(&rf, &f)) !=
+			    FRAMER_NEED_MORE)
+				prun_add(r, stream, slen, &f, st);
+		} else {
+			framer_input(&fr, copy, c);
+			if (last)
+				framer_finish(&fr);
+			if (impl == 1) {
+				while ((st = framer_next(&fr, &f)) !=
+				    FRAMER_NEED_MORE) {
+					assert_int_equal(f.status, st);
+					prun_add(r, stream, slen, &f, st);
+				}
+			} else {
+				while ((k = framer_next_many(&fr, out,
+				    batch)) > 0) {
+					assert_true(k <= batch);
+					for (size_t i = 0; i < k; i++)
+						prun_add(r, stream, slen,
+						    &out[i], out[i].status);
+				}
+			}
+			assert_int_equal(fr.st.bytes_in, fr.st.frame_bytes +
+			    fr.st.skipped + fr.st.filler +
+			    framer_buffered(&fr));
+		}
+		free(copy);
+	}
+	if (impl == 0) {
+		assert_int_equal(ref_framer_buffered(&rf), 0);
+		r->st = rf.st;
+	} else {
+		assert_int_equal(framer_buffered(&fr), 0);
+		r->st = fr.st;
+	}
+}
+
+static void
+prun_same(const struct prun *a, const struct prun *b)
+{
+	assert_int_equal(a->n, b->n);
+	for (size_t i = 0; i < a->n; i++) {
+		assert_int_equal(a->ev[i].st, b->ev[i].st);
+		assert_int_equal(a->ev[i].offset, b->ev[i].offset);
+		assert_int_equal(a->ev[i].len, b->ev[i].len);
+	}
+	assert_memory_equal(&a->st, &b->st, sizeof(a->st));
+}
+
+static void
+test_same_as_reference(void **state)
+{
+	static uint8_t buf[12000];
+	static const size_t batches[] = { 1, 2, 3, 7, 64 };
+	struct prun ref = { 0 }, r = { 0 };
+	uint64_t seed = 0x5eed;
+	size_t len, kinds[4] = { 0 };
+
+	(void)state;
+	for (int s = 0; s < 60; s++) {
+		len = hostile_stream(buf, s % 10 == 0 ? sizeof(buf) : 2500,
+		    &seed);
+		prun_feed(buf, len, len, 0, 0, 0, &ref);
+		for (size_t i = 0; i < ref.n; i++)
+			kinds[ref.ev[i].st]++;
+		/* Whole, every chunk size from 1 to 300 (on some streams),
+		 * and random chunkings. */
+		for (size_t c = 0; c <= 300; c += s % 6 == 0 ? 1 : 37) {
+			uint64_t cs = seed + c;
+
+			prun_feed(buf, len, c ? c : len, 0, 0, 0, &ref);
+			for (int impl = 1; impl <= 2; impl++)
+				for (size_t b = 0; b < 5; b++) {
+					if (impl == 1 && b > 0)
+						break;
+					prun_feed(buf, len, c ? c : len, 0,
+					    impl, batches[b], &r);
+					prun_same(&ref, &r);
+				}
+			prun_feed(buf, len, 0, cs, 0, 0, &ref);
+			prun_feed(buf, len, 0, cs, 1, 1, &r);
+			prun_same(&ref, &r);
+			prun_feed(buf, len, 0, cs, 2, batches[c % 5], &r);
+			prun_same(&ref, &r);
+		}
+	}
+	/* The streams did exercise every kind of result. */
+	assert_true(kinds[FRAMER_FRAME] > 1000);
+	assert_true(kinds[FRAMER_BAD_CHECKSUM] > 100);
+	assert_true(kinds[FRAMER_TRUNCATED] > 10);
+	free(ref.ev);
+	free(r.ev);
+}
+
+/*
+ * Where the fast path's one-pass scan has its edges (16-byte steps, the
+ * masked last step, the last byte a frame inside can start at), every
+ * case: outer frames of 1 to 99 bytes of payload, a valid frame of 14,
+ * 15 or 19 bytes inside at every position it fits, the outer sum right
+ * or wrong, whole and 64 at a time, against the reference.
+ */
+static void
+test_inner_every_position(void **state)
+{
+	uint8_t buf[2 * OMNIK_FRAME_MAX];
+	static const uint8_t inner_L[] = { 0, 1, 5 };
+	struct prun ref = { 0 }, r = { 0 };
+	uint64_t seed = 7;
+	size_t inner = 0;
+
+	(void)state;
+	for (unsigned L = 1; L < 100; L++)
+		for (size_t k = 0; k < 3; k++)
+			for (size_t at = 1; at + inner_L[k] + 14 <= L + 13;
+			    at++)
+				for (int good = 0; good < 2; good++) {
+					size_t n = hostile_frame(buf, (uint8_t)L,
+					    0, &seed), len;
+
+					hostile_frame(buf + at, inner_L[k], 0,
+					    &seed);
+					if (good && at + inner_L[k] + 14 < n - 1)
+						buf[n - 2] = omnik_checksum(buf,
+						    n);
+					/* A frame after it, as in a stream. */
+					len = n + hostile_frame(buf + n, 0x10,
+					    0, &seed);
+					prun_feed(buf, len, len, 0, 0, 0, &ref);
+					prun_feed(buf, len, len, 0, 2, 64, &r);
+					prun_same(&ref, &r);
+					prun_feed(buf, len, len, 0, 1, 1, &r);
+					prun_same(&ref, &r);
+					inner += ref.n > 0 &&
+					    ref.ev[0].offset == at;
+				}
+	/* The inner frame won, as framer.c says, in most cases. */
+	assert_true(inner > 10000);
+	free(ref.ev);
+	free(r.ev);
+}
+
 int
 main(void)
 {
@@ -510,6 +831,8 @@ main(void)
 		cmocka_unit_test(test_bounded_buffer),
 		cmocka_unit_test(test_chunking_equivalence),
 		cmocka_unit_test(test_suspend_resume),
+		cmocka_unit_test(test_same_as_reference),
+		cmocka_unit_test(test_inner_every_position),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

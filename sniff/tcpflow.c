@@ -242,6 +242,12 @@ flow_free(struct tcpreasm *r, struct tcpreasm_flow *f)
 	if (r->last == f)
 		r->last = NULL;
 	r->nflows--;
+	if (r->nspare < TCPREASM_SPARE_MAX) {
+		f->hnext = r->spare;
+		r->spare = f;
+		r->nspare++;
+		return;
+	}
 	free(f);
 }
 
@@ -299,8 +305,11 @@ flow_new(struct tcpreasm *r, const struct tcpreasm_seg *s, uint32_t h,
 		r->st.refused++;
 		return NULL;
 	}
-	f = calloc(1, sizeof(*f));
-	if (f == NULL) {
+	if ((f = r->spare) != NULL) {
+		r->spare = f->hnext;
+		r->nspare--;
+		memset(f, 0, sizeof(*f));
+	} else if ((f = calloc(1, sizeof(*f))) == NULL) {
 		r->st.alloc_fail++;
 		return NULL;
 	}
@@ -344,8 +353,15 @@ tcpreasm_expire(struct tcpreasm *r, const struct timeval *now)
 void
 tcpreasm_free(struct tcpreasm *r, const struct timeval *now)
 {
+	struct tcpreasm_flow *f;
+
 	while (r->oldest)
 		flow_close(r, r->oldest, TCPREASM_END_FLUSH, now);
+	while ((f = r->spare) != NULL) {
+		r->spare = f->hnext;
+		free(f);
+	}
+	r->nspare = 0;
 	free(r->buckets);
 	r->buckets = NULL;
 }

@@ -92,7 +92,8 @@ lookup(const char *sn)
 	}
 	memset(free_slot, 0, sizeof(*free_slot));
 	free_slot->used = true;
-	snprintf(free_slot->sn, sizeof(free_slot->sn), "%s", sn);
+	/* Not snprintf: with more inverters than slots this is per reading. */
+	memcpy(free_slot->sn, sn, strnlen(sn, sizeof(free_slot->sn) - 1));
 	free_slot->use = ++T.clock;
 	free_slot->etoday = free_slot->etotal = free_slot->htotal =
 	    OMNIK_ABSENT;

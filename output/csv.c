@@ -93,7 +93,7 @@ digits_of(uint64_t v)
 
 /* An unsigned number in decimal, two digits a step, from the right. */
 static char *
-put_uint(char *p, uint64_t v)
+put_uint_long(char *p, uint64_t v)
 {
 	size_t n = digits_of(v);
 	char *e = p + n;
@@ -108,6 +108,35 @@ put_uint(char *p, uint64_t v)
 	else
 		e[-1] = (char)('0' + v);
 	return p + n;
+}
+
+/*
+ * Most values of a reading have one to four digits: those without the
+ * count and the loop (a line has some 25 numbers).
+ */
+static inline char *
+put_uint(char *p, uint64_t v)
+{
+	uint32_t w = (uint32_t)v;
+
+	if (v >= 10000)
+		return put_uint_long(p, v);
+	if (w < 10) {
+		*p = (char)('0' + w);
+		return p + 1;
+	}
+	if (w < 100) {
+		memcpy(p, csv_pairs + 2 * w, 2);
+		return p + 2;
+	}
+	if (w < 1000) {
+		*p = (char)('0' + w / 100);
+		memcpy(p + 1, csv_pairs + 2 * (w % 100), 2);
+		return p + 3;
+	}
+	memcpy(p, csv_pairs + 2 * (w / 100), 2);
+	memcpy(p + 2, csv_pairs + 2 * (w % 100), 2);
+	return p + 4;
 }
 
 /*

@@ -21,6 +21,7 @@
 
 struct inv {
 	bool used;
+	uint32_t hash;		/* of sn: compared before it */
 	char sn[OMNIK_SERIAL_LEN + 1];
 	uint64_t use;		/* when last used, for eviction */
 	bool has_last;
@@ -75,7 +76,7 @@ lookup(const char *sn)
 	for (int k = 0; k < PROBE; k++) {
 		struct inv *e = &T.slot[(h + (uint32_t)k) % INVSTATE_SLOTS];
 
-		if (e->used && strcmp(e->sn, sn) == 0) {
+		if (e->used && e->hash == h && strcmp(e->sn, sn) == 0) {
 			e->use = ++T.clock;
 			return e;
 		}
@@ -92,7 +93,9 @@ lookup(const char *sn)
 	}
 	memset(free_slot, 0, sizeof(*free_slot));
 	free_slot->used = true;
-	snprintf(free_slot->sn, sizeof(free_slot->sn), "%s", sn);
+	free_slot->hash = h;
+	/* Not snprintf: with more inverters than slots this is per reading. */
+	memcpy(free_slot->sn, sn, strnlen(sn, sizeof(free_slot->sn) - 1));
 	free_slot->use = ++T.clock;
 	free_slot->etoday = free_slot->etotal = free_slot->htotal =
 	    OMNIK_ABSENT;

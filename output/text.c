@@ -5,6 +5,7 @@
  */
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -226,26 +227,75 @@ text_format(char *buf, size_t n, const struct omnik_reading *r,
 	return o.len;
 }
 
+/*
+ * Standard output: a line and an fflush per reading, as a pipe reader
+ * expects; while held (outputs_hold: a replay's batch of packets) the
+ * lines stay in stdio's buffer and go out together when it ends.
+ */
+struct text_out {
+	FILE *fp;
+	bool holding;
+};
+
+/* Without the memory for one: never held, as before. */
+static struct text_out text_unheld;
+
 static int
 sink_reading(void *ctx, const struct record *rec, const char **err)
 {
-	char line[512];
-	size_t len = text_format(line, sizeof(line), rec->reading, &rec->when);
+	struct text_out *t = ctx;
+	char line[512 + 1];	/* the 512 of text_format and the newline */
+	size_t len = text_format(line, sizeof(line) - 1, rec->reading,
+	    &rec->when);
 
-	if (fprintf(ctx, "%.*s\n", (int)len, line) < 0 || fflush(ctx) != 0) {
+	line[len++] = '\n';
+	if (fwrite(line, 1, len, t->fp) != len ||
+	    (!t->holding && fflush(t->fp) != 0)) {
 		*err = "cannot write to standard output";
 		return -1;
 	}
 	return 0;
 }
 
+static int
+sink_hold(void *ctx, bool on, const char **err)
+{
+	struct text_out *t = ctx;
+
+	t->holding = on;
+	if (!on && fflush(t->fp) != 0) {
+		*err = "cannot write to standard output";
+		return -1;
+	}
+	return 0;
+}
+
+static void
+sink_close(void *ctx)
+{
+	struct text_out *t = ctx;
+
+	fflush(t->fp);
+	free(t);
+}
+
 void
 text_sink(FILE *fp, struct sink *out)
 {
+	struct text_out *t = calloc(1, sizeof(*t));
+
 	memset(out, 0, sizeof(*out));
 	out->name = "text";
-	out->ctx = fp;
 	out->reading = sink_reading;
+	if (t == NULL) {
+		text_unheld.fp = fp;
+		out->ctx = &text_unheld;
+		return;
+	}
+	t->fp = fp;
+	out->ctx = t;
+	out->hold = sink_hold;
+	out->close = sink_close;
 }
 
 /* "SOURCE: LINE", handed to the log as it is (no printf per reading). */

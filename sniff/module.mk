@@ -5,7 +5,8 @@ PROGRAMS += $(B)/omnik-sniff
 SNIFF_LIBS := $(shell pkg-config --libs libpcap libnetfilter_queue libevent_core 2>/dev/null || echo -lpcap -lnetfilter_queue -lnfnetlink -levent_core)
 # The pure part (packets, reassembly, the consumer): unit tests and tools
 # link it without libpcap.
-SNIFF_CORE_OBJ := $(B)/sniff/packet.o $(B)/sniff/tcpreasm.o $(B)/sniff/tcpflow.o $(B)/sniff/sniff.o
+SNIFF_CORE_OBJ := $(B)/sniff/packet.o $(B)/sniff/tcpreasm.o $(B)/sniff/tcpflow.o $(B)/sniff/sniff.o \
+                  $(B)/sniff/prefilter.o
 
 $(B)/omnik-sniff: $(B)/sniff/omnik-sniff.o $(B)/sniff/pcapsrc.o \
                   $(B)/sniff/nfqsrc.o $(B)/sniff/source.o $(SNIFF_CORE_OBJ) $(LIB_OBJ)

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "pcapsrc.h"
+#include "prefilter.h"
 #include "tcpreasm.h"
 
 struct pcapsrc {
@@ -23,6 +24,8 @@ struct pcapsrc {
 	struct event *ev;
 	struct bpf_program prog;	/* a replay's filter */
 	bool user_filter;
+	bool prefilter;		/* the default filter on Ethernet: pf first */
+	struct prefilter pf;
 };
 
 int
@@ -72,10 +75,20 @@ on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
 {
 	struct pcapsrc *ps = (struct pcapsrc *)user;
 
-	/* A replay filters here, the same program the kernel would run. */
-	if (ps->user_filter && pcap_offline_filter(&ps->prog, h, bytes) == 0) {
-		ps->s->st.filtered++;
-		return;
+	/*
+	 * A replay filters here, the same program the kernel would run;
+	 * the default one's verdict on plain frames is known without it.
+	 */
+	if (ps->user_filter) {
+		enum prefilter_verdict v = ps->prefilter ?
+		    prefilter_verdict(&ps->pf, bytes, h->caplen) :
+		    PREFILTER_UNSURE;
+
+		if (v == PREFILTER_LEAVE || (v == PREFILTER_UNSURE &&
+		    pcap_offline_filter(&ps->prog, h, bytes) == 0)) {
+			ps->s->st.filtered++;
+			return;
+		}
 	}
 	sniff_packet(ps->s, ps->link, bytes, h->caplen, &h->ts);
 }
@@ -90,6 +103,8 @@ set_filter(struct pcapsrc *ps, const char *filter, const char *ports,
     bool live, char *err, size_t errlen)
 {
 	char built[4096];
+	uint16_t port[TCPREASM_MAX_PORTS];
+	int nports;
 
 	if (filter == NULL || filter[0] == '\0') {
 		if (pcapsrc_filter_for_ports(ports,
@@ -98,6 +113,12 @@ set_filter(struct pcapsrc *ps, const char *filter, const char *ports,
 			return -1;
 		filter = built;
 		ps->s->match_ports = true;
+		nports = config_ports(ports, port, TCPREASM_MAX_PORTS, err,
+		    errlen);
+		if (!live && nports > 0 && pcap_datalink(ps->p) == DLT_EN10MB) {
+			prefilter_init(&ps->pf, port, nports);
+			ps->prefilter = true;
+		}
 	}
 	if (pcap_compile(ps->p, &ps->prog, filter, 1, PCAP_NETMASK_UNKNOWN)
 	    != 0) {

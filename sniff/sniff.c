@@ -23,17 +23,35 @@ sniff_account(struct sniff *s, const struct stream *st, uint64_t base)
 	s->st.skipped += st->fr.st.skipped;
 }
 
+/*
+ * A side's name, made again only when the side is another than last
+ * time: every segment with data opens a stream under it, and the
+ * portal's end is the same for every flow.
+ */
+static const char *
+side_name(struct sniff *s, const struct tcpreasm_flow *f, int side)
+{
+	struct sniff_name *n = &s->name[side];
+
+	if (!n->valid || n->af != f->af || n->port != f->port[side] ||
+	    memcmp(n->addr, f->addr[side], sizeof(n->addr)) != 0) {
+		tcpreasm_side_name(f, side, n->text, sizeof(n->text));
+		n->af = f->af;
+		n->port = f->port[side];
+		memcpy(n->addr, f->addr[side], sizeof(n->addr));
+		n->valid = true;
+	}
+	return n->text;
+}
+
 static void
 sniff_stream_open(struct sniff *s, struct tcpreasm_flow *f,
     enum tcpreasm_dir d, struct stream *st)
 {
-	char name[64];
-
 	/* Readings are labelled by the kit's end, replies by the portal's. */
-	tcpreasm_side_name(f, d == TCPREASM_TO_SERVER ? 0 : 1, name,
-	    sizeof(name));
 	stream_init(st, s->out, d == TCPREASM_TO_SERVER ? STREAM_FROM_KIT :
-	    STREAM_FROM_PORTAL, name);
+	    STREAM_FROM_PORTAL, side_name(s, f, d == TCPREASM_TO_SERVER ?
+	    0 : 1));
 }
 
 /*
@@ -143,12 +161,9 @@ on_gap(void *arg, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 	struct sniff *s = arg;
 
 	if (f->user[d] != NULL) {
-		char name[64];
-
-		tcpreasm_side_name(f, d == TCPREASM_TO_SERVER ? 0 : 1, name,
-		    sizeof(name));
 		log_debug("%s: %u bytes never captured; resynchronising",
-		    name, missing);
+		    side_name(s, f, d == TCPREASM_TO_SERVER ? 0 : 1),
+		    missing);
 	}
 	/*
 	 * A frame cannot span the hole: what came before it ends here,

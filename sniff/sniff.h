@@ -15,6 +15,7 @@
 #ifndef SNIFF_H
 #define SNIFF_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/time.h>
 
@@ -43,11 +44,21 @@ struct sniff_stats {
 	uint64_t no_memory;
 };
 
+/* A side's "ADDR:PORT", kept from the last segment that used it. */
+struct sniff_name {
+	bool valid;
+	int af;
+	uint8_t addr[16];
+	uint16_t port;
+	char text[64];
+};
+
 struct sniff {
 	struct tcpreasm r;
 	struct outputs *out;
 	struct sniff_stats st;
 	struct stream scratch;	/* the one framer all flows take turns on */
+	struct sniff_name name[2];	/* client side, server side */
 	/*
 	 * Set by a source whose filter lets more TCP through than the
 	 * ports (IPv6 extension headers): only r.cfg.server_ports count.

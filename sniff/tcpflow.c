@@ -242,6 +242,12 @@ flow_free(struct tcpreasm *r, struct tcpreasm_flow *f)
 	if (r->last == f)
 		r->last = NULL;
 	r->nflows--;
+	if (r->nspare < TCPREASM_SPARE_MAX) {
+		f->hnext = r->spare;
+		r->spare = f;
+		r->nspare++;
+		return;
+	}
 	free(f);
 }
 
@@ -299,8 +305,11 @@ flow_new(struct tcpreasm *r, const struct tcpreasm_seg *s, uint32_t h,
 		r->st.refused++;
 		return NULL;
 	}
-	f = calloc(1, sizeof(*f));
-	if (f == NULL) {
+	if ((f = r->spare) != NULL) {
+		r->spare = f->hnext;
+		r->nspare--;
+		memset(f, 0, sizeof(*f));
+	} else if ((f = calloc(1, sizeof(*f))) == NULL) {
 		r->st.alloc_fail++;
 		return NULL;
 	}
@@ -344,47 +353,46 @@ tcpreasm_expire(struct tcpreasm *r, const struct timeval *now)
 void
 tcpreasm_free(struct tcpreasm *r, const struct timeval *now)
 {
+	struct tcpreasm_flow *f;
+
 	while (r->oldest)
 		flow_close(r, r->oldest, TCPREASM_END_FLUSH, now);
+	while ((f = r->spare) != NULL) {
+		r->spare = f->hnext;
+		free(f);
+	}
+	r->nspare = 0;
 	free(r->buckets);
 	r->buckets = NULL;
 }
 
 /*
  * An IPv4 side by hand: a flow's name is made for every segment with
- * data (sniff.c), and inet_ntop with snprintf was a fifth of a replay.
+ * data on a side other than the last one (sniff.c), and inet_ntop with
+ * snprintf was a fifth of a replay. Digits two at a time from a table.
  */
+static const char dec_pairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
+
 static size_t
 put_dec(char *p, unsigned v)
 {
-	char d[10];
-	size_t n = 0, i;
+	size_t n = v >= 10000 ? 5 : v >= 1000 ? 4 : v >= 100 ? 3 :
+	    v >= 10 ? 2 : 1;
+	char *e = p + n;
 
-	do {
-		d[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	for (i = 0; i < n; i++)
-		p[i] = d[n - 1 - i];
+	while (v >= 100) {
+		e -= 2;
+		memcpy(e, dec_pairs + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (v >= 10)
+		memcpy(e - 2, dec_pairs + 2 * v, 2);
+	else
+		e[-1] = (char)('0' + v);
 	return n;
-}
-
-static size_t
-put_octet(char *p, unsigned v)
-{
-	if (v >= 100) {
-		p[0] = (char)('0' + v / 100);
-		p[1] = (char)('0' + v / 10 % 10);
-		p[2] = (char)('0' + v % 10);
-		return 3;
-	}
-	if (v >= 10) {
-		p[0] = (char)('0' + v / 10);
-		p[1] = (char)('0' + v % 10);
-		return 2;
-	}
-	p[0] = (char)('0' + v);
-	return 1;
 }
 
 size_t
@@ -399,7 +407,7 @@ tcpreasm_side_name(const struct tcpreasm_flow *f, int side, char *buf,
 		size_t len = 0;
 
 		for (int i = 0; i < 4; i++) {
-			len += put_octet(buf + len, ip[i]);
+			len += put_dec(buf + len, ip[i]);
 			buf[len++] = i < 3 ? '.' : ':';
 		}
 		len += put_dec(buf + len, f->port[side]);

@@ -133,14 +133,20 @@ skip_hole(struct tcpreasm *r, struct tcpreasm_flow *f, enum tcpreasm_dir d,
  * Skip up to what it acknowledged (or the next held byte, if sooner);
  * bytes past its ACK may still come.
  */
+static inline bool
+acked_hole(const struct tcpreasm_half *h)
+{
+	return h->known && h->acked && !h->done &&
+	    SEQ_GT(h->peer_ack, h->next) && (h->held != NULL || h->fin);
+}
+
 static void
 skip_acked(struct tcpreasm *r, struct tcpreasm_flow *f, enum tcpreasm_dir d,
     const struct timeval *when)
 {
 	struct tcpreasm_half *h = &f->half[d];
 
-	while (h->known && h->acked && !h->done &&
-	    SEQ_GT(h->peer_ack, h->next) && (h->held != NULL || h->fin)) {
+	while (acked_hole(h)) {
 		uint32_t target = h->held ? h->held->seq : h->fin_seq;
 
 		if (SEQ_LT(h->peer_ack, target))
@@ -338,6 +344,19 @@ tombstone(struct tcpreasm *r, struct tcpreasm_flow **fp,
 	return true;
 }
 
+/* Has tcpreasm_expire anything to do at packet time us? */
+static inline bool
+expire_due(const struct tcpreasm *r, int64_t us)
+{
+	const struct tcpreasm_flow *c = r->kind[KIND_CLOSED].oldest;
+	const struct tcpreasm_flow *o = r->oldest;
+
+	return (c != NULL && us - c->last_us >
+	    (int64_t)r->cfg.closed_timeout * 1000000) ||
+	    (o != NULL && us - o->last_us >
+	    (int64_t)r->cfg.idle_timeout * 1000000);
+}
+
 void
 tcpreasm_segment(struct tcpreasm *r, const struct tcpreasm_seg *s,
     const struct timeval *when)
@@ -363,7 +382,8 @@ tcpreasm_segment(struct tcpreasm *r, const struct tcpreasm_seg *s,
 	if (r->newest && us < r->newest->last_us)
 		us = r->newest->last_us;
 	to_timeval(us, &now);
-	tcpreasm_expire(r, &now);
+	if (expire_due(r, us))
+		tcpreasm_expire(r, &now);
 
 	f = lookup(r, s, &h32, &d);
 	if (f != NULL && f->kind == KIND_CLOSED && tombstone(r, &f, s, d, us))
@@ -446,8 +466,11 @@ tcpreasm_segment(struct tcpreasm *r, const struct tcpreasm_seg *s,
 			drain(r, f, d, &now);
 		}
 	}
-	skip_acked(r, f, TCPREASM_TO_SERVER, &now);
-	skip_acked(r, f, TCPREASM_TO_CLIENT, &now);
+	/* Tested here first: for almost every segment there is none. */
+	if (acked_hole(&f->half[TCPREASM_TO_SERVER]))
+		skip_acked(r, f, TCPREASM_TO_SERVER, &now);
+	if (acked_hole(&f->half[TCPREASM_TO_CLIENT]))
+		skip_acked(r, f, TCPREASM_TO_CLIENT, &now);
 	if (f->half[0].done && f->half[1].done)
 		flow_end(r, f, TCPREASM_END_FIN, &now);
 }

@@ -161,6 +161,8 @@ struct tcpreasm {
 	struct tcpreasm_flow *oldest, *newest;	/* all flows, by recency */
 	struct tcpreasm_lru kind[3];	/* tombstones, no data yet, data */
 	struct tcpreasm_flow *last;	/* the flow found last */
+	struct tcpreasm_flow *spare;	/* freed entries kept for reuse */
+	uint32_t nspare;	/* at most TCPREASM_SPARE_MAX */
 	struct tcpreasm_stats st;
 };
 

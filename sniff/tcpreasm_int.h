@@ -19,6 +19,13 @@
 
 /* The flow table's first size (it doubles up to about max_flows). */
 #define TCPREASM_BUCKETS_MIN 1024u
+/*
+ * Freed flow entries kept for the next flows: a capture ends one flow
+ * for about every one it starts, and malloc's own reuse of these
+ * (tombstones freed long after their neighbours) cost more than all of
+ * a segment's reassembly. A few hundred cover it; past them, free().
+ */
+#define TCPREASM_SPARE_MAX 256u
 
 /* Flow kinds, in the order the flow cap takes them. */
 enum { KIND_CLOSED, KIND_EMBRYO, KIND_DATA };
@@ -29,12 +36,33 @@ addr_len(int af)
 	return af == AF_INET6 ? 16 : 4;
 }
 
+/*
+ * Word compares, not memcmp: the length is 4 or 16, known here, and
+ * this runs up to twice for every packet.
+ */
+static inline bool
+addr_eq(int af, const uint8_t *a, const uint8_t *b)
+{
+	if (af == AF_INET6) {
+		uint64_t x[2], y[2];
+
+		memcpy(x, a, 16);
+		memcpy(y, b, 16);
+		return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+	} else {
+		uint32_t x, y;
+
+		memcpy(&x, a, 4);
+		memcpy(&y, b, 4);
+		return x == y;
+	}
+}
+
 static inline bool
 side_is(const struct tcpreasm_flow *f, int side, const uint8_t *a,
     uint16_t port)
 {
-	return f->port[side] == port &&
-	    memcmp(f->addr[side], a, (size_t)addr_len(f->af)) == 0;
+	return f->port[side] == port && addr_eq(f->af, f->addr[side], a);
 }
 
 /* Is the segment's tuple this flow's, and in which direction? */

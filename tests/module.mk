@@ -44,6 +44,11 @@ $(B)/tests/mkpcap: $(B)/tests/mkpcap.o $(PROTO_OBJ) $(B)/output/csv.o \
 $(B)/tests/test_packet: $(B)/tests/test_packet.o $(B)/sniff/packet.o
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
 
+# The replay's shortcut past BPF, against libpcap's compiled filter.
+$(B)/tests/test_prefilter: $(B)/tests/test_prefilter.o $(B)/sniff/pcapsrc.o \
+                           $(SNIFF_CORE_OBJ) $(LIB_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) $(LIB_LIBS) $(SNIFF_LIBS)
+
 # The journal and the remote outputs (output/).
 $(B)/tests/test_journal: $(B)/tests/test_journal.o $(JOURNAL_OBJ) \
                          $(PROTO_OBJ)

@@ -644,7 +644,8 @@ rnd_reading(struct omnik_reading *r)
 {
 	static const int64_t edge[] = { OMNIK_ABSENT, 0, 1, -1, 9, 10, 99,
 	    100, 101, 109, 110, -10, -100, -101, 1000000, INT64_MAX,
-	    INT64_MIN + 1, 4294967295, 65535 };
+	    INT64_MIN + 1, 4294967295, 65535, 999, 1000, 1001, 9999, 10000,
+	    10001, 99999, 100000, -999, -9999, -10000, 4294967296 };
 
 	omnik_reading_clear(r);
 	r->kit_sn = (uint32_t)rnd();

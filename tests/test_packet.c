@@ -295,6 +295,46 @@ test_checksums(void **state)
 	    PACKET_BAD_CHECKSUM);
 }
 
+/*
+ * The sum against sum16's, the plain RFC 1071 one, over every payload
+ * length up to 150 bytes (each tail of the wide sum, odd ones too), with
+ * random bytes, all 0xff (a carry out of every addition) and all zero:
+ * the right checksum passes, one byte changed does not.
+ */
+static void
+test_checksum_every_length(void **state)
+{
+	uint8_t p[256];
+	struct tcpreasm_seg s;
+	uint32_t x = 0x9e3779b9u;
+
+	(void)state;
+	for (int fill = 0; fill < 3; fill++)
+		for (size_t len = 0; len <= 150; len++) {
+			size_t n = ipv4(p, ""), tot = n + len;
+
+			for (size_t i = 0; i < len; i++) {
+				x ^= x << 13;
+				x ^= x >> 17;
+				x ^= x << 5;
+				p[n + i] = fill == 0 ? (uint8_t)x :
+				    fill == 1 ? 0xff : 0;
+			}
+			p[2] = (uint8_t)(tot >> 8);
+			p[3] = (uint8_t)tot;
+			fill_ipv4(p, tot, false);
+			assert_int_equal(packet_parse(PACKET_LINK_RAW, p, tot,
+			    &s), PACKET_TCP);
+			assert_int_equal(s.csum, PACKET_CSUM_GOOD);
+			assert_int_equal(s.len, len);
+			/* A payload byte, or the sequence number's. */
+			p[len ? n + x % len : 24 + x % 4] ^=
+			    (uint8_t)(1u << (x >> 8) % 8);
+			assert_int_equal(packet_parse(PACKET_LINK_RAW, p, tot,
+			    &s), PACKET_BAD_CHECKSUM);
+		}
+}
+
 static void
 test_every_truncation(void **state)
 {
@@ -338,6 +378,7 @@ main(void)
 		cmocka_unit_test(test_not_tcp_and_fragments),
 		cmocka_unit_test(test_snapped),
 		cmocka_unit_test(test_checksums),
+		cmocka_unit_test(test_checksum_every_length),
 		cmocka_unit_test(test_every_truncation),
 	};
 

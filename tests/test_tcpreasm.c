@@ -808,6 +808,25 @@ test_side_name(void **state)
 	f.port[1] = 10004;
 	tcpreasm_side_name(&f, 1, buf, sizeof(buf));
 	assert_string_equal(buf, "192.0.2.10:10004");
+	/* By hand as inet_ntop and printf: every octet, ports at each width. */
+	static const uint16_t ports[] = { 0, 1, 9, 10, 99, 100, 999, 1000,
+	    9999, 10000, 10004, 65535 };
+	for (unsigned v = 0; v < 256; v++)
+		for (size_t k = 0; k < sizeof(ports) / sizeof(ports[0]); k++) {
+			char a[INET_ADDRSTRLEN], want[64];
+			size_t n;
+
+			f.addr[0][0] = (uint8_t)v;
+			f.addr[0][1] = (uint8_t)(255 - v);
+			f.addr[0][2] = (uint8_t)(v * 7);
+			f.addr[0][3] = (uint8_t)(v / 3);
+			f.port[0] = ports[k];
+			inet_ntop(AF_INET, f.addr[0], a, sizeof(a));
+			snprintf(want, sizeof(want), "%s:%u", a, ports[k]);
+			n = tcpreasm_side_name(&f, 0, buf, sizeof(buf));
+			assert_string_equal(buf, want);
+			assert_int_equal(n, strlen(want));
+		}
 }
 
 int

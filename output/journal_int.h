@@ -47,7 +47,7 @@ struct jconn {
 		int64_t start_id, seen, lo, hi;
 		uint64_t tx, checked_tx;
 		uint64_t searches;	/* full searches run (for tests) */
-		int npre;
+		int npre, pre_next;	/* pre_next: replaced when full */
 		struct {
 			char sn[OMNIK_SERIAL_LEN + 1];
 			int64_t latest;		/* INT64_MIN: no row */

@@ -576,6 +576,7 @@ static bool
 may_have_copy(struct jconn *c, const char *sn, int64_t us, int64_t w)
 {
 	struct jconn_dupstate *d = &c->dup;
+	const int npre_max = (int)(sizeof(d->pre) / sizeof(d->pre[0]));
 	int64_t m, lo, hi, latest = INT64_MIN;
 	int rc, i;
 
@@ -616,9 +617,13 @@ may_have_copy(struct jconn *c, const char *sn, int64_t us, int64_t w)
 		if (strcmp(d->pre[i].sn, sn) == 0)
 			break;
 	if (i == d->npre) {
-		if (i == (int)(sizeof(d->pre) / sizeof(d->pre[0])) ||
-		    strlen(sn) >= sizeof(d->pre[0].sn))
+		if (strlen(sn) >= sizeof(d->pre[0].sn))
 			return true;
+		/* Full: the oldest entry goes (asked again if it comes back). */
+		if (i == npre_max) {
+			i = d->pre_next;
+			d->pre_next = (d->pre_next + 1) % npre_max;
+		}
 		sqlite3_bind_text(c->dup_pre, 1, sn, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(c->dup_pre, 2, d->start_id);
 		latest = step_int64(c->dup_pre, 0, INT64_MIN, &rc);
@@ -628,7 +633,8 @@ may_have_copy(struct jconn *c, const char *sn, int64_t us, int64_t w)
 			return true;
 		memcpy(d->pre[i].sn, sn, strlen(sn) + 1);
 		d->pre[i].latest = latest;
-		d->npre++;
+		if (i == d->npre)
+			d->npre++;
 	}
 	return d->pre[i].latest != INT64_MIN && us - w <= d->pre[i].latest;
 }

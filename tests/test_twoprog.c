@@ -299,6 +299,46 @@ copies_found_whatever_was_known(void **state)
 	journal_close(sniff);
 }
 
+/*
+ * More inverters than a connection keeps in mind: what it forgot it asks
+ * again, and a copy of a row from before its first reading is found.
+ */
+static void
+many_inverters_still_found(void **state)
+{
+	struct journal *relay = open_as("omnik-relay", 300);
+	struct journal *sniff = open_as("omnik-sniff", 300);
+	struct omnik_reading r, x, y;
+	const time_t t = 1764590000;
+
+	(void)state;
+	sample(&r, 1);
+	y = r;
+	y.inverter_sn[1] = 'Y';
+	add_at(relay, &r, t);			/* both before sniff's first */
+	add_at(relay, &y, t);
+	x = r;
+	x.value[OMNIK_ETODAY] += 50;
+	add_at(sniff, &x, t);			/* sniff asks for r's inverter */
+	for (int k = 0; k < 40; k++) {		/* 40 inverters more */
+		x = r;
+		x.inverter_sn[1] = 'X';
+		x.inverter_sn[14] = (char)('A' + k / 10);
+		x.inverter_sn[15] = (char)('0' + k % 10);
+		add_at(sniff, &x, t + 1);
+	}
+	assert_int_equal(sql_int("SELECT count(*) FROM readings"), 43);
+	/* Only for the first, near relay's row of its inverter. */
+	assert_int_equal(sniff->c.dup.searches, 1);
+	/* Forgotten by now and asked again; never asked before. */
+	add_at(sniff, &r, t + 2);
+	add_at(sniff, &y, t + 2);
+	assert_int_equal(sql_int("SELECT count(*) FROM readings"), 43);
+	assert_int_equal(sql_int("SELECT total(duplicates) FROM readings"), 2);
+	journal_close(relay);
+	journal_close(sniff);
+}
+
 /* One program alone searches for copies of nothing. */
 static void
 alone_no_search(void **state)
@@ -566,6 +606,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(alone_no_search, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(many_inverters_still_found,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(two_processes_at_once, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(migrates_v4_keeping_every_row,

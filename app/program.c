@@ -205,11 +205,29 @@ program_configure(struct program *p)
 	}
 }
 
+/*
+ * Callbacks run before the loop looks for new events again. A connection
+ * with more to read makes itself active once more (edge-triggered), and
+ * libevent runs what became active in the same pass: without a limit, two
+ * peers that always have a full read waiting (a flood of garbage) would
+ * take turns forever and nothing else (a kit's connection in the listen
+ * queue, a timer) would be seen until they pause.
+ */
+#define CALLBACKS_PER_POLL 16
+
 struct event_base *
 program_base(struct program *p)
 {
-	if (p->base == NULL && (p->base = event_base_new()) == NULL)
+	struct event_config *cfg;
+
+	if (p->base != NULL)
+		return p->base;
+	if ((cfg = event_config_new()) == NULL ||
+	    event_config_set_max_dispatch_interval(cfg, NULL,
+	    CALLBACKS_PER_POLL, 0) != 0 ||
+	    (p->base = event_base_new_with_config(cfg)) == NULL)
 		fatalx("cannot start the event loop");
+	event_config_free(cfg);
 	return p->base;
 }
 

@@ -37,22 +37,33 @@ check "SIGTERM with 2000 connections open: exit 0 after drain_timeout (1 s) ($((
 	[ "$RELAY_RC" -eq 0 -a $((SECONDS - t0)) -le 3 ]
 kill "$IDLE_PID"; wait "$IDLE_PID" 2>/dev/null
 
-# Hostile clients: two kits flood garbage as fast as they can; the others
-# are still served at once.
+# Hostile clients: eight connections flood garbage as fast as they can; the
+# kits are still served at once. The relay shares its core with a busy loop
+# and the floods have the other one, so its reads find the sockets full
+# again and again: the loop must still look at the listen queue between them
+# (with no limit on the callbacks a pass runs, pushes timed out).
 start_relay "$T/relay-flood.log" --csv "$CSV" ||
 	{ not_ok "relay starts"; finish; exit; }
-for i in 1 2; do
-	ip netns exec "$NS_KIT" timeout 8 nc -N "$PORTAL_IP" "$PORT" </dev/zero \
-		>/dev/null 2>&1 &
+if [ "$(nproc)" -ge 2 ]; then
+	taskset -pc 0 "$RELAY_PID" >/dev/null
+	taskset -c 0 sh -c 'while :; do :; done' &
+	busy=$!
+	_pids+=("$busy")
+	pin="taskset -c 1"
+fi
+for i in 1 2 3 4 5 6 7 8; do
+	ip netns exec "$NS_KIT" timeout 8 ${pin:-} nc -N "$PORTAL_IP" "$PORT" \
+		</dev/zero >/dev/null 2>&1 &
 	_pids+=("$!")
 	floods+=("$!")
 done
 sleep 1
 t0=$(date +%s%N)
-check "while two clients flood, 20 kits push" \
+check "while eight connections flood, 20 kits push" \
 	in_kit "$KITSIM" -c 20 -j 5 -i 2 -t 5 "$PORTAL_IP:$PORT"
 ms=$((($(date +%s%N) - t0) / 1000000))
-check "... all within 3 s (${ms} ms)" [ "$ms" -lt 3000 ]
+check "... all within 1 s (${ms} ms)" [ "$ms" -lt 1000 ]
+[ -n "${busy:-}" ] && kill "$busy" 2>/dev/null
 check "... their 40 readings are in the CSV" [ "$(csv_count "$CSV")" -eq 42 ]
 kill "${floods[@]}" 2>/dev/null
 wait "${floods[@]}" 2>/dev/null

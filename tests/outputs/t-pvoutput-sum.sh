@@ -33,7 +33,10 @@ systems = 333:NLDN302013000000+NLDN302013000001
 url = http://127.0.0.1:$PVPORT
 EOC
 now=$(date +%s)
-t0=$(( (now - 3 * 86400) / 300 * 300 + 60 ))	# a minute into a slot
+# Three days back, a minute into the 07:00 slot: the 70 slots below end at
+# 12:50, on the same local day, whenever the test runs (the feed's energy
+# today restarts at local midnight, as an inverter's does).
+t0=$(( $(date -d "$(date -d @$((now - 3 * 86400)) +%F) 07:00" +%s) + 60 ))
 # What PVOutput must have for readings FIRST .. FIRST+COUNT-1 of omk-feed
 # with two inverters: the slot's local date and time, v1 the sum of both
 # energies today (Wh), v2 the sum of both powers (omk-feed: reading i has

@@ -44,12 +44,18 @@ kill "$IDLE_PID"; wait "$IDLE_PID" 2>/dev/null
 # (with no limit on the callbacks a pass runs, pushes timed out).
 start_relay "$T/relay-flood.log" --csv "$CSV" ||
 	{ not_ok "relay starts"; finish; exit; }
-if [ "$(nproc)" -ge 2 ]; then
-	taskset -pc 0 "$RELAY_PID" >/dev/null
-	taskset -c 0 sh -c 'while :; do :; done' &
+# The first two CPUs this test may use (not always 0 and 1 in a container).
+cpus=()
+for r in $(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status |
+    tr ',' ' '); do
+	for ((c = ${r%-*}; c <= ${r#*-}; c++)); do cpus+=("$c"); done
+done
+if [ "${#cpus[@]}" -ge 2 ]; then
+	taskset -pc "${cpus[0]}" "$RELAY_PID" >/dev/null
+	taskset -c "${cpus[0]}" sh -c 'while :; do :; done' &
 	busy=$!
 	_pids+=("$busy")
-	pin="taskset -c 1"
+	pin="taskset -c ${cpus[1]}"
 fi
 for i in 1 2 3 4 5 6 7 8; do
 	ip netns exec "$NS_KIT" timeout 8 ${pin:-} nc -N "$PORTAL_IP" "$PORT" \

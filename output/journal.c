@@ -95,12 +95,17 @@ jentry_new(struct journal *j, enum jop op, const char *s1, const char *s2,
 /*
  * Before SQLite starts: no up-front page cache per connection (about 20
  * pages each, a quarter of an idle relay's heap); pages are allocated as
- * they are used. Fails harmlessly if the program started SQLite already.
+ * they are used. And no memory statistics, which nothing here reads:
+ * with them every allocation SQLite makes takes a global mutex (in
+ * bench_journal's profile, mutexes and sqlite3Malloc fell from 3.9 % of
+ * the samples to 1.4 %). Fails harmlessly if the program started
+ * SQLite already.
  */
 static void
 sqlite_setup(void)
 {
 	(void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
 struct journal *

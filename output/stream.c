@@ -235,7 +235,9 @@ deliver(struct stream *s, const struct omnik_reading *r,
 		.frame_len = fr->len,
 	};
 	s->st.readings++;
-	if (s->out)
+	if (s->defer)
+		s->defer(s->defer_arg, &rec);
+	else if (s->out)
 		outputs_reading(s->out, &rec);
 }
 

@@ -62,6 +62,14 @@ struct stream {
 	struct stream_stats st;
 	struct stream_limit lim;
 	bool said_logger;	/* logger info is logged once per stream */
+	/*
+	 * Optional: where the stream's readings go instead of straight to
+	 * outputs_reading, once the rate, plausibility and per-inverter
+	 * checks passed (the relay holds them until the kit's session is
+	 * over). rec and what it points to last only for the call.
+	 */
+	void (*defer)(void *arg, const struct record *rec);
+	void *defer_arg;
 };
 
 void stream_init(struct stream *s, struct outputs *out, enum stream_dir dir,

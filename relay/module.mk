@@ -4,7 +4,7 @@ INCLUDES += -Irelay
 PROGRAMS += $(B)/omnik-relay
 RELAY_SRC := relay/main.c relay/relay.c relay/admit.c relay/session.c \
              relay/upstream.c relay/io.c relay/origdst.c relay/addr.c \
-             relay/acl.c
+             relay/acl.c relay/defer.c
 RELAY_LIBS := $(shell pkg-config --libs libevent_core 2>/dev/null || echo -levent_core)
 
 # The code an idle relay runs (relay/idle.order, made by

@@ -425,6 +425,7 @@ void
 relay_free(struct relay *r)
 {
 	relay_close_all(r, "shutting down");
+	relay_defer_free(r);
 	for (int i = 0; i < r->nlis; i++)
 		evconnlistener_free(r->lis[i]);
 	r->nlis = 0;

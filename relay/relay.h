@@ -116,6 +116,7 @@ struct relay_stats {
 };
 
 struct relay_session;
+struct relay_deferred;
 TAILQ_HEAD(relay_sessions, relay_session);
 struct relay_client;
 TAILQ_HEAD(relay_clients, relay_client);
@@ -152,6 +153,10 @@ struct relay {
 	bool paused_full;	/* listeners off: at max_connections */
 	bool draining;
 	void (*drained)(struct relay *);	/* last session gone */
+	/* Readings waiting for their session's end (defer.c), a ring. */
+	struct relay_deferred *dq;
+	unsigned dq_head, dq_len;
+	struct event *dq_timer;
 	struct relay_stats st;
 };
 

@@ -143,4 +143,10 @@ void relay_upstream_connect(struct relay_session *);
 void relay_upstream_fail(struct relay_session *, const char *why, int err);
 void relay_lookup_start(struct relay *);
 
+/* defer.c: a kit's readings to the outputs once its session is over. */
+void relay_defer_reading(void *session, const struct record *rec);
+/* Every reading that came up to upto's last one (NULL: all), in order. */
+void relay_defer_release(struct relay *, const struct relay_session *upto);
+void relay_defer_free(struct relay *);
+
 #endif /* RELAY_PRIVATE_H */

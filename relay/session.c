@@ -147,6 +147,8 @@ relay_session_close(struct relay_session *s, const char *why)
 
 	relay_side_close(&s->kit);
 	relay_side_close(&s->up);
+	/* The kit has its close: now its readings' outputs (defer.c). */
+	relay_defer_release(r, s);
 	relay_session_account(s);
 	if (s->stall != NULL)
 		event_free(s->stall);

@@ -105,7 +105,17 @@ world: all test-programs $(BENCHES)
 
 all: $(PROGRAMS)
 
-$(B)/%.o: %.c
+# Objects depend on the compiler and flags they were built with, kept in
+# $(B)/.cflags and rewritten when they change: a new option (say
+# -ffunction-sections, which the relay's link layout needs) rebuilds a
+# tree from before it, not only a clean one.
+CFLAGS_STAMP := $(B)/.cflags
+ifneq ($(file <$(CFLAGS_STAMP)),$(CC) $(ALL_CFLAGS))
+$(shell mkdir -p $(B))
+$(file >$(CFLAGS_STAMP),$(CC) $(ALL_CFLAGS))
+endif
+
+$(B)/%.o: %.c $(CFLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 

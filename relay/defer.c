@@ -30,9 +30,6 @@
 
 #include "relay_private.h"
 
-#define RELAY_DEFER_MAX 16
-#define RELAY_DEFER_MS 100
-
 struct relay_deferred {
 	const struct relay_session *s;	/* whose: compared, never followed */
 	struct omnik_reading r;
@@ -43,16 +40,20 @@ struct relay_deferred {
 	char source[64];
 };
 
+/*
+ * The oldest out of the ring first, then to the outputs: were an output
+ * ever to queue a reading in turn, it could not overwrite this one.
+ */
 static void
 deliver_oldest(struct relay *r)
 {
-	struct relay_deferred *e = &r->dq[r->dq_head];
+	struct relay_deferred e = r->dq[r->dq_head];
 	struct record rec = {
-		.reading = &e->r,
-		.when = e->when,
-		.source = e->has_source ? e->source : NULL,
-		.frame = e->frame,
-		.frame_len = e->frame_len,
+		.reading = &e.r,
+		.when = e.when,
+		.source = e.has_source ? e.source : NULL,
+		.frame = e.frame,
+		.frame_len = e.frame_len,
 	};
 
 	r->dq_head = (r->dq_head + 1) % RELAY_DEFER_MAX;
@@ -71,7 +72,7 @@ relay_defer_release(struct relay *r, const struct relay_session *upto)
 		for (unsigned i = 0; i < r->dq_len; i++)
 			if (r->dq[(r->dq_head + i) % RELAY_DEFER_MAX].s == upto)
 				n = i + 1;
-	while (n-- > 0)
+	while (n-- > 0 && r->dq_len > 0)
 		deliver_oldest(r);
 	if (r->dq_len == 0 && r->dq_timer != NULL)
 		evtimer_del(r->dq_timer);
@@ -127,7 +128,9 @@ relay_defer_reading(void *arg, const struct record *rec)
 	if (r->dq_len++ == 0) {
 		struct timeval tv = { 0, RELAY_DEFER_MS * 1000 };
 
-		evtimer_add(r->dq_timer, &tv);
+		/* Without the bound nothing waits. */
+		if (evtimer_add(r->dq_timer, &tv) != 0)
+			relay_defer_release(r, NULL);
 	}
 }
 

@@ -144,6 +144,8 @@ void relay_upstream_fail(struct relay_session *, const char *why, int err);
 void relay_lookup_start(struct relay *);
 
 /* defer.c: a kit's readings to the outputs once its session is over. */
+#define RELAY_DEFER_MAX 16	/* readings held; then the oldest goes */
+#define RELAY_DEFER_MS 100	/* the longest one waits */
 void relay_defer_reading(void *session, const struct record *rec);
 /* Every reading that came up to upto's last one (NULL: all), in order. */
 void relay_defer_release(struct relay *, const struct relay_session *upto);

@@ -28,3 +28,6 @@ $(B)/omnik-relay: $(RELAY_SRC:%.c=$(B)/%.o) $(LIB_OBJ) $(B)/relay/idle.ld
 $(B)/tests/test_relay_acl: $(B)/tests/test_relay_acl.o $(B)/relay/acl.o \
                            $(B)/relay/addr.o
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
+
+$(B)/tests/test_relay_defer: $(B)/tests/test_relay_defer.o $(B)/relay/defer.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) $(RELAY_LIBS)

@@ -234,3 +234,10 @@ journal_count() {
 csv_count() {
 	if [ -f "$1" ]; then grep -vc '^dateTime,' "$1"; else echo 0; fi
 }
+
+# csv_has FILE N: the CSV holds N readings, within 5 s. The relay sends
+# a kit its close just before it writes that session's readings
+# (relay/defer.c), so a check right after a push waits for them.
+csv_has() {
+	wait_for "[ \"\$(csv_count '$1')\" -eq $2 ]" 5
+}

@@ -42,7 +42,7 @@ check "kill -9 under traffic: $n readings, whole lines but at most the last" \
 start_relay "$T/relay2.log" -c "$T/relay.conf" --csv "$CSV" ||
 	{ not_ok "relay restarts"; cat "$T/relay2.log"; finish; exit; }
 check "after a restart a kit is served" in_kit "$KITSIM" -i 2 "$PORTAL_IP:$PORT"
-check "... and its readings are appended" [ "$(csv_count "$CSV")" -eq $((n + 2)) ]
+check "... and its readings are appended" csv_has "$CSV" $((n + 2))
 check "... still only whole lines" whole_lines "$CSV"
 
 # SIGHUP after logrotate moved the file, with pushes going on.
@@ -86,7 +86,7 @@ kill -HUP "$RELAY_PID"
 wait_for "[ -f $CSV ]" 5
 # The CSV fell behind the journal: the 20 readings it missed come first.
 check "once writable again, SIGHUP resumes the CSV, the 20 it missed first" \
-	eval 'in_kit "$KITSIM" -s 700000003 "$PORTAL_IP:$PORT" && [ "$(csv_count "$CSV")" -eq 21 ] &&
+	eval 'in_kit "$KITSIM" -s 700000003 "$PORTAL_IP:$PORT" && csv_has "$CSV" 21 &&
 	    [ "$(grep -v "^dateTime," "$CSV" | head -n 20 | grep -c ",700000002,")" -eq 20 ]'
 
 # SIGTERM with a push in progress (1.5 s) and an idle connection.
@@ -104,7 +104,7 @@ in_kit "$KITSIM" -t 2 "$PORTAL_IP:$PORT" >/dev/null 2>&1
 check "after SIGTERM no new connection is accepted" [ $? -ne 0 ]
 check "the push in progress completes" wait "$slow"
 stop_relay TERM
-check "its 3 readings are in the CSV" [ "$(csv_count "$CSV")" -eq $((before + 3)) ]
+check "its 3 readings are in the CSV" csv_has "$CSV" $((before + 3))
 check "the relay exited 0 within drain_timeout (3 s) + 1 ($((SECONDS - t0)) s)" \
 	[ "$RELAY_RC" -eq 0 -a $((SECONDS - t0)) -le 4 ]
 check "exit statistics were logged" grep -q "stats (exit)" "$T/relay2.log"

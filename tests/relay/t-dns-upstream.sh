@@ -59,7 +59,7 @@ check "a name that does not resolve at start: the relay runs" kill -0 "$RELAY_PI
 check "... and says it serves locally and retries" \
 	wait_for "grep -q 'upstream portal.omk.test:$PORT: lookup failed: .*served locally, next try in' $T/relay.log" 10
 check "kits are served meanwhile (3 pushes)" kit -c 3 -t 5
-check "... their readings are logged" [ "$(csv_count "$CSV")" -eq 14 ]
+check "... their readings are logged" csv_has "$CSV" 14
 check "... and nothing was forwarded" [ "$(nportal)" -eq 11 ]
 
 # The name resolves again: the retry finds it.
@@ -69,7 +69,7 @@ check "the retry finds the name" \
 check "a kit's push is forwarded now" kit -t 5 --save "$T/kit"
 check "... its bytes at the portal" \
 	wait_for 'cmp -s "$T/kit/push-0.bin" "$T/portal/conn-11.bin"' 5
-check "... and its reading logged" [ "$(csv_count "$CSV")" -eq 15 ]
+check "... and its reading logged" csv_has "$CSV" 15
 stop_relay TERM
 check "the relay exits 0" [ "$RELAY_RC" -eq 0 ]
 check "no sanitizer report" eval '! grep -q Sanitizer "$T/relay.log" "$T/relay0.log"'

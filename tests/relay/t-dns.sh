@@ -138,5 +138,5 @@ check "the relay logged its MQTT connection" \
 
 stop_relay TERM
 check "relay exits 0" [ "$RELAY_RC" -eq 0 ]
-check "CSV has all 41 readings" [ "$(csv_count "$CSV")" -eq 41 ]
+check "CSV has all 41 readings" csv_has "$CSV" 41
 finish

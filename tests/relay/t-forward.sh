@@ -43,6 +43,7 @@ check "the kit got the portal's answer unchanged in all $nvec pushes" [ "$bad" -
 check "the portal's answer is framed and logged (debug)" \
 	grep -q 'from portal: frame 41 F0' "$T/relay.log"
 
+csv_has "$T/data/relay.csv" "$(decoded_rows "$T"/vec/*.bin | wc -l)"
 check "CSV rows equal the decoded vectors" \
 	diff <(csv_rows "$T/data/relay.csv") <(decoded_rows "$T"/vec/*.bin)
 check "CSV values equal the values vectors.tsv expects" \
@@ -56,6 +57,8 @@ check "1000 simulated pushes through the relay all complete" \
 wait_for "[ \$(ls $T/portal2 | wc -l) -ge 1000 ] && [ \$(wc -l <$T/portal2.log) -ge 1001 ]" 10
 check "the portal got exactly the bytes of the 1000 pushes (sha256 of each)" \
 	diff <(hashes "$T"/kit1000/push-*.bin) <(hashes "$T"/portal2/conn-*.bin)
+csv_has "$T/data/relay.csv" \
+    "$(decoded_rows "$T"/vec/*.bin "$T"/kit1000/push-*.bin | wc -l)"
 check "CSV holds the 2000 readings, equal to the decoded bytes" \
 	diff <(csv_rows "$T/data/relay.csv") \
 	    <(decoded_rows "$T"/vec/*.bin "$T"/kit1000/push-*.bin)
@@ -68,6 +71,8 @@ wait_for "[ \$(ls $T/portal2 | wc -l) -ge 1050 ]" 10
 check "the portal got exactly their bytes" \
 	diff <(hashes "$T"/kit1000/push-*.bin "$T"/kitsplit/push-*.bin) \
 	    <(hashes "$T"/portal2/conn-*.bin)
+csv_has "$T/data/relay.csv" "$(decoded_rows "$T"/vec/*.bin \
+    "$T"/kit1000/push-*.bin "$T"/kitsplit/push-*.bin | wc -l)"
 check "their 150 readings are in the CSV, as decoded" \
 	diff <(csv_rows "$T/data/relay.csv" | awk -F, '$25 == 777') \
 	    <(decoded_rows "$T"/kitsplit/push-*.bin)

@@ -27,7 +27,7 @@ check "status: running (exit 0)" init status
 check "the rules are installed" eval 'in_router iptables -t nat -S | grep -q OMNIKLOG_PRE'
 check "a kit's push goes through the daemonised relay" \
 	in_kit "$KITSIM" --save "$T/kit" "$PORTAL_IP:$PORT"
-check "... its reading is in the CSV" [ "$(csv_count "$T/state/relay.csv")" -eq 1 ]
+check "... its reading is in the CSV" csv_has "$T/state/relay.csv" 1
 check "... and the portal got its bytes" cmp -s "$T/kit/push-0.bin" "$T/portal/conn-0.bin"
 check "the relay runs as nobody" [ "$(ps -o user= -p "$pid")" = nobody ]
 check "reload (SIGHUP) keeps it running" eval 'init reload && sleep 0.2 && kill -0 $pid'

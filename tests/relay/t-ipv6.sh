@@ -33,12 +33,13 @@ for backend in nftables iptables; do
 	check "$backend: rules for an IPv4 and an IPv6 portal address" rules -b $backend install
 	check "$backend: a kit pushes over IPv6" \
 		in_kit "$KITSIM" -i 2 -s $((10 + n)) --save "$T/kit-$backend" "[$P6]:$PORT"
-	check "$backend: its readings are logged" [ "$(csv_count "$CSV")" -eq $((3 * n / 2 + 2)) ]
+	check "$backend: its readings are logged" csv_has "$CSV" $((3 * n / 2 + 2))
 	check "$backend: the IPv6 portal got exactly its bytes" \
 		cmp -s "$T/kit-$backend/push-0.bin" "$T/portal/conn-$n.bin"
 	check "$backend: the router's own IPv6 push goes through the relay too" \
 		in_router "$KITSIM" -s $((20 + n)) "[$P6]:$PORT"
-	check "$backend: ... logged" grep -q " kit $((20 + n)): " "$T/relay.log"
+	check "$backend: ... logged" \
+	    wait_for "grep -q ' kit $((20 + n)): ' $T/relay.log" 5
 	check "$backend: ... and forwarded" [ -s "$T/portal/conn-$((n + 1)).bin" ]
 	rules -b $backend remove
 	n=$((n + 2))

@@ -36,7 +36,7 @@ check "SIGHUP finds a deleted journal and opens a new one" \
 	wait_for "[ \$(grep -c 'journal: opened a new journal at $JOURNAL' $T/relay.log) -eq 2 ]" 1
 check "a push after it is served" in_kit "$KITSIM" -s 700000013 -i 3 "$PORTAL_IP:$PORT"
 check "... and its 3 readings are in the new journal" wait_for '[ "$(rows)" = 3 ]' 5
-check "the CSV has all 6 readings" [ "$(csv_count "$CSV")" -eq 6 ]
+check "the CSV has all 6 readings" csv_has "$CSV" 6
 stop_relay TERM
 check "the relay exits 0" [ "$RELAY_RC" -eq 0 ]
 finish

@@ -30,7 +30,7 @@ t0=$(date +%s%N)
 check "a new kit is served meanwhile" in_kit "$KITSIM" -i 2 "$PORTAL_IP:$PORT"
 ms=$((($(date +%s%N) - t0) / 1000000))
 check "... in under a second (${ms} ms)" [ "$ms" -lt 1000 ]
-check "... its 2 readings are in the CSV" [ "$(csv_count "$CSV")" -eq 2 ]
+check "... its 2 readings are in the CSV" csv_has "$CSV" 2
 t0=$SECONDS
 stop_relay TERM
 check "SIGTERM with 2000 connections open: exit 0 after drain_timeout (1 s) ($((SECONDS - t0)) s)" \
@@ -70,7 +70,7 @@ check "while eight connections flood, 20 kits push" \
 ms=$((($(date +%s%N) - t0) / 1000000))
 check "... all within 1 s (${ms} ms)" [ "$ms" -lt 1000 ]
 [ -n "${busy:-}" ] && kill "$busy" 2>/dev/null
-check "... their 40 readings are in the CSV" [ "$(csv_count "$CSV")" -eq 42 ]
+check "... their 40 readings are in the CSV" csv_has "$CSV" 42
 kill "${floods[@]}" 2>/dev/null
 wait "${floods[@]}" 2>/dev/null
 kill -USR1 "$RELAY_PID"
@@ -94,7 +94,7 @@ open=$(sed -n 's/.*stats (SIGUSR1): \([0-9]*\) open.*/\1/p' "$T/relay2.log" | he
 check "the relay holds no more than 300 (${open:-?} open)" [ "${open:-999}" -le 300 ]
 check "a new kit is still served (the idle ones make room)" \
 	in_kit "$KITSIM" -i 2 -t 20 "$PORTAL_IP:$PORT"
-check "... its readings are in the CSV" [ "$(csv_count "$CSV")" -eq 44 ]
+check "... its readings are in the CSV" csv_has "$CSV" 44
 check "... and the eviction is logged" grep -q "max_connections (300) reached" "$T/relay2.log"
 kill "$IDLE_PID"; wait "$IDLE_PID" 2>/dev/null
 stop_relay TERM
@@ -117,7 +117,7 @@ check "... without spinning (CPU ticks in 1 s: $((cpu1 - cpu0)))" [ $((cpu1 - cp
 kill "$IDLE_PID"; wait "$IDLE_PID" 2>/dev/null
 check "once descriptors are free again a kit is served" \
 	in_kit "$KITSIM" -i 2 -t 10 "$PORTAL_IP:$PORT"
-check "... its readings are in the CSV" [ "$(csv_count "$CSV")" -eq 46 ]
+check "... its readings are in the CSV" csv_has "$CSV" 46
 stop_relay TERM
 
 # Idle timeout.

@@ -25,7 +25,7 @@ expect=0
 # Refusing: nothing listens on the portal.
 check "portal refusing: 20 pushes of 2 inverters complete" kit -c 20 -j 5 -i 2
 expect=$((expect + 40))
-check "portal refusing: all 40 readings in the CSV" [ "$(csv_count "$CSV")" -eq "$expect" ]
+check "portal refusing: all 40 readings in the CSV" csv_has "$CSV" "$expect"
 check "portal refusing: logged as such" grep -q 'upstream connect failed: Connection refused' "$T/relay.log"
 
 # Black-holed: the portal's packets are dropped; connect times out (2 s).
@@ -40,7 +40,7 @@ check "... while the slow kit is still pushing" kill -0 "$slowkit"
 check "... and within the connect timeout plus a little ($((SECONDS - t0)) s)" [ $((SECONDS - t0)) -le 5 ]
 check "portal black-holed: the slow kit completes" wait "$slowkit"
 expect=$((expect + 13))
-check "portal black-holed: all 13 readings in the CSV" [ "$(csv_count "$CSV")" -eq "$expect" ]
+check "portal black-holed: all 13 readings in the CSV" csv_has "$CSV" "$expect"
 check "portal black-holed: logged as a connect timeout" grep -q 'upstream connect timed out' "$T/relay.log"
 in_portal iptables -F INPUT
 stop_portal
@@ -50,7 +50,7 @@ start_portal "$T/p-rst" --rst-after 200
 check "portal resetting mid-stream: 10 pushes of 3 inverters complete" \
 	kit -c 10 -j 5 -i 3 --split 60 --delay 50
 expect=$((expect + 30))
-check "portal resetting mid-stream: all 30 readings in the CSV" [ "$(csv_count "$CSV")" -eq "$expect" ]
+check "portal resetting mid-stream: all 30 readings in the CSV" csv_has "$CSV" "$expect"
 check "portal resetting mid-stream: the portal did get the first 200 bytes" \
 	[ "$(stat -c %s "$T/p-rst/conn-0.bin")" -eq 200 ]
 check "portal resetting mid-stream: logged" grep -Eq 'upstream failed: (Connection reset by peer|Broken pipe)' "$T/relay.log"
@@ -66,7 +66,7 @@ check "portal at 1 byte/s: their 5 readings are in the CSV at once" \
 check "portal at 1 byte/s: a 55 kB push (400 inverters) completes" \
 	kit -i 400 -t 20 --save "$T/big"
 expect=$((expect + 400))
-check "portal at 1 byte/s: all 400 readings in the CSV" [ "$(csv_count "$CSV")" -eq "$expect" ]
+check "portal at 1 byte/s: all 400 readings in the CSV" csv_has "$CSV" "$expect"
 check "portal at 1 byte/s: logged as too slow" grep -q 'upstream too slow' "$T/relay.log"
 n=$(stat -c %s "$T/p-slow/conn-5.bin")
 check "portal at 1 byte/s: what it read ($n bytes) is the start of the push" \

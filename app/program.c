@@ -355,6 +355,8 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	notify_reloading();	/* READY=1 follows on the loop's next turn */
 	log_info("SIGHUP: reopening the outputs%s", p->ops->reload ?
 	    " and reading the config again" : "");
+	if (p->ops->flush != NULL)
+		p->ops->flush(p);
 	outputs_reopen(&p->out);
 	if (p->ops->reload != NULL)
 		p->ops->reload(p);

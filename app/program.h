@@ -68,6 +68,11 @@ struct program_ops {
 	int (*check)(struct program *p, char *err, size_t errlen);
 	/* TERM, INT (default: log and leave the loop). */
 	void (*stop)(struct program *p, int sig);
+	/*
+	 * HUP, before the outputs reopen: what the main holds back for
+	 * them goes out now, to the files logrotate moved.
+	 */
+	void (*flush)(struct program *p);
 	/* HUP, after the outputs were reopened. */
 	void (*reload)(struct program *p);
 	/* USR1: log the counters. */

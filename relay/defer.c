@@ -135,6 +135,12 @@ relay_defer_reading(void *arg, const struct record *rec)
 }
 
 void
+relay_flush(struct relay *r)
+{
+	relay_defer_release(r, NULL);
+}
+
+void
 relay_defer_free(struct relay *r)
 {
 	relay_defer_release(r, NULL);

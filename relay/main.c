@@ -187,6 +187,14 @@ main_stop(struct program *p, int sig)
 		evtimer_add(M.drain_timer, &tv);
 }
 
+/* SIGHUP, before the outputs reopen: what came before it, to the old files. */
+static void
+main_flush(struct program *p)
+{
+	(void)p;
+	relay_flush(&M.relay);
+}
+
 /* SIGHUP, after the outputs reopened: the config file again. */
 static void
 main_reload(struct program *p)
@@ -262,6 +270,7 @@ static const struct program_ops relay_program = {
 	.option = main_option,
 	.check = main_check,
 	.stop = main_stop,
+	.flush = main_flush,
 	.reload = main_reload,
 	.stats = main_stats,
 	.counters = main_counters,

@@ -180,6 +180,8 @@ void relay_close_all(struct relay *r, const char *why);
 void relay_stats(const struct relay *r, struct relay_stats *out);
 void relay_log_stats(const struct relay *r, const char *when);
 /* Close listeners and sessions, free what relay_init and listen made. */
+/* The readings held for open sessions (defer.c) to the outputs, now. */
+void relay_flush(struct relay *r);
 void relay_free(struct relay *r);
 
 #endif /* RELAY_H */

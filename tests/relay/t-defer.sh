@@ -6,7 +6,8 @@
 # 100 ms after they came: a kit that keeps its connection open has its
 # reading in the CSV and the journal while the connection still stands.
 # The order stays the order they came in, whichever session ends first,
-# and a relay told to stop writes what waits.
+# a SIGHUP (logrotate) writes what waits to the file being rotated, and a
+# relay told to stop writes what waits.
 . "$(dirname "$0")/lib.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -17,14 +18,14 @@ netns_up
 redirect_up
 data_dir "$T/data"
 CSV="$T/data/r.csv"
-start_portal - --quiet
+start_portal - --quiet --reply 680f41f0 --reply-on-data
 start_relay "$T/relay.log" --csv "$CSV" ||
 	{ not_ok "relay starts"; cat "$T/relay.log"; finish; exit; }
 
 # Pushes to send by hand, made against the portal itself (no relay in
 # between: the portal's namespace has no redirect).
 check "pushes to send by hand are made" \
-	in_portal "$KITSIM" -c 4 --first 1000 --save "$T/push" \
+	in_portal "$KITSIM" -c 5 --first 1000 --save "$T/push" \
 	    "$PORTAL_IP:$PORT"
 sn() { printf 'NLDN%06d000000' "$1"; }
 in_csv() { grep -q ",$(sn "$1")," "$CSV" 2>/dev/null; }
@@ -81,7 +82,29 @@ check "... and in the journal in that order" \
 	    ('$(sn 1001)', '$(sn 1002)') ORDER BY id)")" = \
 	    "$(sn 1001),$(sn 1002)" ]
 
-# 3. Told to stop while a reading waits for an open session.
+# 3. SIGHUP while a reading waits: logrotate has moved the CSV, and the
+# reading came before the signal, so it belongs to the moved file. The kit
+# sends the signal itself once the portal's answer is back: by then the
+# relay has its reading, and it has not been 100 ms.
+mv "$CSV" "$CSV.1"
+ip netns exec "$NS_KIT" python3 -c '
+import os, signal, socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+s.sendall(open(sys.argv[3], "rb").read())
+s.recv(1)
+os.kill(int(sys.argv[4]), signal.SIGHUP)
+print("hup", flush=True)
+time.sleep(1)
+s.close()
+' "$PORTAL_IP" "$PORT" "$T/push/push-1004.bin" "$RELAY_PID" >"$T/hold.d" 2>&1
+check "SIGHUP sent while a reading waits" grep -q hup "$T/hold.d"
+check "... the relay reopens the CSV" wait_for '[ -s "$CSV" ]' 5
+check "... the reading is in the file it had open at the SIGHUP" \
+	wait_for 'grep -q ",$(sn 1004)," "$CSV.1"' 3
+check "... and not in the new one" eval '! grep -q ",$(sn 1004)," "$CSV"'
+cat "$CSV.1" >"$CSV.all"
+
+# 4. Told to stop while a reading waits for an open session.
 hold "$T/push/push-1003.bin" 10 c
 stop_relay TERM
 check "stopped while a kit holds its connection: the relay exits 0" \
@@ -91,5 +114,6 @@ check "... and its reading is in the CSV, once" \
 check "... and in the journal" \
 	[ "$(sqlite3 "$JOURNAL" "SELECT count(*) FROM readings WHERE \
 	    inverter_sn = '$(sn 1003)'")" = 1 ]
-check "every reading once in the CSV" [ "$(csv_count "$CSV")" = 4 ]
+grep -v '^dateTime,' "$CSV" >>"$CSV.all"
+check "every reading once in the CSVs" [ "$(csv_count "$CSV.all")" = 5 ]
 finish

@@ -422,13 +422,39 @@ fail:
 	return -1;
 }
 
+/*
+ * inih takes "value ; comment" apart on a key's line, but hands a list's
+ * continuation line over whole: cut the comment there too, so that one
+ * means the same on either line (and a dump reads back the same).
+ */
+static const char *
+cut_comment(const char *value, char *buf, size_t len)
+{
+	const char *p = value;
+	size_t n;
+
+	while ((p = strchr(p, ';')) != NULL && p > value &&
+	    p[-1] != ' ' && p[-1] != '\t')
+		p++;
+	if (p == NULL || p == value)
+		return value;
+	n = (size_t)(p - value);
+	while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+		n--;
+	if (n >= len)
+		return value;	/* longer than a line: inih's limit saw to it */
+	memcpy(buf, value, n);
+	buf[n] = '\0';
+	return buf;
+}
+
 static int
 handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct load *ld = user;
 	const struct sect *sc;
 	const struct config_key *k;
-	char msg[300];
+	char msg[300], cut[512];
 	size_t idx;
 
 	if (section[0] == '\0') {
@@ -464,6 +490,7 @@ handler(void *user, const char *section, const char *name, const char *value)
 	}
 	if (!ld->seen[idx])
 		ld->first_line[idx] = ld->line;
+	value = cut_comment(value, cut, sizeof(cut));
 	if (set_key(ld->c, sc, k, value, ld->seen[idx], msg, sizeof(msg)) != 0)
 		add_error(ld, "%s", msg);
 	ld->seen[idx] = true;
@@ -533,19 +560,113 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 	return ld.nerr == 0 ? 0 : -1;
 }
 
-/* A value, with any "password=..." inside it (a libpq conninfo) masked. */
+/*
+ * A libpq URI, postgresql://[USER[:PASSWORD]@]HOST.../DB?K=V&...: the
+ * password in the user info and a password parameter masked.
+ */
 static void
-dump_value(FILE *fp, const char *name, const char *v)
+dump_conninfo_uri(FILE *fp, const char *v)
 {
-	const char *pw = strstr(v, "password=");
+	const char *auth = strstr(v, "://") + 3, *q, *at = NULL;
+	size_t alen = strcspn(auth, "/?");
 
-	if (pw == NULL) {
-		fprintf(fp, "%s = %s\n", name, v);
-		return;
+	fwrite(v, 1, (size_t)(auth - v), fp);
+	for (q = auth; q < auth + alen; q++)
+		if (*q == '@')
+			at = q;		/* the last: a password may hold one */
+	if (at != NULL) {
+		q = memchr(auth, ':', (size_t)(at - auth));
+		if (q != NULL)
+			fprintf(fp, "%.*s:(hidden)", (int)(q - auth), auth);
+		else
+			fwrite(auth, 1, (size_t)(at - auth), fp);
+		auth = at;
 	}
-	pw += strlen("password=");
-	fprintf(fp, "%s = %.*s(hidden)%s\n", name, (int)(pw - v), v,
-	    pw + strcspn(pw, " \t"));
+	q = auth + strcspn(auth, "?");
+	fwrite(auth, 1, (size_t)(q - auth), fp);
+	while (*q != '\0') {
+		size_t n = strcspn(q + 1, "&");
+
+		fputc(*q, fp);		/* '?' or '&' */
+		if (strncasecmp(q + 1, "password=", 9) == 0)
+			fputs("password=(hidden)", fp);
+		else
+			fwrite(q + 1, 1, n, fp);
+		q += 1 + n;
+	}
+}
+
+/*
+ * KEY = VALUE pairs, a VALUE quoted '...' or not, backslash escapes in
+ * both: every password's value masked, the rest as it was written. What
+ * does not parse (libpq would refuse it) is hidden to its end, in case a
+ * password is in it.
+ */
+static void
+dump_conninfo_pairs(FILE *fp, const char *v)
+{
+	const char *p = v;
+
+	while (*p != '\0') {
+		const char *kw, *q;
+		size_t n = strspn(p, " \t\n"), kl;
+		bool bad = false, glued = false;
+
+		fwrite(p, 1, n, fp);
+		if (*(p += n) == '\0')
+			break;
+		kw = p;
+		kl = strcspn(p, " \t\n=");
+		q = p + kl;
+		q += strspn(q, " \t\n");
+		if (kl == 0 || *q != '=') {
+			fputs("(hidden)", fp);
+			return;
+		}
+		q++;
+		q += strspn(q, " \t\n");
+		if (*q == '\'') {
+			for (q++; *q != '\0' && *q != '\''; q++)
+				if (*q == '\\' && q[1] != '\0')
+					q++;
+			bad = *q != '\'';
+			if (!bad)
+				q++;
+			/* 'value'next: libpq wants a space in between. */
+			glued = !bad && *q != '\0' && !strchr(" \t\n", *q);
+		} else {
+			for (; *q != '\0' && !strchr(" \t\n", *q); q++)
+				if (*q == '\\' && q[1] != '\0')
+					q++;
+		}
+		if (kl == 8 && strncasecmp(kw, "password", 8) == 0)
+			fputs("password=(hidden)", fp);
+		else if (bad) {
+			fprintf(fp, "%.*s=(hidden)", (int)kl, kw);
+			return;
+		} else
+			fwrite(kw, 1, (size_t)(q - kw), fp);
+		if (glued) {
+			fputs(" (hidden)", fp);
+			return;
+		}
+		p = q;
+	}
+}
+
+/* A value; a conninfo's passwords masked. */
+static void
+dump_value(FILE *fp, const struct config_key *k, const char *v)
+{
+	fprintf(fp, "%s = ", k->name);
+	if (!k->conninfo)
+		fputs(v, fp);
+	else if (strncmp(v, "postgresql://", 13) == 0 ||
+	    strncmp(v, "postgres://", 11) == 0)
+		dump_conninfo_uri(fp, v);
+	else
+		dump_conninfo_pairs(fp, v);
+	fputc('\n', fp);
 }
 
 void
@@ -570,7 +691,7 @@ config_dump(const struct config *c, FILE *fp)
 			switch (k->type) {
 			case CONFIG_T_STR:
 			case CONFIG_T_LIST:
-				dump_value(fp, k->name, p);
+				dump_value(fp, k, p);
 				break;
 			case CONFIG_T_INT:
 				fprintf(fp, "%s = %d\n", k->name,

@@ -112,6 +112,8 @@ struct config_key {
 	const char *def;	/* default, as it would be written in the file */
 	const char *help;
 	bool secret;		/* dumped as "(hidden)" */
+	bool conninfo;		/* a libpq conninfo: its passwords are
+				 * masked in dumps */
 	/* Beyond the type: 0, or -1 with a message (without the key). */
 	int (*check)(const char *value, char *err, size_t errlen);
 	/* Once set, the whole section (a list against itself; a value

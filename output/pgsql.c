@@ -671,7 +671,7 @@ static const struct config_key keys[] = {
 	/* A list, so that a long TLS conninfo goes on indented lines. */
 	CONFIG_KEY_LIST(struct pgsql_conf, "conninfo", conninfo, "",
 	    "libpq connection string (host, dbname, user, sslmode...), "
-	    "continued on indented lines; empty: off"),
+	    "continued on indented lines; empty: off", .conninfo = true),
 	CONFIG_KEY_STR(struct pgsql_conf, "table", table, "omniklog_readings",
 	    "[SCHEMA.]TABLE the readings go to (the table is created if "
 	    "missing, the schema must exist)", .check = check_table),

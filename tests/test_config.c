@@ -309,6 +309,110 @@ test_dump_hides_conninfo_password(void **state)
 	free(buf);
 }
 
+/*
+ * A comment after a value is a comment on a continuation line as well
+ * (inih strips it on the key's line only): otherwise it became part of
+ * the list, and a dump of it read back without it (found by
+ * fuzz_config).
+ */
+static void
+test_comment_on_continuation_line(void **state)
+{
+	struct config c;
+	char err[1024];
+
+	(void)state;
+	write_file("[relay]\nallow_clients = 192.0.2.0/24 ; the kits\n"
+	    "    198.51.100.0/24\t; the office\n"
+	    "    203.0.113.0/24;not a comment\n");
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, path, err, sizeof(err)), 0);
+	assert_string_equal(c.allow_clients,
+	    "192.0.2.0/24 198.51.100.0/24 203.0.113.0/24;not a comment");
+	done();
+}
+
+static char *
+dump_of(const char *sect, const char *key, const char *value)
+{
+	struct config c;
+	char err[256], *buf = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	config_defaults(&c);
+	assert_int_equal(config_set(&c, sect, key, value, err, sizeof(err)),
+	    0);
+	fp = open_memstream(&buf, &len);
+	config_dump(&c, fp);
+	fclose(fp);
+	return buf;
+}
+
+/*
+ * Every way libpq takes a password stays out of a dump: spaces around
+ * the =, a quoted value, the keyword twice, a URI's user info and its
+ * query. What is masked is the password, not the rest.
+ */
+static void
+test_dump_hides_every_conninfo_password(void **state)
+{
+	static const struct {
+		const char *conninfo, *dumped;
+	} cases[] = {
+		{ "host=db password = s3cret dbname=solar",
+		  "host=db password=(hidden) dbname=solar" },
+		{ "password='s3 cret \\' x' host=db",
+		  "password=(hidden) host=db" },
+		{ "password=s3cret1 host=db password=s3cret",
+		  "password=(hidden) host=db password=(hidden)" },
+		{ "host=db PASSWORD=s3cret", NULL },
+		{ "postgresql://solar:s3cret@db:5432/solar?sslmode=require",
+		  "postgresql://solar:(hidden)@db:5432/solar?sslmode=require" },
+		{ "postgres://db/solar?user=u&password=s3cret&sslmode=require",
+		  "postgres://db/solar?user=u&password=(hidden)&sslmode=require" },
+		{ "host=db password='s3cret", NULL },
+		{ "host=db password='x'@s3cret dbname=solar",
+		  "host=db password=(hidden) (hidden)" },
+		{ "host='db's3cret", "host='db' (hidden)" },
+	};
+	char want[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *buf = dump_of("postgresql", "conninfo",
+		    cases[i].conninfo);
+
+		if (strstr(buf, "s3cret") != NULL)
+			fail_msg("case %zu: a password in the dump:\n%s", i,
+			    buf);
+		if (cases[i].dumped != NULL) {
+			snprintf(want, sizeof(want), "conninfo = %s\n",
+			    cases[i].dumped);
+			if (strstr(buf, want) == NULL)
+				fail_msg("case %zu: no \"%s\" in\n%s", i,
+				    want, buf);
+		}
+		free(buf);
+	}
+}
+
+/*
+ * Only a conninfo holds a password to mask: a PVOutput serial that
+ * happens to contain "password=" is dumped as it is, so the dump still
+ * loads (found by fuzz_config).
+ */
+static void
+test_dump_masks_only_conninfo(void **state)
+{
+	char *buf;
+
+	(void)state;
+	buf = dump_of("pvoutput", "systems", "NLDN3020password=12345");
+	assert_non_null(strstr(buf, "systems = NLDN3020password=12345\n"));
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -322,7 +426,10 @@ main(void)
 		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_build_with_overrides),
 		cmocka_unit_test(test_dump_hides_conninfo_password),
+		cmocka_unit_test(test_dump_hides_every_conninfo_password),
+		cmocka_unit_test(test_dump_masks_only_conninfo),
 		cmocka_unit_test(test_long_conninfo),
+		cmocka_unit_test(test_comment_on_continuation_line),
 	};
 
 	/* As the programs do: the outputs' sections, before any load. */

@@ -330,9 +330,15 @@ number(const char *name, struct span s, int decimals, int64_t *out,
 
 	if (!parse_fixed(s, decimals, out, &no_value)) {
 		struct span t = trim(s);
+		char shown[FIELD_MAX + 1];
+		size_t k;
 
-		snprintf(why, n, "%s '%.*s' is not a number", name,
-		    (int)(t.n > FIELD_MAX ? FIELD_MAX : t.n), t.p);
+		/* The reason reaches the log: the page's bytes, printable. */
+		for (k = 0; k < t.n && k < FIELD_MAX; k++)
+			shown[k] = (unsigned char)t.p[k] < 0x20 ||
+			    (unsigned char)t.p[k] >= 0x7f ? '?' : t.p[k];
+		shown[k] = '\0';
+		snprintf(why, n, "%s '%s' is not a number", name, shown);
 		return OMNIK_ERR_IMPLAUSIBLE;
 	}
 	if (no_value) {

@@ -228,6 +228,54 @@ test_garbage(void **state)
 	}
 }
 
+/*
+ * A reason goes to the log and the journal's rejects: a hostile page's
+ * control bytes (a line break that forges a log line, an escape sequence
+ * for the terminal) never reach it as they came.
+ */
+static void
+test_why_printable(void **state)
+{
+	static const struct {
+		enum omnik_page kind;
+		const char *page;
+		size_t len;
+	} bad[] = {
+#define CASE(k, s) { k, s, sizeof(s) - 1 }
+		CASE(OMNIK_PAGE_JS, "webData=\"NLDN1020154F2031,a,b,m,2000,"
+		    "1\nomnik-poll: kit 1 answers again,429,87556,,\";"),
+		CASE(OMNIK_PAGE_JS, "webData=\"NLDN1020154F2031,a,b,m,2000,"
+		    "\x1b[2J\x1b]0;x\x07,429,87556,,\";"),
+		CASE(OMNIK_PAGE_JS, "webData=\"NLDN1020154F2031,a,b,m,2000,"
+		    "1\0002\x7f\xff,429,87556,,\";"),
+		CASE(OMNIK_PAGE_JSON, "{\"i_sn\":\"NLBN50201894N038\","
+		    "\"i_pow_n\":\"1\r\nerror: forged\",\"i_eall\":\"1\"}"),
+		CASE(OMNIK_PAGE_JSON, "{\"i_sn\":\"NLBN50201894N038\","
+		    "\"i_pow_n\":1\x1b[31m,\"i_eall\":\"1\"}"),
+#undef CASE
+	};
+	struct omnik_status st;
+	char why[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *copy = malloc(bad[i].len);
+		enum omnik_err e;
+
+		assert_non_null(copy);
+		memcpy(copy, bad[i].page, bad[i].len);
+		e = omnik_status_parse(bad[i].kind, copy, bad[i].len, &st, why,
+		    sizeof(why));
+		free(copy);
+		assert_int_equal(e, OMNIK_ERR_IMPLAUSIBLE);
+		assert_non_null(strstr(why, "not a number"));
+		for (const char *c = why; *c; c++)
+			if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+				fail_msg("case %zu: byte 0x%02x in '%s'", i,
+				    (unsigned char)*c, why);
+	}
+}
+
 /* Every prefix of a good page: never a read past it, never a reading
  * with a value the page did not hold in full. */
 static void
@@ -290,6 +338,7 @@ main(void)
 		cmocka_unit_test(test_html),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_why_printable),
 		cmocka_unit_test(test_cut_pages),
 		cmocka_unit_test(test_variant_label_round_trip),
 	};

@@ -199,6 +199,13 @@ json_value(const char *body, size_t n, const char *key, bool *is_string,
 		*v = q;
 		while (q < end && *q >= '0' && *q <= '9')
 			q++;
+		/*
+		 * Only a whole number: the digits of 1e9, 12.5 or 290abc are
+		 * another number, and so are those the page's end cut.
+		 */
+		if (q >= end || (*q != ',' && *q != '}' && *q != ']' &&
+		    *q != ' ' && *q != '\t' && *q != '\r' && *q != '\n'))
+			q = *v;
 		*vl = (size_t)(q - *v);
 		return true;
 	}

@@ -248,6 +248,25 @@ test_page_json_hostile(void **state)
 	probe_page_parse(PROBE_PAGE_JSON, PAGE("{\"x\":\"i_pow_n\",\"y\":5}"),
 	    &in);
 	assert_false(in.understood);
+	/* A number's digits are not the number when more follows them:
+	 * 1e9 W is not 1 W, 12.5 not 12, a port 1000.5 not 1000. */
+	probe_page_parse(PROBE_PAGE_JSON, PAGE("{\"i_pow_n\":1e9}"), &in);
+	assert_true(in.understood);
+	assert_false(in.has_power);
+	probe_page_parse(PROBE_PAGE_JSON, PAGE("{\"i_pow_n\":12.5}"), &in);
+	assert_false(in.has_power);
+	probe_page_parse(PROBE_PAGE_JSON, PAGE("{\"i_pow_n\":290abc}"), &in);
+	assert_false(in.has_power);
+	probe_page_parse(PROBE_PAGE_JSON, PAGE("{\"l_a_ip\":\"203.0.113.69\","
+	    "\"l_a_port\":1000.5}"), &in);
+	assert_false(in.push[0].shown);
+	/* Blanks, ',' or '}' after the digits end a number. */
+	probe_page_parse(PROBE_PAGE_JSON, PAGE("{\"i_pow_n\":290 }"), &in);
+	assert_true(in.has_power);
+	assert_int_equal(in.power, 290);
+	/* The page's end may have cut it: 290 of 2900. */
+	probe_page_parse(PROBE_PAGE_JSON, PAGE("{\"i_pow_n\":290"), &in);
+	assert_false(in.has_power);
 	probe_page_parse(PROBE_PAGE_JSON, PAGE("{\"i_pow_n\":\"\"}"), &in);
 	assert_true(in.understood);
 	assert_false(in.has_power);

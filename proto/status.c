@@ -397,7 +397,13 @@ omnik_status_parse(enum omnik_page kind, const char *body, size_t len,
 	    &r->value[OMNIK_ETOTAL], why, n)) != OMNIK_OK ||
 	    (e = number("kit serial", f.kit, 0, &kit, why, n)) != OMNIK_OK)
 		return e;
-	if (kit != OMNIK_ABSENT && kit <= 0xFFFFFFFF)
+	/* A serial no kit has would slip past the caller's kit check. */
+	if (kit != OMNIK_ABSENT && kit > 0xFFFFFFFF) {
+		snprintf(why, n, "kit serial %lld is not a kit's",
+		    (long long)kit);
+		return OMNIK_ERR_IMPLAUSIBLE;
+	}
+	if (kit != OMNIK_ABSENT)
 		r->kit_sn = (uint32_t)kit;
 	if (r->value[OMNIK_PAC1] == OMNIK_ABSENT &&
 	    r->value[OMNIK_ETODAY] == OMNIK_ABSENT &&

@@ -186,6 +186,13 @@ test_garbage(void **state)
 		  "429,4294967295,,\";", "4294967295" },
 		{ OMNIK_PAGE_JSON, "{\"i_sn\":\"NLBN50201894N038\","
 		  "\"i_pow_n\":4294967295,\"i_eall\":\"1\"}", "4294967295" },
+		/* A kit serial no kit has: not a page to attribute to ours. */
+		{ OMNIK_PAGE_JSON, "{\"g_sn\":4294967296,\"i_sn\":"
+		  "\"NLBN50201894N038\",\"i_pow_n\":290,\"i_eall\":\"1\"}",
+		  "kit serial" },
+		{ OMNIK_PAGE_JSON, "{\"g_sn\":100000000000000,\"i_sn\":"
+		  "\"NLBN50201894N038\",\"i_pow_n\":290,\"i_eall\":\"1\"}",
+		  "kit serial" },
 		/* Nothing to read. */
 		{ OMNIK_PAGE_JS, "webData=\"NLDN1020154F2031,a,b,m,2000,,,,,\";",
 		  "no value" },

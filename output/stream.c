@@ -289,6 +289,15 @@ handle_frame(struct stream *s, const struct framer_frame *fr,
 	}
 	switch (m.kind) {
 	case OMNIK_MSG_DATA:
+		if (s->kit_sn != 0 && m.kit_sn != s->kit_sn) {
+			char why[80];
+
+			snprintf(why, sizeof(why), "kit %lu's reading, not kit "
+			    "%lu's", (unsigned long)m.kit_sn,
+			    (unsigned long)s->kit_sn);
+			reject(s, why, fr, when);
+			break;
+		}
 		deliver(s, &m.reading, fr, when);
 		break;
 	case OMNIK_MSG_TEXT:
@@ -327,6 +336,12 @@ drain(struct stream *s, const struct timeval *when)
 		else
 			reject(s, framer_strstatus(st), &fr, when);
 	}
+}
+
+void
+stream_expect_kit(struct stream *s, uint32_t kit_sn)
+{
+	s->kit_sn = kit_sn;
 }
 
 void

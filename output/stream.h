@@ -62,6 +62,7 @@ struct stream {
 	struct stream_stats st;
 	struct stream_limit lim;
 	bool said_logger;	/* logger info is logged once per stream */
+	uint32_t kit_sn;	/* 0, or the one kit whose readings count */
 	/*
 	 * Optional: where the stream's readings go instead of straight to
 	 * outputs_reading, once the rate, plausibility and per-inverter
@@ -76,6 +77,12 @@ void stream_init(struct stream *s, struct outputs *out, enum stream_dir dir,
     const char *source);
 /* Limit readings to a burst and then per_minute (both > 0). */
 void stream_set_limit(struct stream *s, unsigned burst, unsigned per_minute);
+/*
+ * Only kit_sn's data frames give readings (a poll's answer: what answers
+ * on a kit's address for another kit is not that kit's); others are
+ * rejected, kept raw like any rejected frame.
+ */
+void stream_expect_kit(struct stream *s, uint32_t kit_sn);
 /* The next bytes of the stream, received at `when`. */
 void stream_feed(struct stream *s, const uint8_t *data, size_t len,
     const struct timeval *when);

@@ -276,6 +276,8 @@ poll_tcp_start(struct poll_kit *k)
 	stream_init(&k->st, k->pl->out, STREAM_FROM_KIT, src);
 	/* A kit answers one frame per inverter: more is not a kit's. */
 	stream_set_limit(&k->st, TCP_READINGS_MAX, TCP_READINGS_MAX);
+	/* An answer for another kit is not this kit's (as a page's is not). */
+	stream_expect_kit(&k->st, k->addr.serial);
 	k->st_open = true;
 	if ((k->deadline = evtimer_new(k->pl->base, on_deadline, k)) ==
 	    NULL) {

@@ -40,10 +40,16 @@ struct kit_report {
 	bool pages_probed[PROBE_NPAGES];
 };
 
+/* A network the queries go to: its broadcast address and netmask. */
+struct bcast {
+	struct in_addr addr, mask;
+};
+
 struct collect {
 	struct kit_report *kits;	/* DISCOVER_MAX_KITS of them */
 	size_t nkits;
-	unsigned replies, malformed, spoofed, contradicting, over_cap;
+	unsigned replies, malformed, spoofed, contradicting, over_cap,
+	    outside;
 };
 
 static void
@@ -140,11 +146,11 @@ opts_parse(int argc, char **argv, struct opts *o)
 }
 
 /*
- * The broadcast address of every IPv4 interface that has one (or of
- * IFACE only). Returns how many, or -1 with a message on stderr.
+ * The broadcast address and netmask of every IPv4 interface that has one
+ * (or of IFACE only). Returns how many, or -1 with a message on stderr.
  */
 static int
-bcast_list(const char *iface, struct in_addr *out, int max)
+bcast_list(const char *iface, struct bcast *out, int max)
 {
 	struct ifaddrs *ifa, *i;
 	bool seen = false;
@@ -156,7 +162,7 @@ bcast_list(const char *iface, struct in_addr *out, int max)
 		return -1;
 	}
 	for (i = ifa; i != NULL && n < max; i = i->ifa_next) {
-		struct in_addr b;
+		struct in_addr b, m = { 0 };
 		int k;
 
 		if (iface != NULL && strcmp(i->ifa_name, iface) != 0)
@@ -169,11 +175,19 @@ bcast_list(const char *iface, struct in_addr *out, int max)
 		    i->ifa_broadaddr == NULL)
 			continue;
 		b = ((struct sockaddr_in *)(void *)i->ifa_broadaddr)->sin_addr;
+		if (i->ifa_netmask != NULL &&
+		    i->ifa_netmask->sa_family == AF_INET)
+			m = ((struct sockaddr_in *)(void *)
+			    i->ifa_netmask)->sin_addr;
 		for (k = 0; k < n; k++)
-			if (out[k].s_addr == b.s_addr)
+			if (out[k].addr.s_addr == b.s_addr &&
+			    out[k].mask.s_addr == m.s_addr)
 				break;
-		if (k == n)
-			out[n++] = b;
+		if (k == n) {
+			out[n].addr = b;
+			out[n].mask = m;
+			n++;
+		}
 	}
 	freeifaddrs(ifa);
 	if (n == 0) {
@@ -191,7 +205,7 @@ bcast_list(const char *iface, struct in_addr *out, int max)
 }
 
 static void
-queries_send(int fd, const struct in_addr *bc, int nbc)
+queries_send(int fd, const struct bcast *bc, int nbc)
 {
 	for (int b = 0; b < nbc; b++) {
 		struct sockaddr_in to;
@@ -199,28 +213,50 @@ queries_send(int fd, const struct in_addr *bc, int nbc)
 		memset(&to, 0, sizeof(to));
 		to.sin_family = AF_INET;
 		to.sin_port = htons(DISCOVER_PORT);
-		to.sin_addr = bc[b];
+		to.sin_addr = bc[b].addr;
 		for (size_t q = 0; q < 2; q++)
 			if (sendto(fd, discover_queries[q],
 			    strlen(discover_queries[q]), 0,
 			    (struct sockaddr *)&to, sizeof(to)) < 0) {
 				char a[INET_ADDRSTRLEN];
 
-				inet_ntop(AF_INET, &bc[b], a, sizeof(a));
+				inet_ntop(AF_INET, &bc[b].addr, a, sizeof(a));
 				fprintf(stderr, "omnik-poll: cannot send to "
 				    "%s: %s\n", a, strerror(errno));
 			}
 	}
 }
 
+/*
+ * Whether src is a host of a network the queries went to: anything else
+ * (a neighbour's address of its choice, a spoofed source, the broadcast
+ * address itself) was not asked, and a probe of it could leave the LAN.
+ */
+static bool
+src_asked(struct in_addr src, const struct bcast *bc, int nbc)
+{
+	for (int b = 0; b < nbc; b++) {
+		uint32_t m = bc[b].mask.s_addr;
+
+		if (m != 0 && (src.s_addr & m) == (bc[b].addr.s_addr & m) &&
+		    src.s_addr != bc[b].addr.s_addr)
+			return true;
+	}
+	return false;
+}
+
 static void
 reply_take(struct collect *c, const char *buf, size_t len,
-    struct in_addr src)
+    struct in_addr src, const struct bcast *bc, int nbc)
 {
 	struct discover_kit k;
 	size_t i;
 
 	c->replies++;
+	if (!src_asked(src, bc, nbc)) {
+		c->outside++;
+		return;
+	}
 	switch (discover_parse_reply(buf, len, src, &k)) {
 	case DISCOVER_REPLY_MALFORMED:
 		c->malformed++;
@@ -255,7 +291,7 @@ reply_take(struct collect *c, const char *buf, size_t len,
 static int
 collect_replies(const struct opts *o, struct collect *c)
 {
-	struct in_addr bc[MAX_BCAST];
+	struct bcast bc[MAX_BCAST];
 	long long start, deadline;
 	bool resent = false;
 	int nbc, fd, on = 1;
@@ -298,7 +334,7 @@ collect_replies(const struct opts *o, struct collect *c)
 		if (n < 0 || fl < sizeof(from) || from.sin_family != AF_INET)
 			continue;
 		/* MSG_TRUNC: n is the datagram's length, longer is bad. */
-		reply_take(c, buf, (size_t)n, from.sin_addr);
+		reply_take(c, buf, (size_t)n, from.sin_addr, bc, nbc);
 	}
 	close(fd);
 	return 0;
@@ -568,11 +604,13 @@ discover_main(int argc, char **argv)
 	}
 	fprintf(stderr, "omnik-poll: %zu kit%s answered within %d s",
 	    c.nkits, c.nkits == 1 ? "" : "s", o.wait);
-	if (c.malformed + c.spoofed + c.contradicting + c.over_cap > 0)
+	if (c.malformed + c.spoofed + c.contradicting + c.over_cap +
+	    c.outside > 0)
 		fprintf(stderr, "; replies ignored: %u malformed, %u naming "
 		    "another address than their sender, %u contradicting an "
-		    "earlier one, %u past the %d kits listed", c.malformed,
-		    c.spoofed, c.contradicting, c.over_cap, DISCOVER_MAX_KITS);
+		    "earlier one, %u past the %d kits listed, %u from outside "
+		    "the networks asked", c.malformed, c.spoofed,
+		    c.contradicting, c.over_cap, DISCOVER_MAX_KITS, c.outside);
 	fputc('\n', stderr);
 	if (c.nkits == 0) {
 		free(c.kits);

@@ -211,12 +211,21 @@ json_value(const char *body, size_t len, const char *key, struct span *v,
 			}
 			v->p = q + 1;
 			v->n = (size_t)(close - q - 1);
-			return true;
+			q = close + 1;
+		} else {
+			v->p = q;
+			while (q < end && *q != ',' && *q != '}' &&
+			    !is_blank(*q))
+				q++;
+			v->n = (size_t)(q - v->p);
 		}
-		v->p = q;
-		while (q < end && *q != ',' && *q != '}' && !is_blank(*q))
+		/* The value ends where the member does: "2 90" is not 2. */
+		while (q < end && is_blank(*q))
 			q++;
-		v->n = (size_t)(q - v->p);
+		if (q < end && *q != ',' && *q != '}') {
+			*bad = true;
+			return false;
+		}
 		return true;
 	}
 	return false;

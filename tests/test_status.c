@@ -193,6 +193,11 @@ test_garbage(void **state)
 		{ OMNIK_PAGE_JSON, "{\"g_sn\":100000000000000,\"i_sn\":"
 		  "\"NLBN50201894N038\",\"i_pow_n\":290,\"i_eall\":\"1\"}",
 		  "kit serial" },
+		/* What follows a value belongs to it: "2 90" is not 2 W. */
+		{ OMNIK_PAGE_JSON, "{\"i_sn\":\"NLBN50201894N038\","
+		  "\"i_pow_n\":2 90,\"i_eall\":\"1\"}", "plain value" },
+		{ OMNIK_PAGE_JSON, "{\"i_sn\":\"NLBN50201894N038\","
+		  "\"i_pow_n\":\"2\"90,\"i_eall\":\"1\"}", "plain value" },
 		/* Nothing to read. */
 		{ OMNIK_PAGE_JS, "webData=\"NLDN1020154F2031,a,b,m,2000,,,,,\";",
 		  "no value" },

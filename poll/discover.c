@@ -365,11 +365,19 @@ kit_probe(struct kit_report *r)
 	}
 }
 
+/* Its data came for another kit: omnik-poll takes none of it (tcp.c). */
+static bool
+kit_answers_as_other(const struct kit_report *r)
+{
+	return r->poll.status == PROBE_POLL_DATA &&
+	    r->poll.reply_sn != r->kit.serial;
+}
+
 static bool
 kit_tcp_works(const struct kit_report *r)
 {
-	return r->poll.status == PROBE_POLL_DATA ||
-	    r->poll.status == PROBE_POLL_NODATA;
+	return (r->poll.status == PROBE_POLL_DATA ||
+	    r->poll.status == PROBE_POLL_NODATA) && !kit_answers_as_other(r);
 }
 
 /* The first page that was understood, or -1. */
@@ -553,7 +561,11 @@ print_config(const struct collect *c)
 		const char *m = kit_method(r);
 
 		inet_ntop(AF_INET, &r->kit.addr, a, sizeof(a));
-		if (m == NULL)
+		if (m == NULL && kit_answers_as_other(r))
+			printf("# %s/%u: its poll answer is kit %u's: not "
+			    "listed\n", a, (unsigned)r->kit.serial,
+			    (unsigned)r->poll.reply_sn);
+		else if (m == NULL)
 			printf("# %s/%u answers neither a poll nor a status "
 			    "page: not listed (read its pushes)\n", a,
 			    (unsigned)r->kit.serial);

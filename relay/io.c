@@ -439,16 +439,31 @@ relay_io_set_max_read(struct relay_io *io, size_t n)
 	io->max_read = n > 0 ? n : 1;
 }
 
+/*
+ * Every connection has the same few timeouts (idle, connect): as one of
+ * libevent's common timeouts, a timer is re-armed or deleted in a queue
+ * of its duration, not sifted through a heap of every open connection's
+ * timers. A duration that cannot be one (more than libevent's 256) stays
+ * as it is.
+ */
+static const struct timeval *
+common_timeout(struct event_base *base, const struct timeval *tv)
+{
+	const struct timeval *c = event_base_init_common_timeout(base, tv);
+
+	return c != NULL ? c : tv;
+}
+
 void
 relay_io_set_timeouts(struct relay_io *io, const struct timeval *rd,
     const struct timeval *wr)
 {
 	io->rd_to = rd != NULL;
 	if (rd != NULL)
-		io->rd_tv = *rd;
+		io->rd_tv = *common_timeout(io->base, rd);
 	io->wr_to = wr != NULL;
 	if (wr != NULL)
-		io->wr_tv = *wr;
+		io->wr_tv = *common_timeout(io->base, wr);
 	io_arm_read(io);
 	io_arm_write(io);
 }

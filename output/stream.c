@@ -135,6 +135,8 @@ reject(struct stream *s, const char *reason, const struct framer_frame *fr,
 
 	uint64_t n;
 
+	if (s->defer_sync)
+		s->defer_sync(s->defer_arg);
 	/* Frames over an inverter's rate have a cap of their own. */
 	s->st.rejects++;
 	n = s->st.rejects - s->st.rate_limited;

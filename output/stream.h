@@ -70,6 +70,12 @@ struct stream {
 	 * over). rec and what it points to last only for the call.
 	 */
 	void (*defer)(void *arg, const struct record *rec);
+	/*
+	 * Optional, with defer: a rejected frame is not held, but before it
+	 * is logged and kept, what defer holds of this stream goes out, so
+	 * the log and the journal keep the order the frames came in.
+	 */
+	void (*defer_sync)(void *arg);
 	void *defer_arg;
 };
 

@@ -409,6 +409,7 @@ relay_accept(struct evconnlistener *lis, evutil_socket_t fd,
 	stream_set_limit(&s->from_kit, r->set.reading_burst,
 	    r->set.reading_rate);
 	s->from_kit.defer = relay_defer_reading;
+	s->from_kit.defer_sync = relay_defer_sync;
 	s->from_kit.defer_arg = s;
 	s->kit.io = relay_io_new(r->base, fd);
 	if (s->kit.io == NULL) {

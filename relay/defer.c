@@ -78,6 +78,15 @@ relay_defer_release(struct relay *r, const struct relay_session *upto)
 		evtimer_del(r->dq_timer);
 }
 
+/* A reject of this session's: what it holds goes first. */
+void
+relay_defer_sync(void *arg)
+{
+	struct relay_session *s = arg;
+
+	relay_defer_release(s->r, s);
+}
+
 static void
 defer_timeout(evutil_socket_t fd, short what, void *arg)
 {

@@ -147,6 +147,8 @@ void relay_lookup_start(struct relay *);
 #define RELAY_DEFER_MAX 16	/* readings held; then the oldest goes */
 #define RELAY_DEFER_MS 100	/* the longest one waits */
 void relay_defer_reading(void *session, const struct record *rec);
+/* Before one of the session's rejects: its readings (and older) out. */
+void relay_defer_sync(void *session);
 /* Every reading that came up to upto's last one (NULL: all), in order. */
 void relay_defer_release(struct relay *, const struct relay_session *upto);
 void relay_defer_free(struct relay *);

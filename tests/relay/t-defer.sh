@@ -18,14 +18,15 @@ netns_up
 redirect_up
 data_dir "$T/data"
 CSV="$T/data/r.csv"
-start_portal - --quiet --reply 680f41f0 --reply-on-data
+start_portal - --quiet --reply-on-data \
+    --reply 680f41f0f485d523f485d523444154412053454e44204953204f4bfc16
 start_relay "$T/relay.log" --csv "$CSV" ||
 	{ not_ok "relay starts"; cat "$T/relay.log"; finish; exit; }
 
 # Pushes to send by hand, made against the portal itself (no relay in
 # between: the portal's namespace has no redirect).
 check "pushes to send by hand are made" \
-	in_portal "$KITSIM" -c 5 --first 1000 --save "$T/push" \
+	in_portal "$KITSIM" -c 6 --first 1000 --save "$T/push" \
 	    "$PORTAL_IP:$PORT"
 sn() { printf 'NLDN%06d000000' "$1"; }
 in_csv() { grep -q ",$(sn "$1")," "$CSV" 2>/dev/null; }
@@ -104,7 +105,20 @@ check "... the reading is in the file it had open at the SIGHUP" \
 check "... and not in the new one" eval '! grep -q ",$(sn 1004)," "$CSV"'
 cat "$CSV.1" >"$CSV.all"
 
-# 4. Told to stop while a reading waits for an open session.
+# 4. A good frame, then a corrupt one, in one session: the reading is
+# held, the reject is not, and yet the log says them in that order.
+perl -e 'local $/; my $f = <>; my $bad = $f; substr($bad, 40, 1) ^= "\x01";
+    print $f, $bad' "$T/push/push-1005.bin" >"$T/goodbad.bin"
+check "a push of a good and a corrupt frame is forwarded" \
+	in_kit "$KITSIM" --raw "$T/goodbad.bin" "$PORTAL_IP:$PORT"
+check "... both are logged" \
+	wait_for "grep -q '$(sn 1005) kit' $T/relay.log &&
+	    grep -q 'from kit: .* rejected' $T/relay.log" 3
+check "... the reading before the reject, as they came" \
+	[ "$(grep -n "$(sn 1005) kit" "$T/relay.log" | cut -d: -f1)" -lt \
+	    "$(grep -n 'from kit: .* rejected' "$T/relay.log" | cut -d: -f1)" ]
+
+# 5. Told to stop while a reading waits for an open session.
 hold "$T/push/push-1003.bin" 10 c
 stop_relay TERM
 check "stopped while a kit holds its connection: the relay exits 0" \
@@ -115,5 +129,5 @@ check "... and in the journal" \
 	[ "$(sqlite3 "$JOURNAL" "SELECT count(*) FROM readings WHERE \
 	    inverter_sn = '$(sn 1003)'")" = 1 ]
 grep -v '^dateTime,' "$CSV" >>"$CSV.all"
-check "every reading once in the CSVs" [ "$(csv_count "$CSV.all")" = 5 ]
+check "every reading once in the CSVs" [ "$(csv_count "$CSV.all")" = 6 ]
 finish

@@ -85,6 +85,15 @@ static struct dynlib evhttp_lib = DYNLIB("[http]", OMNIK_LIBEVENT_EXTRA_SONAME,
 /* Requests are a line and a few headers; nobody sends a body. */
 #define HEADERS_MAX 8192
 #define BODY_MAX 4096	/* a body is read only to answer 405 */
+/*
+ * What is read ahead of evhttp: while an answer waits for a client that
+ * does not read it, evhttp keeps the socket readable with no callback,
+ * and a client pipelining or just sending would grow the input without
+ * end; at this much the bufferevent stops reading (the kernel's window
+ * closes) until evhttp takes the next request. More than a request's
+ * headers, so that evhttp can always tell one too long.
+ */
+#define INPUT_MAX (HEADERS_MAX + BODY_MAX)
 /* How long a made page is shown before it is made again. */
 #define CACHE_US 1000000
 
@@ -339,6 +348,7 @@ on_new_conn(struct event_base *base, void *arg)
 		free(c);
 		return NULL;
 	}
+	bufferevent_setwatermark(c->bev, EV_READ, 0, INPUT_MAX);
 	c->h = h;
 	LIST_INSERT_HEAD(&h->pending, c, link);
 	h->nconns++;

@@ -1,0 +1,51 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# [http] on a LAN address against a hostile neighbour (the kit's side):
+# what a client can make the relay hold or spend, while the kits' pushes
+# go through.
+. "$(dirname "$0")/../relay/lib.sh"
+
+PFX="hhttp$$"
+NS_KIT="$PFX-kit"
+NS_R="$PFX-router"
+NS_P="$PFX-portal"
+TEST_LIMIT=180
+HP=18090
+HADDR="$R_KIT_IP:$HP"
+
+netns_up
+redirect_up
+start_portal "$T/portal" || { not_ok "portal starts"; finish; exit; }
+cat >"$T/relay.conf" <<EOC
+[http]
+listen = $HADDR
+allow_remote = yes
+timeout = 5
+max_connections = 16
+EOC
+start_relay "$T/relay.log" -c "$T/relay.conf" ||
+	{ not_ok "relay starts"; cat "$T/relay.log"; finish; exit; }
+in_kit "$KITSIM" -c 2 "$PORTAL_IP:$PORT" >/dev/null 2>&1
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$RELAY_PID/status"; }
+
+# ---- pipelined requests, answers never read: the relay takes in a
+# request's worth and stops reading (the kernel's buffers hold the rest),
+# however much the client sends.
+rss0=$(rss)
+out=$(in_kit timeout 30 python3 "$TOP/tests/http/pipeline.py" "$HADDR" \
+    5000 $((256 << 20)) 10)
+rss1=$(rss)
+sent=$(awk '{ print $2 }' <<<"$out")
+echo "# pipelined, unread: $out; relay RSS ${rss0} kB -> ${rss1} kB"
+check "a client that never reads its answers gets the relay to take in under 32 MB ($((${sent:-0} >> 20)) MB)" \
+	test "${sent:-0}" -gt 0 -a "${sent:-0}" -lt $((32 << 20))
+check "and the relay's memory grows under 64 MB ($(( (${rss1:-0} - ${rss0:-0}) >> 10 )) MB)" \
+	[ $(( ${rss1:-0} - ${rss0:-0} )) -lt $((64 << 10)) ]
+check "the relay still runs" kill -0 "$RELAY_PID"
+in_kit "$KITSIM" -c 5 --stats "$PORTAL_IP:$PORT" >"$T/kitsim.stats" 2>&1
+check "and forwards pushes" grep -q 'ok 5 failed 0' "$T/kitsim.stats"
+
+stop_relay TERM
+check "SIGTERM: the relay exits 0" [ "$RELAY_RC" -eq 0 ]
+check "no sanitizer report" sh -c "! grep -q 'Sanitizer' '$T/relay.log'"
+finish

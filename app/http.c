@@ -453,8 +453,7 @@ on_request(struct evhttp_request *req, void *arg)
 		evhttp_send_error(req, HTTP_NOTFOUND, NULL);
 		return;
 	}
-	if ((pc = page_get(h, (enum http_page)page)) == NULL ||
-	    (b = evbuffer_new()) == NULL) {
+	if ((pc = page_get(h, (enum http_page)page)) == NULL) {
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		return;
 	}
@@ -464,6 +463,23 @@ on_request(struct evhttp_request *req, void *arg)
 		evhttp_add_header(oh, "Content-Security-Policy", "default-src "
 		    "'none'; style-src 'unsafe-inline'; frame-ancestors "
 		    "'none'");
+	if (cmd == EVHTTP_REQ_HEAD) {
+		char len[24];
+
+		/*
+		 * evhttp 2.1 would send a HEAD the body it is given, which a
+		 * client on a kept-alive connection takes for the next answer;
+		 * it gets the length alone.
+		 */
+		snprintf(len, sizeof(len), "%zu", pc->len);
+		evhttp_add_header(oh, "Content-Length", len);
+		evhttp_send_reply(req, HTTP_OK, "OK", NULL);
+		return;
+	}
+	if ((b = evbuffer_new()) == NULL) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
 	evbuffer_add(b, pc->data, pc->len);
 	evhttp_send_reply(req, HTTP_OK, "OK", b);
 	evbuffer_free(b);

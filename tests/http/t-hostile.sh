@@ -45,6 +45,39 @@ check "the relay still runs" kill -0 "$RELAY_PID"
 in_kit "$KITSIM" -c 5 --stats "$PORTAL_IP:$PORT" >"$T/kitsim.stats" 2>&1
 check "and forwards pushes" grep -q 'ok 5 failed 0' "$T/kitsim.stats"
 
+# ---- HEAD then GET on one connection: HEAD's answer is headers only
+# (with the page's Content-Length), so the GET's is the next thing read.
+sleep 1.1	# past the page cache: HEAD makes the page the GET is sent
+out=$(in_kit timeout 10 python3 - "$HADDR" <<'EOP'
+import socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((host, int(port)))
+s.settimeout(3)
+s.sendall(b"HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+          b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+buf = b""
+try:
+    while len(buf) < 1 << 20:
+        d = s.recv(65536)
+        if not d:
+            break
+        buf += d
+except OSError:
+    pass
+head, _, rest = buf.partition(b"\r\n\r\n")
+cl = [l.split(b":", 1)[1].strip() for l in head.split(b"\r\n")
+      if l.lower().startswith(b"content-length:")]
+get_head, _, body = rest.partition(b"\r\n\r\n")
+print("head_cl=%s body=%d next=%r" % (cl[0].decode() if cl else "none",
+      len(body), rest.split(b"\r\n", 1)[0][:40].decode("latin-1")))
+EOP
+)
+echo "# HEAD, GET: $out"
+check "after HEAD's headers the GET's status line follows ($out)" \
+	grep -q "next='HTTP/1.1 200 OK'" <<<"$out"
+check "HEAD says the page's length" \
+	awk -v o="$out" 'BEGIN { split(o, f, /[ =]/); exit !(f[2] > 0 && f[2] == f[4]) }'
+
 stop_relay TERM
 check "SIGTERM: the relay exits 0" [ "$RELAY_RC" -eq 0 ]
 check "no sanitizer report" sh -c "! grep -q 'Sanitizer' '$T/relay.log'"

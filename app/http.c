@@ -94,6 +94,13 @@ static struct dynlib evhttp_lib = DYNLIB("[http]", OMNIK_LIBEVENT_EXTRA_SONAME,
  * headers, so that evhttp can always tell one too long.
  */
 #define INPUT_MAX (HEADERS_MAX + BODY_MAX)
+/*
+ * Each request rearms a connection's deadline, so a client asking again
+ * and again within the timeout would keep one of max_connections for as
+ * long as it likes, and the clients queued behind it never get in: after
+ * this many timeouts a connection's next answer closes it.
+ */
+#define CONN_LIFE_TIMEOUTS 6
 /* How long a made page is shown before it is made again. */
 #define CACHE_US 1000000
 
@@ -101,6 +108,7 @@ struct http_conn {
 	struct http *h;
 	struct bufferevent *bev;	/* evhttp's, made by on_new_conn */
 	struct event *deadline;
+	int64_t born_us;		/* monotonic, at the accept */
 	LIST_ENTRY(http_conn) link;
 };
 LIST_HEAD(http_conns, http_conn);
@@ -350,6 +358,7 @@ on_new_conn(struct event_base *base, void *arg)
 	}
 	bufferevent_setwatermark(c->bev, EV_READ, 0, INPUT_MAX);
 	c->h = h;
+	c->born_us = mono_us();
 	LIST_INSERT_HEAD(&h->pending, c, link);
 	h->nconns++;
 	set_paused(h);
@@ -442,6 +451,9 @@ on_request(struct evhttp_request *req, void *arg)
 	/* The next request on this connection gets its own time. */
 	if (c != NULL)
 		arm_deadline(c);
+	if (c != NULL && mono_us() - c->born_us >=
+	    (int64_t)h->conf.timeout * CONN_LIFE_TIMEOUTS * 1000000)
+		evhttp_add_header(oh, "Connection", "close");
 	evhttp_add_header(oh, "Cache-Control", "no-store");
 	evhttp_add_header(oh, "X-Content-Type-Options", "nosniff");
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {

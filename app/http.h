@@ -12,8 +12,9 @@
  * (8 KiB of headers, no body) and one response; at most max_connections
  * clients are served at once (the listener pauses meanwhile, the kernel
  * queues the rest); a client has `timeout` seconds to send a request and
- * take its answer, whatever it trickles, or it is cut; a page is made at
- * most once a second, however many ask for it.
+ * take its answer, whatever it trickles, or it is cut, and a connection
+ * kept alive is closed after six timeouts; a page is made at most once a
+ * second, however many ask for it.
  */
 #ifndef HTTP_H
 #define HTTP_H

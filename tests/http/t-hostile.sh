@@ -20,7 +20,7 @@ cat >"$T/relay.conf" <<EOC
 [http]
 listen = $HADDR
 allow_remote = yes
-timeout = 5
+timeout = 2
 max_connections = 16
 EOC
 start_relay "$T/relay.log" -c "$T/relay.conf" ||
@@ -77,6 +77,45 @@ check "after HEAD's headers the GET's status line follows ($out)" \
 	grep -q "next='HTTP/1.1 200 OK'" <<<"$out"
 check "HEAD says the page's length" \
 	awk -v o="$out" 'BEGIN { split(o, f, /[ =]/); exit !(f[2] > 0 && f[2] == f[4]) }'
+
+# ---- keep-alive for ever: a request every half second, each answered
+# well within the timeout, would hold a connection (one of
+# max_connections) as long as the client likes; it is closed after a
+# minute's worth of timeouts (6 x 2 s here).
+out=$(in_kit timeout 40 python3 - "$HADDR" <<'EOP'
+import socket, sys, time
+host, port = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((host, int(port)))
+s.settimeout(3)
+t0, n = time.time(), 0
+req = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+while n < 60 and time.time() - t0 < 35:
+    try:
+        s.sendall(req)
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            d = s.recv(65536)
+            if not d:
+                raise OSError("closed")
+            buf += d
+        head, _, body = buf.partition(b"\r\n\r\n")
+        cl = [int(l.split(b":", 1)[1]) for l in head.split(b"\r\n")
+              if l.lower().startswith(b"content-length:")][0]
+        while len(body) < cl:
+            d = s.recv(65536)
+            if not d:
+                raise OSError("closed")
+            body += d
+    except OSError:
+        break
+    n += 1
+    time.sleep(0.5)
+print("answered %d in %.1f s" % (n, time.time() - t0))
+EOP
+)
+secs=$(awk '{ print $4 }' <<<"$out")
+check "a connection kept busy is closed within 6 timeouts and one more ($out)" \
+	awk -v t="$secs" 'BEGIN { exit !(t != "" && t >= 10 && t < 15) }'
 
 stop_relay TERM
 check "SIGTERM: the relay exits 0" [ "$RELAY_RC" -eq 0 ]

@@ -42,6 +42,21 @@ check "a client that never reads its answers gets the relay to take in under 32 
 check "and the relay's memory grows under 64 MB ($(( (${rss1:-0} - ${rss0:-0}) >> 10 )) MB)" \
 	[ $(( ${rss1:-0} - ${rss0:-0} )) -lt $((64 << 10)) ]
 check "the relay still runs" kill -0 "$RELAY_PID"
+# The same, the client holding its end: the deadline still ends it
+# (the relay not reading it any more).
+socks() { ls -l "/proc/$RELAY_PID/fd" | grep -c socket; }
+s0=$(socks)
+in_kit timeout 30 python3 "$TOP/tests/http/pipeline.py" "$HADDR" \
+    5000 $((64 << 20)) 10 /metrics 6 >"$T/hold.out" &
+hold=$!
+_pids+=("$hold")
+wait_for "[ -s $T/hold.out ]" 15
+s1=$(socks)
+wait_for "[ \"\$(socks)\" -le $s0 ]" 5
+s2=$(socks)
+check "and once its deadline passes its socket is closed, the client still there ($s0 -> $s1 -> $s2 sockets)" \
+	test "$s1" -gt "$s0" -a "$s2" -le "$s0" -a -d "/proc/$hold"
+wait "$hold" 2>/dev/null
 in_kit "$KITSIM" -c 5 --stats "$PORTAL_IP:$PORT" >"$T/kitsim.stats" 2>&1
 check "and forwards pushes" grep -q 'ok 5 failed 0' "$T/kitsim.stats"
 

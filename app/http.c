@@ -113,10 +113,22 @@ struct http_conn {
 };
 LIST_HEAD(http_conns, http_conn);
 
-struct http_page_cache {
-	char *data;
+/*
+ * A made page, shared by reference with every answer that carries it
+ * (evbuffer_add_reference): a client that does not read holds a
+ * reference, not a copy, so max_connections slow clients of the biggest
+ * page (some 600 kB) cost one page, not one each. Freed with its last
+ * reference: the cache's, or the last answer's.
+ */
+struct http_page_data {
+	int refs;
 	size_t len;
-	int64_t made_us;	/* monotonic; 0: never */
+	char data[];
+};
+
+struct http_page_cache {
+	struct http_page_data *pg;	/* NULL: never made */
+	int64_t made_us;	/* monotonic */
 };
 
 struct http {
@@ -403,18 +415,34 @@ page_of(const char *path)
 	return -1;
 }
 
+static void
+page_unref(struct http_page_data *pg)
+{
+	if (pg != NULL && --pg->refs == 0)
+		free(pg);
+}
+
+/* An answer's evbuffer is done with its reference. */
+static void
+on_page_sent(const void *data, size_t len, void *arg)
+{
+	(void)data;
+	(void)len;
+	page_unref(arg);
+}
+
 /* The page as made within the last second, or made now. */
-static struct http_page_cache *
+static struct http_page_data *
 page_get(struct http *h, enum http_page page)
 {
 	struct http_page_cache *pc = &h->cache[page];
 	int64_t now = mono_us();
+	struct http_page_data *pg;
 	struct evbuffer *b;
 	size_t len;
-	char *data;
 
-	if (pc->made_us != 0 && now - pc->made_us < CACHE_US)
-		return pc;
+	if (pc->pg != NULL && now - pc->made_us < CACHE_US)
+		return pc->pg;
 	if ((b = evbuffer_new()) == NULL)
 		return NULL;
 	if (h->render(h->arg, page, b) != 0) {
@@ -422,17 +450,18 @@ page_get(struct http *h, enum http_page page)
 		return NULL;
 	}
 	len = evbuffer_get_length(b);
-	if ((data = malloc(len + 1)) == NULL) {
+	if ((pg = malloc(sizeof(*pg) + len + 1)) == NULL) {
 		evbuffer_free(b);
 		return NULL;
 	}
-	evbuffer_remove(b, data, len);
+	evbuffer_remove(b, pg->data, len);
 	evbuffer_free(b);
-	free(pc->data);
-	pc->data = data;
-	pc->len = len;
+	pg->refs = 1;
+	pg->len = len;
+	page_unref(pc->pg);
+	pc->pg = pg;
 	pc->made_us = now;
-	return pc;
+	return pg;
 }
 
 static void
@@ -444,7 +473,7 @@ on_request(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	struct http_conn *c = conn_of(h, req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-	struct http_page_cache *pc;
+	struct http_page_data *pg;
 	struct evbuffer *b;
 	int page;
 
@@ -465,7 +494,7 @@ on_request(struct evhttp_request *req, void *arg)
 		evhttp_send_error(req, HTTP_NOTFOUND, NULL);
 		return;
 	}
-	if ((pc = page_get(h, (enum http_page)page)) == NULL) {
+	if ((pg = page_get(h, (enum http_page)page)) == NULL) {
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		return;
 	}
@@ -483,7 +512,7 @@ on_request(struct evhttp_request *req, void *arg)
 		 * client on a kept-alive connection takes for the next answer;
 		 * it gets the length alone.
 		 */
-		snprintf(len, sizeof(len), "%zu", pc->len);
+		snprintf(len, sizeof(len), "%zu", pg->len);
 		evhttp_add_header(oh, "Content-Length", len);
 		evhttp_send_reply(req, HTTP_OK, "OK", NULL);
 		return;
@@ -492,7 +521,14 @@ on_request(struct evhttp_request *req, void *arg)
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		return;
 	}
-	evbuffer_add(b, pc->data, pc->len);
+	pg->refs++;
+	if (evbuffer_add_reference(b, pg->data, pg->len, on_page_sent,
+	    pg) != 0) {
+		pg->refs--;
+		evbuffer_free(b);
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
 	evhttp_send_reply(req, HTTP_OK, "OK", b);
 	evbuffer_free(b);
 }
@@ -575,6 +611,6 @@ http_free(struct http *h)
 		conn_free(c);
 	event_free(h->attach);
 	for (int i = 0; i < HTTP_NPAGES; i++)
-		free(h->cache[i].data);
+		page_unref(h->cache[i].pg);
 	free(h);
 }

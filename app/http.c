@@ -101,6 +101,13 @@ static struct dynlib evhttp_lib = DYNLIB("[http]", OMNIK_LIBEVENT_EXTRA_SONAME,
  * this many timeouts a connection's next answer closes it.
  */
 #define CONN_LIFE_TIMEOUTS 6
+/*
+ * A failed accept (EMFILE, ENFILE: out of descriptors) leaves the
+ * connection queued and the listening socket readable: evhttp's
+ * listener, with no error callback, tries again at once for ever, the
+ * loop spinning. It waits this long instead.
+ */
+#define ACCEPT_BACKOFF_SEC 1
 /* How long a made page is shown before it is made again. */
 #define CACHE_US 1000000
 
@@ -141,11 +148,20 @@ struct http {
 	struct http_conns conns;	/* evhttp tells us their end */
 	struct http_conns pending;	/* accepted, not yet attached */
 	struct event *attach;
+	struct event *backoff;		/* after a failed accept */
 	int nconns;			/* both */
-	bool paused;
+	bool paused;			/* full */
+	bool backing_off;
+	LIST_ENTRY(http) link;		/* servers */
 	struct http_page_cache cache[HTTP_NPAGES];
 	char url[CONFIG_STR + 16];
 };
+
+/*
+ * The open servers: a listener's error callback gets evhttp's argument,
+ * not ours, and finds its server by the listener.
+ */
+static LIST_HEAD(http_servers, http) servers = LIST_HEAD_INITIALIZER(servers);
 
 /* ------------------------------------------------------------------ */
 /* [http] */
@@ -288,11 +304,41 @@ set_paused(struct http *h)
 
 	if (h->lis == NULL)
 		return;		/* closing */
-	if (full && !h->paused)
+	if (full && !h->paused && !h->backing_off)
 		evconnlistener_disable(h->lis);
-	else if (!full && h->paused)
+	else if (!full && h->paused && !h->backing_off)
 		evconnlistener_enable(h->lis);
 	h->paused = full;
+}
+
+static void
+on_accept_error(struct evconnlistener *lis, void *arg)
+{
+	struct timeval tv = { ACCEPT_BACKOFF_SEC, 0 };
+	struct http *h;
+
+	(void)arg;	/* evhttp's */
+	LIST_FOREACH(h, &servers, link)
+		if (h->lis == lis)
+			break;
+	if (h == NULL || h->backing_off)
+		return;
+	if (!h->paused)
+		evconnlistener_disable(lis);
+	h->backing_off = true;
+	evtimer_add(h->backoff, &tv);
+}
+
+static void
+on_backoff_end(evutil_socket_t fd, short what, void *arg)
+{
+	struct http *h = arg;
+
+	(void)fd;
+	(void)what;
+	h->backing_off = false;
+	if (h->lis != NULL && !h->paused)
+		evconnlistener_enable(h->lis);
 }
 
 static void
@@ -561,8 +607,11 @@ http_open(struct event_base *base, const struct http_conf *conf,
 	h->arg = arg;
 	LIST_INIT(&h->conns);
 	LIST_INIT(&h->pending);
-	if ((h->attach = event_new(base, -1, 0, on_attach, h)) == NULL) {
+	if ((h->attach = event_new(base, -1, 0, on_attach, h)) == NULL ||
+	    (h->backoff = evtimer_new(base, on_backoff_end, h)) == NULL) {
 		snprintf(err, errlen, "http: out of memory");
+		if (h->attach != NULL)
+			event_free(h->attach);
 		evhttp_free(h->eh);
 		free(h);
 		return NULL;
@@ -585,6 +634,8 @@ http_open(struct event_base *base, const struct http_conf *conf,
 		return NULL;
 	}
 	h->lis = evhttp_bound_socket_get_listener(bound);
+	LIST_INSERT_HEAD(&servers, h, link);
+	evconnlistener_set_error_cb(h->lis, on_accept_error);
 	snprintf(h->url, sizeof(h->url), "http://%s/", conf->listen);
 	return h;
 }
@@ -603,6 +654,8 @@ http_free(struct http *h)
 	if (h == NULL)
 		return;
 	/* Its connections end here, each through on_conn_close. */
+	if (h->lis != NULL)
+		LIST_REMOVE(h, link);
 	h->lis = NULL;
 	evhttp_free(h->eh);
 	while ((c = LIST_FIRST(&h->conns)) != NULL)
@@ -610,6 +663,7 @@ http_free(struct http *h)
 	while ((c = LIST_FIRST(&h->pending)) != NULL)
 		conn_free(c);
 	event_free(h->attach);
+	event_free(h->backoff);
 	for (int i = 0; i < HTTP_NPAGES; i++)
 		page_unref(h->cache[i].pg);
 	free(h);

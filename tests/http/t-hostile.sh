@@ -3,13 +3,13 @@
 # [http] on a LAN address against a hostile neighbour (the kit's side):
 # what a client can make the relay hold or spend, while the kits' pushes
 # go through.
+TEST_LIMIT=120
 . "$(dirname "$0")/../relay/lib.sh"
 
 PFX="hhttp$$"
 NS_KIT="$PFX-kit"
 NS_R="$PFX-router"
 NS_P="$PFX-portal"
-TEST_LIMIT=180
 HP=18090
 HADDR="$R_KIT_IP:$HP"
 

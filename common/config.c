@@ -6,6 +6,7 @@
  * through ini_parse_stream() with our own line reader, which counts lines:
  * inih calls the handler for a line before it reads the next one.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ini.h>
@@ -433,13 +434,14 @@ cut_comment(const char *value, char *buf, size_t len)
 	const char *p = value;
 	size_t n;
 
+	/* As inih does: a ';' after any white space (isspace). */
 	while ((p = strchr(p, ';')) != NULL && p > value &&
-	    p[-1] != ' ' && p[-1] != '\t')
+	    !isspace((unsigned char)p[-1]))
 		p++;
 	if (p == NULL || p == value)
 		return value;
 	n = (size_t)(p - value);
-	while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+	while (n > 0 && isspace((unsigned char)value[n - 1]))
 		n--;
 	if (n >= len)
 		return value;	/* longer than a line: inih's limit saw to it */

@@ -324,11 +324,13 @@ test_comment_on_continuation_line(void **state)
 	(void)state;
 	write_file("[relay]\nallow_clients = 192.0.2.0/24 ; the kits\n"
 	    "    198.51.100.0/24\t; the office\n"
-	    "    203.0.113.0/24;not a comment\n");
+	    "    203.0.113.0/24;not a comment\n"
+	    "    192.0.2.1/32\r; after a CR too, as inih has it\n");
 	config_defaults(&c);
 	assert_int_equal(config_load(&c, path, err, sizeof(err)), 0);
 	assert_string_equal(c.allow_clients,
-	    "192.0.2.0/24 198.51.100.0/24 203.0.113.0/24;not a comment");
+	    "192.0.2.0/24 198.51.100.0/24 203.0.113.0/24;not a comment "
+	    "192.0.2.1/32");
 	done();
 }
 

@@ -256,11 +256,14 @@ parse_ipv6(const uint8_t *p, size_t caplen, struct tcpreasm_seg *seg)
 			    csum_add(0, p + 8, 32), checkable, seg);
 		case 43:	/* routing */
 			/*
-			 * Segments left: the checksum is over the final
-			 * destination, which we do not look for.
+			 * Segments left: the packet is on its way to another
+			 * hop, which the checksum covers; the destination
+			 * seen here forwards it and takes no segment from
+			 * it. Passed on unchecked it was a way to slip in a
+			 * payload with any checksum.
 			 */
 			if (off + 8 <= caplen && p[off + 3] != 0)
-				checkable = false;
+				return PACKET_NOT_TCP;
 			/* FALLTHROUGH */
 		case 0:		/* hop-by-hop */
 		case 60:	/* destination options */

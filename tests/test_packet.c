@@ -296,6 +296,43 @@ test_checksums(void **state)
 }
 
 /*
+ * A routing header with segments left: the packet is on its way to
+ * another hop, the TCP checksum covers an address the header holds, and
+ * the portal named in it does not take the segment (it forwards or drops
+ * the packet). Not a segment of the flow between the addresses seen: a
+ * forged payload with a wrong checksum must not pass as one.
+ */
+static void
+test_routing_header(void **state)
+{
+	uint8_t p[200];
+	struct tcpreasm_seg s;
+	size_t n;
+
+	(void)state;
+	n = ipv6(p, "forged", true);	/* the 8 bytes after 40: routing */
+	p[6] = 43;
+	p[40] = 6;
+	p[41] = 0;
+	p[42] = 4;			/* segment routing */
+	p[43] = 1;			/* segments left */
+	fill_ipv6(p, n, 48);
+	p[n - 1] ^= 0x01;		/* the checksum no longer fits */
+	assert_int_not_equal(packet_parse(PACKET_LINK_RAW, p, n, &s),
+	    PACKET_TCP);
+	assert_int_not_equal(packet_parse(PACKET_LINK_RAW, p, n, &s),
+	    PACKET_SNAPPED);
+	/* At its last hop (none left) it is checked as any other. */
+	p[43] = 0;
+	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n, &s),
+	    PACKET_BAD_CHECKSUM);
+	p[n - 1] ^= 0x01;
+	expect_tcp(packet_parse(PACKET_LINK_RAW, p, n, &s), &s, AF_INET6,
+	    "forged");
+	assert_int_equal(s.csum, PACKET_CSUM_GOOD);
+}
+
+/*
  * The sum against sum16's, the plain RFC 1071 one, over every payload
  * length up to 150 bytes (each tail of the wide sum, odd ones too), with
  * random bytes, all 0xff (a carry out of every addition) and all zero:
@@ -378,6 +415,7 @@ main(void)
 		cmocka_unit_test(test_not_tcp_and_fragments),
 		cmocka_unit_test(test_snapped),
 		cmocka_unit_test(test_checksums),
+		cmocka_unit_test(test_routing_header),
 		cmocka_unit_test(test_checksum_every_length),
 		cmocka_unit_test(test_every_truncation),
 	};

@@ -40,7 +40,7 @@ on_packet(struct nfq_q_handle *qh, struct nfgenmsg *msg, struct nfq_data *nfa,
 	struct nfqnl_msg_packet_hdr *ph;
 	unsigned char *data;
 	struct timeval tv;
-	int len;
+	int len, wire;
 	uint32_t id;
 
 	(void)msg;
@@ -48,7 +48,7 @@ on_packet(struct nfq_q_handle *qh, struct nfgenmsg *msg, struct nfq_data *nfa,
 	if (ph == NULL)
 		return 0;
 	id = ntohl(ph->packet_id);
-	len = nfq_get_payload(nfa, &data);
+	len = wire = nfq_get_payload(nfa, &data);
 	if (len > 0) {
 		if ((size_t)len > sizeof(q->copy))
 			len = (int)sizeof(q->copy);
@@ -68,7 +68,8 @@ on_packet(struct nfq_q_handle *qh, struct nfgenmsg *msg, struct nfq_data *nfa,
 		return 0;
 	if (nfq_get_timestamp(nfa, &tv) != 0)
 		gettimeofday(&tv, NULL);
-	sniff_packet(q->s, PACKET_LINK_RAW, q->copy, (size_t)len, &tv);
+	sniff_packet(q->s, PACKET_LINK_RAW, q->copy, (size_t)len, (size_t)wire,
+	    &tv);
 	return 0;
 }
 

@@ -190,8 +190,15 @@ parse_tcp(const uint8_t *p, size_t len, size_t caplen, uint32_t pseudo,
 	return checkable ? check_tcp(p, len, pseudo, seg) : PACKET_TCP;
 }
 
+/*
+ * `cut` is how many bytes of the packet the capture left out (snaplen):
+ * an IP length past them is a lie, which the receiver drops (Linux's
+ * ip_rcv, ip6_rcv); taken as a snapped packet it had its payload pass
+ * with no checksum looked at.
+ */
 static enum packet_result
-parse_ipv4(const uint8_t *p, size_t caplen, struct tcpreasm_seg *seg)
+parse_ipv4(const uint8_t *p, size_t caplen, size_t cut,
+    struct tcpreasm_seg *seg)
 {
 	size_t hl, tot;
 	bool checkable = true;
@@ -201,7 +208,8 @@ parse_ipv4(const uint8_t *p, size_t caplen, struct tcpreasm_seg *seg)
 		return PACKET_MALFORMED;
 	hl = (size_t)(p[0] & 0x0f) * 4;
 	tot = be16(p + 2);
-	if (hl < 20 || (tot < hl && tot != 0) || caplen < hl)
+	if (hl < 20 || (tot < hl && tot != 0) || caplen < hl ||
+	    tot > caplen + cut)
 		return PACKET_MALFORMED;
 	/* Linux always fills the header checksum; 0 is "not filled in". */
 	if (be16(p + 10) != 0 && csum_fold(csum_add(0, p, hl)) != 0xffff)
@@ -229,7 +237,8 @@ parse_ipv4(const uint8_t *p, size_t caplen, struct tcpreasm_seg *seg)
 }
 
 static enum packet_result
-parse_ipv6(const uint8_t *p, size_t caplen, struct tcpreasm_seg *seg)
+parse_ipv6(const uint8_t *p, size_t caplen, size_t cut,
+    struct tcpreasm_seg *seg)
 {
 	size_t off = 40, len;
 	uint8_t nh;
@@ -243,6 +252,8 @@ parse_ipv6(const uint8_t *p, size_t caplen, struct tcpreasm_seg *seg)
 		checkable = false;
 	}
 	len += 40;
+	if (len > caplen + cut)
+		return PACKET_MALFORMED;
 	nh = p[6];
 	for (int i = 0; i < 8; i++) {
 		switch (nh) {
@@ -282,15 +293,16 @@ parse_ipv6(const uint8_t *p, size_t caplen, struct tcpreasm_seg *seg)
 }
 
 static enum packet_result
-parse_ip(const uint8_t *p, size_t caplen, struct tcpreasm_seg *seg)
+parse_ip(const uint8_t *p, size_t caplen, size_t cut,
+    struct tcpreasm_seg *seg)
 {
 	if (caplen < 1)
 		return PACKET_MALFORMED;
 	switch (p[0] >> 4) {
 	case 4:
-		return parse_ipv4(p, caplen, seg);
+		return parse_ipv4(p, caplen, cut, seg);
 	case 6:
-		return parse_ipv6(p, caplen, seg);
+		return parse_ipv6(p, caplen, cut, seg);
 	default:
 		return PACKET_NOT_TCP;
 	}
@@ -298,15 +310,15 @@ parse_ip(const uint8_t *p, size_t caplen, struct tcpreasm_seg *seg)
 
 /* An ethertype at p[-2..-1]; VLAN tags in front of the payload skipped. */
 static enum packet_result
-parse_ethertype(uint16_t type, const uint8_t *p, size_t caplen,
+parse_ethertype(uint16_t type, const uint8_t *p, size_t caplen, size_t cut,
     struct tcpreasm_seg *seg)
 {
 	for (int i = 0; i <= PACKET_MAX_VLAN_TAGS; i++) {
 		switch (type) {
 		case ETHERTYPE_IPV4:
-			return parse_ipv4(p, caplen, seg);
+			return parse_ipv4(p, caplen, cut, seg);
 		case ETHERTYPE_IPV6:
-			return parse_ipv6(p, caplen, seg);
+			return parse_ipv6(p, caplen, cut, seg);
 		case ETHERTYPE_VLAN:
 		case ETHERTYPE_QINQ:
 		case ETHERTYPE_QINQ_OLD:
@@ -325,33 +337,36 @@ parse_ethertype(uint16_t type, const uint8_t *p, size_t caplen,
 
 enum packet_result
 packet_parse(enum packet_link link, const uint8_t *p, size_t caplen,
-    struct tcpreasm_seg *seg)
+    size_t len, struct tcpreasm_seg *seg)
 {
 	uint32_t fam;
+	size_t cut = len > caplen ? len - caplen : 0;
 
 	switch (link) {
 	case PACKET_LINK_ETHER:
 		if (caplen < 14)
 			return PACKET_MALFORMED;
-		return parse_ethertype(be16(p + 12), p + 14, caplen - 14, seg);
+		return parse_ethertype(be16(p + 12), p + 14, caplen - 14, cut,
+		    seg);
 	case PACKET_LINK_SLL:
 		if (caplen < 16)
 			return PACKET_MALFORMED;
-		return parse_ethertype(be16(p + 14), p + 16, caplen - 16, seg);
+		return parse_ethertype(be16(p + 14), p + 16, caplen - 16, cut,
+		    seg);
 	case PACKET_LINK_SLL2:
 		if (caplen < 20)
 			return PACKET_MALFORMED;
-		return parse_ethertype(be16(p), p + 20, caplen - 20, seg);
+		return parse_ethertype(be16(p), p + 20, caplen - 20, cut, seg);
 	case PACKET_LINK_RAW:
-		return parse_ip(p, caplen, seg);
+		return parse_ip(p, caplen, cut, seg);
 	case PACKET_LINK_NULL:
 		if (caplen < 4)
 			return PACKET_MALFORMED;
 		/* Host byte order of the capturing machine: try both. */
 		memcpy(&fam, p, 4);
 		if (fam == 2 || fam == 0x02000000)
-			return parse_ipv4(p + 4, caplen - 4, seg);
-		return parse_ip(p + 4, caplen - 4, seg);
+			return parse_ipv4(p + 4, caplen - 4, cut, seg);
+		return parse_ip(p + 4, caplen - 4, cut, seg);
 	case PACKET_LINK_UNKNOWN:
 		break;
 	}

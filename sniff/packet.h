@@ -9,11 +9,13 @@
  *
  * Pure code: every read is bounds-checked against the captured length;
  * the IP length, not the capture, says where the payload ends (Ethernet
- * pads short frames). Fragments are not reassembled (a kit's segments are
- * small) and are reported as such. IPv4 header and TCP checksums are
- * checked where the capture holds them whole: a packet the receiver would
- * drop is reported as PACKET_BAD_CHECKSUM, and seg->csum says whether the
- * TCP checksum was right or could not be checked (see packet.c).
+ * pads short frames), and an IP length past the packet's length on the
+ * wire is malformed (the receiver drops it), not snapped. Fragments are
+ * not reassembled (a kit's segments are small) and are reported as such.
+ * IPv4 header and TCP checksums are checked where the capture holds them
+ * whole: a packet the receiver would drop is reported as
+ * PACKET_BAD_CHECKSUM, and seg->csum says whether the TCP checksum was
+ * right or could not be checked (see packet.c).
  */
 #ifndef PACKET_H
 #define PACKET_H
@@ -55,7 +57,11 @@ enum packet_csum {
 /* Map a libpcap DLT_ value to a link type. */
 enum packet_link packet_link_from_dlt(int dlt);
 
+/*
+ * caplen bytes captured at p of a packet len bytes long on the wire
+ * (pcap's len; a len below caplen counts as caplen).
+ */
 enum packet_result packet_parse(enum packet_link link, const uint8_t *p,
-    size_t caplen, struct tcpreasm_seg *seg);
+    size_t caplen, size_t len, struct tcpreasm_seg *seg);
 
 #endif /* PACKET_H */

@@ -90,7 +90,7 @@ on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
 			return;
 		}
 	}
-	sniff_packet(ps->s, ps->link, bytes, h->caplen, &h->ts);
+	sniff_packet(ps->s, ps->link, bytes, h->caplen, h->len, &h->ts);
 }
 
 /*

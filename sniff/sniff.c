@@ -234,12 +234,12 @@ port_wanted(const struct sniff *s, const struct tcpreasm_seg *seg)
 
 void
 sniff_packet(struct sniff *s, enum packet_link link, const uint8_t *p,
-    size_t caplen, const struct timeval *when)
+    size_t caplen, size_t len, const struct timeval *when)
 {
 	struct tcpreasm_seg seg;
 
 	s->st.packets++;
-	switch (packet_parse(link, p, caplen, &seg)) {
+	switch (packet_parse(link, p, caplen, len, &seg)) {
 	case PACKET_SNAPPED:
 		s->st.snapped++;
 		/* FALLTHROUGH */

@@ -69,8 +69,9 @@ struct sniff {
 
 int sniff_init(struct sniff *s, const struct tcpreasm_config *cfg,
     struct outputs *out);
+/* caplen bytes captured of a packet len bytes long (packet_parse). */
 void sniff_packet(struct sniff *s, enum packet_link link, const uint8_t *p,
-    size_t caplen, const struct timeval *when);
+    size_t caplen, size_t len, const struct timeval *when);
 /* Idle flows end; call now and then when no packets come. */
 void sniff_tick(struct sniff *s, const struct timeval *now);
 /* End every flow (its readings are reported) and free everything. */

@@ -45,6 +45,8 @@
  *   forge-first     a forged copy of each data segment (other readings,
  *                   valid frames) just before it, with a wrong TCP checksum
  *   forge-first-ip  the same with a wrong IPv4 header checksum
+ *   forge-first-len the same with a wrong TCP checksum and an IP length
+ *                   64 bytes longer than the packet (as if snapped)
  *   spoof-fin       after the first data segment a FIN+ACK 89 bytes behind
  *                   it, then the portal's ACK of all, then the rest
  *   after-fin       once both FINs are through, every data segment again,
@@ -52,8 +54,8 @@
  *   after-rst       the portal resets after the data; the kit retransmits
  *                   it all, then closes
  */
-enum attack { A_NONE, A_FORGE, A_FORGE_IP, A_SPOOF_FIN, A_AFTER_FIN,
-    A_AFTER_RST };
+enum attack { A_NONE, A_FORGE, A_FORGE_IP, A_FORGE_LEN, A_SPOOF_FIN,
+    A_AFTER_FIN, A_AFTER_RST };
 
 enum seg_mode { SEG_FRAME, SEG_SPLIT, SEG_OFFSETS, SEG_WHOLE };
 enum link { L_ETHER, L_VLAN, L_QINQ, L_SLL, L_SLL2, L_RAW };
@@ -73,7 +75,8 @@ static struct {
 	enum attack attack;
 	int bad_frames;		/* rejected frames in front of each push */
 	int bad_ip;		/* the packet being written: 1 bad TCP, 2 bad
-				 * IPv4 header checksum */
+				 * IPv4 header checksum, 3 bad TCP and an IP
+				 * length past the packet's end */
 	int drop;		/* drop the Nth data segment of every flow */
 	int kits;		/* flows interleaved at once */
 	int noise;		/* percent of packets unrelated */
@@ -482,8 +485,10 @@ emit_ip(const struct timeval *tv, int v6, const uint8_t *src,
 	memset(ip, 0, iphl);
 	if (v6) {
 		ip[0] = 0x60;
-		ip[4] = (uint8_t)((iphl - 40 + l4len) >> 8);
-		ip[5] = (uint8_t)(iphl - 40 + l4len);
+		ip[4] = (uint8_t)((iphl - 40 + l4len +
+		    (O.bad_ip == 3 ? 64 : 0)) >> 8);
+		ip[5] = (uint8_t)(iphl - 40 + l4len +
+		    (O.bad_ip == 3 ? 64 : 0));
 		ip[6] = O.ext_hdrs ? 0 : proto;
 		ip[7] = 64;
 		memcpy(ip + 8, src, 16);
@@ -501,7 +506,7 @@ emit_ip(const struct timeval *tv, int v6, const uint8_t *src,
 			ip[51] = 12;
 		}
 	} else {
-		size_t tot = 20 + l4len;
+		size_t tot = 20 + l4len + (O.bad_ip == 3 ? 64 : 0);
 
 		ip[0] = 0x45;
 		ip[2] = (uint8_t)(tot >> 8);
@@ -533,7 +538,7 @@ emit_ip(const struct timeval *tv, int v6, const uint8_t *src,
 			s = (uint16_t)~csum_fold(s);
 		else
 			s = csum_fold(csum_add(s, l, l4len));
-		if (O.bad_csum || O.bad_ip == 1)
+		if (O.bad_csum || O.bad_ip == 1 || O.bad_ip == 3)
 			s ^= 0x5a5a;
 		l[co] = (uint8_t)(s >> 8);
 		l[co + 1] = (uint8_t)s;
@@ -790,7 +795,8 @@ build_flow(struct flow *f, int idx, const struct push *p, time_t t,
 	add(f, true, TH_ACK, k + 1, s + 1, NULL, 0);
 
 	n = cut(p, offset_split, from, to, MAX_SEGS);
-	if (O.attack == A_FORGE || O.attack == A_FORGE_IP) {
+	if (O.attack == A_FORGE || O.attack == A_FORGE_IP ||
+	    O.attack == A_FORGE_LEN) {
 		f->forged = malloc(p->len ? p->len : 1);
 		if (f->forged == NULL)
 			die("out of memory");
@@ -817,7 +823,8 @@ build_flow(struct flow *f, int idx, const struct push *p, time_t t,
 		if (f->forged) {
 			add(f, true, TH_ACK | TH_PSH, seq, s + 1,
 			    f->forged + from[i], to[i] - from[i]);
-			f->pk[f->npk - 1].bad = O.attack == A_FORGE ? 1 : 2;
+			f->pk[f->npk - 1].bad = O.attack == A_FORGE ? 1 :
+			    O.attack == A_FORGE_IP ? 2 : 3;
 		}
 		add(f, true, TH_ACK | TH_PSH, seq, s + 1, p->data + from[i],
 		    to[i] - from[i]);
@@ -897,8 +904,8 @@ usage(void)
 "  [--link ether|vlan|qinq|sll|sll2|raw] [--ext-headers] [--pcapng]\n"
 "  [--bad-checksums] [--fuzz-records] [--inject IFACE] [--pps N]\n"
 "  [--flow-base N]\n"
-"  [--offload] [--attack forge-first|forge-first-ip|spoof-fin|after-fin|\n"
-"  after-rst] [--bad-frames N]\n"
+"  [--offload] [--attack forge-first|forge-first-ip|forge-first-len|\n"
+"  spoof-fin|after-fin|after-rst] [--bad-frames N]\n"
 "  [--packets N] [--open-flows N] [--inverters N]\n");
 	exit(2);
 }
@@ -1001,6 +1008,8 @@ main(int argc, char **argv)
 				O.attack = A_FORGE;
 			else if (strcmp(optarg, "forge-first-ip") == 0)
 				O.attack = A_FORGE_IP;
+			else if (strcmp(optarg, "forge-first-len") == 0)
+				O.attack = A_FORGE_LEN;
 			else if (strcmp(optarg, "spoof-fin") == 0)
 				O.attack = A_SPOOF_FIN;
 			else if (strcmp(optarg, "after-fin") == 0)

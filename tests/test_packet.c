@@ -100,7 +100,7 @@ test_ethernet_padding(void **state)
 	n = 14 + ipv4(p + 14, "hi");
 	/* Ethernet pads to 60 bytes: the padding is not payload. */
 	assert_true(n < 60);
-	expect_tcp(packet_parse(PACKET_LINK_ETHER, p, 60, &s), &s, AF_INET,
+	expect_tcp(packet_parse(PACKET_LINK_ETHER, p, 60, 60, &s), &s, AF_INET,
 	    "hi");
 	assert_memory_equal(s.src, "\xc0\x00\x02\x0a", 4);
 }
@@ -118,7 +118,7 @@ test_vlan_and_qinq(void **state)
 	p[16] = 0x81; p[17] = 0x00;	/* 802.1Q inner */
 	p[20] = 0x86; p[21] = 0xdd;
 	n = 22 + ipv6(p + 22, "tagged", false);
-	expect_tcp(packet_parse(PACKET_LINK_ETHER, p, n, &s), &s, AF_INET6,
+	expect_tcp(packet_parse(PACKET_LINK_ETHER, p, n, n, &s), &s, AF_INET6,
 	    "tagged");
 }
 
@@ -133,18 +133,18 @@ test_cooked_and_raw(void **state)
 	memset(p, 0, sizeof(p));
 	p[14] = 0x08;			/* SLL v1: protocol at 14 */
 	n = 16 + ipv4(p + 16, "sll");
-	expect_tcp(packet_parse(PACKET_LINK_SLL, p, n, &s), &s, AF_INET,
+	expect_tcp(packet_parse(PACKET_LINK_SLL, p, n, n, &s), &s, AF_INET,
 	    "sll");
 	memset(p, 0, sizeof(p));
 	p[0] = 0x86; p[1] = 0xdd;	/* SLL v2: protocol at 0 */
 	n = 20 + ipv6(p + 20, "sll2", true);
-	expect_tcp(packet_parse(PACKET_LINK_SLL2, p, n, &s), &s, AF_INET6,
+	expect_tcp(packet_parse(PACKET_LINK_SLL2, p, n, n, &s), &s, AF_INET6,
 	    "sll2");
 	n = ipv4(p, "raw");
-	expect_tcp(packet_parse(PACKET_LINK_RAW, p, n, &s), &s, AF_INET,
+	expect_tcp(packet_parse(PACKET_LINK_RAW, p, n, n, &s), &s, AF_INET,
 	    "raw");
 	n = ipv6(p, "raw6", false);
-	expect_tcp(packet_parse(PACKET_LINK_RAW, p, n, &s), &s, AF_INET6,
+	expect_tcp(packet_parse(PACKET_LINK_RAW, p, n, n, &s), &s, AF_INET6,
 	    "raw6");
 }
 
@@ -158,21 +158,21 @@ test_not_tcp_and_fragments(void **state)
 	(void)state;
 	n = ipv4(p, "x");
 	p[9] = 17;
-	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n, &s),
+	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n, n, &s),
 	    PACKET_NOT_TCP);
 	n = ipv4(p, "x");
 	p[6] = 0x20;			/* more fragments */
-	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n, &s),
+	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n, n, &s),
 	    PACKET_FRAGMENT);
 	n = ipv6(p, "x", false);
 	p[6] = 44;
-	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n, &s),
+	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n, n, &s),
 	    PACKET_FRAGMENT);
 	memset(p, 0, 20);
 	p[12] = 0x08; p[13] = 0x06;	/* ARP */
-	assert_int_equal(packet_parse(PACKET_LINK_ETHER, p, 60, &s),
+	assert_int_equal(packet_parse(PACKET_LINK_ETHER, p, 60, 60, &s),
 	    PACKET_NOT_TCP);
-	assert_int_equal(packet_parse(PACKET_LINK_UNKNOWN, p, 60, &s),
+	assert_int_equal(packet_parse(PACKET_LINK_UNKNOWN, p, 60, 60, &s),
 	    PACKET_NOT_TCP);
 }
 
@@ -185,9 +185,30 @@ test_snapped(void **state)
 
 	(void)state;
 	n = ipv4(p, "0123456789");
-	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n - 4, &s),
+	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n - 4, n, &s),
 	    PACKET_SNAPPED);
 	assert_int_equal(s.len, 6);
+	/*
+	 * The same bytes, but the whole packet: its IP length claims 4
+	 * bytes it does not have. The receiver drops it; snapped, its
+	 * payload passed with no checksum looked at.
+	 */
+	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n - 4, n - 4, &s),
+	    PACKET_MALFORMED);
+	n = ipv6(p, "0123456789", true);
+	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n - 4, n, &s),
+	    PACKET_SNAPPED);
+	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n - 4, n - 4, &s),
+	    PACKET_MALFORMED);
+	/* Behind link headers and VLAN tags too. */
+	memset(p, 0, sizeof(p));
+	p[12] = 0x81; p[13] = 0x00;
+	p[16] = 0x08; p[17] = 0x00;
+	n = 18 + ipv4(p + 18, "0123456789");
+	assert_int_equal(packet_parse(PACKET_LINK_ETHER, p, n - 1, n, &s),
+	    PACKET_SNAPPED);
+	assert_int_equal(packet_parse(PACKET_LINK_ETHER, p, n - 1, n - 1, &s),
+	    PACKET_MALFORMED);
 }
 
 /* Every prefix of every packet shape: no read past the end. */
@@ -252,46 +273,47 @@ test_checksums(void **state)
 	(void)state;
 	n = ipv4(p, "reading");
 	fill_ipv4(p, n, false);
-	expect_tcp(packet_parse(PACKET_LINK_RAW, p, n, &s), &s, AF_INET,
+	expect_tcp(packet_parse(PACKET_LINK_RAW, p, n, n, &s), &s, AF_INET,
 	    "reading");
 	assert_int_equal(s.csum, PACKET_CSUM_GOOD);
 	p[n - 1] ^= 0x01;		/* a forged payload, checksum kept */
-	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n, &s),
+	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n, n, &s),
 	    PACKET_BAD_CHECKSUM);
 	p[n - 1] ^= 0x01;
 	p[8] = 63;			/* TTL changed, header sum not */
-	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n, &s),
+	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n, n, &s),
 	    PACKET_BAD_CHECKSUM);
 	/* TX offload on the capturing host: the pseudo header's sum. */
 	n = ipv4(p, "reading");
 	fill_ipv4(p, n, true);
-	expect_tcp(packet_parse(PACKET_LINK_RAW, p, n, &s), &s, AF_INET,
+	expect_tcp(packet_parse(PACKET_LINK_RAW, p, n, n, &s), &s, AF_INET,
 	    "reading");
 	assert_int_equal(s.csum, PACKET_CSUM_OFFLOADED);
 	/* Zero: not filled in. */
 	n = ipv4(p, "reading");
-	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n, &s), PACKET_TCP);
+	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n, n, &s),
+	    PACKET_TCP);
 	assert_int_equal(s.csum, PACKET_CSUM_OFFLOADED);
 	/* Cut by snaplen: nothing to check against. */
 	n = ipv4(p, "reading");
 	fill_ipv4(p, n, false);
 	p[n - 1] ^= 0x01;
-	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n - 2, &s),
+	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n - 2, n, &s),
 	    PACKET_SNAPPED);
 	assert_int_equal(s.csum, PACKET_CSUM_UNCHECKED);
 	/* IPv6, with and without an extension header. */
 	n = ipv6(p, "six", false);
 	fill_ipv6(p, n, 40);
-	expect_tcp(packet_parse(PACKET_LINK_RAW, p, n, &s), &s, AF_INET6,
+	expect_tcp(packet_parse(PACKET_LINK_RAW, p, n, n, &s), &s, AF_INET6,
 	    "six");
 	assert_int_equal(s.csum, PACKET_CSUM_GOOD);
 	n = ipv6(p, "six", true);
 	fill_ipv6(p, n, 48);
-	expect_tcp(packet_parse(PACKET_LINK_RAW, p, n, &s), &s, AF_INET6,
+	expect_tcp(packet_parse(PACKET_LINK_RAW, p, n, n, &s), &s, AF_INET6,
 	    "six");
 	assert_int_equal(s.csum, PACKET_CSUM_GOOD);
 	p[20] ^= 0x40;			/* another source address */
-	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n, &s),
+	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n, n, &s),
 	    PACKET_BAD_CHECKSUM);
 }
 
@@ -318,16 +340,16 @@ test_routing_header(void **state)
 	p[43] = 1;			/* segments left */
 	fill_ipv6(p, n, 48);
 	p[n - 1] ^= 0x01;		/* the checksum no longer fits */
-	assert_int_not_equal(packet_parse(PACKET_LINK_RAW, p, n, &s),
+	assert_int_not_equal(packet_parse(PACKET_LINK_RAW, p, n, n, &s),
 	    PACKET_TCP);
-	assert_int_not_equal(packet_parse(PACKET_LINK_RAW, p, n, &s),
+	assert_int_not_equal(packet_parse(PACKET_LINK_RAW, p, n, n, &s),
 	    PACKET_SNAPPED);
 	/* At its last hop (none left) it is checked as any other. */
 	p[43] = 0;
-	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n, &s),
+	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n, n, &s),
 	    PACKET_BAD_CHECKSUM);
 	p[n - 1] ^= 0x01;
-	expect_tcp(packet_parse(PACKET_LINK_RAW, p, n, &s), &s, AF_INET6,
+	expect_tcp(packet_parse(PACKET_LINK_RAW, p, n, n, &s), &s, AF_INET6,
 	    "forged");
 	assert_int_equal(s.csum, PACKET_CSUM_GOOD);
 }
@@ -361,14 +383,14 @@ test_checksum_every_length(void **state)
 			p[3] = (uint8_t)tot;
 			fill_ipv4(p, tot, false);
 			assert_int_equal(packet_parse(PACKET_LINK_RAW, p, tot,
-			    &s), PACKET_TCP);
+			    tot, &s), PACKET_TCP);
 			assert_int_equal(s.csum, PACKET_CSUM_GOOD);
 			assert_int_equal(s.len, len);
 			/* A payload byte, or the sequence number's. */
 			p[len ? n + x % len : 24 + x % 4] ^=
 			    (uint8_t)(1u << (x >> 8) % 8);
 			assert_int_equal(packet_parse(PACKET_LINK_RAW, p, tot,
-			    &s), PACKET_BAD_CHECKSUM);
+			    tot, &s), PACKET_BAD_CHECKSUM);
 		}
 }
 
@@ -392,16 +414,18 @@ test_every_truncation(void **state)
 
 			assert_non_null(c);
 			memcpy(c, p, k);
-			(void)packet_parse(l, c, k, &s);
+			/* Cut there, and cut by snaplen from n. */
+			(void)packet_parse(l, c, k, k, &s);
+			(void)packet_parse(l, c, k, n, &s);
 			free(c);
 		}
 	n = ipv4(p, "abc");
 	p[0] = 0x4f;			/* IHL 60 > the packet */
-	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n, &s),
+	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n, n, &s),
 	    PACKET_MALFORMED);
 	n = ipv4(p, "abc");
 	p[32] = 0xf0;			/* TCP offset 60 > the segment */
-	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n, &s),
+	assert_int_equal(packet_parse(PACKET_LINK_RAW, p, n, n, &s),
 	    PACKET_MALFORMED);
 }
 

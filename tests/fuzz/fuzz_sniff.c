@@ -239,7 +239,7 @@ static void
 check_parse(const uint8_t *pkt, size_t n, const struct tcpreasm_seg *want,
     bool v6, bool spoilt, struct tcpreasm_seg *got)
 {
-	enum packet_result r = packet_parse(PACKET_LINK_RAW, pkt, n, got);
+	enum packet_result r = packet_parse(PACKET_LINK_RAW, pkt, n, n, got);
 
 	/*
 	 * A spoilt checksum is refused, unless it fell on a value that looks
@@ -345,10 +345,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (n > size - i)
 				n = size - i;
 			if (packet_parse((enum packet_link)(t % 6), data + i, n,
-			    &sg) == PACKET_TCP)
+			    n, &sg) == PACKET_TCP)
 				feed_seg(u, &sg);
 			sniff_packet(&u->sn, (enum packet_link)(t % 6), data + i,
-			    n, &u->now);
+			    n, n, &u->now);
 			i += n;
 		} else {
 			struct tcpreasm_seg want, got;
@@ -393,7 +393,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_parse(pkt, n, &want, v6, spoil, &got);
 			if (!spoil)
 				feed_seg(u, &got);
-			sniff_packet(&u->sn, PACKET_LINK_RAW, pkt, n, &u->now);
+			sniff_packet(&u->sn, PACKET_LINK_RAW, pkt, n, n,
+			    &u->now);
 		}
 		/* (c) as it goes, not only at the end. */
 		CHECK(u->g[0].h == u->g[1].h && u->g[0].events ==

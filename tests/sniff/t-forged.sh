@@ -59,6 +59,10 @@ S=(--synthetic 20 --inverters 2)
 attack forge-first-bad-tcp-checksum     "${V[@]}" --seg frame --attack forge-first
 attack forge-first-bad-tcp-checksum-v6  "${S[@]}" --seg 40 --ipv6 --attack forge-first
 attack forge-first-bad-ip-checksum      "${S[@]}" --seg whole --attack forge-first-ip
+# An IP length past the frame's end is no snapped packet: the portal's
+# stack drops it, so its payload, unchecked, must not count.
+attack forge-first-ip-length-lies       "${V[@]}" --seg frame --attack forge-first-len
+attack forge-first-ip-length-lies-v6    "${S[@]}" --seg 40 --ipv6 --attack forge-first-len
 attack spoofed-fin-behind               "${S[@]}" --seg 30 --attack spoof-fin
 attack spoofed-fin-behind-vectors       "${V[@]}" --seg 50 --attack spoof-fin
 attack duplicates-after-fin             "${S[@]}" --seg frame --attack after-fin

@@ -63,6 +63,41 @@ free_held(struct tcpreasm *r, struct tcpreasm_half *h,
 	free(n);
 }
 
+/*
+ * The list of flows that hold bytes, for the global cap: walking every
+ * flow for one that does cost each segment at the cap a pass over up
+ * to max_flows entries. Called where held segments come and go.
+ */
+static void
+holding_update(struct tcpreasm *r, struct tcpreasm_flow *f)
+{
+	struct tcpreasm_lru *l = &r->holding;
+	bool holds = f->half[0].held != NULL || f->half[1].held != NULL;
+
+	if (holds == f->holding)
+		return;
+	f->holding = holds;
+	if (holds) {
+		f->hold_older = l->newest;
+		f->hold_newer = NULL;
+		if (l->newest)
+			l->newest->hold_newer = f;
+		else
+			l->oldest = f;
+		l->newest = f;
+		return;
+	}
+	if (f->hold_older)
+		f->hold_older->hold_newer = f->hold_newer;
+	else
+		l->oldest = f->hold_newer;
+	if (f->hold_newer)
+		f->hold_newer->hold_older = f->hold_older;
+	else
+		l->newest = f->hold_older;
+	f->hold_older = f->hold_newer = NULL;
+}
+
 /* Deliver the held segments that the next expected byte has reached. */
 static void
 drain(struct tcpreasm *r, struct tcpreasm_flow *f, enum tcpreasm_dir d,
@@ -70,6 +105,7 @@ drain(struct tcpreasm *r, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 {
 	struct tcpreasm_half *h = &f->half[d];
 	struct tcpreasm_held *n;
+	bool had = h->held != NULL;
 
 	while ((n = h->held) != NULL && SEQ_LEQ(n->seq, h->next)) {
 		uint32_t end = n->seq + n->len;
@@ -85,6 +121,8 @@ drain(struct tcpreasm *r, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 		}
 		free_held(r, h, n);
 	}
+	if (had)
+		holding_update(r, f);
 	if (h->fin && !h->done && h->next == h->fin_seq)
 		h->done = true;
 }
@@ -178,10 +216,14 @@ flow_end(struct tcpreasm *r, struct tcpreasm_flow *f, enum tcpreasm_end why,
 			free_held(r, &f->half[d], f->half[d].held);
 		f->half[d].done = true;
 	}
+	holding_update(r, f);
 	touch(r, f, KIND_CLOSED);
 }
 
-/* Make room for `cost` more held bytes, skipping holes oldest flow first. */
+/*
+ * Make room for `cost` more held bytes: this direction's own first, then
+ * skipping holes in the flows that began holding bytes first.
+ */
 static void
 relieve_pressure(struct tcpreasm *r, struct tcpreasm_flow *self,
     enum tcpreasm_dir d, uint32_t cost, const struct timeval *when)
@@ -193,14 +235,16 @@ relieve_pressure(struct tcpreasm *r, struct tcpreasm_flow *self,
 		r->st.held_pressure++;
 		skip_hole(r, self, d, when);
 	}
-	for (f = r->oldest; f && r->held + cost > r->cfg.max_held;
-	    f = f->newer) {
+	/* Each round empties f (it leaves the list) or makes the room. */
+	while (r->held + cost > r->cfg.max_held &&
+	    (f = r->holding.oldest) != NULL) {
 		for (int i = 0; i < 2; i++)
 			while (f->half[i].held &&
 			    r->held + cost > r->cfg.max_held) {
 				r->st.held_pressure++;
 				skip_hole(r, f, (enum tcpreasm_dir)i, when);
 			}
+		holding_update(r, f);
 	}
 }
 
@@ -316,6 +360,7 @@ add_data(struct tcpreasm *r, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 	h->held_bytes += cost;
 	r->held += cost;
 	r->st.held_segments++;
+	holding_update(r, f);
 }
 
 /*
@@ -463,6 +508,7 @@ tcpreasm_segment(struct tcpreasm *r, const struct tcpreasm_seg *s,
 			h->fin = true;
 			h->fin_seq = fin_seq;
 			trim_past_fin(r, h);
+			holding_update(r, f);
 			drain(r, f, d, &now);
 		}
 	}

@@ -12,7 +12,8 @@
  *
  * Promises: pure code (no I/O, no clock: time is the packet's), deterministic
  * for a given packet sequence, bounded memory (flows and held bytes are
- * capped; past a cap the oldest give way, counted). Retransmitted and
+ * capped; past a cap the oldest flows, or those holding bytes longest,
+ * give way, counted) and bounded work per segment at either cap. Retransmitted and
  * overlapping bytes are delivered once: the first copy seen wins (the
  * parser has already dropped copies whose checksum the receiver would
  * refuse). Segments ahead of the next expected byte are held until the
@@ -99,6 +100,9 @@ struct tcpreasm_flow {
 	struct tcpreasm_flow *hnext;	/* hash chain */
 	struct tcpreasm_flow *older, *newer;	/* recency list, all flows */
 	struct tcpreasm_flow *kolder, *knewer;	/* recency within its kind */
+	/* On the list of flows holding bytes, by when they began to. */
+	struct tcpreasm_flow *hold_older, *hold_newer;
+	bool holding;
 };
 
 struct tcpreasm_ops {
@@ -160,6 +164,7 @@ struct tcpreasm {
 	size_t held;		/* out-of-order bytes held, all flows */
 	struct tcpreasm_flow *oldest, *newest;	/* all flows, by recency */
 	struct tcpreasm_lru kind[3];	/* tombstones, no data yet, data */
+	struct tcpreasm_lru holding;	/* flows holding bytes (hold_*) */
 	struct tcpreasm_flow *last;	/* the flow found last */
 	struct tcpreasm_flow *spare;	/* freed entries kept for reuse */
 	uint32_t nspare;	/* at most TCPREASM_SPARE_MAX */

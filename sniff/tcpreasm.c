@@ -23,6 +23,14 @@ struct tcpreasm_held {
 
 /* What a held segment costs against the caps: its bytes and its node. */
 #define HELD_COST(len) ((len) + (uint32_t)sizeof(struct tcpreasm_held) + 16)
+/*
+ * Segments held per direction. The list is walked for each new one (is
+ * it covered, where does it go): the byte cap alone let some 8,000
+ * one-byte segments behind holes in, and each further one cost a walk
+ * over all of them. A kit's push is a few segments; a full window of
+ * full-size ones reaches the byte cap first.
+ */
+#define HELD_SEGS_MAX 256u
 
 #define SEQ_LT(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) < 0)
 #define SEQ_LEQ(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) <= 0)
@@ -58,6 +66,7 @@ free_held(struct tcpreasm *r, struct tcpreasm_half *h,
     struct tcpreasm_held *n)
 {
 	h->held = n->next;
+	h->nheld--;
 	h->held_bytes -= HELD_COST(n->len);
 	r->held -= HELD_COST(n->len);
 	free(n);
@@ -231,7 +240,8 @@ relieve_pressure(struct tcpreasm *r, struct tcpreasm_flow *self,
 	struct tcpreasm_half *h = &self->half[d];
 	struct tcpreasm_flow *f;
 
-	while (h->held && h->held_bytes + cost > r->cfg.max_held_half) {
+	while (h->held && (h->held_bytes + cost > r->cfg.max_held_half ||
+	    h->nheld >= HELD_SEGS_MAX)) {
 		r->st.held_pressure++;
 		skip_hole(r, self, d, when);
 	}
@@ -268,6 +278,7 @@ trim_past_fin(struct tcpreasm *r, struct tcpreasm_half *h)
 		if (SEQ_GEQ(n->seq, h->fin_seq)) {
 			*pp = n->next;
 			r->st.dup_bytes += n->len;
+			h->nheld--;
 			h->held_bytes -= HELD_COST(n->len);
 			r->held -= HELD_COST(n->len);
 			free(n);
@@ -338,6 +349,7 @@ add_data(struct tcpreasm *r, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 			continue;
 		}
 		if (h->held_bytes + cost > r->cfg.max_held_half ||
+		    h->nheld >= HELD_SEGS_MAX ||
 		    r->held + cost > r->cfg.max_held) {
 			relieve_pressure(r, f, d, cost, when);
 			continue;
@@ -358,6 +370,7 @@ add_data(struct tcpreasm *r, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 	n->next = *pp;
 	*pp = n;
 	h->held_bytes += cost;
+	h->nheld++;
 	r->held += cost;
 	r->st.held_segments++;
 	holding_update(r, f);

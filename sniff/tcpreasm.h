@@ -11,8 +11,8 @@
  *      ops.close(flow, why)                  FIN/RST/idle/evicted/end
  *
  * Promises: pure code (no I/O, no clock: time is the packet's), deterministic
- * for a given packet sequence, bounded memory (flows and held bytes are
- * capped; past a cap the oldest flows, or those holding bytes longest,
+ * for a given packet sequence, bounded memory (flows, held bytes and
+ * held segments per direction are capped; past a cap the oldest flows, or those holding bytes longest,
  * give way, counted) and bounded work per segment at either cap. Retransmitted and
  * overlapping bytes are delivered once: the first copy seen wins (the
  * parser has already dropped copies whose checksum the receiver would
@@ -84,6 +84,7 @@ struct tcpreasm_half {
 	bool done;		/* FIN reached in order: no more data */
 	bool acked;		/* peer_ack is valid */
 	uint32_t held_bytes;
+	uint32_t nheld;		/* segments on held */
 	struct tcpreasm_held *held;	/* sorted by seq */
 };
 

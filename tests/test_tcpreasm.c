@@ -578,6 +578,48 @@ test_held_pressure_cost(void **state)
 }
 
 /*
+ * One direction's held list full of 1-byte segments, each behind a
+ * 1-byte hole (the per-direction byte cap alone lets some 8,000 of them
+ * in): every further one must not cost a walk over all of them, twice.
+ */
+static void
+test_held_segments_cost(void **state)
+{
+	struct tcpreasm r;
+	struct tcpreasm_config cfg;
+	struct tcpreasm_seg s;
+	struct timeval tv = { 3000, 0 };
+	struct timespec t0, t1;
+	double secs;
+
+	(void)state;
+	tcpreasm_config_defaults(&cfg);
+	assert_int_equal(tcpreasm_init(&r, &cfg, &null_ops, NULL), 0);
+	make_seg(&s, AF_INET, true, 100, 1, TCPREASM_TH_ACK, "a", 1);
+	tcpreasm_segment(&r, &s, &tv);
+	for (uint32_t i = 1; i <= 10000; i++) {
+		make_seg(&s, AF_INET, true, 100 + 2 * i, 1, TCPREASM_TH_ACK,
+		    "b", 1);
+		tcpreasm_segment(&r, &s, &tv);
+	}
+	assert_true(r.held <= cfg.max_held_half);
+	assert_true(r.st.held_pressure > 0);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+	for (uint32_t i = 10001; i <= 50000; i++) {
+		make_seg(&s, AF_INET, true, 100 + 2 * i, 1, TCPREASM_TH_ACK,
+		    "b", 1);
+		tcpreasm_segment(&r, &s, &tv);
+	}
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	print_message("# 40000 1-byte segments behind holes: %.3f s\n", secs);
+	assert_true(secs < 0.5);
+	tcpreasm_free(&r, &tv);
+	assert_int_equal(r.held, 0);
+}
+
+/*
  * Random segments over a few flows (random flags, sequence numbers near
  * and far, lost and repeated segments, time jumps) with small caps: the
  * caps hold after every segment and everything is freed at the end.
@@ -644,9 +686,13 @@ test_random_bounded(void **state)
 
 			for (const struct tcpreasm_flow *f = r.oldest; f;
 			    f = f->newer) {
-				for (int d = 0; d < 2; d++)
+				for (int d = 0; d < 2; d++) {
 					assert_true(f->half[d].held_bytes <=
 					    cfg.max_held_half);
+					assert_true(f->half[d].nheld <= 256);
+					assert_true((f->half[d].nheld == 0) ==
+					    (f->half[d].held == NULL));
+				}
 				holders += f->half[0].held != NULL ||
 				    f->half[1].held != NULL;
 			}
@@ -922,6 +968,7 @@ main(void)
 		cmocka_unit_test(test_held_cap_per_direction),
 		cmocka_unit_test(test_held_cap_global),
 		cmocka_unit_test(test_held_pressure_cost),
+		cmocka_unit_test(test_held_segments_cost),
 		cmocka_unit_test(test_random_bounded),
 		cmocka_unit_test(test_syn_flood_keeps_data_flows),
 		cmocka_unit_test(test_tombstone_expires),

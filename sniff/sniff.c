@@ -295,8 +295,9 @@ sniff_log_stats(const struct sniff *s, const char *extra)
 	    "%llu malformed, %llu cut by snaplen, %llu bad checksums dropped, "
 	    "%llu with offloaded checksums, %llu on other ports), "
 	    "%llu flows (%u open, %llu idle, %llu evicted, %llu refused), "
-	    "%llu bytes in order, %llu duplicate, %llu gaps (%llu bytes never "
-	    "seen), %llu segments after the end, %llu out-of-window "
+	    "%llu bytes in order, %llu duplicate, %llu in copies that "
+	    "disagreed (dropped), %llu gaps (%llu bytes never seen), "
+	    "%llu segments after the end, %llu out-of-window "
 	    "FIN/RST/SYN ignored, %llu frames, %llu readings, "
 	    "%llu rejected, %llu bytes skipped%s%s", filt,
 	    (unsigned long long)s->st.packets,
@@ -311,6 +312,7 @@ sniff_log_stats(const struct sniff *s, const char *extra)
 	    (unsigned long long)r->idle, (unsigned long long)r->evicted,
 	    (unsigned long long)r->refused,
 	    (unsigned long long)r->bytes, (unsigned long long)r->dup_bytes,
+	    (unsigned long long)r->conflict_bytes,
 	    (unsigned long long)r->gaps, (unsigned long long)r->gap_bytes,
 	    (unsigned long long)r->closed_segments,
 	    (unsigned long long)r->ignored,

@@ -14,10 +14,16 @@
 
 #include "tcpreasm_int.h"
 
+/*
+ * A held segment, or (unknown) a range two copies disagreed on: it holds
+ * no bytes, and when the stream reaches it, it is a gap.
+ */
 struct tcpreasm_held {
 	struct tcpreasm_held *next;
 	uint32_t seq;
 	uint32_t len;
+	uint32_t cost;		/* what it counts against the caps */
+	bool unknown;
 	uint8_t data[];
 };
 
@@ -67,8 +73,8 @@ free_held(struct tcpreasm *r, struct tcpreasm_half *h,
 {
 	h->held = n->next;
 	h->nheld--;
-	h->held_bytes -= HELD_COST(n->len);
-	r->held -= HELD_COST(n->len);
+	h->held_bytes -= n->cost;
+	r->held -= n->cost;
 	free(n);
 }
 
@@ -119,13 +125,22 @@ drain(struct tcpreasm *r, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 	while ((n = h->held) != NULL && SEQ_LEQ(n->seq, h->next)) {
 		uint32_t end = n->seq + n->len;
 
-		if (SEQ_GT(end, h->next)) {
+		if (SEQ_GT(end, h->next) && n->unknown) {
+			uint32_t missing = end - h->next;
+
+			/* Disputed bytes: a hole, as if never seen. */
+			r->st.gaps++;
+			r->st.gap_bytes += missing;
+			h->next = end;
+			if (r->ops.gap)
+				r->ops.gap(r->arg, f, d, missing, when);
+		} else if (SEQ_GT(end, h->next)) {
 			uint32_t k = h->next - n->seq;
 
 			r->st.dup_bytes += k;
 			h->next = end;
 			deliver(r, f, d, n->data + k, n->len - k, when);
-		} else {
+		} else if (!n->unknown) {
 			r->st.dup_bytes += n->len;
 		}
 		free_held(r, h, n);
@@ -258,14 +273,99 @@ relieve_pressure(struct tcpreasm *r, struct tcpreasm_flow *self,
 	}
 }
 
-static bool
-covered(const struct tcpreasm_half *h, uint32_t seq, uint32_t len)
+enum overlap { OVERLAP_NEW, OVERLAP_COVERED, OVERLAP_CONFLICT };
+
+/*
+ * How data[0..len) at seq meets what is held: all of it held already
+ * (the same bytes), new bytes, or bytes that differ from a held copy's
+ * (or fall in a disputed range).
+ */
+static enum overlap
+overlap(const struct tcpreasm_half *h, uint32_t seq, const uint8_t *data,
+    uint32_t len)
 {
+	uint32_t end = seq + len;
+	bool covered = false;
+
 	for (const struct tcpreasm_held *n = h->held;
-	    n && SEQ_LEQ(n->seq, seq); n = n->next)
-		if (SEQ_LEQ(seq + len, n->seq + n->len))
-			return true;
-	return false;
+	    n && SEQ_LT(n->seq, end); n = n->next) {
+		uint32_t nend = n->seq + n->len;
+		uint32_t lo = SEQ_GT(n->seq, seq) ? n->seq : seq;
+		uint32_t hi = SEQ_LT(nend, end) ? nend : end;
+
+		if (!SEQ_LT(lo, hi))
+			continue;
+		if (n->unknown || memcmp(n->data + (lo - n->seq),
+		    data + (lo - seq), hi - lo) != 0)
+			return OVERLAP_CONFLICT;
+		if (SEQ_LEQ(n->seq, seq) && SEQ_LEQ(end, nend))
+			covered = true;
+	}
+	return covered ? OVERLAP_COVERED : OVERLAP_NEW;
+}
+
+/*
+ * [seq, seq + len) came in a copy that disagrees with a held one. Which
+ * copy the receiver kept is not known: the range and the held segments
+ * it touches become one disputed range, delivered as a gap, and copies
+ * that come later do not fill it.
+ */
+static void
+dispute(struct tcpreasm *r, struct tcpreasm_flow *f, enum tcpreasm_dir d,
+    uint32_t seq, uint32_t len, const struct timeval *when)
+{
+	struct tcpreasm_half *h = &f->half[d];
+	struct tcpreasm_held **pp, *n;
+	uint32_t lo = seq, hi = seq + len;
+	bool more = true;
+
+	r->st.conflicts++;
+	/* Held segments never overlap it after a pass that takes none. */
+	while (more) {
+		more = false;
+		for (pp = &h->held; (n = *pp) != NULL;) {
+			if (SEQ_LT(n->seq, hi) && SEQ_GT(n->seq + n->len, lo)) {
+				if (SEQ_LT(n->seq, lo))
+					lo = n->seq;
+				if (SEQ_GT(n->seq + n->len, hi))
+					hi = n->seq + n->len;
+				if (!n->unknown)
+					r->st.conflict_bytes += n->len;
+				*pp = n->next;
+				h->nheld--;
+				h->held_bytes -= n->cost;
+				r->held -= n->cost;
+				free(n);
+				more = true;
+				continue;
+			}
+			pp = &n->next;
+		}
+	}
+	r->st.conflict_bytes += len;
+	if (SEQ_LEQ(lo, h->next)) {
+		jump_to(r, f, d, hi, when);
+		holding_update(r, f);
+		return;
+	}
+	if ((n = malloc(sizeof(*n))) == NULL) {
+		/* Left a plain hole: the caps and the end still skip it. */
+		r->st.alloc_fail++;
+		holding_update(r, f);
+		return;
+	}
+	for (pp = &h->held; *pp && SEQ_LT((*pp)->seq, lo); pp = &(*pp)->next)
+		;
+	n->seq = lo;
+	n->len = hi - lo;
+	n->cost = HELD_COST(0);
+	n->unknown = true;
+	n->next = *pp;
+	*pp = n;
+	h->nheld++;
+	h->held_bytes += n->cost;
+	r->held += n->cost;
+	holding_update(r, f);
 }
 
 /* A FIN is known at fin_seq: held bytes from there on never count. */
@@ -277,19 +377,23 @@ trim_past_fin(struct tcpreasm *r, struct tcpreasm_half *h)
 	while ((n = *pp) != NULL) {
 		if (SEQ_GEQ(n->seq, h->fin_seq)) {
 			*pp = n->next;
-			r->st.dup_bytes += n->len;
+			if (!n->unknown)
+				r->st.dup_bytes += n->len;
 			h->nheld--;
-			h->held_bytes -= HELD_COST(n->len);
-			r->held -= HELD_COST(n->len);
+			h->held_bytes -= n->cost;
+			r->held -= n->cost;
 			free(n);
 			continue;
 		}
 		if (SEQ_GT(n->seq + n->len, h->fin_seq)) {
 			uint32_t keep = h->fin_seq - n->seq;
 
-			r->st.dup_bytes += n->len - keep;
-			h->held_bytes -= n->len - keep;
-			r->held -= n->len - keep;
+			if (!n->unknown) {
+				r->st.dup_bytes += n->len - keep;
+				n->cost -= n->len - keep;
+				h->held_bytes -= n->len - keep;
+				r->held -= n->len - keep;
+			}
 			n->len = keep;
 		}
 		pp = &n->next;
@@ -332,15 +436,28 @@ add_data(struct tcpreasm *r, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 				r->st.dup_bytes += len;
 				return;
 			}
+			/* Held bytes it reaches must agree with it. */
+			if (h->held != NULL && overlap(h, h->next, data + old,
+			    len - old) == OVERLAP_CONFLICT) {
+				r->st.dup_bytes += old;
+				dispute(r, f, d, h->next, len - old, when);
+				return;
+			}
 			r->st.dup_bytes += old;
 			h->next = seq + len;
 			deliver(r, f, d, data + old, len - old, when);
 			drain(r, f, d, when);
 			return;
 		}
-		if (covered(h, seq, len)) {
+		switch (overlap(h, seq, data, len)) {
+		case OVERLAP_COVERED:
 			r->st.dup_bytes += len;
 			return;
+		case OVERLAP_CONFLICT:
+			dispute(r, f, d, seq, len, when);
+			return;
+		case OVERLAP_NEW:
+			break;
 		}
 		if (cost > r->cfg.max_held_half || cost > r->cfg.max_held) {
 			/* Too big to ever hold: what is before it is lost. */
@@ -366,6 +483,8 @@ add_data(struct tcpreasm *r, struct tcpreasm_flow *f, enum tcpreasm_dir d,
 		;
 	n->seq = seq;
 	n->len = len;
+	n->cost = cost;
+	n->unknown = false;
 	memcpy(n->data, data, len);
 	n->next = *pp;
 	*pp = n;

@@ -12,14 +12,17 @@
  *
  * Promises: pure code (no I/O, no clock: time is the packet's), deterministic
  * for a given packet sequence, bounded memory (flows, held bytes and
- * held segments per direction are capped; past a cap the oldest flows, or those holding bytes longest,
- * give way, counted) and bounded work per segment at either cap. Retransmitted and
- * overlapping bytes are delivered once: the first copy seen wins (the
- * parser has already dropped copies whose checksum the receiver would
- * refuse). Segments ahead of the next expected byte are held until the
- * hole fills; a hole that cannot fill any more (the peer acknowledged past
- * it, the flow ends, the held bytes reach their cap) is skipped and
- * counted.
+ * held segments per direction are capped; past a cap the oldest flows,
+ * or those holding bytes longest, give way, counted) and bounded work
+ * per segment at either cap. Retransmitted and overlapping bytes are
+ * delivered once: the first copy seen wins (the parser has already
+ * dropped copies whose checksum the receiver would refuse), except that
+ * a copy whose bytes differ from held ones makes the range disputed:
+ * neither is delivered, the range is a gap, and later copies do not
+ * fill it (bytes already delivered cannot be compared). Segments ahead
+ * of the next expected byte are held until the hole fills; a hole that
+ * cannot fill any more (the peer acknowledged past it, the flow ends,
+ * the held bytes reach their cap) is skipped and counted.
  *
  * Against injected segments: the next expected byte never moves back;
  * nothing past a direction's FIN is delivered; a FIN or RST behind what
@@ -135,6 +138,8 @@ struct tcpreasm_stats {
 	uint64_t flows;		/* flows created */
 	uint64_t bytes;		/* bytes delivered in order */
 	uint64_t dup_bytes;	/* retransmitted / overlapping bytes dropped */
+	uint64_t conflicts;	/* copies that disagreed with held bytes */
+	uint64_t conflict_bytes;	/* bytes of both, dropped */
 	uint64_t held_segments;	/* segments that had to wait for a hole */
 	uint64_t gaps;		/* holes skipped */
 	uint64_t gap_bytes;	/* bytes never seen */

@@ -131,6 +131,31 @@ static const struct tcase cases[] = {
 	  { HS, { 'C', "A", 5, "efgh", 1 }, { 'C', "A", 3, "cdef", 1 },
 	    { 'C', "A", 6, "fg", 1 }, { 'C', "A", 1, "ab", 1 } },
 	  "abcdefgh", "", 0, 4, "flush", 1 },
+	/*
+	 * Two copies of the same bytes that disagree (one forged, or
+	 * garbled): which one the portal took is not known, so neither is
+	 * taken, and a third copy does not settle it.
+	 */
+	{ "held copies that differ: neither is taken", 1000, 5000,
+	  { HS, { 'C', "A", 5, "efgh", 1 }, { 'C', "A", 5, "EFGH", 1 },
+	    { 'C', "A", 1, "abcd", 1 } },
+	  "abcd[gap 4]", "", 1, 0, "flush", 1 },
+	{ "a longer copy at the same place that differs", 1000, 5000,
+	  { HS, { 'C', "A", 5, "efgh", 1 }, { 'C', "A", 5, "EFGHij", 1 },
+	    { 'C', "A", 1, "abcd", 1 }, { 'C', "A", 11, "kl", 1 } },
+	  "abcd[gap 6]kl", "", 1, 0, "flush", 1 },
+	{ "a third copy does not fill what two disputed", 1000, 5000,
+	  { HS, { 'C', "A", 5, "efgh", 1 }, { 'C', "A", 6, "FG", 1 },
+	    { 'C', "A", 5, "efgh", 1 }, { 'C', "A", 1, "abcd", 1 } },
+	  "abcd[gap 4]", "", 1, 0, "flush", 1 },
+	{ "in-order bytes that differ from held ones", 1000, 5000,
+	  { HS, { 'C', "A", 5, "efgh", 1 }, { 'C', "A", 1, "abcdEFGH", 1 },
+	    { 'C', "A", 9, "ij", 1 } },
+	  "[gap 8]ij", "", 1, 0, "flush", 1 },
+	{ "held copies that agree where they overlap", 1000, 5000,
+	  { HS, { 'C', "A", 5, "efgh", 1 }, { 'C', "A", 7, "ghij", 1 },
+	    { 'C', "A", 1, "abcdef", 1 } },
+	  "abcdefghij", "", 0, 4, "flush", 1 },
 	{ "lost segment skipped once the peer ACKs past it", 1000, 5000,
 	  { HS, { 'C', "A", 1, "ab", 1 }, { 'C', "A", 5, "ef", 1 },
 	    { 'S', "A", 1, "", 7 }, { 'C', "A", 7, "gh", 1 } },

@@ -593,9 +593,15 @@ tcpreasm_segment(struct tcpreasm *r, const struct tcpreasm_seg *s,
 	h = &f->half[d];
 	peer = &f->half[1 - d];
 	if (s->flags & TCPREASM_TH_RST) {
-		/* Only where the sender's next byte is (RFC 5961's idea). */
-		if (h->known && (SEQ_LT(s->seq, h->next) ||
-		    s->seq - h->next > RST_WINDOW)) {
+		/*
+		 * Only where the sender's next byte is (RFC 5961's idea):
+		 * the one we owe the consumer, or, for a side never seen
+		 * (a capture of one direction), the one its peer ACKs.
+		 */
+		uint32_t where = h->known ? h->next : h->peer_ack;
+
+		if ((h->known || h->acked) && (SEQ_LT(s->seq, where) ||
+		    s->seq - where > RST_WINDOW)) {
 			r->st.ignored++;
 			return;
 		}

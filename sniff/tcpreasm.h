@@ -26,7 +26,8 @@
  *
  * Against injected segments: the next expected byte never moves back;
  * nothing past a direction's FIN is delivered; a FIN or RST behind what
- * was delivered, or an RST far from it, is ignored (counted); a flow that
+ * was delivered, or an RST far from it (or, from a side never seen, far
+ * from where its peer's ACKs put it), is ignored (counted); a flow that
  * ended by FIN or RST stays as a tombstone for closed_timeout seconds, so
  * a late retransmission is dropped instead of starting it again; a SYN
  * reuses an open flow only once it is closing or quiet; when the table is

@@ -184,6 +184,22 @@ static const struct tcase cases[] = {
 	  { HS, { 'C', "A", 1, "abc", 1 }, { 'S', "R", 100000000, "", 0 },
 	    { 'C', "R", 2, "", 0 }, { 'C', "A", 4, "def", 1 } },
 	  "abcdef", "", 0, 0, "flush", 1 },
+	/*
+	 * The portal's side never seen (a capture of one direction): where
+	 * its next byte is, the kit's ACKs say, and an RST far from that is
+	 * a guess.
+	 */
+	{ "RST from an unseen side, far from what the kit ACKs", 1000, 5000,
+	  { { 'C', "S", 0, "", 0 }, { 'C', "A", 1, "abc", 1 },
+	    { 'S', "R", 100000000, "", 0 }, { 'C', "A", 4, "def", 1 } },
+	  "abcdef", "", 0, 0, "flush", 1 },
+	{ "RST from an unseen side, where the kit ACKs", 1000, 5000,
+	  { { 'C', "S", 0, "", 0 }, { 'C', "A", 1, "abc", 1 },
+	    { 'S', "R", 1, "", 0 }, { 'C', "A", 4, "def", 1 } },
+	  "abc", "", 0, 0, "rst", 1 },
+	{ "connection refused: RST before any ACK", 1000, 5000,
+	  { { 'C', "S", 0, "", 0 }, { 'S', "RA", 0, "", 1 } },
+	  "", "", 0, 0, "rst", 1 },
 	{ "late retransmission after both FINs: no second flow", 1000, 5000,
 	  { HS, { 'C', "A", 1, "hello", 1 }, { 'C', "FA", 6, "", 1 },
 	    { 'S', "FA", 1, "", 7 }, { 'C', "A", 7, "", 2 },

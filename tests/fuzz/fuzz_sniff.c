@@ -336,7 +336,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!(t & 0x80)) {
 			/* A raw packet, any link type. */
 			struct tcpreasm_seg sg;
-			size_t n;
+			size_t n, wire;
 
 			if (i + 2 > size)
 				break;
@@ -344,11 +344,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			i += 2;
 			if (n > size - i)
 				n = size - i;
+			/* 0x40: captured with a snap length, longer on the wire. */
+			wire = t & 0x40 ? n + 65536 : n;
 			if (packet_parse((enum packet_link)(t % 6), data + i, n,
-			    n, &sg) == PACKET_TCP)
+			    wire, &sg) == PACKET_TCP)
 				feed_seg(u, &sg);
 			sniff_packet(&u->sn, (enum packet_link)(t % 6), data + i,
-			    n, n, &u->now);
+			    n, wire, &u->now);
 			i += n;
 		} else {
 			struct tcpreasm_seg want, got;

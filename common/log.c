@@ -9,12 +9,21 @@
  * redirection by a shell or a test makes them differ), lines carry a "<N>"
  * syslog priority prefix, which journald strips and stores as the
  * priority, and no program name, which the journal records already.
+ *
+ * A socket on stderr (journald's is one) is written without waiting: a
+ * journald that stops reading must not stop the loop, and with it the
+ * kits' pushes. Lines that find the socket full are dropped whole and
+ * counted (the rest of a line begun is kept, so every line stays whole),
+ * and the count is logged once lines go through again. Pipes, files and
+ * terminals are written as before: their blocking mode is shared with
+ * whoever else holds them.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
@@ -25,6 +34,7 @@
 static const char *log_ident = "omniklog";
 static bool log_stderr = true;
 static bool log_journal;
+static bool log_nowait;		/* stderr is a socket */
 static int log_verbosity;
 
 static bool
@@ -46,10 +56,14 @@ stderr_is_journal(void)
 void
 log_init(const char *ident, bool to_stderr, int verbosity)
 {
+	struct stat st;
+
 	log_ident = ident;
 	log_stderr = to_stderr;
 	log_verbosity = verbosity;
 	log_journal = to_stderr && stderr_is_journal();
+	log_nowait = to_stderr && fstat(STDERR_FILENO, &st) == 0 &&
+	    S_ISSOCK(st.st_mode);
 	if (!to_stderr)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
@@ -80,21 +94,125 @@ static char log_held[LOG_HOLD_MAX];
 static size_t log_held_len;
 static bool log_holding;
 
+/*
+ * A socket's side: the rest of a line the socket took only part of, to
+ * go before anything else; and the lines dropped since one went through.
+ */
+static char log_rest[LOG_MSG_MAX + 64];
+static size_t log_rest_len;
+static unsigned long long log_dropped;
+
+/* As much of p[0..n) as stderr takes now; -1 if it takes nothing more. */
+static ssize_t
+log_write_some(const char *p, size_t n)
+{
+	ssize_t w;
+
+	do
+		w = log_nowait ? send(STDERR_FILENO, p, n,
+		    MSG_DONTWAIT | MSG_NOSIGNAL) : write(STDERR_FILENO, p, n);
+	while (w < 0 && errno == EINTR);
+	return w > 0 ? w : -1;
+}
+
+/* Whether the rest of a line begun went out (or there was none). */
+static bool
+log_send_rest(void)
+{
+	while (log_rest_len > 0) {
+		ssize_t w = log_write_some(log_rest, log_rest_len);
+
+		if (w < 0)
+			return false;
+		memmove(log_rest, log_rest + w, log_rest_len - (size_t)w);
+		log_rest_len -= (size_t)w;
+	}
+	return true;
+}
+
+static void log_out(const char *p, size_t n);
+
+/* Lines went through after some were dropped: say how many. */
 static void
-log_flush_held(void)
+log_say_dropped(void)
+{
+	char line[128];
+	unsigned long long k = log_dropped;
+	int n;
+
+	log_dropped = 0;
+	if (log_journal)	/* journald names the program itself */
+		n = snprintf(line, sizeof(line), "<4>warning: log: %llu "
+		    "line%s dropped (stderr was not read)\n", k,
+		    k == 1 ? "" : "s");
+	else
+		n = snprintf(line, sizeof(line), "%.48s: warning: log: %llu "
+		    "line%s dropped (stderr was not read)\n", log_ident, k,
+		    k == 1 ? "" : "s");
+	if (n > 0 && (size_t)n < sizeof(line))
+		log_out(line, (size_t)n);
+}
+
+/*
+ * Whole lines p[0..n) to stderr. Blocking stderr: written, whatever it
+ * takes (as fwrite would; what fails is lost). A socket: what it takes
+ * now; a line it took part of is finished first next time, the lines
+ * after it are dropped and counted.
+ */
+static void
+log_out(const char *p, size_t n)
 {
 	size_t off = 0;
 
-	while (off < log_held_len) {
-		ssize_t n = write(STDERR_FILENO, log_held + off,
-		    log_held_len - off);
+	if (!log_nowait) {
+		while (off < n) {
+			ssize_t w = log_write_some(p + off, n - off);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;	/* as fwrite on stderr: the lines are lost */
-		off += (size_t)n;
+			if (w < 0)
+				return;
+			off += (size_t)w;
+		}
+		return;
 	}
+	if (!log_send_rest())
+		goto drop;
+	if (log_dropped > 0) {
+		log_say_dropped();
+		if (log_rest_len > 0)
+			goto drop;	/* the notice went in part */
+	}
+	while (off < n) {
+		ssize_t w = log_write_some(p + off, n - off);
+		const char *nl;
+		size_t k;
+
+		if (w < 0)
+			break;
+		off += (size_t)w;
+		if (off == n || p[off - 1] == '\n')
+			continue;
+		/* Part of a line went: the rest of it waits its turn. */
+		nl = memchr(p + off, '\n', n - off);
+		k = nl != NULL ? (size_t)(nl - (p + off)) + 1 : n - off;
+		if (k > sizeof(log_rest))
+			k = sizeof(log_rest);	/* longer than any line */
+		memcpy(log_rest, p + off, k);
+		log_rest_len = k;
+		off += k;
+		break;
+	}
+	p += off;
+	n -= off;
+drop:
+	for (size_t i = 0; i < n; i++)
+		if (p[i] == '\n')
+			log_dropped++;
+}
+
+static void
+log_flush_held(void)
+{
+	log_out(log_held, log_held_len);
 	log_held_len = 0;
 }
 
@@ -172,7 +290,7 @@ log_emit(enum log_level lvl, const char *msg, size_t len)
 	n += len;
 	line[n++] = '\n';
 	if (!log_keep(lvl, line, n))
-		(void)fwrite(line, 1, n, stderr);
+		log_out(line, n);
 }
 
 static void __attribute__((format(printf, 3, 0)))

@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "http.h"
 #include "log.h"
 #include "program.h"
 #include "relay.h"
@@ -142,10 +143,20 @@ main_option(struct program *p, int ch, const char *arg)
 	}
 }
 
+/* The [http] server's descriptors: its clients and its listener. */
+static int
+http_fds(const struct config *c)
+{
+	const struct http_conf *h = config_section_get(c, &http_section);
+
+	return h != NULL && h->listen[0] != '\0' ? h->max_connections + 1 : 0;
+}
+
 static int
 main_check(struct program *p, char *err, size_t errlen)
 {
-	return relay_settings_from_config(&M.set, &p->cfg, err, errlen);
+	return relay_settings_from_config(&M.set, &p->cfg, http_fds(&p->cfg),
+	    err, errlen);
 }
 
 /* ------------------------------------------------------------------ */
@@ -205,7 +216,8 @@ main_reload(struct program *p)
 
 	addr_local_flush();
 	if (config_build(&nc, p->config_path, &p->ov, err, sizeof(err)) != 0 ||
-	    relay_settings_from_config(&set, &nc, err, sizeof(err)) != 0) {
+	    relay_settings_from_config(&set, &nc, http_fds(&nc), err,
+	    sizeof(err)) != 0) {
 		log_warnx("config not reloaded, the old one stays: %s", err);
 		return;
 	}

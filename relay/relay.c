@@ -62,7 +62,7 @@ relay_check_listen(const char *list, char *err, size_t errlen)
 
 int
 relay_settings_from_config(struct relay_settings *set, const struct config *c,
-    char *err, size_t errlen)
+    int fds_kept, char *err, size_t errlen)
 {
 	char msg[256];
 	struct rlimit rl;
@@ -115,10 +115,15 @@ relay_settings_from_config(struct relay_settings *set, const struct config *c,
 	set->reading_burst = (unsigned)c->reading_burst;
 	set->reading_rate = (unsigned)c->reading_rate;
 	set->max_connections = c->max_connections;
-	/* Two descriptors a session, some kept for logs and outputs. */
+	/*
+	 * Two descriptors a session; 64 kept for logs and outputs, and
+	 * fds_kept for the [http] server's clients.
+	 */
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 ||
 	    rl.rlim_cur == RLIM_INFINITY)
 		rl.rlim_cur = 1024;
+	rl.rlim_cur = rl.rlim_cur > (rlim_t)fds_kept ?
+	    rl.rlim_cur - (rlim_t)fds_kept : 0;
 	/*
 	 * More than the descriptors allow would end in EMFILE before the
 	 * limit, where nothing is evicted and kits wait: never above it.

@@ -162,9 +162,13 @@ struct relay {
 
 void relay_init(struct relay *r, struct event_base *base,
     struct outputs *out);
-/* From a config (first time and on reload). 0, or -1 with err. */
+/*
+ * From a config (first time and on reload); fds_kept descriptors are
+ * another part's (the [http] server's connections), beyond the 64 kept
+ * for logs and outputs. 0, or -1 with err.
+ */
 int relay_settings_from_config(struct relay_settings *set,
-    const struct config *c, char *err, size_t errlen);
+    const struct config *c, int fds_kept, char *err, size_t errlen);
 void relay_apply(struct relay *r, const struct relay_settings *set);
 /* Bind every "[ADDR:]PORT" of the list. 0, or -1 with err. */
 int relay_listen(struct relay *r, const char *list, char *err,

@@ -120,6 +120,40 @@ check "once descriptors are free again a kit is served" \
 check "... its readings are in the CSV" csv_has "$CSV" 46
 stop_relay TERM
 
+# The [http] server's connections are descriptors too: max_connections
+# leaves room for them, so kits and status-page clients together stay
+# within the open-files limit (200: (200 - 64 - 60 - 1) / 2 = 37).
+printf '[relay]\nmax_connections = 1000\nclient_connections = 1000\n[http]\nlisten = 127.0.0.1:8088\nmax_connections = 60\ntimeout = 60\n' \
+    >"$T/httpfd.conf"
+( ulimit -n 200; exec ip netns exec "$NS_R" "$RELAY" -f -u nobody --db "$JOURNAL" \
+	${RELAY_CLIENTS:+--allow-clients "$RELAY_CLIENTS"} \
+	-c "$T/httpfd.conf" --csv "$CSV" ) >>"$T/relay5.log" 2>&1 &
+RELAY_PID=$!
+_pids+=("$RELAY_PID")
+wait_for "grep -qs 'started:' $T/relay5.log" 10
+check "open-files limit 200 with [http] max_connections 60: 37 sessions" \
+	grep -q "max_connections 1000 is more than the open-files limit allows: 37" "$T/relay5.log"
+ip netns exec "$NS_R" python3 -c '
+import socket, sys, time
+s = [socket.create_connection(("127.0.0.1", 8088)) for _ in range(60)]
+print("held", flush=True)
+time.sleep(20)
+' >"$T/httpheld.out" 2>&1 &
+HTTP_HELD=$!
+_pids+=("$HTTP_HELD")
+wait_for "grep -q held $T/httpheld.out" 10
+check "60 status-page clients, and 80 kits try to hold connections" idle 80
+check "... the relay holds 37 and refuses the rest as full" \
+	wait_for "grep -q 'max_connections (37) reached' $T/relay5.log" 5
+check "... and never runs out of descriptors" \
+	eval '! grep -q "Too many open files" "$T/relay5.log"'
+kill "$IDLE_PID"; wait "$IDLE_PID" 2>/dev/null
+check "once they are gone a kit is served" \
+	in_kit "$KITSIM" -i 2 -t 20 "$PORTAL_IP:$PORT"
+check "... its readings are in the CSV" csv_has "$CSV" 48
+kill "$HTTP_HELD"; wait "$HTTP_HELD" 2>/dev/null
+stop_relay TERM
+
 # Idle timeout.
 printf '[relay]\nidle_timeout = 1\nclient_connections = 100\n' >"$T/idle.conf"
 start_relay "$T/relay3.log" -c "$T/idle.conf" ||

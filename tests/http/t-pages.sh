@@ -14,6 +14,11 @@ HP=18092
 HADDR="$R_KIT_IP:$HP"
 NCONN=64
 
+# A day of readings 30 s or less apart makes E today grow faster than
+# one phase can early in the day (invstate refuses that), whatever the
+# time of this run: the relay and the feed run where it is about noon,
+# readings some 15 s apart with E today growing 10 Wh each.
+export TZ="NOON$(( $(date -u +%-H) - 12 ))"
 netns_up
 redirect_up
 start_portal - --quiet || { not_ok "portal starts"; finish; exit; }
@@ -21,10 +26,12 @@ mkdir -p "$T/journal"
 printf '[omniklog]\ndb = %s\n' "$JOURNAL" >"$T/feed.conf"
 mid=$(date -d 'today 00:00' +%s)
 step=$(( ($(date +%s) - mid - 60) / 2880 ))
-[ "$step" -ge 1 ] || skip_all "too close to midnight for a day of readings"
+[ "$step" -ge 3 ] || skip_all "too close to midnight for a day of readings"
 check "omk-feed writes 16 inverters' day into the journal" \
 	"$B/tests/omk-feed" -c "$T/feed.conf" --count 2880 --inverters 16 \
-	    --start "$mid" --step "$step" --flush 100
+	    --start "$mid" --step "$step" --etoday-step 1 --flush 100
+check "... none of it refused" \
+	[ "$(sqlite3 "$JOURNAL" 'SELECT count(*) FROM readings')" -eq $((16 * 2880)) ]
 chown -R nobody "$T/journal"
 printf '[http]\nlisten = %s\nallow_remote = yes\nmax_connections = %d\ntimeout = 10\n' \
 	"$HADDR" "$NCONN" >"$T/relay.conf"

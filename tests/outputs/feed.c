@@ -12,7 +12,7 @@
  *   omk-feed -c CONF [--count N] [--start EPOCH] [--step S] [--interval MS]
  *            [--inverters K] [--bad I] [--flush S] [--first I]
  *            [--night-from I] [--offline-from I] [--stay]
- *            [--serial SN] [--firmware FW]
+ *            [--serial SN] [--firmware FW] [--etoday-step N]
  *
  * Reading i (from --first, default 0) is stamped start + i * step, and
  * its values follow from i (ETOTAL = 10000 kWh + i / 10, PAC1 = 100 + i W
@@ -81,6 +81,12 @@ day_first(time_t start, int step, int i)
 
 /* --serial, --firmware: hostile strings for the status page's tests. */
 static const char *serial_opt, *fw_opt;
+/*
+ * --etoday-step: E today's growth a reading, in 10 Wh (0.1 kWh by
+ * default). Readings closer than 30 s need less to stay within what one
+ * phase can make (invstate refuses more).
+ */
+static int etoday_step = 10;
 
 static void
 make_frame(int i, int k, int bad, int night, int offline, int day0,
@@ -104,7 +110,7 @@ make_frame(int i, int k, int bad, int night, int offline, int day0,
 	r.value[OMNIK_VAC1] = 2300 + i % 10;
 	r.value[OMNIK_FAC1] = 5000;
 	r.value[OMNIK_PAC1] = 100 + i % 1000;
-	r.value[OMNIK_ETODAY] = ((i - day0) * 10) % 6000;
+	r.value[OMNIK_ETODAY] = ((i - day0) * etoday_step) % 6000;
 	r.value[OMNIK_ETOTAL] = 100000 + i;
 	r.value[OMNIK_HTOTAL] = 1000 + i;
 	r.value[OMNIK_RUNMODE] = 1;
@@ -113,7 +119,7 @@ make_frame(int i, int k, int bad, int night, int offline, int day0,
 		r.value[OMNIK_PAC1] = 11000;
 	if (night >= 0 && i >= night) {	/* sun down: no power, no energy */
 		r.value[OMNIK_PAC1] = 0;
-		r.value[OMNIK_ETODAY] = ((night - nday0) * 10) % 6000;
+		r.value[OMNIK_ETODAY] = ((night - nday0) * etoday_step) % 6000;
 	}
 	if (offline >= 0 && i >= offline) {
 		for (int f = 0; f < OMNIK_NFIELDS; f++)
@@ -121,7 +127,8 @@ make_frame(int i, int k, int bad, int night, int offline, int day0,
 			    r.value[f] != OMNIK_ABSENT)
 				r.value[f] = 0;
 		r.value[OMNIK_TEMP] = OMNIK_ABSENT;
-		r.value[OMNIK_ETODAY] = ((offline - oday0) * 10) % 6000;
+		r.value[OMNIK_ETODAY] = ((offline - oday0) * etoday_step) %
+		    6000;
 		r.value[OMNIK_ETOTAL] = 100000 + offline;
 	}
 	r.has_fw = true;
@@ -222,6 +229,7 @@ main(int argc, char **argv)
 		{ "stay", no_argument, NULL, 'S' },
 		{ "serial", required_argument, NULL, 'E' },
 		{ "firmware", required_argument, NULL, 'W' },
+		{ "etoday-step", required_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct feed f = { .count = 10, .inverters = 1, .bad = -1, .night = -1, .offline = -1,
@@ -253,6 +261,7 @@ main(int argc, char **argv)
 		case 'S': f.stay = true; break;
 		case 'E': serial_opt = optarg; break;
 		case 'W': fw_opt = optarg; break;
+		case 'D': etoday_step = atoi(optarg); break;
 		default: return 2;
 		}
 	}

@@ -294,21 +294,25 @@ program_outputs_open(struct program *p, enum program_outputs policy)
 {
 	const struct config *c = &p->cfg;
 	bool journal = policy != PROGRAM_OUTPUTS_ONESHOT || p->db_given;
+	/* A daemon's loop never waits for standard output's reader. */
+	bool live = policy != PROGRAM_OUTPUTS_ONESHOT;
 	struct sink sk;
 	char err[4096];
 
 	outputs_init(&p->out);
+	p->out.live = live;
 	/* Whose rows these are, when programs share the journal. */
 	snprintf(p->cfg.origin, sizeof(p->cfg.origin), "%s", p->ops->name);
 	if (journal) {
 		/* Journal first, then CSV, then the remote outputs. */
-		if (outputs_setup(&p->out, c, program_base(p), err,
+		if (outputs_setup(&p->out, c, program_base(p), live, err,
 		    sizeof(err)) != 0)
 			goto fail;
 		if (c->csv[0] != '\0' && policy != PROGRAM_OUTPUTS_SERVICE_LOG)
 			return;
 	} else if (c->csv[0] != '\0') {
-		if (csv_sink_open(c->csv, &sk, err, sizeof(err)) != 0)
+		if (csv_sink_open(c->csv, live, &sk, err,
+		    sizeof(err)) != 0)
 			goto fail;
 		outputs_add(&p->out, &sk);
 		return;
@@ -316,7 +320,7 @@ program_outputs_open(struct program *p, enum program_outputs policy)
 	if (p->detached || policy == PROGRAM_OUTPUTS_SERVICE_LOG)
 		text_log_sink(&sk);
 	else
-		text_sink(stdout, &sk);
+		text_sink(stdout, live, &sk);
 	outputs_add(&p->out, &sk);
 	return;
 fail:

@@ -15,6 +15,7 @@
 
 #include "csv.h"
 #include "log.h"
+#include "outq.h"
 
 const char csv_header[] =
     "dateTime,Id,Temp,VPV1,VPV2,VPV3,IPV1,IPV2,IPV3,IAC1,IAC2,IAC3,"
@@ -33,6 +34,9 @@ struct csv {
 	bool holding;
 	/* Where the file ends, as far as our writes know (csv_write_lines). */
 	uint64_t end;
+	/* Standard output in a daemon: written off the loop (csv_sink_open). */
+	struct outq *q;
+	uint64_t dropped;	/* lines, since the reader last took one */
 };
 
 /*
@@ -353,6 +357,41 @@ csv_format(char *buf, size_t n, const struct omnik_reading *r,
 }
 
 /*
+ * Whole lines to the queue of a daemon's standard output: what does not
+ * fit while its reader does not read is dropped and counted (the journal
+ * has every reading), and the count is logged once lines fit again.
+ */
+static int
+queue_lines(struct csv *c, const char *p, size_t len, const char **err)
+{
+	uint64_t d;
+	int e;
+
+	if (outq_put(c->q, p, len) == 0) {
+		if (c->dropped > 0)
+			log_warnx("standard output: read again; %llu CSV "
+			    "line%s dropped while it was not (the journal "
+			    "has them)", (unsigned long long)c->dropped,
+			    c->dropped == 1 ? " was" : "s were");
+		c->dropped = 0;
+		return 0;
+	}
+	if ((e = outq_error(c->q)) != 0) {
+		snprintf(c->err, sizeof(c->err), "standard output: %s",
+		    strerror(e));
+	} else {
+		d = outq_take_dropped(c->q);
+		c->dropped += d;
+		snprintf(c->err, sizeof(c->err), "standard output: %llu "
+		    "line%s dropped, its reader is not keeping up (%llu "
+		    "since it last read)", (unsigned long long)d,
+		    d == 1 ? "" : "s", (unsigned long long)c->dropped);
+	}
+	*err = c->err;
+	return -1;
+}
+
+/*
  * One write() for the whole line. A short write is undone, so a full disk
  * costs this line and never leaves half of it behind.
  */
@@ -362,6 +401,8 @@ write_line(struct csv *c, const char *line, size_t len, const char **err)
 	ssize_t w;
 	struct stat st;
 
+	if (c->q != NULL)
+		return queue_lines(c, line, len, err);
 	do
 		w = write(c->fd, line, len);
 	while (w < 0 && errno == EINTR);
@@ -599,6 +640,8 @@ csv_flush(struct csv *c, const char **err)
 		*err = c->err;
 		return -1;
 	}
+	if (c->q != NULL)
+		return queue_lines(c, p, (size_t)(end - p), err);
 	if (c->is_stdout) {
 		while (p < end) {
 			w = write(c->fd, p, (size_t)(end - p));
@@ -681,6 +724,10 @@ csv_close(struct csv *c)
 		return;
 	if (csv_flush(c, &e) != 0)
 		log_warnx("%s", e);
+	/* What the reader has not taken yet: up to 2 s more for it. */
+	if (c->q != NULL && outq_pending(c->q) > 0)
+		log_info("standard output: waiting up to 2 s for its reader");
+	outq_free(c->q, 2000);
 	if (c->fd >= 0 && !c->is_stdout)
 		close(c->fd);
 	free(c->held);
@@ -713,12 +760,20 @@ sink_close(void *ctx)
 }
 
 int
-csv_sink_open(const char *path, struct sink *out, char *err, size_t errlen)
+csv_sink_open(const char *path, bool live, struct sink *out, char *err,
+    size_t errlen)
 {
 	struct csv *c = csv_open(path, err, errlen);
 
 	if (c == NULL)
 		return -1;
+	/* The header went out directly, before the loop runs. */
+	if (live && c->is_stdout &&
+	    (c->q = outq_new(c->fd, CSV_QUEUE_MAX)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		csv_close(c);
+		return -1;
+	}
 	if (c->repaired > 0)
 		log_warnx("%s: cut %zu bytes of a partial last line", path,
 		    c->repaired);

@@ -61,8 +61,16 @@ size_t csv_repaired(const struct csv *c);
 /* The last line of the file (header or reading), "" if none: length. */
 size_t csv_last_line(const struct csv *c, char *buf, size_t n);
 
-/* The CSV file as a sink for the dispatcher. */
-int csv_sink_open(const char *path, struct sink *out, char *err,
+/*
+ * The CSV file as a sink for the dispatcher. live: a daemon's, whose loop
+ * must never wait for a reader: standard output ("-") then goes through
+ * a queue of CSV_QUEUE_MAX bytes written by a thread (outq.h), and lines
+ * that do not fit while nothing reads are dropped and counted. Without
+ * live (a replay) standard output is written directly, at the reader's
+ * pace. A file is written directly either way.
+ */
+#define CSV_QUEUE_MAX (256u << 10)
+int csv_sink_open(const char *path, bool live, struct sink *out, char *err,
     size_t errlen);
 
 #endif /* CSV_H */

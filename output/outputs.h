@@ -32,6 +32,11 @@ struct outputs {
 	void (*turn_arm)(void *arg);
 	void *turn_arg;
 	bool turn_held;
+	/*
+	 * A daemon's (set before outputs_setup): its loop never waits for
+	 * standard output's reader (csv_sink_open, text_sink).
+	 */
+	bool live;
 };
 
 void outputs_init(struct outputs *o);

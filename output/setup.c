@@ -810,7 +810,7 @@ lease_setup(struct outputs_remote *r, const struct config *cfg,
 
 int
 outputs_setup(struct outputs *o, const struct config *cfg,
-    struct event_base *base, char *err, size_t errlen)
+    struct event_base *base, bool live, char *err, size_t errlen)
 {
 	struct journal_opts jo = { .retention_days = cfg->retention,
 	    .sync_full = strcmp(cfg->synchronous, "normal") != 0,
@@ -822,6 +822,7 @@ outputs_setup(struct outputs *o, const struct config *cfg,
 	char serr[256];
 
 	outputs_init(o);
+	o->live = live;
 	if (cfg->db[0] == '\0' && any_remote(cfg)) {
 		snprintf(err, errlen, "remote outputs need the journal: set "
 		    "[omniklog] db");
@@ -847,7 +848,7 @@ outputs_setup(struct outputs *o, const struct config *cfg,
 	 */
 	if (cfg->csv[0] != '\0' && (j == NULL || base == NULL ||
 	    strcmp(cfg->csv, "-") == 0)) {
-		if (csv_sink_open(cfg->csv, &sk, err, errlen) != 0)
+		if (csv_sink_open(cfg->csv, o->live, &sk, err, errlen) != 0)
 			goto fail;
 		(void)outputs_add(o, &sk);
 	}

@@ -31,10 +31,12 @@ struct output_status;
 /*
  * Initialises o. cfg->db "" means no journal and no remote outputs (an
  * error if one is configured). base may be NULL when no remote output is
- * configured. Returns 0, or -1 with a message in err and o left empty.
+ * configured. live: a daemon's outputs, whose loop never waits for standard
+ * output's reader (csv_sink_open). Returns 0, or -1 with a message in err
+ * and o left empty.
  */
 int outputs_setup(struct outputs *o, const struct config *cfg,
-    struct event_base *base, char *err, size_t errlen);
+    struct event_base *base, bool live, char *err, size_t errlen);
 int outputs_sync(struct outputs *o, int timeout_ms, const char **err);
 int64_t outputs_backlog(struct outputs *o);
 void outputs_teardown(struct outputs *o);

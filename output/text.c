@@ -4,12 +4,14 @@
  * Absent values are left out rather than printed as numbers.
  */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "log.h"
+#include "outq.h"
 #include "text.h"
 
 /*
@@ -235,7 +237,42 @@ text_format(char *buf, size_t n, const struct omnik_reading *r,
 struct text_out {
 	FILE *fp;
 	bool holding;
+	struct outq *q;		/* live: written off the loop */
+	uint64_t dropped;	/* lines, since the reader last took one */
+	char err[128];
 };
+
+/* A daemon's line: queued, or dropped and counted (see csv.c). */
+static int
+queue_line(struct text_out *t, const char *line, size_t len,
+    const char **err)
+{
+	uint64_t d;
+	int e;
+
+	if (outq_put(t->q, line, len) == 0) {
+		if (t->dropped > 0)
+			log_warnx("standard output: read again; %llu line%s "
+			    "dropped while it was not",
+			    (unsigned long long)t->dropped,
+			    t->dropped == 1 ? " was" : "s were");
+		t->dropped = 0;
+		return 0;
+	}
+	if ((e = outq_error(t->q)) != 0) {
+		snprintf(t->err, sizeof(t->err), "standard output: %s",
+		    strerror(e));
+	} else {
+		d = outq_take_dropped(t->q);
+		t->dropped += d;
+		snprintf(t->err, sizeof(t->err), "standard output: %llu "
+		    "line%s dropped, its reader is not keeping up (%llu "
+		    "since it last read)", (unsigned long long)d,
+		    d == 1 ? "" : "s", (unsigned long long)t->dropped);
+	}
+	*err = t->err;
+	return -1;
+}
 
 /* Without the memory for one: never held, as before. */
 static struct text_out text_unheld;
@@ -249,6 +286,8 @@ sink_reading(void *ctx, const struct record *rec, const char **err)
 	    &rec->when);
 
 	line[len++] = '\n';
+	if (t->q != NULL)
+		return queue_line(t, line, len, err);
 	if (fwrite(line, 1, len, t->fp) != len ||
 	    (!t->holding && fflush(t->fp) != 0)) {
 		*err = "cannot write to standard output";
@@ -263,7 +302,7 @@ sink_hold(void *ctx, bool on, const char **err)
 	struct text_out *t = ctx;
 
 	t->holding = on;
-	if (!on && fflush(t->fp) != 0) {
+	if (t->q == NULL && !on && fflush(t->fp) != 0) {
 		*err = "cannot write to standard output";
 		return -1;
 	}
@@ -276,11 +315,12 @@ sink_close(void *ctx)
 	struct text_out *t = ctx;
 
 	fflush(t->fp);
+	outq_free(t->q, 2000);
 	free(t);
 }
 
 void
-text_sink(FILE *fp, struct sink *out)
+text_sink(FILE *fp, bool live, struct sink *out)
 {
 	struct text_out *t = calloc(1, sizeof(*t));
 
@@ -293,6 +333,11 @@ text_sink(FILE *fp, struct sink *out)
 		return;
 	}
 	t->fp = fp;
+	/* Without the memory for the queue: written directly, as before. */
+	if (live) {
+		fflush(fp);
+		t->q = outq_new(fileno(fp), TEXT_QUEUE_MAX);
+	}
 	out->ctx = t;
 	out->hold = sink_hold;
 	out->close = sink_close;

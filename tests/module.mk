@@ -16,8 +16,9 @@ $(B)/tests/test_decode: $(B)/tests/test_decode.o $(TEST_HELPERS) $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
 
 $(B)/tests/test_csv: $(B)/tests/test_csv.o $(TEST_HELPERS) $(PROTO_OBJ) \
-                     $(B)/output/csv.o $(B)/output/text.o $(B)/common/log.o
-	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
+                     $(B)/output/csv.o $(B)/output/text.o $(B)/output/outq.o \
+                     $(B)/common/log.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -pthread
 
 # The config with every output's section: the whole library.
 $(B)/tests/test_config: $(B)/tests/test_config.o $(LIB_OBJ)
@@ -38,8 +39,8 @@ $(B)/tests/test_tcpreasm: $(B)/tests/test_tcpreasm.o $(B)/sniff/tcpreasm.o $(B)/
 # mkpcap: the pcap fixtures of tests/sniff/ and the sniffer benchmark.
 TEST_TOOLS += $(B)/tests/mkpcap
 $(B)/tests/mkpcap: $(B)/tests/mkpcap.o $(PROTO_OBJ) $(B)/output/csv.o \
-                   $(B)/common/log.o
-	$(CC) -o $@ $^ $(ALL_LDFLAGS)
+                   $(B)/output/outq.o $(B)/common/log.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) -pthread
 
 $(B)/tests/test_packet: $(B)/tests/test_packet.o $(B)/sniff/packet.o
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
@@ -169,8 +170,13 @@ $(B)/tests/kitpoll: $(B)/tests/kitpoll.o $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS)
 
 $(B)/tests/test_text: $(B)/tests/test_text.o $(PROTO_OBJ) $(B)/output/text.o \
+                      $(B)/output/outq.o \
                       $(B)/common/log.o
-	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -pthread
 
 # An idle relay's memory over several starts (issue 16: RSS <= 4 MiB).
 BENCHES += tests/bench-rss.sh
+
+# Standard output off the loop, on real pipes.
+$(B)/tests/test_outq: $(B)/tests/test_outq.o $(B)/output/outq.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -pthread

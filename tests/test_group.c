@@ -68,7 +68,7 @@ start(struct outputs *o, struct event_base **base, const char *sync)
 	snprintf(cfg.synchronous, sizeof(cfg.synchronous), "%s", sync);
 	*base = event_base_new();
 	assert_non_null(*base);
-	if (outputs_setup(o, &cfg, *base, err, sizeof(err)) != 0)
+	if (outputs_setup(o, &cfg, *base, false, err, sizeof(err)) != 0)
 		fail_msg("outputs_setup: %s", err);
 }
 

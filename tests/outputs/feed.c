@@ -278,7 +278,7 @@ main(int argc, char **argv)
 	f.base = event_base_new();
 	if (f.base == NULL)
 		fatalx("event_base_new failed");
-	if (outputs_setup(&f.out, &cfg, f.base, err, sizeof(err)) != 0) {
+	if (outputs_setup(&f.out, &cfg, f.base, false, err, sizeof(err)) != 0) {
 		log_warnx("%s", err);
 		event_base_free(f.base);
 		return 1;

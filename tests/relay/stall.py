@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-# stall.py OUT HOLD CMD...: run CMD with its stderr a UNIX stream socket,
-# as the systemd journal's is, and read nothing from it for HOLD seconds
-# (a journald that has stopped reading); then read it to CMD's end into
-# OUT. Prints "pid N" once CMD runs. Bounded: the reading ends with CMD.
+# stall.py [--stdout] [--pipe] OUT HOLD CMD...: run CMD with its stderr
+# (--stdout: its standard output) a UNIX stream socket, as the systemd
+# journal's is (--pipe: a pipe, as a shell pipeline's), and read nothing
+# from it for HOLD seconds (a journald or a consumer that has stopped
+# reading); then read it to CMD's end into OUT. Prints "pid N" once CMD
+# runs. Bounded: the reading ends with CMD.
 import os
 import socket
 import sys
@@ -11,19 +13,29 @@ import time
 
 
 def main():
-    out, hold, cmd = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    args = sys.argv[1:]
+    fd, pipe = 2, False
+    while args and args[0].startswith("--"):
+        fd = 1 if args[0] == "--stdout" else fd
+        pipe = pipe or args[0] == "--pipe"
+        args = args[1:]
+    out, hold, cmd = args[0], float(args[1]), args[2:]
+    if pipe:
+        r, w = os.pipe()
+        ours, theirs = os.fdopen(r, "rb", buffering=0), os.fdopen(w, "wb")
+    else:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     pid = os.fork()
     if pid == 0:
         ours.close()
-        os.dup2(theirs.fileno(), 2)
+        os.dup2(theirs.fileno(), fd)
         os.execvp(cmd[0], cmd)
     theirs.close()
     print("pid %d" % pid, flush=True)
     time.sleep(hold)
     with open(out, "wb") as f:
         while True:
-            d = ours.recv(65536)
+            d = ours.read(65536) if pipe else ours.recv(65536)
             if not d:
                 break
             f.write(d)

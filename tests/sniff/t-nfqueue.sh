@@ -67,6 +67,35 @@ run_backend() {	# iptables | nft
 
 run_backend iptables 7
 
+# Inline, the sniffer's loop gives every packet its verdict, so standard
+# output that nothing reads (--csv - into a stalled pipeline) must not
+# hold the kits' traffic up: the CSV lines that do not fit its queue are
+# dropped and counted, the journal keeps every reading.
+ip netns pids "$P-portal" | xargs -r kill 2>/dev/null
+check "stalled stdout: a portal that answers" bash -c "
+	ip netns exec $P-portal $B/tests/portal --quiet 203.0.113.69:10004 \
+	    >/dev/null 2>&1 & sleep 0.5; ip netns exec $P-portal ss -ltn | grep -q ':10004 '"
+check "stalled stdout: rules added (queue 11)" \
+	in_ns router "$RULES" add --iptables --queue 11
+ip netns exec "$P-router" python3 "$top/tests/relay/stall.py" --stdout --pipe \
+	"$tmp/stall.csv" 10 "$SNIFF" -f -u '' --nfqueue 11 --csv - \
+	--db "$tmp/out/stall.db" >"$tmp/stall.out" 2>"$tmp/stall.log" &
+PIDS="$PIDS $!"
+for _ in $(seq 100); do grep -q started "$tmp/stall.log" 2>/dev/null && break; sleep 0.1; done
+stall_pid=$(sed -n 's/^pid //p' "$tmp/stall.out")
+PIDS="$PIDS $stall_pid"
+check "stalled stdout: 3000 pushes get through the queue while nothing reads the CSV" \
+	in_ns kit timeout 9 "$B/tests/kitsim" -c 3000 -j 20 -t 5 203.0.113.69:10004
+journal_n() { sqlite3 "$tmp/out/stall.db" 'SELECT count(*) FROM readings' 2>/dev/null; }
+for _ in $(seq 50); do [ "$(journal_n)" = 3000 ] && break; sleep 0.2; done
+check "stalled stdout: ... every reading in the journal ($(journal_n))" [ "$(journal_n)" = 3000 ]
+kill -TERM "$stall_pid"
+for _ in $(seq 100); do kill -0 "$stall_pid" 2>/dev/null || break; sleep 0.1; done
+check "stalled stdout: the sniffer exits" bash -c "! kill -0 $stall_pid 2>/dev/null"
+check "stalled stdout: the log counts the CSV lines it dropped" \
+	grep -Eq 'standard output: [0-9]+ lines? dropped' "$tmp/stall.log"
+check "stalled stdout: rules removed" in_ns router "$RULES" remove --iptables
+
 # remove, with the default backend, takes away what add --iptables made,
 # whatever its queue and ports.
 check "iptables rules on queue 9, ports 10005 and 10006" \

@@ -163,7 +163,8 @@ fuzz:
 	@mkdir -p build/fuzz/corpus-sniff
 	clang -std=c11 -D_GNU_SOURCE $(INCLUDES) $(WARN) -O1 -g \
 	    -fsanitize=fuzzer,address,undefined -o build/fuzz/fuzz_sniff \
-	    tests/fuzz/fuzz_sniff.c $(FUZZ_SNIFF_OBJ:$(B)/%=build/fuzz/%) -lsqlite3 -lm
+	    tests/fuzz/fuzz_sniff.c $(FUZZ_SNIFF_OBJ:$(B)/%=build/fuzz/%) -lsqlite3 -lm \
+	    -pthread
 	build/fuzz/fuzz_sniff -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
 	    -artifact_prefix=build/fuzz/sniff- build/fuzz/corpus-sniff \
 	    tests/fuzz/corpus-sniff

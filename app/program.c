@@ -301,6 +301,8 @@ program_outputs_open(struct program *p, enum program_outputs policy)
 
 	outputs_init(&p->out);
 	p->out.live = live;
+	if (live)
+		log_live();
 	/* Whose rows these are, when programs share the journal. */
 	snprintf(p->cfg.origin, sizeof(p->cfg.origin), "%s", p->ops->name);
 	if (journal) {

@@ -14,27 +14,36 @@
  * journald that stops reading must not stop the loop, and with it the
  * kits' pushes. Lines that find the socket full are dropped whole and
  * counted (the rest of a line begun is kept, so every line stays whole),
- * and the count is logged once lines go through again. Pipes, files and
- * terminals are written as before: their blocking mode is shared with
- * whoever else holds them.
+ * and the count is logged once lines go through again. A daemon's pipe
+ * (log_live) is written the same way with RWF_NOWAIT, the flag of one
+ * write (O_NONBLOCK would be the pipe's, shared with whoever else holds
+ * it); its terminal, or a pipe on a kernel that refuses the flag, by a
+ * thread of its own through a bounded queue (outq.h), lines that find
+ * it full dropped and counted alike. Files, and the pipes of programs
+ * with nothing to keep going (a replay), are written as before.
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "outq.h"
 
 static const char *log_ident = "omniklog";
 static bool log_stderr = true;
 static bool log_journal;
-static bool log_nowait;		/* stderr is a socket */
+static bool log_nowait;		/* never waited for: a socket, a pipe */
+static bool log_pipe;		/* log_live: a pipe, written RWF_NOWAIT */
+static struct outq *log_q;	/* log_live: a terminal, an older kernel */
 static int log_verbosity;
 
 static bool
@@ -102,16 +111,24 @@ static char log_rest[LOG_MSG_MAX + 64];
 static size_t log_rest_len;
 static unsigned long long log_dropped;
 
+static void log_start_queue(void);
+
 /* As much of p[0..n) as stderr takes now; -1 if it takes nothing more. */
 static ssize_t
 log_write_some(const char *p, size_t n)
 {
+	struct iovec v = { .iov_base = (void *)(uintptr_t)p, .iov_len = n };
 	ssize_t w;
 
 	do
-		w = log_nowait ? send(STDERR_FILENO, p, n,
+		w = log_pipe ? pwritev2(STDERR_FILENO, &v, 1, -1, RWF_NOWAIT) :
+		    log_nowait ? send(STDERR_FILENO, p, n,
 		    MSG_DONTWAIT | MSG_NOSIGNAL) : write(STDERR_FILENO, p, n);
 	while (w < 0 && errno == EINTR);
+	/* A kernel whose pipes cannot be written without waiting: the
+	 * thread writes them instead (log_out queues what comes). */
+	if (w < 0 && log_pipe && errno == EOPNOTSUPP)
+		log_start_queue();
 	return w > 0 ? w : -1;
 }
 
@@ -164,6 +181,13 @@ log_out(const char *p, size_t n)
 {
 	size_t off = 0;
 
+	if (log_q != NULL) {
+		if (outq_put(log_q, p, n) != 0)
+			log_dropped += outq_take_dropped(log_q);
+		else if (log_dropped > 0)
+			log_say_dropped();
+		return;
+	}
 	if (!log_nowait) {
 		while (off < n) {
 			ssize_t w = log_write_some(p + off, n - off);
@@ -186,6 +210,10 @@ log_out(const char *p, size_t n)
 		const char *nl;
 		size_t k;
 
+		if (w < 0 && log_q != NULL && log_rest_len == 0) {
+			log_out(p + off, n - off);	/* just switched */
+			return;
+		}
 		if (w < 0)
 			break;
 		off += (size_t)w;
@@ -220,6 +248,54 @@ static void
 log_flush_at_exit(void)
 {
 	log_flush_held();
+}
+
+/* What the queue holds: up to 2 s more for stderr's reader. */
+static void
+log_queue_at_exit(void)
+{
+	struct outq *q = log_q;
+
+	log_flush_held();
+	log_q = NULL;
+	outq_free(q, 2000);
+}
+
+#define LOG_QUEUE_MAX (64u << 10)
+
+/* From here on stderr is written by a thread (outq.h). */
+static void
+log_start_queue(void)
+{
+	log_pipe = log_nowait = false;
+	if ((log_q = outq_new(STDERR_FILENO, LOG_QUEUE_MAX)) != NULL &&
+	    atexit(log_queue_at_exit) != 0) {
+		outq_free(log_q, 0);
+		log_q = NULL;
+	}
+}
+
+void
+log_live(void)
+{
+	struct stat st;
+
+	if (!log_stderr || log_nowait || log_q != NULL ||
+	    fstat(STDERR_FILENO, &st) != 0)
+		return;
+	log_flush_held();
+	fflush(stderr);
+	/*
+	 * A pipe is written with RWF_NOWAIT, a flag of this write alone
+	 * (O_NONBLOCK would be the pipe's, shared with whoever else holds
+	 * it): lines it will not take now are dropped and counted, as on a
+	 * socket. A terminal (and a pipe where the kernel refuses the flag)
+	 * is written by a thread of its own.
+	 */
+	if (S_ISFIFO(st.st_mode))
+		log_pipe = log_nowait = true;
+	else if (isatty(STDERR_FILENO))
+		log_start_queue();
 }
 
 void

@@ -32,6 +32,15 @@ void log_info_msg(const char *msg);
  * at once, after what was kept. For a loop that logs many lines a turn.
  */
 void log_hold(bool on);
+/*
+ * A daemon whose loop must never wait for stderr: a pipe on it is from
+ * now on written without waiting (RWF_NOWAIT), a terminal by a thread of
+ * its own through a queue of 64 KiB (at exit what is queued gets up to
+ * 2 s); lines that do not fit while nothing reads are dropped whole and
+ * counted, and the count is logged once lines go through again, as on
+ * journald's socket, which is never waited for either. A file: nothing.
+ */
+void log_live(void);
 void fatal(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...)

@@ -10,8 +10,6 @@ OUTPUT_SRC += output/outputs.c output/csv.c output/text.c output/journal.c \
 # InfluxDB: the driver, its [influxdb] section, the line protocol.
 OUTPUT_SRC += output/influx.c output/influx_conf.c output/influx_line.c
 OUTPUT_SRC += output/resolve.c
-# Standard output written off a daemon's loop (csv.c, text.c).
-OUTPUT_SRC += output/outq.c
 # The deliveries' lock beside the journal: one program of those sharing
 # it delivers (output/lease.h).
 OUTPUT_SRC += output/lease.c

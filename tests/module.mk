@@ -16,8 +16,8 @@ $(B)/tests/test_decode: $(B)/tests/test_decode.o $(TEST_HELPERS) $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS)
 
 $(B)/tests/test_csv: $(B)/tests/test_csv.o $(TEST_HELPERS) $(PROTO_OBJ) \
-                     $(B)/output/csv.o $(B)/output/text.o $(B)/output/outq.o \
-                     $(B)/common/log.o
+                     $(B)/output/csv.o $(B)/output/text.o \
+                     $(B)/common/log.o $(B)/common/outq.o
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -pthread
 
 # The config with every output's section: the whole library.
@@ -39,7 +39,7 @@ $(B)/tests/test_tcpreasm: $(B)/tests/test_tcpreasm.o $(B)/sniff/tcpreasm.o $(B)/
 # mkpcap: the pcap fixtures of tests/sniff/ and the sniffer benchmark.
 TEST_TOOLS += $(B)/tests/mkpcap
 $(B)/tests/mkpcap: $(B)/tests/mkpcap.o $(PROTO_OBJ) $(B)/output/csv.o \
-                   $(B)/output/outq.o $(B)/common/log.o
+                   $(B)/common/log.o $(B)/common/outq.o
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) -pthread
 
 $(B)/tests/test_packet: $(B)/tests/test_packet.o $(B)/sniff/packet.o
@@ -88,8 +88,9 @@ $(B)/tests/bench_journal: $(B)/tests/bench_journal.o $(JOURNAL_OBJ) \
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) -lsqlite3 -lm
 
 $(B)/tests/test_delivery: $(B)/tests/test_delivery.o $(B)/output/delivery.o \
-                          $(JOURNAL_OBJ) $(B)/common/log.o $(PROTO_OBJ)
-	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -levent -lsqlite3 -lm
+                          $(JOURNAL_OBJ) $(B)/common/log.o $(B)/common/outq.o \
+                          $(PROTO_OBJ)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -levent -lsqlite3 -lm -pthread
 
 # The relay's end-to-end helpers: a kit simulator and a stand-in portal,
 # used by tests/relay/ and by the relay benchmark (which runs on build/).
@@ -149,11 +150,12 @@ fuzz-config:
 # The packet parser + reassembly fuzz target (tests/fuzz/fuzz_sniff.c),
 # replayed over tests/fuzz/corpus-sniff like fuzz_proto's corpus.
 FUZZ_SNIFF_OBJ := $(SNIFF_CORE_OBJ) $(B)/output/stream.o $(B)/common/log.o \
+                  $(B)/common/outq.o \
                   $(B)/output/outputs.o $(B)/output/invstate.o $(PROTO_OBJ)
 FUZZ_REPLAY += $(if $(wildcard tests/fuzz/fuzz_sniff.c),$(B)/tests/fuzz_sniff_replay)
 $(B)/tests/fuzz_sniff_replay: $(B)/tests/fuzz/fuzz_sniff.o $(B)/tests/fuzz/replay.o \
                               $(FUZZ_SNIFF_OBJ)
-	$(CC) -o $@ $^ $(ALL_LDFLAGS) -lsqlite3 -lm
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) -lsqlite3 -lm -pthread
 
 # The per-inverter rules across readings (output/invstate.c), seeded
 # from a real journal.
@@ -170,13 +172,12 @@ $(B)/tests/kitpoll: $(B)/tests/kitpoll.o $(PROTO_OBJ)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS)
 
 $(B)/tests/test_text: $(B)/tests/test_text.o $(PROTO_OBJ) $(B)/output/text.o \
-                      $(B)/output/outq.o \
-                      $(B)/common/log.o
+                      $(B)/common/log.o $(B)/common/outq.o
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -pthread
 
 # An idle relay's memory over several starts (issue 16: RSS <= 4 MiB).
 BENCHES += tests/bench-rss.sh
 
 # Standard output off the loop, on real pipes.
-$(B)/tests/test_outq: $(B)/tests/test_outq.o $(B)/output/outq.o
+$(B)/tests/test_outq: $(B)/tests/test_outq.o $(B)/common/outq.o
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(TEST_LIBS) -pthread

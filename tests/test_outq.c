@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * test_outq.c: standard output off the loop (output/outq.h), on a real
+ * test_outq.c: standard output off the loop (common/outq.h), on a real
  * pipe: lines arrive whole and in order; a reader that stops costs the
  * lines that come while the queue is full and until it has taken half,
  * counted; a reader that is gone is an error and nothing blocks; and

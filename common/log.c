@@ -23,6 +23,7 @@
  * with nothing to keep going (a replay), are written as before.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,6 +45,7 @@ static bool log_journal;
 static bool log_nowait;		/* never waited for: a socket, a pipe */
 static bool log_pipe;		/* log_live: a pipe, written RWF_NOWAIT */
 static struct outq *log_q;	/* log_live: a terminal, an older kernel */
+static bool log_gone;		/* its queue ended at exit: no more lines */
 static int log_verbosity;
 
 static bool
@@ -147,94 +149,149 @@ log_send_rest(void)
 	return true;
 }
 
-static void log_out(const char *p, size_t n);
-
-/* Lines went through after some were dropped: say how many. */
-static void
-log_say_dropped(void)
+/* The notice that k lines were dropped, in line[0..size): its length. */
+static size_t
+log_notice(char *line, size_t size, unsigned long long k)
 {
-	char line[128];
-	unsigned long long k = log_dropped;
 	int n;
 
-	log_dropped = 0;
 	if (log_journal)	/* journald names the program itself */
-		n = snprintf(line, sizeof(line), "<4>warning: log: %llu "
-		    "line%s dropped (stderr was not read)\n", k,
-		    k == 1 ? "" : "s");
+		n = snprintf(line, size, "<4>warning: log: %llu line%s "
+		    "dropped (stderr was not read)\n", k, k == 1 ? "" : "s");
 	else
-		n = snprintf(line, sizeof(line), "%.48s: warning: log: %llu "
-		    "line%s dropped (stderr was not read)\n", log_ident, k,
+		n = snprintf(line, size, "%.48s: warning: log: %llu line%s "
+		    "dropped (stderr was not read)\n", log_ident, k,
 		    k == 1 ? "" : "s");
-	if (n > 0 && (size_t)n < sizeof(line))
-		log_out(line, (size_t)n);
+	return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
+static unsigned long long
+lines_in(const char *p, size_t n)
+{
+	unsigned long long k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		k += p[i] == '\n';
+	return k;
+}
+
+/*
+ * As much of p[0..n) as stderr takes now: the bytes taken. A pipe gets
+ * whole lines, at most PIPE_BUF a write, which it takes whole or not at
+ * all; a socket may take part of a line.
+ */
+static size_t
+log_try(const char *p, size_t n)
+{
+	size_t off = 0;
+
+	while (off < n) {
+		size_t k = n - off;
+		const char *nl;
+		ssize_t w;
+
+		if (log_pipe && k > PIPE_BUF) {
+			nl = memrchr(p + off, '\n', PIPE_BUF);
+			k = nl != NULL ? (size_t)(nl - (p + off)) + 1 : PIPE_BUF;
+		}
+		if ((w = log_write_some(p + off, k)) < 0)
+			break;
+		off += (size_t)w;
+	}
+	return off;
+}
+
+/* The queue's side (log_live on a terminal or a named pipe). */
+static void
+log_queue_out(const char *p, size_t n)
+{
+	char line[128];
+	size_t ln;
+
+	if (log_dropped > 0 &&
+	    (ln = log_notice(line, sizeof(line), log_dropped)) > 0) {
+		if (outq_put(log_q, line, ln) != 0) {
+			(void)outq_take_dropped(log_q);	/* the notice */
+			log_dropped += lines_in(p, n);
+			return;
+		}
+		log_dropped = 0;
+	}
+	if (outq_put(log_q, p, n) != 0)
+		log_dropped += outq_take_dropped(log_q);
+}
+
+/* Keeps the rest of the line p[0..n) was cut in, at *off: moves *off. */
+static void
+log_keep_rest(const char *p, size_t n, size_t *off)
+{
+	const char *nl = memchr(p + *off, '\n', n - *off);
+	size_t k = nl != NULL ? (size_t)(nl - (p + *off)) + 1 : n - *off;
+
+	if (k > sizeof(log_rest))
+		k = sizeof(log_rest);	/* longer than any line */
+	memcpy(log_rest, p + *off, k);
+	log_rest_len = k;
+	*off += k;
 }
 
 /*
  * Whole lines p[0..n) to stderr. Blocking stderr: written, whatever it
- * takes (as fwrite would; what fails is lost). A socket: what it takes
- * now; a line it took part of is finished first next time, the lines
- * after it are dropped and counted.
+ * takes (as fwrite would; what fails is lost). A socket or a pipe: what
+ * it takes now; a line a socket took part of is finished first next
+ * time, the lines after it are dropped and counted, and the count goes
+ * out first once one goes through again.
  */
 static void
 log_out(const char *p, size_t n)
 {
-	size_t off = 0;
+	size_t off = 0, w;
 
+	if (log_gone)
+		return;
 	if (log_q != NULL) {
-		if (outq_put(log_q, p, n) != 0)
-			log_dropped += outq_take_dropped(log_q);
-		else if (log_dropped > 0)
-			log_say_dropped();
+		log_queue_out(p, n);
 		return;
 	}
 	if (!log_nowait) {
 		while (off < n) {
-			ssize_t w = log_write_some(p + off, n - off);
+			ssize_t k = log_write_some(p + off, n - off);
 
-			if (w < 0)
+			if (k < 0)
 				return;
-			off += (size_t)w;
+			off += (size_t)k;
 		}
 		return;
 	}
 	if (!log_send_rest())
 		goto drop;
 	if (log_dropped > 0) {
-		log_say_dropped();
-		if (log_rest_len > 0)
-			goto drop;	/* the notice went in part */
-	}
-	while (off < n) {
-		ssize_t w = log_write_some(p + off, n - off);
-		const char *nl;
-		size_t k;
+		char line[128];
+		size_t ln = log_notice(line, sizeof(line), log_dropped);
 
-		if (w < 0 && log_q != NULL && log_rest_len == 0) {
-			log_out(p + off, n - off);	/* just switched */
+		w = log_try(line, ln);
+		if (log_q != NULL && w == 0) {
+			log_queue_out(p, n);	/* just switched */
 			return;
 		}
-		if (w < 0)
-			break;
-		off += (size_t)w;
-		if (off == n || p[off - 1] == '\n')
-			continue;
-		/* Part of a line went: the rest of it waits its turn. */
-		nl = memchr(p + off, '\n', n - off);
-		k = nl != NULL ? (size_t)(nl - (p + off)) + 1 : n - off;
-		if (k > sizeof(log_rest))
-			k = sizeof(log_rest);	/* longer than any line */
-		memcpy(log_rest, p + off, k);
-		log_rest_len = k;
-		off += k;
-		break;
+		if (w == 0)
+			goto drop;	/* the count stands */
+		log_dropped = 0;
+		if (w < ln) {
+			log_keep_rest(line, ln, &w);
+			goto drop;
+		}
 	}
-	p += off;
-	n -= off;
+	w = log_try(p, n);
+	if (log_q != NULL && w == 0 && log_rest_len == 0) {
+		log_queue_out(p, n);	/* just switched */
+		return;
+	}
+	off = w;
+	if (off > 0 && off < n && p[off - 1] != '\n')
+		log_keep_rest(p, n, &off);	/* part of a line went */
 drop:
-	for (size_t i = 0; i < n; i++)
-		if (p[i] == '\n')
-			log_dropped++;
+	log_dropped += lines_in(p + off, n - off);
 }
 
 static void
@@ -258,6 +315,9 @@ log_queue_at_exit(void)
 
 	log_flush_held();
 	log_q = NULL;
+	/* A thread left blocked on it must not be joined by a blocking
+	 * write of ours: what comes after this is not written. */
+	log_gone = true;
 	outq_free(q, 2000);
 }
 

@@ -19,8 +19,11 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,6 +79,42 @@ release(struct outq *q)
 	free(q);
 }
 
+/*
+ * With the lock held: the next write, whole lines from head (across the
+ * ring's end if one straddles it) and at most PIPE_BUF bytes, which a
+ * pipe takes whole, so lines stay whole even when another writer shares
+ * the pipe (2>&1, our own log). Returns the iovec count.
+ */
+static int
+take(struct outq *q, struct iovec v[2])
+{
+	const char *a = q->buf + q->head, *nl;
+	size_t first = q->max - q->head < q->len ? q->max - q->head : q->len;
+	size_t rest = q->len - first, s;
+
+	v[0].iov_base = (void *)(uintptr_t)a;
+	if (first > PIPE_BUF) {
+		nl = memrchr(a, '\n', PIPE_BUF);
+		v[0].iov_len = nl != NULL ? (size_t)(nl - a) + 1 : PIPE_BUF;
+		return 1;
+	}
+	v[0].iov_len = first;
+	if (rest == 0 || a[first - 1] == '\n')
+		return 1;
+	/* The line at the end goes on at the start: both in one write. */
+	s = rest < PIPE_BUF - first ? rest : PIPE_BUF - first;
+	if ((nl = memrchr(q->buf, '\n', s)) != NULL) {
+		v[1].iov_base = q->buf;
+		v[1].iov_len = (size_t)(nl - q->buf) + 1;
+		return 2;
+	}
+	/* Longer than PIPE_BUF together (no line is): up to the last
+	 * newline before the end, or the end. */
+	if ((nl = memrchr(a, '\n', first)) != NULL)
+		v[0].iov_len = (size_t)(nl - a) + 1;
+	return 1;
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -83,8 +122,9 @@ writer_main(void *arg)
 
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
-		size_t k;
+		struct iovec v[2];
 		ssize_t w;
+		int n;
 
 		if (q->len == 0 && !q->stop) {
 			struct timespec until;
@@ -117,24 +157,12 @@ writer_main(void *arg)
 		}
 		if (q->len == 0)
 			break;		/* stopped, all written */
-		k = q->max - q->head < q->len ? q->max - q->head : q->len;
+		n = take(q, v);
 		pthread_mutex_unlock(&q->mu);
-		/*
-		 * At most PIPE_BUF, cut after a newline: a pipe takes such a
-		 * write whole, so lines stay whole even when another writer
-		 * shares the pipe (2>&1, our own log).
-		 */
-		if (k > PIPE_BUF) {
-			const char *nl = memrchr(q->buf + q->head, '\n',
-			    PIPE_BUF);
-
-			k = nl != NULL ? (size_t)(nl - (q->buf + q->head)) + 1 :
-			    PIPE_BUF;
-		}
 		for (;;) {
 			struct pollfd pfd = { .fd = q->fd, .events = POLLOUT };
 
-			w = write(q->fd, q->buf + q->head, k);
+			w = writev(q->fd, v, n);
 			if (w >= 0 || (errno != EINTR && errno != EAGAIN &&
 			    errno != EWOULDBLOCK))
 				break;
@@ -233,6 +261,28 @@ outq_put(struct outq *q, const char *p, size_t n)
 		pthread_cond_signal(&q->work);
 	pthread_mutex_unlock(&q->mu);
 	return 0;
+}
+
+int
+outq_put_sink(struct outq *q, const char *p, size_t n, uint64_t *dropped,
+    char *err, size_t errlen)
+{
+	uint64_t d;
+	int e;
+
+	if (outq_put(q, p, n) == 0)
+		return *dropped > 0 ? 1 : 0;
+	if ((e = outq_error(q)) != 0) {
+		snprintf(err, errlen, "standard output: %s", strerror(e));
+		return -1;
+	}
+	d = outq_take_dropped(q);
+	*dropped += d;
+	snprintf(err, errlen, "standard output: %llu line%s dropped, its "
+	    "reader is not keeping up (%llu since it last read)",
+	    (unsigned long long)d, d == 1 ? "" : "s",
+	    (unsigned long long)*dropped);
+	return -1;
 }
 
 uint64_t

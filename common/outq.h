@@ -34,6 +34,14 @@ struct outq *outq_new(int fd, size_t max);
  * the thread cannot start.
  */
 int outq_put(struct outq *q, const char *p, size_t n);
+/*
+ * outq_put for a sink that reports to the log (csv.c, text.c): 0 when
+ * queued; 1 when queued after *dropped lines were not (the caller says
+ * how many and zeroes it); -1 when not, with why in err ("standard
+ * output: 3 lines dropped, ..." or the write's error), *dropped grown.
+ */
+int outq_put_sink(struct outq *q, const char *p, size_t n,
+    uint64_t *dropped, char *err, size_t errlen);
 /* Lines dropped since the last call. */
 uint64_t outq_take_dropped(struct outq *q);
 /* The errno of the write that failed (the stream then takes no more),

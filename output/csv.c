@@ -364,31 +364,21 @@ csv_format(char *buf, size_t n, const struct omnik_reading *r,
 static int
 queue_lines(struct csv *c, const char *p, size_t len, const char **err)
 {
-	uint64_t d;
-	int e;
-
-	if (outq_put(c->q, p, len) == 0) {
-		if (c->dropped > 0)
-			log_warnx("standard output: read again; %llu CSV "
-			    "line%s dropped while it was not (the journal "
-			    "has them)", (unsigned long long)c->dropped,
-			    c->dropped == 1 ? " was" : "s were");
+	switch (outq_put_sink(c->q, p, len, &c->dropped, c->err,
+	    sizeof(c->err))) {
+	case 1:
+		log_warnx("standard output: read again; %llu CSV line%s "
+		    "dropped while it was not (the journal has them)",
+		    (unsigned long long)c->dropped,
+		    c->dropped == 1 ? " was" : "s were");
 		c->dropped = 0;
+		/* FALLTHROUGH */
+	case 0:
 		return 0;
+	default:
+		*err = c->err;
+		return -1;
 	}
-	if ((e = outq_error(c->q)) != 0) {
-		snprintf(c->err, sizeof(c->err), "standard output: %s",
-		    strerror(e));
-	} else {
-		d = outq_take_dropped(c->q);
-		c->dropped += d;
-		snprintf(c->err, sizeof(c->err), "standard output: %llu "
-		    "line%s dropped, its reader is not keeping up (%llu "
-		    "since it last read)", (unsigned long long)d,
-		    d == 1 ? "" : "s", (unsigned long long)c->dropped);
-	}
-	*err = c->err;
-	return -1;
 }
 
 /*

@@ -242,40 +242,29 @@ struct text_out {
 	char err[128];
 };
 
+/* Without the memory for one: never held, as before. */
+static struct text_out text_unheld;
+
 /* A daemon's line: queued, or dropped and counted (see csv.c). */
 static int
 queue_line(struct text_out *t, const char *line, size_t len,
     const char **err)
 {
-	uint64_t d;
-	int e;
-
-	if (outq_put(t->q, line, len) == 0) {
-		if (t->dropped > 0)
-			log_warnx("standard output: read again; %llu line%s "
-			    "dropped while it was not",
-			    (unsigned long long)t->dropped,
-			    t->dropped == 1 ? " was" : "s were");
+	switch (outq_put_sink(t->q, line, len, &t->dropped, t->err,
+	    sizeof(t->err))) {
+	case 1:
+		log_warnx("standard output: read again; %llu line%s dropped "
+		    "while it was not", (unsigned long long)t->dropped,
+		    t->dropped == 1 ? " was" : "s were");
 		t->dropped = 0;
+		/* FALLTHROUGH */
+	case 0:
 		return 0;
+	default:
+		*err = t->err;
+		return -1;
 	}
-	if ((e = outq_error(t->q)) != 0) {
-		snprintf(t->err, sizeof(t->err), "standard output: %s",
-		    strerror(e));
-	} else {
-		d = outq_take_dropped(t->q);
-		t->dropped += d;
-		snprintf(t->err, sizeof(t->err), "standard output: %llu "
-		    "line%s dropped, its reader is not keeping up (%llu "
-		    "since it last read)", (unsigned long long)d,
-		    d == 1 ? "" : "s", (unsigned long long)t->dropped);
-	}
-	*err = t->err;
-	return -1;
 }
-
-/* Without the memory for one: never held, as before. */
-static struct text_out text_unheld;
 
 static int
 sink_reading(void *ctx, const struct record *rec, const char **err)

@@ -23,7 +23,7 @@ chown nobody "$T/journal"
 # that nothing reads for 20 s (up to 3,000 pushes' lines, well past what
 # the buffers hold).
 stalled() {
-	local kind=$1 name=$2 log="$T/relay$1.log" CSV="$T/data/r$1.csv" t0
+	local kind=$1 name=$2 log="$T/relay$1.log" CSV="$T/data/r$1.csv"
 	ip netns exec "$NS_R" python3 "$TOP/tests/relay/stall.py" $kind \
 	    "$log" 20 "$RELAY" -f -u nobody --db "$T/journal/j$kind.db" \
 	    --csv "$CSV" --allow-clients "$RELAY_CLIENTS" >"$T/stall$kind.out" 2>&1 &
@@ -34,11 +34,9 @@ stalled() {
 	wait_for "in_kit $KITSIM -t 2 --first 1 $PORTAL_IP:$PORT >/dev/null 2>&1" 10 ||
 		{ not_ok "$name: relay serves"; return; }
 
-	t0=$SECONDS
 	check "$name: 3000 pushes complete while nothing reads the relay's log" \
 		in_kit timeout 15 "$KITSIM" -c 3000 -j 20 -t 5 --first 10 \
 		    "$PORTAL_IP:$PORT"
-	check "$name: ... within 15 s ($((SECONDS - t0)) s)" [ $((SECONDS - t0)) -lt 15 ]
 	check "$name: ... every reading in the CSV" csv_has "$CSV" 3001
 	# Once the log is read again, the next lines say how many were lost.
 	wait_for "[ -s $log ]" 30
@@ -47,6 +45,15 @@ stalled() {
 	wait_for "! kill -0 $RELAY_PID 2>/dev/null" 10
 	check "$name: the log says how many lines it dropped" \
 		grep -Eq 'log: [0-9]+ lines? dropped' "$log"
+	# ... and a count that, with the reading lines that came, covers
+	# every reading (the few other lines dropped may add to it).
+	local r d c
+	r=$(grep -c ' NLDN[0-9]* kit ' "$log")
+	d=$(sed -n 's/.*log: \([0-9]*\) lines\{0,1\} dropped.*/\1/p' "$log" |
+	    awk '{ s += $1 } END { print s + 0 }')
+	c=$(csv_count "$CSV")
+	check "$name: ... the count adds up ($r came + $d dropped, $c readings)" \
+	    [ $((r + d)) -ge "$c" -a $((r + d)) -le $((c + 50)) -a "$d" -gt 0 ]
 	check "$name: ... and every line in it is whole" \
 		eval "! grep -av '^omnik-relay: ' '$log' | grep -q ."
 	check "$name: ... the last push's reading among them" grep -q 'NLDN020000' "$log"

@@ -301,8 +301,6 @@ program_outputs_open(struct program *p, enum program_outputs policy)
 
 	outputs_init(&p->out);
 	p->out.live = live;
-	if (live)
-		log_live();
 	/* Whose rows these are, when programs share the journal. */
 	snprintf(p->cfg.origin, sizeof(p->cfg.origin), "%s", p->ops->name);
 	if (journal) {
@@ -391,6 +389,9 @@ program_start(struct program *p, enum program_outputs policy,
 	/* Bound while root may (a low port), failing on the terminal. */
 	p->status = status_open(p);
 	program_detach(p);
+	/* While still root: stderr reopened non-blocking (log.h). */
+	if (policy != PROGRAM_OUTPUTS_ONESHOT)
+		log_live();
 	program_drop(p, false, keep_net_admin);
 	/* Outputs are opened as the user that will write them. */
 	program_outputs_open(p, policy);

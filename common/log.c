@@ -15,14 +15,16 @@
  * kits' pushes. Lines that find the socket full are dropped whole and
  * counted (the rest of a line begun is kept, so every line stays whole),
  * and the count is logged once lines go through again. A daemon's pipe
- * (log_live) is written the same way with RWF_NOWAIT, the flag of one
- * write (O_NONBLOCK would be the pipe's, shared with whoever else holds
- * it); its terminal, or a pipe on a kernel that refuses the flag, by a
- * thread of its own through a bounded queue (outq.h), lines that find
- * it full dropped and counted alike. Files, and the pipes of programs
+ * or terminal (log_live) is written the same way: through a description
+ * of its own, opened anew with O_NONBLOCK (set on the fd it was given,
+ * the flag would be shared with whoever else holds it), or with
+ * RWF_NOWAIT, the flag of one write, or by a thread of its own through a
+ * bounded queue (outq.h), lines that find it full dropped and counted
+ * alike. Files, and the pipes of programs
  * with nothing to keep going (a replay), are written as before.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -44,6 +46,7 @@ static bool log_stderr = true;
 static bool log_journal;
 static bool log_nowait;		/* never waited for: a socket, a pipe */
 static bool log_pipe;		/* log_live: a pipe, written RWF_NOWAIT */
+static bool log_own;		/* log_live: our own O_NONBLOCK description */
 static struct outq *log_q;	/* log_live: a terminal, an older kernel */
 static bool log_gone;		/* its queue ended at exit: no more lines */
 static int log_verbosity;
@@ -124,6 +127,7 @@ log_write_some(const char *p, size_t n)
 
 	do
 		w = log_pipe ? pwritev2(STDERR_FILENO, &v, 1, -1, RWF_NOWAIT) :
+		    log_own ? write(STDERR_FILENO, p, n) :
 		    log_nowait ? send(STDERR_FILENO, p, n,
 		    MSG_DONTWAIT | MSG_NOSIGNAL) : write(STDERR_FILENO, p, n);
 	while (w < 0 && errno == EINTR);
@@ -190,7 +194,7 @@ log_try(const char *p, size_t n)
 		const char *nl;
 		ssize_t w;
 
-		if (log_pipe && k > PIPE_BUF) {
+		if ((log_pipe || log_own) && k > PIPE_BUF) {
 			nl = memrchr(p + off, '\n', PIPE_BUF);
 			k = nl != NULL ? (size_t)(nl - (p + off)) + 1 : PIPE_BUF;
 		}
@@ -327,7 +331,7 @@ log_queue_at_exit(void)
 static void
 log_start_queue(void)
 {
-	log_pipe = log_nowait = false;
+	log_pipe = log_own = log_nowait = false;
 	if ((log_q = outq_new(STDERR_FILENO, LOG_QUEUE_MAX)) != NULL &&
 	    atexit(log_queue_at_exit) != 0) {
 		outq_free(log_q, 0);
@@ -345,16 +349,31 @@ log_live(void)
 		return;
 	log_flush_held();
 	fflush(stderr);
+	if (!S_ISFIFO(st.st_mode) && !isatty(STDERR_FILENO))
+		return;		/* a file: never waits long */
 	/*
-	 * A pipe is written with RWF_NOWAIT, a flag of this write alone
-	 * (O_NONBLOCK would be the pipe's, shared with whoever else holds
-	 * it): lines it will not take now are dropped and counted, as on a
-	 * socket. A terminal (and a pipe where the kernel refuses the flag)
-	 * is written by a thread of its own.
+	 * A pipe or a terminal opened anew is a description of our own,
+	 * so O_NONBLOCK on it is ours alone (set on fd 2 as it came, it
+	 * would be the pipe's, shared with whoever else holds it): lines
+	 * it will not take now are dropped and counted, as on a socket.
+	 * That open needs /proc and the right to open the pipe or terminal
+	 * (not given to a user we dropped to). Else a pipe is written with
+	 * RWF_NOWAIT, a flag of the one write (anonymous pipes, on newer
+	 * kernels); and else, or a terminal, by a thread of its own.
 	 */
+	int fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+
+	if (fd >= 0 && dup2(fd, STDERR_FILENO) == STDERR_FILENO) {
+		close(fd);
+		log_own = log_nowait = true;
+		return;
+	}
+	if (fd >= 0)
+		close(fd);
 	if (S_ISFIFO(st.st_mode))
 		log_pipe = log_nowait = true;
-	else if (isatty(STDERR_FILENO))
+	else
 		log_start_queue();
 }
 

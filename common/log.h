@@ -33,9 +33,11 @@ void log_info_msg(const char *msg);
  */
 void log_hold(bool on);
 /*
- * A daemon whose loop must never wait for stderr: a pipe on it is from
- * now on written without waiting (RWF_NOWAIT), a terminal by a thread of
- * its own through a queue of 64 KiB (at exit what is queued gets up to
+ * A daemon whose loop must never wait for stderr (call it while still
+ * root): a pipe or a terminal on it is from now on written without
+ * waiting, through a description of its own opened anew with O_NONBLOCK
+ * (or, where that open is refused, a pipe with RWF_NOWAIT, and else by a
+ * thread of its own through a queue of 64 KiB, which at exit gets up to
  * 2 s); lines that do not fit while nothing reads are dropped whole and
  * counted, and the count is logged once lines go through again, as on
  * journald's socket, which is never waited for either. A file: nothing.

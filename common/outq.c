@@ -46,6 +46,7 @@ struct outq {
 	bool dropping;			/* until the queue is half empty */
 	bool orphan;			/* outq_free left: the thread frees */
 	bool gathering;			/* woken, waiting for more lines */
+	int64_t last_write_ns;		/* CLOCK_MONOTONIC, the writer's */
 };
 
 struct outq *
@@ -115,6 +116,12 @@ take(struct outq *q, struct iovec v[2])
 	return 1;
 }
 
+static int64_t
+ts_ns(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000LL + t->tv_nsec;
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -135,14 +142,19 @@ writer_main(void *arg)
 				q->waiting = false;
 			}
 			/*
-			 * Woken from idle: gather what else comes for a
-			 * moment, so that a busy loop wakes us (a futex
-			 * call each) at most OUTQ_GATHER_MS apart, not once
-			 * a turn. Stop cuts it short, and so does a queue a
-			 * quarter full: a reader that keeps up never loses a
-			 * line to the wait.
+			 * Woken again within OUTQ_GATHER_MS of the last
+			 * write (a busy loop): gather what else comes for
+			 * that long, so that it wakes us (a futex call each)
+			 * at most that often, not once a turn. A line after
+			 * a quiet spell goes at once, without the timer's
+			 * wake-up. Stop cuts the wait short, and so does a
+			 * queue a quarter full: a reader that keeps up never
+			 * loses a line to it.
 			 */
 			clock_gettime(CLOCK_MONOTONIC, &until);
+			if (ts_ns(&until) - q->last_write_ns >=
+			    OUTQ_GATHER_MS * 1000000LL)
+				goto write;
 			until.tv_nsec += OUTQ_GATHER_MS * 1000000L;
 			if (until.tv_nsec >= 1000000000L) {
 				until.tv_sec++;
@@ -155,6 +167,7 @@ writer_main(void *arg)
 				;
 			q->gathering = false;
 		}
+write:
 		if (q->len == 0)
 			break;		/* stopped, all written */
 		n = take(q, v);
@@ -178,6 +191,12 @@ writer_main(void *arg)
 		}
 		q->head = (q->head + (size_t)w) % q->max;
 		q->len -= (size_t)w;
+		{
+			struct timespec now;
+
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			q->last_write_ns = ts_ns(&now);
+		}
 		if (q->len == 0)
 			pthread_cond_broadcast(&q->drained);
 	}

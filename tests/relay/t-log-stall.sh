@@ -23,13 +23,15 @@ chown nobody "$T/journal"
 # that nothing reads for 20 s (up to 3,000 pushes' lines, well past what
 # the buffers hold).
 stalled() {
-	local kind=$1 name=$2 log="$T/relay$1.log" CSV="$T/data/r$1.csv"
+	local kind=$1 name=$2 as=${3:-} tag=$1${3:+-$3}
+	local log="$T/relay$tag.log" CSV="$T/data/r$tag.csv"
 	ip netns exec "$NS_R" python3 "$TOP/tests/relay/stall.py" $kind \
-	    "$log" 20 "$RELAY" -f -u nobody --db "$T/journal/j$kind.db" \
-	    --csv "$CSV" --allow-clients "$RELAY_CLIENTS" >"$T/stall$kind.out" 2>&1 &
+	    "$log" 20 ${as:+setpriv --reuid=$as --regid=nogroup --clear-groups} \
+	    "$RELAY" -f -u nobody --db "$T/journal/j$tag.db" \
+	    --csv "$CSV" --allow-clients "$RELAY_CLIENTS" >"$T/stall$tag.out" 2>&1 &
 	_pids+=("$!")
-	wait_for "grep -qs '^pid ' $T/stall$kind.out" 5
-	RELAY_PID=$(sed -n 's/^pid //p' "$T/stall$kind.out")
+	wait_for "grep -qs '^pid ' $T/stall$tag.out" 5
+	RELAY_PID=$(sed -n 's/^pid //p' "$T/stall$tag.out")
 	_pids+=("$RELAY_PID")
 	wait_for "in_kit $KITSIM -t 2 --first 1 $PORTAL_IP:$PORT >/dev/null 2>&1" 10 ||
 		{ not_ok "$name: relay serves"; return; }
@@ -60,7 +62,13 @@ stalled() {
 }
 stalled "" "a socket"
 stalled --pipe "a pipe"
-# A named pipe (bash's 2> >(...) is one) takes no RWF_NOWAIT: the log's
-# own thread writes it.
 stalled --fifo "a named pipe"
+# Started as a user that may not open root's pipe anew (O_NONBLOCK on a
+# description of its own): an anonymous pipe is written with RWF_NOWAIT,
+# a named pipe (bash's 2> >(...) is one), which refuses that flag, by
+# the log's own thread.
+if command -v setpriv >/dev/null; then
+	stalled --pipe "a pipe, started as nobody" nobody
+	stalled --fifo "a named pipe, started as nobody" nobody
+fi
 finish

@@ -179,7 +179,7 @@ test_writes_whole_lines(void **state)
 		while ((n = recv(sv[0], msg, sizeof(msg), MSG_DONTWAIT)) > 0) {
 			assert_true(n % 150 == 0 && n <= PIPE_BUF);
 			for (ssize_t at = 0; at < n; at += 150) {
-				char want[6];
+				char want[12];
 
 				snprintf(want, sizeof(want), "%05d", lines++);
 				assert_memory_equal(msg + at, want, 5);

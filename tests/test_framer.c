@@ -816,6 +816,64 @@ test_inner_every_position(void **state)
 	free(r.ev);
 }
 
+/*
+ * framer_next_many takes a run of whole frames on their end byte and
+ * checksum and only then looks inside those holding a 0x68. A valid
+ * frame with a valid frame inside, after a run of 0 to 140 valid frames
+ * (most with a stray 0x68: the run crosses the 64-frame steps) and
+ * followed by more, must still lose to the frame inside, exactly as the reference says, at
+ * every batch size.
+ */
+static void
+test_inner_after_run(void **state)
+{
+	static uint8_t buf[160 * OMNIK_FRAME_MAX];
+	static const size_t batches[] = { 1, 2, 7, 63, 64 };
+	struct prun ref = { 0 }, r = { 0 };
+	uint64_t seed = 0x1a2b;
+	size_t won = 0;
+
+	(void)state;
+	for (size_t run = 0; run <= 140; run++) {
+		size_t len = 0, at, n, m, outer_at, inner_at;
+
+		for (size_t i = 0; i < run; i++)
+			len += hostile_frame(buf + len,
+			    (uint8_t)(20 + test_rand(&seed) % 200), 0, &seed);
+		outer_at = len;
+		n = hostile_frame(buf + len, (uint8_t)(60 + run % 100), 0,
+		    &seed);
+		at = 1 + test_rand(&seed) % (n - 40);
+		m = hostile_frame(buf + len + at, 10, 0, &seed);
+		assert_true(at + m < n - 1);
+		buf[len + n - 2] = omnik_checksum(buf + len, n);
+		inner_at = outer_at + at;
+		len += n;
+		/* Enough after it for the fast path to take it whole. */
+		for (size_t i = 0; i < 12; i++)
+			len += hostile_frame(buf + len, 0x10, 0, &seed);
+
+		prun_feed(buf, len, len, 0, 0, 0, &ref);
+		for (size_t b = 0; b < 5; b++) {
+			prun_feed(buf, len, len, 0, 2, batches[b], &r);
+			prun_same(&ref, &r);
+		}
+		prun_feed(buf, len, len, 0, 1, 1, &r);
+		prun_same(&ref, &r);
+		for (size_t i = 0; i < ref.n; i++) {
+			assert_false(ref.ev[i].st == FRAMER_FRAME &&
+			    ref.ev[i].offset == outer_at);
+			won += ref.ev[i].st == FRAMER_FRAME &&
+			    ref.ev[i].offset == inner_at;
+		}
+	}
+	/* The inner frame won each time (unless the run's bytes made the
+	 * outer frame's own start disappear into an earlier frame). */
+	assert_true(won >= 130);
+	free(ref.ev);
+	free(r.ev);
+}
+
 int
 main(void)
 {
@@ -833,6 +891,7 @@ main(void)
 		cmocka_unit_test(test_suspend_resume),
 		cmocka_unit_test(test_same_as_reference),
 		cmocka_unit_test(test_inner_every_position),
+		cmocka_unit_test(test_inner_after_run),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

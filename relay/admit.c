@@ -116,10 +116,8 @@ void
 relay_session_account(struct relay_session *s)
 {
 	struct relay *r = s->r;
-	size_t up = s->up.io != NULL ?
-	    evbuffer_get_length(relay_io_output(s->up.io)) : 0;
-	size_t kit = s->kit.io != NULL ?
-	    evbuffer_get_length(relay_io_output(s->kit.io)) : 0;
+	size_t up = s->up.io != NULL ? relay_io_pending(s->up.io) : 0;
+	size_t kit = s->kit.io != NULL ? relay_io_pending(s->kit.io) : 0;
 
 	r->buffered = r->buffered - s->up.buffered - s->kit.buffered + up + kit;
 	s->cl->buffered = s->cl->buffered - s->up.buffered - s->kit.buffered +

@@ -5,27 +5,39 @@
  *   socket ── one event (EV_READ|EV_WRITE|EV_CLOSED, edge-triggered) ──┐
  *     edge: readable / writable / FIN seen, remembered in flags         │
  *   io_handle: connect done? ─> write the output ─> read (max_read) ────┘
- *   output queued (evbuffer callback) ─> event_active: written this turn
+ *   relay_io_queue: output kept ─> event_active: written this turn
+ *
+ * A read goes into one buffer shared by every connection (the loop runs
+ * one callback at a time, and the callback hands on or copies all of
+ * it), so a connection costs no input buffer, and an output buffer only
+ * once something waits in it: the bytes of a push are sent on straight
+ * from the read as a rule.
  *
  * Edge-triggered, so what the flags remember is all that is known: a
  * direction turned off keeps its flag, and turning it on again activates
  * the event rather than waiting for an edge that may not come.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <event2/event_struct.h>
 
 #include "io.h"
 
 struct relay_io {
 	struct event_base *base;
 	int fd;
-	struct event *ev;		/* the socket, added once */
-	struct event *rd_timer, *wr_timer;
-	struct evbuffer *in, *out;
-	void (*read_cb)(struct relay_io *, void *);
+	/*
+	 * The socket's event (added once) and the timers live in the
+	 * struct: not three allocations of their own per connection.
+	 */
+	struct event ev, rd_timer[1], wr_timer[1];
+	struct evbuffer *out;	/* made when first needed */
+	void (*read_cb)(struct relay_io *, const uint8_t *, size_t, void *);
 	void (*written_cb)(struct relay_io *, void *);
 	void (*event_cb)(struct relay_io *, short, void *);
 	void *arg;
@@ -40,6 +52,7 @@ struct relay_io {
 	bool eof;		/* read to the end, or failed: no more reads */
 	bool failed;		/* an error was reported: no more I/O */
 	bool freed;		/* relay_io_free ran inside a callback */
+	bool watching;		/* ev is set up and added */
 };
 
 static void io_handle(evutil_socket_t, short, void *);
@@ -47,12 +60,8 @@ static void io_handle(evutil_socket_t, short, void *);
 static void
 io_release(struct relay_io *io)
 {
-	if (io->rd_timer != NULL)
-		event_free(io->rd_timer);
-	if (io->wr_timer != NULL)
-		event_free(io->wr_timer);
-	if (io->in != NULL)
-		evbuffer_free(io->in);
+	evtimer_del(io->rd_timer);
+	evtimer_del(io->wr_timer);
 	if (io->out != NULL)
 		evbuffer_free(io->out);
 	free(io);
@@ -63,7 +72,7 @@ static void
 io_arm_write(struct relay_io *io)
 {
 	if (io->wr_to && (io->connecting ||
-	    (io->wr_on && evbuffer_get_length(io->out) > 0)))
+	    (io->wr_on && relay_io_pending(io) > 0)))
 		evtimer_add(io->wr_timer, &io->wr_tv);
 	else
 		evtimer_del(io->wr_timer);
@@ -81,23 +90,31 @@ io_arm_read(struct relay_io *io)
 static bool
 io_can_write(const struct relay_io *io)
 {
-	return io->ev != NULL && io->wr_on && !io->connecting && !io->failed;
+	return io->watching && io->wr_on && !io->connecting && !io->failed;
 }
 
-/* Queued output: write it in this loop turn, from the loop. */
-static void
-io_out_changed(struct evbuffer *buf, const struct evbuffer_cb_info *info,
-    void *arg)
+size_t
+relay_io_pending(const struct relay_io *io)
 {
-	struct relay_io *io = arg;
+	return io->out != NULL ? evbuffer_get_length(io->out) : 0;
+}
 
-	(void)buf;
-	if (info->n_added == 0)
-		return;
+/* Output kept: written in this loop turn, from the loop. */
+int
+relay_io_queue(struct relay_io *io, const void *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if ((io->out == NULL && (io->out = evbuffer_new()) == NULL) ||
+	    evbuffer_add(io->out, p, n) != 0) {
+		errno = ENOMEM;
+		return -1;
+	}
 	if (io->wr_to && !evtimer_pending(io->wr_timer, NULL))
 		io_arm_write(io);
 	if (io_can_write(io))
-		event_active(io->ev, EV_WRITE, 1);
+		event_active(&io->ev, EV_WRITE, 1);
+	return 0;
 }
 
 /* Report an event; false if the callback freed us. */
@@ -120,41 +137,95 @@ io_fail(struct relay_io *io, short what, int err)
 	return io_report(io, RELAY_IO_ERROR | what, err);
 }
 
+/*
+ * send(2) and sendmsg(2) rather than writev(2): a socket's own calls skip
+ * the file layer's position lock, and MSG_NOSIGNAL makes a reset peer an
+ * EPIPE here, never a signal.
+ */
+ssize_t
+relay_io_send(int fd, const struct iovec *iov, int n)
+{
+	struct msghdr m = { .msg_iov = (struct iovec *)(uintptr_t)iov,
+	    .msg_iovlen = (size_t)n };
+	ssize_t w;
+
+	do
+		w = n == 1 ? send(fd, iov[0].iov_base, iov[0].iov_len,
+		    MSG_NOSIGNAL | MSG_DONTWAIT) :
+		    sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (w < 0 && errno == EINTR);
+	return w;
+}
+
+/* Up to RELAY_IO_IOV of buf's chains, at most max bytes: how many. */
+static int
+io_peek(struct evbuffer *buf, size_t max, struct iovec *iov)
+{
+	struct evbuffer_iovec v[RELAY_IO_IOV];
+	int nv = evbuffer_peek(buf, (ev_ssize_t)max, NULL, v, RELAY_IO_IOV),
+	    k = 0;
+
+	if (nv > RELAY_IO_IOV)
+		nv = RELAY_IO_IOV;
+	/* The chains peek gives cover at least max: the last is cut. */
+	for (size_t left = max; k < nv && left > 0; k++) {
+		iov[k].iov_base = v[k].iov_base;
+		iov[k].iov_len = v[k].iov_len < left ? v[k].iov_len : left;
+		left -= iov[k].iov_len;
+	}
+	return k;
+}
+
 /* Write what is queued; false if a callback freed us. */
 static bool
 io_write(struct relay_io *io)
 {
-	int n = evbuffer_write(io->out, io->fd);
+	struct iovec iov[RELAY_IO_IOV];
+	size_t left, all;
+	ssize_t n = 0;
+	int k;
 
-	if (n < 0) {
+	/* Chain after chain, until the socket takes less than offered. */
+	do {
+		left = evbuffer_get_length(io->out);
+		if ((k = io_peek(io->out, left, iov)) == 0)
+			break;
+		all = 0;
+		for (int i = 0; i < k; i++)
+			all += iov[i].iov_len;
+		if ((n = relay_io_send(io->fd, iov, k)) > 0)
+			evbuffer_drain(io->out, (size_t)n);
+	} while (n == (ssize_t)all && all < left);
+	if (k > 0 && n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return true;	/* the next edge says when */
 		return io_fail(io, RELAY_IO_WRITING, errno);
 	}
 	io_arm_write(io);
-	if (evbuffer_get_length(io->out) == 0 && io->written_cb != NULL) {
+	if (relay_io_pending(io) == 0 && io->written_cb != NULL) {
 		io->written_cb(io, io->arg);
 		return !io->freed;
 	}
 	return true;
 }
 
+/*
+ * Where every read lands: the callback has it to itself until it returns
+ * (one loop, one thread; it never runs inside another of ours).
+ */
+static uint8_t io_scratch[RELAY_IO_READ_MAX];
+
 /* One read of at most max_read; false if a callback freed us. */
 static bool
 io_read(struct relay_io *io)
 {
-	struct evbuffer_iovec v;
 	size_t want = io->max_read;
 	ssize_t n;
 
-	if (evbuffer_reserve_space(io->in, (ev_ssize_t)want, &v, 1) < 1)
-		return io_fail(io, RELAY_IO_READING, ENOMEM);
-	if (v.iov_len < want)
-		want = v.iov_len;
-	n = read(io->fd, v.iov_base, want);
+	n = recv(io->fd, io_scratch, want, 0);
 	if (n < 0) {
 		if (errno == EINTR) {
-			event_active(io->ev, EV_READ, 1);
+			event_active(&io->ev, EV_READ, 1);
 			return true;
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -169,15 +240,13 @@ io_read(struct relay_io *io)
 		evtimer_del(io->rd_timer);
 		return io_report(io, RELAY_IO_EOF | RELAY_IO_READING, 0);
 	}
-	v.iov_len = (size_t)n;
-	evbuffer_commit_space(io->in, &v, 1);
 	if ((size_t)n < want)
 		io->readable = false;	/* drained, up to its FIN if rdhup */
 	else
-		event_active(io->ev, EV_READ, 1);	/* more, next turn */
+		event_active(&io->ev, EV_READ, 1);	/* more, next turn */
 	io_arm_read(io);
 	if (io->read_cb != NULL) {
-		io->read_cb(io, io->arg);
+		io->read_cb(io, io_scratch, (size_t)n, io->arg);
 		if (io->freed)
 			return false;
 	}
@@ -230,7 +299,7 @@ io_handle(evutil_socket_t fd, short what, void *arg)
 		if (!io_report(io, RELAY_IO_CONNECTED, 0))
 			goto out;
 	}
-	if (io_can_write(io) && evbuffer_get_length(io->out) > 0 &&
+	if (io_can_write(io) && relay_io_pending(io) > 0 &&
 	    !io_write(io))
 		goto out;
 	if (io->rd_on && !io->eof && !io->failed &&
@@ -272,15 +341,13 @@ io_wr_timeout(evutil_socket_t fd, short what, void *arg)
 static int
 io_watch(struct relay_io *io)
 {
-	io->ev = event_new(io->base, io->fd, EV_READ | EV_WRITE | EV_CLOSED |
-	    EV_PERSIST | EV_ET, io_handle, io);
-	if (io->ev == NULL || event_add(io->ev, NULL) != 0) {
-		if (io->ev != NULL)
-			event_free(io->ev);
-		io->ev = NULL;
+	if (event_assign(&io->ev, io->base, io->fd, EV_READ | EV_WRITE |
+	    EV_CLOSED | EV_PERSIST | EV_ET, io_handle, io) != 0 ||
+	    event_add(&io->ev, NULL) != 0) {
 		errno = ENOMEM;
 		return -1;
 	}
+	io->watching = true;
 	return 0;
 }
 
@@ -293,18 +360,10 @@ relay_io_new(struct event_base *base, int fd)
 		return NULL;
 	io->base = base;
 	io->fd = -1;
-	io->max_read = 4096;
+	io->max_read = RELAY_IO_READ_MAX;
 	io->wr_on = true;
-	io->in = evbuffer_new();
-	io->out = evbuffer_new();
-	io->rd_timer = evtimer_new(base, io_rd_timeout, io);
-	io->wr_timer = evtimer_new(base, io_wr_timeout, io);
-	if (io->in == NULL || io->out == NULL || io->rd_timer == NULL ||
-	    io->wr_timer == NULL ||
-	    evbuffer_add_cb(io->out, io_out_changed, io) == NULL) {
-		io_release(io);
-		return NULL;
-	}
+	evtimer_assign(io->rd_timer, base, io_rd_timeout, io);
+	evtimer_assign(io->wr_timer, base, io_wr_timeout, io);
 	if (fd >= 0) {
 		io->fd = fd;
 		if (io_watch(io) != 0) {
@@ -321,12 +380,19 @@ relay_io_free(struct relay_io *io)
 {
 	if (io == NULL)
 		return;
-	if (io->ev != NULL)
-		event_free(io->ev);
-	io->ev = NULL;
+	/*
+	 * Closed first: the close takes the socket out of epoll's set
+	 * itself, and the delete that follows costs only a failed
+	 * epoll_ctl (which libevent takes as done) instead of removing it
+	 * once more. Nothing else opens a descriptor in between that
+	 * this loop could have registered.
+	 */
 	if (io->fd >= 0)
 		close(io->fd);
 	io->fd = -1;
+	if (io->watching)
+		event_del(&io->ev);
+	io->watching = false;
 	evtimer_del(io->rd_timer);
 	evtimer_del(io->wr_timer);
 	io->read_cb = NULL;
@@ -339,7 +405,8 @@ relay_io_free(struct relay_io *io)
 }
 
 void
-relay_io_setcb(struct relay_io *io, void (*read_cb)(struct relay_io *, void *),
+relay_io_setcb(struct relay_io *io,
+    void (*read_cb)(struct relay_io *, const uint8_t *, size_t, void *),
     void (*written_cb)(struct relay_io *, void *),
     void (*event_cb)(struct relay_io *, short, void *), void *arg)
 {
@@ -390,32 +457,20 @@ relay_io_fd(const struct relay_io *io)
 	return io->fd;
 }
 
-struct evbuffer *
-relay_io_input(struct relay_io *io)
-{
-	return io->in;
-}
-
-struct evbuffer *
-relay_io_output(struct relay_io *io)
-{
-	return io->out;
-}
-
 void
 relay_io_enable(struct relay_io *io, short what)
 {
 	if (what & EV_READ) {
 		io->rd_on = true;
 		io_arm_read(io);
-		if (io->ev != NULL && !io->eof && (io->readable || io->rdhup))
-			event_active(io->ev, EV_READ, 1);
+		if (io->watching && !io->eof && (io->readable || io->rdhup))
+			event_active(&io->ev, EV_READ, 1);
 	}
 	if (what & EV_WRITE) {
 		io->wr_on = true;
 		io_arm_write(io);
-		if (io_can_write(io) && evbuffer_get_length(io->out) > 0)
-			event_active(io->ev, EV_WRITE, 1);
+		if (io_can_write(io) && relay_io_pending(io) > 0)
+			event_active(&io->ev, EV_WRITE, 1);
 	}
 }
 
@@ -436,7 +491,7 @@ relay_io_disable(struct relay_io *io, short what)
 void
 relay_io_set_max_read(struct relay_io *io, size_t n)
 {
-	io->max_read = n > 0 ? n : 1;
+	io->max_read = n == 0 ? 1 : n > RELAY_IO_READ_MAX ? RELAY_IO_READ_MAX : n;
 }
 
 /*

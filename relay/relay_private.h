@@ -128,7 +128,8 @@ void relay_budget_pause(struct relay_side *);
 void relay_session_start(struct relay_session *);
 void relay_session_close(struct relay_session *, const char *why);
 void relay_session_check_done(struct relay_session *);
-void relay_side_read(struct relay_io *, void *side);
+void relay_side_read(struct relay_io *, const uint8_t *, size_t,
+    void *side);
 void relay_side_written(struct relay_io *, void *side);
 void relay_side_pause(struct relay_side *);
 void relay_side_resume(struct relay_side *);

@@ -27,60 +27,10 @@
 #include "log.h"
 #include "relay_private.h"
 
-/*
- * Reads smaller than this are copied into the other side's output rather
- * than moved: a chain moved per byte dripped would cost a kilobyte a byte.
- */
-#define COALESCE_BELOW 2048
-
 static void
 now_tv(struct timeval *tv)
 {
 	gettimeofday(tv, NULL);
-}
-
-/* Move n bytes from in to out without a chain per tiny read. */
-static void
-move_bytes(struct evbuffer *out, struct evbuffer *in, size_t n)
-{
-	unsigned char *p;
-
-	if (n < COALESCE_BELOW && (p = evbuffer_pullup(in, (ev_ssize_t)n)) !=
-	    NULL) {
-		if (evbuffer_add(out, p, n) == 0) {
-			evbuffer_drain(in, n);
-			return;
-		}
-	}
-	evbuffer_add_buffer(out, in);
-}
-
-static void
-feed_stream(struct stream *st, struct evbuffer *in, size_t n)
-{
-	struct evbuffer_iovec v[8];
-	struct evbuffer_ptr pos;
-	struct timeval now;
-	int nv;
-
-	now_tv(&now);
-	evbuffer_ptr_set(in, &pos, 0, EVBUFFER_PTR_SET);
-	while (n > 0) {
-		nv = evbuffer_peek(in, (ev_ssize_t)n, &pos, v, 8);
-		if (nv <= 0)
-			break;
-		if (nv > 8)
-			nv = 8;
-		for (int i = 0; i < nv && n > 0; i++) {
-			size_t len = v[i].iov_len < n ? v[i].iov_len : n;
-
-			stream_feed(st, v[i].iov_base, len, &now);
-			n -= len;
-			if (evbuffer_ptr_set(in, &pos, len,
-			    EVBUFFER_PTR_ADD) != 0)
-				n = 0;
-		}
-	}
 }
 
 static void
@@ -181,7 +131,7 @@ relay_session_check_done(struct relay_session *s)
 {
 	bool kit_done = s->kit.gone ||
 	    (s->kit.rd_eof &&
-	     evbuffer_get_length(relay_io_output(s->kit.io)) == 0);
+	     relay_io_pending(s->kit.io) == 0);
 	bool up_done = s->up_state == UP_LOCAL ||
 	    (s->up.wr_shut && (s->up.rd_eof || s->kit.gone));
 
@@ -209,7 +159,7 @@ relay_side_maybe_shut(struct relay_side *sd)
 	struct relay_session *s = sd->s;
 
 	if (!side_open(sd) || sd->wr_shut || !sd->peer->rd_eof ||
-	    evbuffer_get_length(relay_io_output(sd->io)) > 0)
+	    relay_io_pending(sd->io) > 0)
 		return;
 	/*
 	 * The kit has finished too and our FIN to the upstream is out: the
@@ -284,13 +234,15 @@ relay_side_resume(struct relay_side *sd)
  * made when it first speaks.
  */
 static void
-session_decode(struct relay_side *sd, struct evbuffer *in, size_t n)
+session_decode(struct relay_side *sd, const uint8_t *p, size_t n)
 {
 	struct relay_session *s = sd->s;
 	char a[ADDR_STRLEN + 8];
+	struct timeval now;
 
 	if (sd == &s->kit) {
-		feed_stream(&s->from_kit, in, n);
+		now_tv(&now);
+		stream_feed(&s->from_kit, p, n, &now);
 		if (!s->proven && s->from_kit.st.valid > 0)
 			relay_session_prove(s);
 		return;
@@ -301,72 +253,54 @@ session_decode(struct relay_side *sd, struct evbuffer *in, size_t n)
 			stream_init(s->from_portal, NULL, STREAM_FROM_PORTAL,
 			    relay_fmt(&s->peer, a));
 	}
-	if (s->from_portal != NULL)
-		feed_stream(s->from_portal, in, n);
-}
-
-/* Up to n bytes of in written to fd, none drained: how many. */
-static size_t
-write_now(struct evbuffer *in, int fd, size_t n)
-{
-	struct evbuffer_iovec v[8];
-	struct iovec iov[8];
-	int nv = evbuffer_peek(in, (ev_ssize_t)n, NULL, v, 8), k = 0;
-	ssize_t w;
-
-	if (nv > 8)
-		nv = 8;
-	/* The chains peek gives cover at least n: the last is cut. */
-	for (size_t left = n; k < nv && left > 0; k++) {
-		iov[k].iov_base = v[k].iov_base;
-		iov[k].iov_len = v[k].iov_len < left ? v[k].iov_len : left;
-		left -= iov[k].iov_len;
+	if (s->from_portal != NULL) {
+		now_tv(&now);
+		stream_feed(s->from_portal, p, n, &now);
 	}
-	if (k == 0)
-		return 0;
-	do
-		w = writev(fd, iov, k);
-	while (w < 0 && errno == EINTR);
-	return w > 0 ? (size_t)w : 0;
 }
 
 /* Bytes from either side: into the peer (or its output), decoded. */
 void
-relay_side_read(struct relay_io *io, void *arg)
+relay_side_read(struct relay_io *io, const uint8_t *p, size_t n, void *arg)
 {
 	struct relay_side *sd = arg, *peer = sd->peer;
 	struct relay_session *s = sd->s;
-	struct evbuffer *in = relay_io_input(io);
-	size_t n = evbuffer_get_length(in), sent = 0;
-	struct evbuffer *out;
+	struct iovec v = { .iov_base = (void *)(uintptr_t)p, .iov_len = n };
+	ssize_t w;
+	size_t sent = 0;
 
+	(void)io;
 	if (n == 0)
 		return;
 	sd->bytes += n;
 	session_touch(s);
 	/*
-	 * Nothing queued for a connected peer: write to it now, straight
-	 * from our input. Then decode the same bytes, still in the input
-	 * (the write drains nothing): the peer does not wait for the
-	 * decoder and the outputs, and whatever the write did, the reading
-	 * is in. Whatever was not written (a full socket buffer, an error)
-	 * is queued, and the peer's I/O writes it or reports the error.
+	 * Nothing queued for a connected peer: send to it now, straight
+	 * from the read. Then decode the same bytes: the peer does not wait
+	 * for the decoder and the outputs, and whatever the send did, the
+	 * reading is in. Whatever was not sent (a full socket buffer, an
+	 * error) is queued, and the peer's I/O writes it or reports the
+	 * error.
 	 */
 	if (!peer->gone && !peer->wr_shut && side_open(peer) &&
-	    evbuffer_get_length(relay_io_output(peer->io)) == 0)
-		sent = write_now(in, relay_io_fd(peer->io), n);
-	session_decode(sd, in, n);
-	if (peer->io == NULL || peer->gone || peer->wr_shut) {
-		evbuffer_drain(in, n);
+	    relay_io_pending(peer->io) == 0 &&
+	    (w = relay_io_send(relay_io_fd(peer->io), &v, 1)) > 0)
+		sent = (size_t)w;
+	session_decode(sd, p, n);
+	if (peer->io == NULL || peer->gone || peer->wr_shut || sent == n)
+		return;
+	if (relay_io_queue(peer->io, p + sent, n - sent) != 0) {
+		/* Nowhere to keep them: this peer cannot have them whole. */
+		if (peer == &s->up)
+			relay_upstream_fail(s, "out of memory for its output",
+			    ENOMEM);
+		else
+			relay_session_close(s, "out of memory for the kit's "
+			    "output");
 		return;
 	}
-	evbuffer_drain(in, sent);
-	if ((n -= sent) == 0)
-		return;
-	out = relay_io_output(peer->io);
-	move_bytes(out, in, n);
 	relay_session_account(s);
-	if (evbuffer_get_length(out) >= s->r->set.max_buffer)
+	if (relay_io_pending(peer->io) >= s->r->set.max_buffer)
 		relay_side_pause(sd);
 	else if (relay_over_budget(s))
 		relay_budget_pause(sd);

@@ -199,8 +199,7 @@ up_event(struct relay_io *io, short what, void *arg)
 
 		if (s->up_state == UP_CONNECTING)
 			relay_upstream_fail(s, "connect failed", e);
-		else if (s->kit.rd_eof && evbuffer_get_length(
-		    relay_io_output(io)) == 0) {
+		else if (s->kit.rd_eof && relay_io_pending(io) == 0) {
 			/* Everything was delivered; the reset came after. */
 			relay_upport_del(s);
 			relay_io_free(sd->io);

@@ -237,7 +237,6 @@ static void
 session_decode(struct relay_side *sd, const uint8_t *p, size_t n)
 {
 	struct relay_session *s = sd->s;
-	char a[ADDR_STRLEN + 8];
 	struct timeval now;
 
 	if (sd == &s->kit) {
@@ -249,9 +248,10 @@ session_decode(struct relay_side *sd, const uint8_t *p, size_t n)
 	}
 	if (s->from_portal == NULL) {
 		s->from_portal = malloc(sizeof(*s->from_portal));
+		/* Named as the kit's: the same peer, formatted once. */
 		if (s->from_portal != NULL)
 			stream_init(s->from_portal, NULL, STREAM_FROM_PORTAL,
-			    relay_fmt(&s->peer, a));
+			    s->from_kit.source);
 	}
 	if (s->from_portal != NULL) {
 		now_tv(&now);

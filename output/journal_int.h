@@ -140,6 +140,9 @@ int jconn_fetch_stmt(struct jconn *c, bool by_inverter, sqlite3_stmt **st);
 void jconn_read_row(sqlite3_stmt *st, struct journal_row *row);
 void jconn_column_text(sqlite3_stmt *st, int col, char *buf, size_t n);
 double jconn_pow10(int decimals);
+/* A reading's time column, UTC to the microsecond, in buf: its length. */
+#define JCONN_TIME_MAX 40
+size_t jconn_format_time(const struct timeval *tv, char *buf, size_t n);
 
 /* journal_writer.c: the thread (struct jwriter is its own). */
 int jwriter_enqueue(struct journal *j, struct jentry *e, const char **err);

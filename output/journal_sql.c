@@ -504,18 +504,57 @@ jconn_open(struct jconn *c, const char *path, const struct journal_opts *o,
 	return 0;
 }
 
-static void
-format_time(const struct timeval *tv, char *buf, size_t n)
+static char *
+put_digits(char *p, unsigned v, int k)
+{
+	for (int i = k - 1; i >= 0; i--, v /= 10)
+		p[i] = (char)('0' + v % 10);
+	return p + k;
+}
+
+/*
+ * "2026-06-01T12:00:00.123456Z": as strftime's "%Y-%m-%dT%H:%M:%S" and
+ * ".%06uZ" would have it, by hand for every four-digit year (they were
+ * a tenth of the writer's instructions per reading); the rest as before.
+ */
+size_t
+jconn_format_time(const struct timeval *tv, char *buf, size_t n)
 {
 	struct tm tm;
 	time_t t = tv->tv_sec;
+	unsigned us = (unsigned)tv->tv_usec % 1000000u;
+	char tmp[JCONN_TIME_MAX], *p = tmp;
 	size_t len;
 
+	if (n == 0)
+		return 0;
 	if (gmtime_r(&t, &tm) == NULL)
 		memset(&tm, 0, sizeof(tm));
-	len = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + len, n - len, ".%06uZ",
-	    (unsigned)tv->tv_usec % 1000000u);
+	if (tm.tm_year + 1900 < 1000 || tm.tm_year + 1900 > 9999) {
+		len = strftime(tmp, sizeof(tmp) - 9, "%Y-%m-%dT%H:%M:%S", &tm);
+		p = tmp + len;
+		p += snprintf(p, sizeof(tmp) - len, ".%06uZ", us);
+		goto out;
+	}
+	p = put_digits(p, (unsigned)tm.tm_year + 1900, 4);
+	*p++ = '-';
+	p = put_digits(p, (unsigned)tm.tm_mon + 1, 2);
+	*p++ = '-';
+	p = put_digits(p, (unsigned)tm.tm_mday, 2);
+	*p++ = 'T';
+	p = put_digits(p, (unsigned)tm.tm_hour, 2);
+	*p++ = ':';
+	p = put_digits(p, (unsigned)tm.tm_min, 2);
+	*p++ = ':';
+	p = put_digits(p, (unsigned)tm.tm_sec, 2);
+	*p++ = '.';
+	p = put_digits(p, us, 6);
+	*p++ = 'Z';
+out:
+	len = (size_t)(p - tmp) < n ? (size_t)(p - tmp) : n - 1;
+	memcpy(buf, tmp, len);
+	buf[len] = '\0';
+	return len;
 }
 
 static int64_t
@@ -730,11 +769,11 @@ conn_insert(struct jconn *c, const struct record *rec)
 {
 	const struct omnik_reading *r = rec->reading;
 	sqlite3_stmt *st = c->ins;
-	char t[40];
+	char t[JCONN_TIME_MAX];
 	int rc;
 
-	format_time(&rec->when, t, sizeof(t));
-	sqlite3_bind_text(st, 1, t, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 1, t, (int)jconn_format_time(&rec->when, t,
+	    sizeof(t)), SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 2, usec_of(&rec->when));
 	sqlite3_bind_int64(st, 3, r->kit_sn);
 	sqlite3_bind_text(st, 4, r->inverter_sn, -1, SQLITE_STATIC);
@@ -780,11 +819,11 @@ static int
 conn_add_reject(struct jconn *c, const struct reject *rej)
 {
 	sqlite3_stmt *st = c->ins_rej;
-	char t[40];
+	char t[JCONN_TIME_MAX];
 	int rc;
 
-	format_time(&rej->when, t, sizeof(t));
-	sqlite3_bind_text(st, 1, t, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 1, t, (int)jconn_format_time(&rej->when, t,
+	    sizeof(t)), SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 2, usec_of(&rej->when));
 	if (rej->source)
 		sqlite3_bind_text(st, 3, rej->source, -1, SQLITE_STATIC);

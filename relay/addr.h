@@ -9,12 +9,24 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #define ADDR_STRLEN 64	/* "[ipv6]:port" */
 
+/*
+ * An IPv4 or IPv6 address and port, the only kinds the relay handles:
+ * 28 bytes where a sockaddr_storage takes 128, and a session keeps two
+ * (with them it stays in the allocator's per-thread cache).
+ */
+union addr_sa {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
 struct addr {
-	struct sockaddr_storage ss;
+	union addr_sa ss;
 	socklen_t len;
 };
 

@@ -18,7 +18,7 @@
 #endif
 
 int
-origdst_get(int fd, int family, struct sockaddr_storage *out, socklen_t *len)
+origdst_get(int fd, int family, union addr_sa *out, socklen_t *len)
 {
 	memset(out, 0, sizeof(*out));
 	switch (family) {

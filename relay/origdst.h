@@ -9,6 +9,8 @@
 
 #include <sys/socket.h>
 
+#include "addr.h"
+
 /*
  * Fill out with the original destination of the accepted socket fd, of
  * family (its own: the peer's address family, as accept(2) gave it).
@@ -20,7 +22,6 @@
  * address, which the caller must recognise (addr_is_local) and never
  * forward to.
  */
-int origdst_get(int fd, int family, struct sockaddr_storage *out,
-    socklen_t *len);
+int origdst_get(int fd, int family, union addr_sa *out, socklen_t *len);
 
 #endif /* ORIGDST_H */

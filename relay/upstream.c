@@ -265,7 +265,7 @@ relay_upstream_target(struct relay_session *s, int fd)
 		break;
 	case RELAY_UP_ORIGINAL:
 		s->target.len = sizeof(s->target.ss);
-		if (origdst_get(fd, s->peer.ss.ss_family, &s->target.ss,
+		if (origdst_get(fd, s->peer.ss.sa.sa_family, &s->target.ss,
 		    &s->target.len) != 0) {
 			s->target.len = 0;
 			log_debug("#%llu %s: no original destination: "

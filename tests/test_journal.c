@@ -1176,10 +1176,59 @@ seq_and_watch(void **state)
 	journal_close(j);
 }
 
+/*
+ * The time column against strftime and printf, the way it was made
+ * before: pseudo-random instants from 1000 to 9999 and the edges (the
+ * epoch, leap days, the last microsecond of a year), plus years the
+ * hand-made path leaves to strftime, and every cut of a short buffer.
+ */
+static void
+time_column_as_strftime(void **state)
+{
+	static const int64_t edge[] = { 0, 951782400, 951868799, 1767225599,
+	    -30610224000LL, 253402300799LL, -30610224001LL, 253402300800LL,
+	    1782820800 };
+	uint64_t x = 88172645463325252ULL;
+
+	(void)state;
+	for (int i = 0; i < 20000; i++) {
+		struct timeval tv;
+		struct tm tm;
+		char want[JCONN_TIME_MAX], got[JCONN_TIME_MAX];
+		time_t t;
+		size_t len;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		tv.tv_sec = i < 9 ? (time_t)edge[i] :
+		    (time_t)(-30610224000LL + (int64_t)(x % 284012524800ULL));
+		tv.tv_usec = i < 9 ? 999999 : (suseconds_t)(x >> 40) % 1000000;
+		t = tv.tv_sec;
+		assert_non_null(gmtime_r(&t, &tm));
+		len = strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(want + len, sizeof(want) - len, ".%06uZ",
+		    (unsigned)tv.tv_usec);
+		assert_int_equal(jconn_format_time(&tv, got, sizeof(got)),
+		    strlen(want));
+		assert_string_equal(got, want);
+		if (i < 9)
+			for (size_t n = 1; n < strlen(want); n++) {
+				char cut[JCONN_TIME_MAX];
+
+				memcpy(cut, want, n - 1);
+				cut[n - 1] = '\0';
+				jconn_format_time(&tv, got, n);
+				assert_string_equal(got, cut);
+			}
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(time_column_as_strftime),
 		cmocka_unit_test_setup_teardown(every_field_lands, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(absent_is_null, setup,

@@ -162,6 +162,57 @@ test_addr_parse(void **state)
 	    sizeof(err)), -1);
 }
 
+/*
+ * The hand-made IPv4 form against inet_ntop and printf, over edge and
+ * pseudo-random addresses and ports, plain and IPv4-mapped, and cut to
+ * every buffer size as snprintf would cut it.
+ */
+static void
+test_addr_format_v4(void **state)
+{
+	static const uint32_t edge[] = { 0, 0xFFFFFFFFu, 0x7F000001u,
+	    0xC0000209u, 0x0A00000Au, 0x64646464u };
+	static const unsigned ports[] = { 0, 1, 9, 10, 99, 100, 10004, 65535 };
+	uint32_t x = 2463534242u;
+
+	(void)state;
+	for (int i = 0; i < 4000; i++) {
+		struct sockaddr_in s4 = { .sin_family = AF_INET };
+		struct sockaddr_in6 s6 = { .sin6_family = AF_INET6 };
+		char ip[INET_ADDRSTRLEN], want[ADDR_STRLEN], got[ADDR_STRLEN];
+		uint32_t a;
+		unsigned port;
+
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		a = i < 6 ? edge[i] : x;
+		port = i < 8 ? ports[i] : (x >> 7) & 0xFFFF;
+		s4.sin_addr.s_addr = htonl(a);
+		s4.sin_port = htons((uint16_t)port);
+		inet_ntop(AF_INET, &s4.sin_addr, ip, sizeof(ip));
+		snprintf(want, sizeof(want), "%s:%u", ip, port);
+		assert_string_equal(addr_format((struct sockaddr *)&s4, got,
+		    sizeof(got)), want);
+		s6.sin6_addr.s6_addr[10] = s6.sin6_addr.s6_addr[11] = 0xFF;
+		memcpy(&s6.sin6_addr.s6_addr[12], &s4.sin_addr, 4);
+		s6.sin6_port = s4.sin_port;
+		assert_string_equal(addr_format((struct sockaddr *)&s6, got,
+		    sizeof(got)), want);
+		if (i < 8) {
+			for (size_t n = 1; n <= strlen(want) + 1; n++) {
+				char cut[ADDR_STRLEN];
+
+				memset(got, 'x', sizeof(got));
+				snprintf(cut, n, "%s", want);
+				addr_format((struct sockaddr *)&s4, got, n);
+				assert_string_equal(got, cut);
+				assert_int_equal(got[n], 'x');
+			}
+		}
+	}
+}
+
 static void
 test_addr_equal_and_local(void **state)
 {
@@ -217,6 +268,7 @@ main(void)
 		cmocka_unit_test(test_acl_errors),
 		cmocka_unit_test(test_acl_too_many),
 		cmocka_unit_test(test_addr_parse),
+		cmocka_unit_test(test_addr_format_v4),
 		cmocka_unit_test(test_addr_equal_and_local),
 		cmocka_unit_test(test_acl_private),
 	};
